@@ -1,0 +1,158 @@
+"""Berth application factory."""
+from __future__ import annotations
+
+import logging
+
+import click
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError
+
+import config as berth_config
+from extensions import csrf, login_manager, migrate
+from models import User, db
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(berth_config.load())
+    if config:
+        app.config.update(config)
+    register_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_unit_of_work(app)
+    register_template_helpers(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    register_services(app)
+    return app
+
+
+def register_logging(app: Flask) -> None:
+    from services.logs import configure_logging
+
+    configure_logging(app.config["BERTH_LOG_FORMAT"])
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(app.root_path + "/migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        return db.session.get(User, int(user_id))
+
+
+def register_blueprints(app: Flask) -> None:
+    from blueprints import auth, main, teams
+
+    for module in (auth, main, teams):
+        app.register_blueprint(module.bp)
+    from blueprints.scope import load_current_team
+
+    app.before_request(load_current_team)
+
+
+def register_unit_of_work(app: Flask) -> None:
+    """Commit once per request when it succeeded; roll back otherwise."""
+
+    @app.after_request
+    def commit_or_rollback(response):
+        if response.status_code < 400:
+            db.session.commit()
+        else:
+            db.session.rollback()
+        return response
+
+    @app.teardown_request
+    def rollback_on_error(exc):
+        if exc is not None:
+            db.session.rollback()
+
+
+NAV_LINKS = [("registries.index", "Registries"), ("components.index", "Components")]
+
+
+def register_template_helpers(app: Flask) -> None:
+    @app.context_processor
+    def helpers():
+        from flask_login import current_user
+
+        from services import accounts
+
+        def nav_links():
+            return [(e, label) for e, label in NAV_LINKS if e in app.view_functions]
+
+        def user_teams():
+            return accounts.teams_of(current_user) if current_user.is_authenticated else []
+
+        def banner_messages():
+            return [b() for b in app.extensions.get("berth_banners", []) if b()]
+
+        return {"nav_links": nav_links, "user_teams": user_teams,
+                "banner_messages": banner_messages}
+
+
+def register_errorhandlers(app: Flask) -> None:
+    def render_error(code: int, title: str, message: str):
+        if request.headers.get("HX-Request"):
+            return render_template("error.html", code=code, title=title, message=message,
+                                   fragment=True), code
+        return render_template("error.html", code=code, title=title, message=message), code
+
+    @app.errorhandler(404)
+    def not_found(e):
+        return render_error(404, "Not found", "There is nothing here, or it is not yours to see.")
+
+    @app.errorhandler(405)
+    def method_not_allowed(e):
+        return render_error(405, "Method not allowed", "This address does not accept that request.")
+
+    @app.errorhandler(413)
+    def too_large(e):
+        return render_error(413, "Too large", "The request body is larger than Berth accepts.")
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(e):
+        return render_error(400, "Form expired", "The form's security token was missing or "
+                            "invalid. Reload the page and try again.")
+
+    @app.errorhandler(500)
+    def server_error(e):
+        db.session.rollback()
+        return render_error(500, "Something went wrong",
+                            "Berth could not finish this request. Nothing was saved.")
+
+
+def register_commands(app: Flask) -> None:
+    @app.cli.command("create-user")
+    @click.argument("email")
+    @click.option("--team", "team_name", required=True, help="Team to add the user to.")
+    @click.option("--admin", is_flag=True, help="Make the user an administrator.")
+    @click.password_option(prompt="Password", confirmation_prompt=False)
+    def create_user_command(email, team_name, admin, password):
+        """Create a user and add them to TEAM (created if missing)."""
+        from services import accounts
+        from services.errors import ServiceError
+        from services.validation import check_email, check_password, check_team_name
+
+        for check, value in ((check_email, email), (check_password, password),
+                             (check_team_name, team_name)):
+            problem = check(value)
+            if problem:
+                raise click.ClickException(problem)
+        try:
+            user, team, role = accounts.create_user_in_team(email, password, team_name,
+                                                            is_admin=admin)
+            db.session.commit()
+        except ServiceError as e:
+            db.session.rollback()
+            raise click.ClickException(str(e)) from e
+        click.echo(f"Created {user.email} in team {team.name} ({role.value}).")
+
+
+def register_services(app: Flask) -> None:
+    """Hook for background services (deploy workers, scheduler); added by later modules."""
+    logging.getLogger("berth").debug("Berth started in %s mode", app.config["BERTH_ENV"])

@@ -1,0 +1,80 @@
+"""First-run setup, login and logout."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+
+from blueprints.forms import EmptyForm, LoginForm, SetupForm
+from blueprints.scope import safe_next
+from services import accounts
+from services.errors import FieldErrors, apply_to_form
+
+bp = Blueprint("auth", __name__)
+
+
+def public(view):
+    """Mark a view as reachable without signing in."""
+    view.berth_public = True
+    return view
+
+
+@bp.before_app_request
+def require_setup_and_login():
+    if request.endpoint is None:
+        return None
+    view = current_app.view_functions.get(request.endpoint)
+    if request.endpoint in ("static", "main.healthz", "main.readyz") \
+            or getattr(view, "berth_webhook", False):
+        return None
+    if not current_app.extensions.get("berth_set_up"):
+        if not accounts.has_users():
+            return None if request.endpoint == "auth.setup" else redirect(url_for("auth.setup"))
+        current_app.extensions["berth_set_up"] = True
+    if getattr(view, "berth_public", False) or current_user.is_authenticated:
+        return None
+    return current_app.login_manager.unauthorized()
+
+
+@bp.route("/setup", methods=["GET", "POST"])
+@public
+def setup():
+    if accounts.has_users():
+        return redirect(url_for("auth.login"))
+    form = SetupForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.first_setup(form.email.data, form.password.data, form.team.data)
+        except FieldErrors as e:
+            apply_to_form(form, e)
+        else:
+            login_user(user)
+            flash("Welcome to Berth. Connect an image registry to get started.", "success")
+            return redirect(url_for("main.index"))
+    return render_template("auth/setup.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login():
+    if current_user.is_authenticated:
+        return redirect(safe_next(url_for("main.index")))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = accounts.authenticate(form.email.data, form.password.data)
+        if user is None:
+            form.password.errors.append("Wrong email or password.")
+        else:
+            session.clear()
+            login_user(user)
+            flash("Signed in.", "success")
+            return redirect(safe_next(url_for("main.index")))
+    return render_template("auth/login.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    if EmptyForm().validate_on_submit():
+        logout_user()
+        session.clear()
+        flash("Signed out.", "info")
+    return redirect(url_for("auth.login"))

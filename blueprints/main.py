@@ -1,0 +1,37 @@
+"""Dashboard and health endpoints."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, render_template
+from sqlalchemy import text
+
+from blueprints.auth import public
+from models import db
+
+bp = Blueprint("main", __name__)
+
+
+@bp.route("/")
+def index():
+    return render_template("index.html")
+
+
+def _database_ok() -> tuple[bool, str]:
+    try:
+        db.session.execute(text("SELECT 1"))
+        return True, "ok"
+    except Exception as e:  # noqa: BLE001 - any failure means the database is not usable
+        db.session.rollback()
+        return False, type(e).__name__
+
+
+@bp.route("/healthz")
+@public
+def healthz():
+    ok, detail = _database_ok()
+    return jsonify(status="ok" if ok else "unavailable", database=detail), 200 if ok else 503
+
+
+@bp.route("/readyz")
+@public
+def readyz():
+    return healthz()

@@ -1,0 +1,98 @@
+"""Team switching, members, new teams and (for admins) users."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, session, url_for
+from flask_login import current_user
+
+from blueprints.forms import EmptyForm, MemberForm, TeamForm, UserForm
+from blueprints.scope import admin_required, current_team, get_team_object_or_404, is_owner, owner_required
+from models import Membership, Role, User, db
+from services import accounts
+from services.errors import FieldErrors, ServiceError, apply_to_form
+
+bp = Blueprint("teams", __name__, url_prefix="/team")
+
+
+@bp.route("/switch/<int:team_id>", methods=["POST"])
+def switch(team_id: int):
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    m = accounts.membership(current_user, team_id)
+    if m is None:
+        abort(404)
+    session["team_id"] = m.team_id
+    flash(f"Now working in team {m.team.name}.", "info")
+    return redirect(url_for("main.index"))
+
+
+@bp.route("/", methods=["GET"])
+def members():
+    team = current_team()
+    return render_template("teams/members.html", team=team, form=MemberForm(),
+                           empty=EmptyForm(), can_manage=is_owner())
+
+
+@bp.route("/members", methods=["POST"])
+@owner_required
+def add_member():
+    team = current_team()
+    form = MemberForm()
+    if form.validate_on_submit():
+        try:
+            m = accounts.add_member_by_email(team, form.email.data, Role(form.role.data))
+        except FieldErrors as e:
+            apply_to_form(form, e)
+        else:
+            flash(f"Added {m.user.email} to {team.name}.", "success")
+            return redirect(url_for("teams.members"))
+    return render_template("teams/members.html", team=team, form=form, empty=EmptyForm(),
+                           can_manage=True), 422
+
+
+@bp.route("/members/<int:membership_id>/remove", methods=["POST"])
+@owner_required
+def remove_member(membership_id: int):
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    member = get_team_object_or_404(Membership, membership_id)
+    try:
+        accounts.remove_member(member)
+    except ServiceError as e:
+        flash(str(e), "error")
+    else:
+        flash("Member removed.", "success")
+    return redirect(url_for("teams.members"))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new_team():
+    form = TeamForm()
+    if form.validate_on_submit():
+        try:
+            team = accounts.create_team(form.name.data, current_user)
+        except FieldErrors as e:
+            e.errors = {"name": e.errors.get("team", str(e))}
+            apply_to_form(form, e)
+        else:
+            session["team_id"] = team.id
+            flash(f"Created team {team.name}.", "success")
+            return redirect(url_for("teams.members"))
+    return render_template("teams/new.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/users", methods=["GET", "POST"])
+@admin_required
+def users():
+    form = UserForm()
+    if form.validate_on_submit():
+        try:
+            user, team, _ = accounts.create_user_in_team(
+                form.email.data, form.password.data, form.team.data, is_admin=form.is_admin.data)
+        except FieldErrors as e:
+            apply_to_form(form, e)
+        else:
+            flash(f"Created {user.email} in team {team.name}.", "success")
+            return redirect(url_for("teams.users"))
+    all_users = db.session.scalars(db.select(User).order_by(User.email)).all()
+    return render_template("teams/users.html", form=form, users=all_users), \
+        422 if form.errors else 200

@@ -1,0 +1,67 @@
+"""Settings read from BERTH_* environment variables."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+INSTANCE_DIR = Path(__file__).resolve().parent / "instance"
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a runnable Berth."""
+
+
+def _int(environ, name, default):
+    raw = environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError as e:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from e
+
+
+def _secret_key(environ, env):
+    key = environ.get("BERTH_SECRET_KEY")
+    if key:
+        return key
+    if env == "production":
+        raise ConfigError("BERTH_SECRET_KEY must be set when BERTH_ENV=production")
+    # Development: generate once and keep it, so sessions survive restarts.
+    INSTANCE_DIR.mkdir(exist_ok=True)
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def load(environ=None) -> dict:
+    """Return Flask config values from the environment."""
+    environ = os.environ if environ is None else environ
+    env = environ.get("BERTH_ENV", "development")
+    database_url = environ.get("BERTH_DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'berth.db'}"
+    if env == "production" and not environ.get("BERTH_DATABASE_URL"):
+        raise ConfigError("BERTH_DATABASE_URL must be set when BERTH_ENV=production")
+    return {
+        "BERTH_ENV": env,
+        "SECRET_KEY": _secret_key(environ, env),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "BERTH_EXTERNAL_URL": environ.get("BERTH_EXTERNAL_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "BERTH_ENCRYPTION_KEY": environ.get("BERTH_ENCRYPTION_KEY", ""),
+        "BERTH_DEPLOYER": environ.get("BERTH_DEPLOYER", "auto"),
+        "BERTH_POLL_INTERVAL": _int(environ, "BERTH_POLL_INTERVAL", 60),
+        "BERTH_SCHEDULER": environ.get("BERTH_SCHEDULER", "on") != "off",
+        "BERTH_TAG_CACHE_SECONDS": _int(environ, "BERTH_TAG_CACHE_SECONDS", 30),
+        "BERTH_REGISTRY_TIMEOUT": _int(environ, "BERTH_REGISTRY_TIMEOUT", 10),
+        "BERTH_REGISTRY_MAX_BYTES": _int(environ, "BERTH_REGISTRY_MAX_BYTES", 16 * 1024 * 1024),
+        "BERTH_DEPLOY_WORKERS": _int(environ, "BERTH_DEPLOY_WORKERS", 4),
+        "BERTH_LOG_FORMAT": environ.get("BERTH_LOG_FORMAT", "text"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": env == "production"
+        and environ.get("BERTH_EXTERNAL_URL", "").startswith("https://"),
+        "WTF_CSRF_TIME_LIMIT": None,
+        "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+    }

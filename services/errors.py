@@ -1,0 +1,23 @@
+"""Errors services raise for the view to show next to a field or as a message."""
+
+
+class ServiceError(Exception):
+    """A request that cannot be carried out; the message is safe to show."""
+
+
+class FieldErrors(ServiceError):
+    """Input that fails checks only the service can make (uniqueness, references)."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def apply_to_form(form, error: FieldErrors) -> None:
+    """Attach service field errors to a Flask-WTF form's fields."""
+    for name, message in error.errors.items():
+        field = getattr(form, name, None)
+        if field is None:
+            form.form_errors.append(message)
+        else:
+            field.errors = list(field.errors) + [message]

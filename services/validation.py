@@ -1,0 +1,37 @@
+"""Small input checks shared by forms and the CLI; each returns a message or None."""
+from __future__ import annotations
+
+import re
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def check_email(value: str) -> str | None:
+    value = (value or "").strip()
+    if not value:
+        return "Enter an email address."
+    if len(value) > 254:
+        return "An email address has at most 254 characters."
+    if not EMAIL_RE.match(value):
+        return "Enter a valid email address, like alice@example.com."
+    return None
+
+
+def check_password(value: str) -> str | None:
+    if not value:
+        return "Enter a password."
+    if len(value) < 8:
+        return "Use at least 8 characters."
+    if len(value) > 256:
+        return "A password has at most 256 characters."
+    return None
+
+
+def check_team_name(value: str) -> str | None:
+    value = (value or "").strip()
+    if not value:
+        return "Enter a team name."
+    if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?", value):
+        return ("Use 1–40 lowercase letters, digits and dashes, starting and ending with a "
+                "letter or digit (it names the team's Kubernetes namespace).")
+    return None

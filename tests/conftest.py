@@ -1,0 +1,186 @@
+"""Shared fixtures: app per test on a session-wide database (SQLite or PostgreSQL)."""
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import threading
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+from werkzeug.serving import make_server
+
+os.environ.setdefault("BERTH_SECRET_KEY", "test-secret-key-" + "x" * 32)
+os.environ.setdefault("BERTH_SCHEDULER", "off")
+
+pytest_plugins = ["tests.fixtures.registry", "tests.fixtures.browser"]
+
+PG_ADMIN_URL = os.environ.get("BERTH_TEST_PG_ADMIN_URL",
+                              "postgresql+psycopg://root@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    """A fresh database for the session, migrated by Flask-Migrate like production."""
+    if os.environ.get("BERTH_TEST_DATABASE") == "postgresql":
+        name = f"berth_test_{uuid.uuid4().hex[:10]}"
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(text(f'CREATE DATABASE "{name}"'))
+        url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+        _migrate(url)
+        yield url
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    else:
+        url = "sqlite:///" + str(tmp_path_factory.mktemp("db") / "berth.db")
+        _migrate(url)
+        yield url
+
+
+def _migrate(url: str) -> None:
+    from flask_migrate import upgrade
+
+    from app import create_app
+
+    app = create_app(_test_config(url))
+    with app.app_context():
+        upgrade()
+        from models import db
+        db.engine.dispose()
+
+
+def _test_config(url: str, **extra) -> dict:
+    config = {
+        "TESTING": True,
+        "BERTH_ENV": "testing",
+        "SQLALCHEMY_DATABASE_URI": url,
+        "WTF_CSRF_ENABLED": False,
+        "BERTH_SCHEDULER": False,
+        "BERTH_DEPLOYER": "none",
+        "BERTH_TAG_CACHE_SECONDS": 30,
+        "BERTH_EXTERNAL_URL": "http://127.0.0.1:5000",
+    }
+    config.update(extra)
+    return config
+
+
+def _truncate(app) -> None:
+    from models import db
+
+    with app.app_context():
+        tables = list(reversed(db.metadata.sorted_tables))
+        with db.engine.begin() as conn:
+            for table in tables:
+                conn.execute(table.delete())
+
+
+@pytest.fixture
+def app_config():
+    """Per-test overrides; a test or fixture may update it before `app` is built."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url, app_config):
+    from app import create_app
+    from models import db
+
+    app = create_app(_test_config(database_url, **app_config))
+    _truncate(app)
+    yield app
+    stop = app.extensions.get("berth_shutdown")
+    if stop:
+        stop()
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make_user(app):
+    """Create a user in a team (the team is created when missing); returns the user id."""
+    def make(email=None, password="correct horse", team="alpha", admin=False, role=None):
+        from models import Role, db
+        from services import accounts
+
+        email = email or f"user-{secrets.token_hex(4)}@example.com"
+        with app.app_context():
+            user = accounts.create_user(email, password, is_admin=admin)
+            t = accounts.get_or_create_team(team)
+            accounts.add_member(t, user, Role(role) if role else
+                                (Role.MEMBER if t.memberships else Role.OWNER))
+            db.session.commit()
+            return user.id
+    return make
+
+
+class AuthActions:
+    def __init__(self, client, make_user):
+        self.client = client
+        self.make_user = make_user
+
+    def login(self, email="owner@example.com", password="correct horse"):
+        return self.client.post("/login", data={"email": email, "password": password})
+
+    def logout(self):
+        return self.client.post("/logout")
+
+    def signed_in(self, email="owner@example.com", team="alpha", admin=True, role=None):
+        """Create a user (if needed) and sign in as them."""
+        from models import User, db
+        with self.client.application.app_context():
+            exists = db.session.scalar(db.select(User).where(User.email == email))
+        if not exists:
+            self.make_user(email=email, team=team, admin=admin, role=role)
+        response = self.login(email)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return response
+
+
+@pytest.fixture
+def auth(client, make_user):
+    return AuthActions(client, make_user)
+
+
+def field_error(html: str, field_id: str) -> str:
+    """The error text shown under one form field."""
+    m = re.search(rf'<ul class="errors" id="{re.escape(field_id)}-errors">(.*?)</ul>', html, re.S)
+    return re.sub(r"<[^>]+>", " ", m.group(1)).strip() if m else ""
+
+
+class LiveServer:
+    def __init__(self, app):
+        self.app = app
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.port = self.server.server_port
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def live_server(app):
+    """The test's app served over real HTTP on a free loopback port."""
+    with LiveServer(app) as server:
+        app.config["BERTH_EXTERNAL_URL"] = server.url
+        yield server
