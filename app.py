@@ -46,9 +46,9 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from blueprints import auth, main, teams
+    from blueprints import auth, main, registries, teams
 
-    for module in (auth, main, teams):
+    for module in (auth, main, teams, registries):
         app.register_blueprint(module.bp)
     from blueprints.scope import load_current_team
 

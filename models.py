@@ -83,3 +83,31 @@ class Application(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     team: Mapped[Team] = relationship(back_populates="applications")
+
+
+class Registry(db.Model):
+    """A container registry a team connected; the password is stored encrypted."""
+
+    __tablename__ = "registries"
+    __table_args__ = (UniqueConstraint("team_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(63))
+    url: Mapped[str] = mapped_column(String(500))
+    username: Mapped[str | None] = mapped_column(String(255))
+    password_encrypted: Mapped[str | None] = mapped_column(db.Text)
+    insecure: Mapped[bool] = mapped_column(default=False)
+    ca_bundle: Mapped[str | None] = mapped_column(db.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    last_checked_at: Mapped[datetime | None]
+    last_check_ok: Mapped[bool | None]
+    last_check_message: Mapped[str | None] = mapped_column(String(500))
+
+    team: Mapped[Team] = relationship()
+
+    @property
+    def has_password(self) -> bool:
+        return bool(self.password_encrypted)

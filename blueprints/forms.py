@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
-from services.validation import check_email, check_password, check_team_name
+from services.registry import KINDS as REGISTRY_KINDS
+from services.validation import check_email, check_object_name, check_password, check_team_name
 
 
 def _check(fn):
@@ -55,3 +56,28 @@ class MemberForm(FlaskForm):
 
 class TeamForm(FlaskForm):
     name = StringField("Team name", validators=[_check(check_team_name)])
+
+
+class RegistryForm(FlaskForm):
+    kind = SelectField("Type", choices=[SelectChoice(k, label) for k, label in REGISTRY_KINDS.items()])
+    name = StringField("Name", validators=[_check(check_object_name)],
+                       description="How your team refers to this registry, e.g. company-harbor")
+    url = StringField("URL", description="e.g. https://registry.example.com or harbor.example.com:8443; "
+                      "leave empty for Docker Hub")
+    username = StringField("Username", description="Leave empty for anonymous access")
+    password = PasswordField("Password or token")
+    ca_bundle = TextAreaField("CA bundle (PEM)", description="For registries whose certificate is "
+                              "signed by a private CA or self-signed")
+    insecure = BooleanField("Skip TLS verification (insecure)")
+
+    def validate_username(self, field):
+        if field.data and len(field.data) > 255:
+            raise ValidationError("A username has at most 255 characters.")
+
+    def validate_password(self, field):
+        if field.data and len(field.data) > 4096:
+            raise ValidationError("A password or token has at most 4096 characters.")
+
+    def validate_ca_bundle(self, field):
+        if field.data and len(field.data) > 200_000:
+            raise ValidationError("A CA bundle has at most 200 KB.")

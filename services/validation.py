@@ -35,3 +35,14 @@ def check_team_name(value: str) -> str | None:
         return ("Use 1–40 lowercase letters, digits and dashes, starting and ending with a "
                 "letter or digit (it names the team's Kubernetes namespace).")
     return None
+
+
+def check_object_name(value: str) -> str | None:
+    value = (value or "").strip()
+    if not value:
+        return "Enter a name."
+    if len(value) > 63:
+        return "A name has at most 63 characters."
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9 ._-]*", value):
+        return "Use letters, digits, spaces, dots, dashes and underscores."
+    return None

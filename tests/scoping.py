@@ -1,9 +1,9 @@
-"""Objects of one team for the route-scoping test; extend OBJECT_ARGS with each new route argument."""
+"""Objects of one team for the route-scoping test; add each new route argument here."""
 from __future__ import annotations
 
 from sqlalchemy import select
 
-from models import Membership, Team, db
+from models import Membership, Registry, Team, db
 
 
 def public_endpoints(app) -> set[str]:
@@ -15,22 +15,19 @@ def build_url(rule, values) -> str:
     return rule.map.bind("localhost").build(rule.endpoint, values)
 
 
-def _team_objects(app, team_name: str) -> dict[str, int]:
-    with app.app_context():
-        team = db.session.scalar(select(Team).where(Team.name == team_name))
-        return {
-            "team_id": team.id,
-            "membership_id": db.session.scalar(select(Membership.id).where(Membership.team_id == team.id)),
-        }
-
-
-OBJECT_ARGS: dict[str, str] = {"team_id": "team", "membership_id": "membership"}
-EXTRA_FACTORIES = []
+OBJECT_ARGS = {"team_id", "membership_id", "registry_id"}
 
 
 def make_team_objects(app, make_user, team: str) -> dict[str, int]:
+    """One of every team-scoped object, written straight to the database."""
     make_user(email=f"owner-{team}@example.com", team=team)
-    objects = _team_objects(app, team)
-    for factory in EXTRA_FACTORIES:
-        objects.update(factory(app, team))
-    return objects
+    with app.app_context():
+        t = db.session.scalar(select(Team).where(Team.name == team))
+        registry = Registry(team=t, kind="registry", name="scoped", url="http://127.0.0.1:1")
+        db.session.add(registry)
+        db.session.commit()
+        return {
+            "team_id": t.id,
+            "membership_id": db.session.scalar(select(Membership.id).where(Membership.team_id == t.id)),
+            "registry_id": registry.id,
+        }

@@ -1,0 +1,147 @@
+"""Connect registries, test them, browse repositories and tags."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+
+from blueprints.forms import EmptyForm, RegistryForm
+from blueprints.render import page_or_block
+from blueprints.scope import current_team, get_team_object_or_404
+from models import Registry, db
+from services import registries
+from services.errors import FieldErrors, ServiceError, apply_to_form
+from services.registry.errors import RegistryError
+
+bp = Blueprint("registries", __name__, url_prefix="/registries")
+
+
+def _input(form: RegistryForm) -> registries.RegistryInput:
+    return registries.RegistryInput(
+        kind=form.kind.data, name=form.name.data or "", url=form.url.data or "",
+        username=form.username.data or "", password=form.password.data or "",
+        insecure=bool(form.insecure.data), ca_bundle=form.ca_bundle.data or "")
+
+
+@bp.route("/")
+def index():
+    items = db.session.scalars(db.select(Registry).where(Registry.team_id == current_team().id)
+                               .order_by(Registry.name)).all()
+    return render_template("registries/index.html", registries=items)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new():
+    form = RegistryForm()
+    if form.validate_on_submit():
+        try:
+            registry = registries.save_registry(current_team(), _input(form))
+        except FieldErrors as e:
+            apply_to_form(form, e)
+        else:
+            flash(f"Connected {registry.name}. {registry.last_check_message}", "success")
+            return redirect(url_for("registries.browse", registry_id=registry.id))
+    return render_template("registries/form.html", form=form, registry=None), 422 if form.errors else 200
+
+
+@bp.route("/<int:registry_id>/edit", methods=["GET", "POST"])
+def edit(registry_id: int):
+    registry = get_team_object_or_404(Registry, registry_id)
+    form = RegistryForm(obj=registry if request.method == "GET" else None)
+    if request.method == "GET":
+        form.password.data = ""
+    if form.validate_on_submit():
+        try:
+            registries.save_registry(current_team(), _input(form), registry)
+        except FieldErrors as e:
+            apply_to_form(form, e)
+        else:
+            flash(f"Saved {registry.name}. {registry.last_check_message}", "success")
+            return redirect(url_for("registries.index"))
+    return render_template("registries/form.html", form=form, registry=registry), \
+        422 if form.errors else 200
+
+
+@bp.route("/<int:registry_id>/delete", methods=["POST"])
+def delete(registry_id: int):
+    registry = get_team_object_or_404(Registry, registry_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        registries.delete_registry(registry)
+    except ServiceError as e:
+        flash(str(e), "error")
+        return redirect(url_for("registries.index")), 409
+    flash(f"Deleted registry {registry.name}.", "success")
+    return redirect(url_for("registries.index"))
+
+
+@bp.route("/test", methods=["POST"])
+def test_unsaved():
+    """HTMX: test the settings in the form without saving them."""
+    form = RegistryForm()
+    existing = None
+    if request.form.get("registry_id", "").isdigit():
+        existing = get_team_object_or_404(Registry, int(request.form["registry_id"]))
+    ok, message = False, ""
+    if form.validate():
+        try:
+            message, ok = registries.try_connection(_input(form), existing), True
+        except FieldErrors as e:
+            message = " ".join(e.errors.values())
+    else:
+        message = " ".join(f"{form[k].label.text}: {v[0]}" for k, v in form.errors.items())
+    return render_template("registries/_test_result.html", ok=ok, message=message)
+
+
+@bp.route("/<int:registry_id>/test", methods=["POST"])
+def test_saved(registry_id: int):
+    registry = get_team_object_or_404(Registry, registry_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    ok, message = registries.check_saved(registry)
+    return render_template("registries/_test_result.html", ok=ok, message=message)
+
+
+@bp.route("/<int:registry_id>/")
+def browse(registry_id: int):
+    registry = get_team_object_or_404(Registry, registry_id)
+    query = request.args.get("q", "")[:200]
+    page = max(1, min(request.args.get("page", 1, type=int) or 1, 10000))
+    context = {"registry": registry, "q": query, "page": page, "error": None, "result": None}
+    try:
+        context["result"] = registries.repositories(registry, query, page)
+    except RegistryError as e:
+        context["error"] = e.message
+    return page_or_block("registries/browse.html", "repo_results", **context)
+
+
+@bp.route("/<int:registry_id>/repository")
+def repository(registry_id: int):
+    registry = get_team_object_or_404(Registry, registry_id)
+    repo = request.args.get("repo", "").strip()[:255]
+    if not repo:
+        abort(404)
+    query = request.args.get("q", "")[:128]
+    context = {"registry": registry, "repo": repo, "q": query, "error": None,
+               "tags": [], "matched": 0, "total": 0}
+    try:
+        context["tags"], context["matched"], context["total"] = registries.search_tags(
+            registry, repo, query, refresh=bool(request.args.get("refresh")))
+    except RegistryError as e:
+        context["error"] = e.message
+    return page_or_block("registries/repository.html", "tag_results", **context)
+
+
+@bp.route("/<int:registry_id>/tag")
+def tag(registry_id: int):
+    """HTMX: one tag's row with digest, size, created and platforms."""
+    registry = get_team_object_or_404(Registry, registry_id)
+    repo, name = request.args.get("repo", "")[:255], request.args.get("tag", "")[:128]
+    if not repo or not name:
+        abort(404)
+    try:
+        info, error = registries.tag_details(registry, repo, name), None
+    except RegistryError as e:
+        info, error = None, e.message
+    return render_template("registries/_tag_row.html", registry=registry, repo=repo, name=name,
+                           t=info, error=error)
+

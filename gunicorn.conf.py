@@ -1,0 +1,14 @@
+"""gunicorn settings for Berth; each can be overridden with the usual GUNICORN_CMD_ARGS."""
+import os
+
+bind = os.environ.get("BERTH_BIND", f"127.0.0.1:{os.environ.get('BERTH_PORT', '8000')}")
+workers = int(os.environ.get("BERTH_WORKERS", "2"))
+# Threads keep slow registry calls from blocking other requests in the same worker.
+threads = int(os.environ.get("BERTH_THREADS", "4"))
+worker_class = "gthread"
+# Registry calls time out after BERTH_REGISTRY_TIMEOUT (10 s by default, times a few retries).
+timeout = int(os.environ.get("BERTH_WORKER_TIMEOUT", "60"))
+graceful_timeout = 30
+keepalive = 5
+accesslog = os.environ.get("BERTH_ACCESS_LOG") or None
+raw_env = ["BERTH_ENV=production"]

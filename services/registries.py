@@ -1,0 +1,243 @@
+"""Connected registries: saving them, testing them, and browsing through their clients."""
+from __future__ import annotations
+
+import hashlib
+import heapq
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from flask import current_app
+from sqlalchemy import select
+
+from models import Registry, Team, db, utcnow
+from services import registry as registry_clients
+from services.crypto import SecretBox
+from services.errors import FieldErrors, ServiceError
+from services.registry import errors as reg_errors
+from services.registry.http import HttpSettings
+from services.registry.types import TagInfo
+from services.versions import natural_key
+
+
+@dataclass
+class RegistryInput:
+    kind: str
+    name: str
+    url: str
+    username: str
+    password: str  # empty on edit keeps the stored one
+    insecure: bool
+    ca_bundle: str
+
+
+def secret_box() -> SecretBox:
+    cfg = current_app.config
+    return SecretBox(cfg.get("BERTH_ENCRYPTION_KEY") or cfg["SECRET_KEY"])
+
+
+def password_of(registry: Registry) -> str | None:
+    return secret_box().decrypt(registry.password_encrypted) if registry.password_encrypted else None
+
+
+def _ca_file(pem: str) -> str:
+    """requests wants a path: keep each distinct CA bundle in one temp file."""
+    path = Path(tempfile.gettempdir()) / f"berth-ca-{hashlib.sha256(pem.encode()).hexdigest()[:16]}.pem"
+    if not path.exists():
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(pem)
+        tmp.replace(path)
+    return str(path)
+
+
+def http_settings(insecure: bool, ca_bundle: str | None) -> HttpSettings:
+    cfg = current_app.config
+    verify: bool | str = False if insecure else (_ca_file(ca_bundle) if ca_bundle else True)
+    return HttpSettings(timeout=cfg["BERTH_REGISTRY_TIMEOUT"], max_bytes=cfg["BERTH_REGISTRY_MAX_BYTES"],
+                        verify=verify)
+
+
+def _client(kind, url, username, password, insecure, ca_bundle):
+    hub_api = current_app.config.get("BERTH_DOCKERHUB_API_URL") or registry_clients.HUB_API
+    return registry_clients.make_client(kind, url, username or None, password or None,
+                                        http_settings(insecure, ca_bundle), hub_api_url=hub_api)
+
+
+_clients: dict[tuple, object] = {}
+
+
+def client_for(registry: Registry):
+    """A client per saved registry version, kept so tokens and connections are reused."""
+    key = (registry.id, registry.updated_at, registry.url)
+    client = _clients.get(key)
+    if client is None:
+        client = _client(registry.kind, registry.url, registry.username, password_of(registry),
+                         registry.insecure, registry.ca_bundle)
+        with _cache_lock:
+            for stale in [k for k in _clients if k[0] == registry.id]:
+                del _clients[stale]
+            _clients[key] = client
+    return client
+
+
+def check_ca_bundle(pem: str) -> str | None:
+    if not pem.strip():
+        return None
+    try:
+        certs = x509.load_pem_x509_certificates(pem.strip().encode())
+    except ValueError:
+        return "This is not a PEM certificate bundle (-----BEGIN CERTIFICATE----- …)."
+    return None if certs else "No certificate found in the bundle."
+
+
+def _error_field(error: reg_errors.RegistryError) -> str:
+    if isinstance(error, (reg_errors.RegistryAuthError, reg_errors.RegistryForbidden)):
+        return "password"
+    if isinstance(error, reg_errors.RegistryTLSError):
+        return "ca_bundle"
+    return "url"
+
+
+def try_connection(data: RegistryInput, existing: Registry | None = None) -> str:
+    """Try the registry with these settings; return a message or raise FieldErrors."""
+    kind, url = _normalized(data)
+    password = data.password or (password_of(existing) if existing else None)
+    try:
+        return _client(kind, url, data.username, password, data.insecure,
+                       data.ca_bundle.strip() or None).ping()
+    except reg_errors.RegistryError as e:
+        raise FieldErrors({_error_field(e): e.message}) from e
+
+
+def _normalized(data: RegistryInput) -> tuple[str, str]:
+    try:
+        return registry_clients.normalize_url(data.kind, data.url)
+    except ValueError as e:
+        raise FieldErrors({"url": str(e)}) from e
+
+
+def save_registry(team: Team, data: RegistryInput, existing: Registry | None = None) -> Registry:
+    """Create or update a registry after checking its settings and its connection."""
+    problems = {}
+    kind, url = None, None
+    try:
+        kind, url = _normalized(data)
+    except FieldErrors as e:
+        problems.update(e.errors)
+    ca_problem = check_ca_bundle(data.ca_bundle)
+    if ca_problem:
+        problems["ca_bundle"] = ca_problem
+    clash = db.session.scalar(select(Registry).where(Registry.team_id == team.id,
+                                                     Registry.name == data.name.strip()))
+    if clash is not None and clash is not existing:
+        problems["name"] = "This team already has a registry with this name."
+    if problems:
+        raise FieldErrors(problems)
+    message = try_connection(data, existing)
+    registry = existing or Registry(team=team)
+    registry.kind, registry.url, registry.name = kind, url, data.name.strip()
+    registry.username = data.username.strip() or None
+    if data.password:
+        registry.password_encrypted = secret_box().encrypt(data.password)
+    elif not registry.username:
+        registry.password_encrypted = None
+    registry.insecure = data.insecure
+    registry.ca_bundle = data.ca_bundle.strip() or None
+    if existing is None:
+        db.session.add(registry)
+    _remember_check(registry, True, message)
+    forget_cache(registry.id)
+    return registry
+
+
+def check_saved(registry: Registry) -> tuple[bool, str]:
+    """Test a saved registry and remember the outcome."""
+    try:
+        message, ok = client_for(registry).ping(), True
+    except reg_errors.RegistryError as e:
+        message, ok = e.message, False
+    _remember_check(registry, ok, message)
+    return ok, message
+
+
+def _remember_check(registry: Registry, ok: bool, message: str) -> None:
+    registry.last_checked_at, registry.last_check_ok = utcnow(), ok
+    registry.last_check_message = message[:500]
+    db.session.flush()
+
+
+def delete_registry(registry: Registry) -> None:
+    users = registry_users(registry)
+    if users:
+        raise ServiceError(f"Registry {registry.name} is used by {len(users)} component(s) "
+                           f"({', '.join(users[:5])}); change or delete them first.")
+    forget_cache(registry.id)
+    db.session.delete(registry)
+    db.session.flush()
+
+
+def registry_users(registry: Registry) -> list[str]:
+    """Names of components that pull from this registry (none until components exist)."""
+    lookup = current_app.extensions.get("berth_registry_users")
+    return lookup(registry) if lookup else []
+
+
+# -- browsing, with a short-lived tag cache --------------------------------------------------
+_cache: dict[tuple, tuple[float, list[TagInfo]]] = {}
+_cache_lock = threading.Lock()
+
+
+def forget_cache(registry_id: int) -> None:
+    with _cache_lock:
+        for key in [k for k in _cache if k[0] == registry_id]:
+            del _cache[key]
+
+
+def newest_first(tags: list[TagInfo], limit: int) -> list[TagInfo]:
+    """The first `limit` tags, newest first where the registry gives dates, else highest version."""
+    if tags and all(t.created for t in tags):
+        return heapq.nlargest(limit, tags, key=lambda t: (t.created, natural_key(t.name)))
+    return heapq.nlargest(limit, tags, key=lambda t: natural_key(t.name))
+
+
+def cached_tags(registry: Registry, repository: str, refresh: bool = False) -> list[TagInfo]:
+    key = (registry.id, repository)
+    ttl = current_app.config["BERTH_TAG_CACHE_SECONDS"]
+    now = time.monotonic()
+    if not refresh:
+        with _cache_lock:
+            hit = _cache.get(key)
+        if hit and hit[0] > now:
+            return hit[1]
+    tags = client_for(registry).tags(repository)
+    with _cache_lock:
+        _cache[key] = (now + ttl, tags)
+    return tags
+
+
+def search_tags(registry: Registry, repository: str, query: str = "", limit: int = 50,
+                refresh: bool = False) -> tuple[list[TagInfo], int, int]:
+    """(first `limit` tags containing query, newest first; how many match; how many in all).
+
+    Only the matches are ordered, and only the top `limit` of them: a 5,000-tag repository
+    costs one fetch and a filter, not a full sort per keystroke.
+    """
+    tags = cached_tags(registry, repository, refresh)
+    needle = query.strip().lower()
+    matched = [t for t in tags if needle in t.name.lower()] if needle else tags
+    return newest_first(matched, limit), len(matched), len(tags)
+
+
+def repositories(registry: Registry, query: str = "", page: int = 1, per_page: int = 50):
+    return client_for(registry).repositories(query.strip(), page, per_page)
+
+
+def tag_details(registry: Registry, repository: str, tag: str) -> TagInfo:
+    return client_for(registry).tag_info(repository, tag)
+
+
+def image_details(registry: Registry, repository: str, reference: str):
+    return client_for(registry).image_details(repository, reference)

@@ -1,0 +1,144 @@
+"""Docker Hub: its own API (hub.docker.com) for browsing, registry-1.docker.io for images."""
+from __future__ import annotations
+
+import threading
+from urllib.parse import quote
+
+import requests
+
+from services.registry import errors
+from services.registry.http import HttpSettings, Response, send
+from services.registry.types import ImageDetails, RepoPage, TagInfo, parse_time
+from services.registry.v2 import RegistryV2Client, _platform
+
+HUB_API = "https://hub.docker.com"
+HUB_REGISTRY = "https://registry-1.docker.io"
+PAGE_SIZE = 100
+MAX_TAG_PAGES = 100
+
+
+def hub_repository(name: str) -> str:
+    """Official images live under library/: nginx -> library/nginx."""
+    return name if "/" in name else f"library/{name}"
+
+
+class DockerHubClient:
+    def __init__(self, username: str | None = None, password: str | None = None,
+                 settings: HttpSettings | None = None, session: requests.Session | None = None,
+                 api_url: str = HUB_API, registry_url: str = HUB_REGISTRY):
+        self.api_url = api_url.rstrip("/")
+        self.username, self.password = username or None, password or None
+        self.settings = settings or HttpSettings()
+        self.session = session or requests.Session()
+        self.registry = RegistryV2Client(registry_url, username, password, self.settings, self.session)
+        self._jwt: str | None = None
+        self._lock = threading.Lock()
+
+    def api(self, path: str, params=None) -> Response:
+        response = send(self.session, self.settings, "GET", self.api_url + path, params=params,
+                        headers=self._headers())
+        if response.status >= 400:
+            raise self._error(response)
+        return response
+
+    def _headers(self) -> dict:
+        headers = {"Accept": "application/json"}
+        if self.username and self.password:
+            headers["Authorization"] = f"Bearer {self._login()}"
+        return headers
+
+    def _login(self) -> str:
+        with self._lock:
+            if self._jwt:
+                return self._jwt
+            import json
+
+            response = send(self.session, self.settings, "POST", self.api_url + "/v2/users/login",
+                            headers={"Content-Type": "application/json"},
+                            data=json.dumps({"username": self.username, "password": self.password}))
+            if response.status in (401, 403):
+                raise errors.RegistryAuthError(
+                    "Docker Hub rejected the username or access token (401).", status=response.status,
+                    response=response)
+            if response.status >= 400:
+                raise self._error(response)
+            data = response.json()
+            token = data.get("token") if isinstance(data, dict) else None
+            if not token:
+                raise errors.RegistryProtocolError("Docker Hub's login answer has no token.")
+            self._jwt = token
+            return token
+
+    def _error(self, response: Response) -> errors.RegistryError:
+        detail = ""
+        try:
+            data = response.json()
+            detail = f" ({data.get('detail') or data.get('message') or ''})"[:200]
+        except errors.RegistryError:
+            pass
+        status = response.status
+        cls = {401: errors.RegistryAuthError, 403: errors.RegistryForbidden,
+               404: errors.RegistryNotFound}.get(status, errors.RegistryError)
+        return cls(f"Docker Hub API error {status}." + detail, status=status, response=response)
+
+    def ping(self) -> str:
+        if self.username and self.password:
+            self._login()
+            self.api(f"/v2/repositories/{quote(self.username)}/", params={"page_size": 1})
+            return f"Connected to Docker Hub as {self.username}."
+        self.api("/v2/repositories/library/", params={"page_size": 1})
+        return "Connected to Docker Hub anonymously (public images only)."
+
+    def namespaces(self) -> list[str]:
+        if not self.username:
+            return ["library"]
+        names = [self.username]
+        try:
+            data = self.api("/v2/user/orgs/", params={"page_size": PAGE_SIZE}).json()
+            names += [o.get("orgname") for o in data.get("results", []) if o.get("orgname")]
+        except errors.RegistryError:
+            pass  # an access token without org scope still lists the user's own repositories
+        return names
+
+    def repositories(self, query: str = "", page: int = 1, per_page: int = 50) -> RepoPage:
+        namespace, _, rest = query.partition("/")
+        namespaces = [namespace] if rest or query.endswith("/") else self.namespaces()
+        needle = (rest if namespaces == [namespace] else query).lower()
+        names: list[str] = []
+        for ns in namespaces:
+            data = self.api(f"/v2/repositories/{quote(ns)}/", params={"page_size": PAGE_SIZE}).json()
+            for r in data.get("results", []) if isinstance(data, dict) else []:
+                full = f"{r.get('namespace', ns)}/{r.get('name')}"
+                if needle in full.lower():
+                    names.append(full)
+        names.sort()
+        start = (page - 1) * per_page
+        return RepoPage(names[start:start + per_page], len(names), page, per_page)
+
+    def tags(self, repository: str) -> list[TagInfo]:
+        namespace, _, repo = hub_repository(repository).partition("/")
+        out: list[TagInfo] = []
+        path = f"/v2/repositories/{quote(namespace)}/{quote(repo)}/tags"
+        params = {"page": 1, "page_size": PAGE_SIZE}
+        for page in range(1, MAX_TAG_PAGES + 1):
+            params["page"] = page
+            data = self.api(path, params=params).json()
+            if not isinstance(data, dict) or not isinstance(data.get("results"), list):
+                raise errors.RegistryProtocolError("Docker Hub's tag list has no results.")
+            for t in data["results"]:
+                images = [i for i in t.get("images") or [] if isinstance(i, dict)]
+                out.append(TagInfo(str(t.get("name")), t.get("digest"), t.get("full_size"),
+                                   parse_time(t.get("tag_last_pushed") or t.get("last_updated")),
+                                   [p for p in (_platform(i) for i in images) if p]))
+            if not data.get("next"):
+                break
+        return out
+
+    def manifest_digest(self, repository: str, reference: str) -> str:
+        return self.registry.manifest_digest(hub_repository(repository), reference)
+
+    def image_details(self, repository: str, reference: str) -> ImageDetails:
+        return self.registry.image_details(hub_repository(repository), reference)
+
+    def tag_info(self, repository: str, tag: str) -> TagInfo:
+        return self.registry.tag_info(hub_repository(repository), tag)

@@ -1,0 +1,118 @@
+"""Harbor: its REST API v2.0 for browsing, the registry v2 API on the same host for images."""
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import requests
+
+from services.registry import errors
+from services.registry.http import HttpSettings, Response, send
+from services.registry.types import ImageDetails, RepoPage, TagInfo, parse_time
+from services.registry.v2 import RegistryV2Client, _platform
+
+API = "/api/v2.0"
+PAGE_SIZE = 100  # Harbor's maximum page_size
+MAX_PAGES = 100
+
+
+def encode_repository(name: str) -> str:
+    """Harbor wants slashes in repository names URL-encoded twice: a/b -> a%252Fb."""
+    return quote(quote(name, safe=""), safe="")
+
+
+class HarborClient:
+    def __init__(self, url: str, username: str | None = None, password: str | None = None,
+                 settings: HttpSettings | None = None, session: requests.Session | None = None):
+        self.base = url.rstrip("/")
+        self.username, self.password = username or None, password or None
+        self.settings = settings or HttpSettings()
+        self.session = session or requests.Session()
+        self.registry = RegistryV2Client(url, username, password, self.settings, self.session)
+
+    def api(self, path: str, params=None) -> Response:
+        auth = (self.username, self.password or "") if self.username else None
+        response = send(self.session, self.settings, "GET", self.base + API + path, params=params,
+                        auth=auth, headers={"Accept": "application/json"})
+        if response.status >= 400:
+            raise self._error(response)
+        return response
+
+    def _error(self, response: Response) -> errors.RegistryError:
+        detail = ""
+        try:
+            first = response.json()["errors"][0]
+            detail = f" ({first.get('code', '')}: {first.get('message', '')})"[:200]
+        except Exception:  # noqa: BLE001 - a courtesy detail only
+            pass
+        status = response.status
+        if status == 401:
+            return errors.RegistryAuthError("Harbor API: wrong username or password (401)." + detail,
+                                            status=status, response=response)
+        if status == 403:
+            return errors.RegistryForbidden("Harbor API: this account may not do this (403)." + detail,
+                                            status=status, response=response)
+        if status == 404:
+            return errors.RegistryNotFound("Harbor API: not found (404)." + detail, status=status,
+                                           response=response)
+        return errors.RegistryError(f"Harbor API error {status}." + detail, status=status,
+                                    response=response)
+
+    def ping(self) -> str:
+        try:
+            response = self.api("/ping")
+        except errors.RegistryNotFound as e:
+            raise errors.RegistryProtocolError(
+                "No Harbor API at /api/v2.0 (404): is this a Harbor URL?", status=404) from e
+        if response.body.strip().strip(b'"') != b"Pong":
+            raise errors.RegistryProtocolError("The server answered /api/v2.0/ping without "
+                                               "'Pong': is this a Harbor URL?")
+        if self.username:
+            # Any authenticated call checks the credentials (robot accounts included).
+            self.api("/projects", params={"page": 1, "page_size": 1})
+        return "Connected: Harbor API v2.0 answered."
+
+    def repositories(self, query: str = "", page: int = 1, per_page: int = 50) -> RepoPage:
+        params = {"page": page, "page_size": min(per_page, PAGE_SIZE)}
+        if query:
+            params["q"] = f"name=~{query}"
+        response = self.api("/repositories", params=params)
+        data = response.json()
+        if not isinstance(data, list):
+            raise errors.RegistryProtocolError("Harbor's repository list is not a list.")
+        total = response.headers.get("X-Total-Count")
+        return RepoPage([str(r.get("name")) for r in data if isinstance(r, dict)],
+                        int(total) if total and total.isdigit() else None, page, params["page_size"])
+
+    def tags(self, repository: str) -> list[TagInfo]:
+        project, _, repo = repository.partition("/")
+        out: list[TagInfo] = []
+        for page in range(1, MAX_PAGES + 1):
+            response = self.api(f"/projects/{quote(project, safe='')}/repositories/"
+                                f"{encode_repository(repo)}/artifacts",
+                                params={"page": page, "page_size": PAGE_SIZE, "with_tag": "true"})
+            artifacts = response.json()
+            if not isinstance(artifacts, list):
+                raise errors.RegistryProtocolError("Harbor's artifact list is not a list.")
+            for art in artifacts:
+                platforms = [p for p in (_platform(r.get("platform")) for r in art.get("references") or []
+                                         if isinstance(r, dict)) if p]
+                extra = art.get("extra_attrs") or {}
+                if not platforms and extra.get("os"):
+                    platforms = [_platform(extra) or ""]
+                for tag in art.get("tags") or []:
+                    out.append(TagInfo(str(tag.get("name")), art.get("digest"), art.get("size"),
+                                       parse_time(tag.get("push_time") or art.get("push_time")),
+                                       platforms))
+            total = response.headers.get("X-Total-Count")
+            if len(artifacts) < PAGE_SIZE or (total and total.isdigit() and page * PAGE_SIZE >= int(total)):
+                break
+        return out
+
+    def manifest_digest(self, repository: str, reference: str) -> str:
+        return self.registry.manifest_digest(repository, reference)
+
+    def image_details(self, repository: str, reference: str) -> ImageDetails:
+        return self.registry.image_details(repository, reference)
+
+    def tag_info(self, repository: str, tag: str) -> TagInfo:
+        return self.registry.tag_info(repository, tag)

@@ -1,0 +1,164 @@
+"""The one HTTP choke point for registry APIs: timeouts, a size cap, retries, error mapping."""
+from __future__ import annotations
+
+import email.utils
+import logging
+import ssl
+import time
+from dataclasses import dataclass, field
+
+import requests
+import urllib3
+
+from services.registry import errors
+
+log = logging.getLogger("berth.registry")
+
+RETRY_STATUSES = {429, 500, 502, 503, 504}
+
+# Skipping TLS verification is an explicit per-registry choice, shown with a warning in the UI;
+# urllib3's per-request warning would only flood the logs.
+urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+MAX_RETRY_AFTER = 30.0
+
+
+@dataclass
+class Response:
+    """A fully read, size-capped response."""
+
+    status: int
+    headers: requests.structures.CaseInsensitiveDict
+    body: bytes
+    url: str
+
+    def json(self):
+        import json
+
+        try:
+            return json.loads(self.body)
+        except ValueError as e:
+            raise errors.RegistryProtocolError(
+                "The server answered with something that is not JSON; is this the right URL "
+                "for a registry?", status=self.status, response=self) from e
+
+
+@dataclass
+class HttpSettings:
+    timeout: float = 10.0
+    max_bytes: int = 16 * 1024 * 1024
+    verify: bool | str = True
+    retries: int = 2
+    backoff: float = 0.5
+    # Called before each retry wait; tests and the poller may shorten or record it.
+    sleep: object = field(default=time.sleep, repr=False)
+    user_agent: str = "Berth/1.0"
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        if parsed is None:
+            return None
+        return max(0.0, parsed.timestamp() - time.time())
+
+
+def _describe_connection_error(e: Exception, url: str) -> errors.RegistryError:
+    text = str(e)
+    host = requests.utils.urlparse(url).netloc
+    if isinstance(e, requests.exceptions.SSLError) or "CERTIFICATE_VERIFY_FAILED" in text:
+        return errors.RegistryTLSError(
+            f"TLS verification failed for {host}: the certificate is not trusted. If the registry "
+            "uses a private CA or a self-signed certificate, paste the CA bundle (PEM); skip "
+            "verification only on a trusted network.")
+    if isinstance(e, requests.exceptions.Timeout):
+        return errors.RegistryTimeout(f"{host} did not answer in time (timeout).")
+    lowered = text.lower()
+    if "name or service not known" in lowered or "nodename nor servname" in lowered \
+            or "failed to resolve" in lowered or "temporary failure in name resolution" in lowered \
+            or "no address associated" in lowered:
+        return errors.RegistryConnectionError(f"The host name {host.split(':')[0]} could not be "
+                                              "resolved (DNS). Check the URL.")
+    if "connection refused" in lowered:
+        return errors.RegistryConnectionError(f"Connection refused by {host}: nothing listens "
+                                              "there. Check the host and port.")
+    if "wrong version number" in lowered or "record layer failure" in lowered:
+        return errors.RegistryTLSError(f"{host} does not speak HTTPS on this port; try http://.")
+    return errors.RegistryConnectionError(f"Could not connect to {host}.")
+
+
+def send(session: requests.Session, settings: HttpSettings, method: str, url: str, *,
+         headers: dict | None = None, auth=None, params=None, data=None,
+         max_bytes: int | None = None) -> Response:
+    """Send one request with retries on 429/5xx; map failures to RegistryError subclasses.
+
+    Returns responses of any status below 500 except 429; callers decide what 4xx means.
+    """
+    limit = max_bytes or settings.max_bytes
+    all_headers = {"User-Agent": settings.user_agent, **(headers or {})}
+    attempt = 0
+    while True:
+        try:
+            raw = session.request(method, url, headers=all_headers, auth=auth, params=params,
+                                  data=data, timeout=settings.timeout, verify=settings.verify,
+                                  stream=True, allow_redirects=True)
+        except (requests.exceptions.SSLError, ssl.SSLError) as e:
+            raise _describe_connection_error(e, url) from e
+        except requests.exceptions.Timeout as e:
+            raise errors.RegistryTimeout(
+                f"{requests.utils.urlparse(url).netloc} did not answer within "
+                f"{settings.timeout:g}s (timeout).") from e
+        except requests.exceptions.RequestException as e:
+            raise _describe_connection_error(e, url) from e
+        try:
+            # The socket timeout bounds each read; the deadline bounds a slow drip of bytes.
+            body = _read_capped(raw, limit, time.monotonic() + settings.timeout * 3)
+        finally:
+            raw.close()
+        response = Response(raw.status_code, raw.headers, body, raw.url)
+        log.debug("registry %s %s -> %s (%d bytes)", method, _loggable(url), raw.status_code,
+                 len(body))
+        if raw.status_code not in RETRY_STATUSES:
+            return response
+        wait = parse_retry_after(raw.headers.get("Retry-After"))
+        if attempt >= settings.retries or (wait is not None and wait > MAX_RETRY_AFTER):
+            if raw.status_code == 429:
+                raise errors.RegistryRateLimited(
+                    "The registry is rate limiting Berth (429 Too Many Requests)"
+                    + (f"; it asks to wait {wait:g}s." if wait is not None else "."),
+                    retry_after=wait, status=429, response=response)
+            raise errors.RegistryServerError(
+                f"The registry answered {raw.status_code} (server error). Try again later.",
+                status=raw.status_code, response=response)
+        settings.sleep(wait if wait is not None else settings.backoff * (2 ** attempt))
+        attempt += 1
+
+
+def _read_capped(raw: requests.Response, limit: int, deadline: float) -> bytes:
+    declared = raw.headers.get("Content-Length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise errors.RegistryResponseTooLarge(
+            f"The server's answer is {int(declared) // 1024} KiB, more than Berth reads "
+            f"({limit // 1024} KiB); is this a registry?", status=raw.status_code)
+    chunks, total = [], 0
+    try:
+        for chunk in raw.iter_content(64 * 1024):
+            total += len(chunk)
+            if total > limit:
+                raise errors.RegistryResponseTooLarge(
+                    f"The server's answer is larger than Berth reads ({limit // 1024} KiB); is "
+                    "this a registry?", status=raw.status_code)
+            chunks.append(chunk)
+            if time.monotonic() > deadline:
+                raise errors.RegistryTimeout("The registry sent its answer too slowly (timeout).",
+                                             status=raw.status_code)
+    except requests.exceptions.RequestException as e:
+        raise _describe_connection_error(e, raw.url) from e
+    return b"".join(chunks)
+
+
+def _loggable(url: str) -> str:
+    return url.split("?", 1)[0]

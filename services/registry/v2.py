@@ -1,0 +1,305 @@
+"""Client for the Docker Registry HTTP API v2 (Distribution, Docker Hub's registry, Harbor, ...)."""
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+import time
+from urllib.parse import quote, urljoin, urlsplit
+
+import requests
+
+from services.registry import errors
+from services.registry.http import HttpSettings, Response, send
+from services.registry.types import ImageDetails, RepoPage, TagInfo, parse_time
+
+MANIFEST_TYPES = [
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+]
+INDEX_TYPES = set(MANIFEST_TYPES[:2])
+ACCEPT = ", ".join(MANIFEST_TYPES)
+MAX_PAGES = 1000
+_CHALLENGE_RE = re.compile(r'(\w+)="([^"]*)"')
+_LINK_RE = re.compile(r'^\s*<([^>]*)>\s*;\s*rel="?next"?\s*$')
+
+
+def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
+    scheme, _, rest = header.strip().partition(" ")
+    return scheme.lower(), dict(_CHALLENGE_RE.findall(rest))
+
+
+def parse_next_link(header: str | None, base_url: str) -> str | None:
+    """The URL of the next page from a `Link: <...>; rel="next"` header, same host only."""
+    if not header:
+        return None
+    for part in header.split(","):
+        m = _LINK_RE.match(part)
+        if m:
+            target = urljoin(base_url, m.group(1))
+            if urlsplit(target).netloc != urlsplit(base_url).netloc:
+                raise errors.RegistryProtocolError("The registry's Link header points to another host.")
+            return target
+    raise errors.RegistryProtocolError(f"The registry sent a Link header Berth cannot read: {header[:100]!r}")
+
+
+class RegistryV2Client:
+    """Speaks the Registry v2 API with Basic or Bearer-token auth; tokens cached per scope."""
+
+    def __init__(self, url: str, username: str | None = None, password: str | None = None,
+                 settings: HttpSettings | None = None, session: requests.Session | None = None):
+        self.base = url.rstrip("/")
+        self.username = username or None
+        self.password = password or None
+        self.settings = settings or HttpSettings()
+        self.session = session or requests.Session()
+        self._tokens: dict[str, tuple[str, float]] = {}
+        self._basic = False
+        self._lock = threading.Lock()
+
+    # -- the one request path -------------------------------------------------------------
+    def request(self, method: str, path_or_url: str, *, scope: str = "", headers=None,
+                params=None, max_bytes=None) -> Response:
+        url = path_or_url if path_or_url.startswith(("http://", "https://")) else self.base + path_or_url
+        response = send(self.session, self.settings, method, url, headers=self._auth(scope, headers),
+                        params=params, max_bytes=max_bytes)
+        if response.status == 401:
+            challenge = response.headers.get("WWW-Authenticate", "")
+            scheme, params_ = parse_challenge(challenge)
+            if scheme == "bearer" and params_.get("realm"):
+                self._fetch_token(params_, scope or params_.get("scope", ""))
+            elif scheme == "basic" and self.username:
+                self._basic = True
+            else:
+                raise self._status_error(response)
+            response = send(self.session, self.settings, method, url,
+                            headers=self._auth(scope or params_.get("scope", ""), headers),
+                            params=params, max_bytes=max_bytes)
+        if response.status >= 400:
+            raise self._status_error(response)
+        return response
+
+    def _auth(self, scope: str, headers) -> dict:
+        out = dict(headers or {})
+        with self._lock:
+            token = self._tokens.get(scope)
+        if token and token[1] > time.time():
+            out["Authorization"] = f"Bearer {token[0]}"
+        elif self._basic:
+            out["Authorization"] = requests.auth._basic_auth_str(self.username, self.password or "")
+        return out
+
+    def _fetch_token(self, challenge: dict[str, str], scope: str) -> None:
+        params = {"service": challenge.get("service", "")}
+        if scope:
+            params["scope"] = scope
+        auth = (self.username, self.password or "") if self.username else None
+        response = send(self.session, self.settings, "GET", challenge["realm"], params=params,
+                        auth=auth, max_bytes=1024 * 1024)
+        if response.status in (401, 403):
+            raise errors.RegistryAuthError(
+                "The registry's token service rejected the credentials (401): check the username "
+                "and password or token.", status=response.status, response=response)
+        if response.status >= 400:
+            raise errors.RegistryProtocolError(
+                f"The registry's token service answered {response.status}.", status=response.status,
+                response=response)
+        data = response.json()
+        token = data.get("token") or data.get("access_token") if isinstance(data, dict) else None
+        if not token:
+            raise errors.RegistryProtocolError("The registry's token service sent no token.")
+        expires_in = data.get("expires_in") or 60
+        try:
+            expires_at = time.time() + max(10, int(expires_in)) - 5
+        except (TypeError, ValueError):
+            expires_at = time.time() + 55
+        with self._lock:
+            self._tokens[scope] = (token, expires_at)
+
+    def _status_error(self, response: Response) -> errors.RegistryError:
+        status = response.status
+        detail = _registry_error_detail(response)
+        if status == 401:
+            who = "these credentials" if self.username else "anonymous access"
+            return errors.RegistryAuthError(
+                f"The registry refused {who} (401 Unauthorized): check the username and password "
+                "or token." + detail, status=status, response=response)
+        if status == 403:
+            return errors.RegistryForbidden(
+                "The registry answered 403 Forbidden: the account may not do this." + detail,
+                status=status, response=response)
+        if status == 404:
+            return errors.RegistryNotFound("Not found in the registry (404)." + detail,
+                                           status=status, response=response)
+        return errors.RegistryError(f"The registry answered {status}." + detail, status=status,
+                                    response=response)
+
+    # -- API --------------------------------------------------------------------------------
+    def ping(self) -> str:
+        """Check that this is a v2 registry and that the credentials work."""
+        try:
+            response = self.request("GET", "/v2/")
+        except errors.RegistryNotFound as e:
+            raise errors.RegistryProtocolError(
+                "This server has no Registry v2 API at /v2/ (404): is the URL a container registry?",
+                status=404) from e
+        is_registry = "docker-distribution-api-version" in response.headers or \
+            response.body.strip() in (b"{}", b"") or response.headers.get(
+                "Content-Type", "").startswith("application/json")
+        if not is_registry:
+            raise errors.RegistryProtocolError(
+                "The server answered /v2/ with something other than the Registry API (HTML?): "
+                "is the URL a container registry?", status=response.status)
+        return "Connected: the registry answered the v2 API."
+
+    def catalog_all(self, limit: int = 10000) -> list[str]:
+        repos: list[str] = []
+        url: str | None = "/v2/_catalog"
+        params = {"n": "1000"}
+        for _ in range(MAX_PAGES):
+            if url is None or len(repos) >= limit:
+                break
+            response = self.request("GET", url, scope="registry:catalog:*", params=params)
+            data = response.json()
+            page = data.get("repositories") if isinstance(data, dict) else None
+            if not isinstance(page, list):
+                raise errors.RegistryProtocolError("The registry's catalog answer has no repository list.")
+            repos.extend(str(r) for r in page)
+            url = parse_next_link(response.headers.get("Link"), response.url)
+            params = None
+        return repos
+
+    def repositories(self, query: str = "", page: int = 1, per_page: int = 50) -> RepoPage:
+        names = sorted(r for r in self.catalog_all() if query.lower() in r.lower())
+        start = (page - 1) * per_page
+        return RepoPage(names[start:start + per_page], len(names), page, per_page)
+
+    def tag_names(self, repository: str) -> list[str]:
+        names: list[str] = []
+        url: str | None = f"/v2/{repository}/tags/list"
+        params = {"n": "10000"}
+        scope = pull_scope(repository)
+        for _ in range(MAX_PAGES):
+            if url is None:
+                break
+            response = self.request("GET", url, scope=scope, params=params)
+            data = response.json()
+            tags = data.get("tags") if isinstance(data, dict) else None
+            if tags is None:
+                tags = []
+            if not isinstance(tags, list):
+                raise errors.RegistryProtocolError("The registry's tag list is not a list.")
+            names.extend(str(t) for t in tags)
+            url = parse_next_link(response.headers.get("Link"), response.url)
+            params = None
+        return names
+
+    def tags(self, repository: str) -> list[TagInfo]:
+        return [TagInfo(name) for name in self.tag_names(repository)]
+
+    def manifest_digest(self, repository: str, reference: str) -> str:
+        response = self.request("HEAD", f"/v2/{repository}/manifests/{quote(reference, safe=':@')}",
+                                scope=pull_scope(repository), headers={"Accept": ACCEPT})
+        digest = response.headers.get("Docker-Content-Digest")
+        if not digest:
+            return self.manifest(repository, reference)[0]
+        return digest
+
+    def manifest(self, repository: str, reference: str) -> tuple[str, str, dict]:
+        """(digest, media type, parsed manifest)."""
+        response = self.request("GET", f"/v2/{repository}/manifests/{quote(reference, safe=':@')}",
+                                scope=pull_scope(repository), headers={"Accept": ACCEPT},
+                                max_bytes=4 * 1024 * 1024)
+        digest = response.headers.get("Docker-Content-Digest") or \
+            "sha256:" + hashlib.sha256(response.body).hexdigest()
+        data = response.json()
+        if not isinstance(data, dict):
+            raise errors.RegistryProtocolError("The manifest is not a JSON object.")
+        media_type = data.get("mediaType") or response.headers.get("Content-Type", "").split(";")[0]
+        if media_type not in MANIFEST_TYPES and "manifests" in data:
+            media_type = MANIFEST_TYPES[0]
+        return digest, media_type, data
+
+    def blob_json(self, repository: str, digest: str) -> dict:
+        response = self.request("GET", f"/v2/{repository}/blobs/{digest}", scope=pull_scope(repository),
+                                max_bytes=4 * 1024 * 1024)
+        data = response.json()
+        return data if isinstance(data, dict) else {}
+
+    def image_details(self, repository: str, reference: str) -> ImageDetails:
+        digest, media_type, data = self.manifest(repository, reference)
+        details = ImageDetails(repository, reference, digest, media_type)
+        image = data
+        if media_type in INDEX_TYPES or "manifests" in data:
+            children = [m for m in data.get("manifests", []) if isinstance(m, dict)]
+            details.platforms = [p for p in (_platform(m.get("platform")) for m in children) if p]
+            chosen = _pick_platform(children)
+            if chosen is None:
+                return details
+            _, _, image = self.manifest(repository, chosen["digest"])
+        layers = [x for x in image.get("layers", []) if isinstance(x, dict)]
+        config_ref = image.get("config") or {}
+        details.size = sum(int(x.get("size") or 0) for x in layers) + int(config_ref.get("size") or 0)
+        if config_ref.get("digest"):
+            config = self.blob_json(repository, config_ref["digest"])
+            details.created = parse_time(config.get("created"))
+            if not details.platforms and config.get("os"):
+                details.platforms = [_platform(config) or ""]
+            cfg = config.get("config") or {}
+            details.exposed_ports = _ports(cfg.get("ExposedPorts"))
+            details.env = _env(cfg.get("Env"))
+            details.command = [str(x) for x in (cfg.get("Entrypoint") or []) + (cfg.get("Cmd") or [])]
+        return details
+
+    def tag_info(self, repository: str, tag: str) -> TagInfo:
+        d = self.image_details(repository, tag)
+        return TagInfo(tag, d.digest, d.size, d.created, d.platforms)
+
+
+def pull_scope(repository: str) -> str:
+    return f"repository:{repository}:pull"
+
+
+def _registry_error_detail(response: Response) -> str:
+    try:
+        import json
+        data = json.loads(response.body)
+        first = data["errors"][0]
+        return f" ({first.get('code', '')}: {first.get('message', '')})"[:200]
+    except Exception:  # noqa: BLE001 - the detail is a courtesy; any body may come back
+        return ""
+
+
+def _platform(p) -> str | None:
+    if not isinstance(p, dict) or not p.get("os") or p.get("os") == "unknown":
+        return None
+    text = f"{p['os']}/{p.get('architecture', '?')}"
+    return text + (f"/{p['variant']}" if p.get("variant") else "")
+
+
+def _pick_platform(children: list[dict]) -> dict | None:
+    for child in children:
+        if _platform(child.get("platform")) == "linux/amd64":
+            return child
+    real = [c for c in children if _platform(c.get("platform"))]
+    return (real or children or [None])[0]
+
+
+def _ports(exposed) -> list[tuple[int, str]]:
+    out = []
+    for key in (exposed or {}):
+        number, _, proto = str(key).partition("/")
+        if number.isdigit() and 0 < int(number) < 65536:
+            out.append((int(number), (proto or "tcp").upper()))
+    return sorted(out)
+
+
+def _env(env) -> list[tuple[str, str]]:
+    out = []
+    for item in env or []:
+        name, sep, value = str(item).partition("=")
+        if sep and name:
+            out.append((name, value))
+    return out

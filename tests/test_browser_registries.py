@@ -1,0 +1,46 @@
+"""Add a registry, test it, browse to a repository and filter its tags live, in Chromium."""
+from __future__ import annotations
+
+import pytest
+
+from tests.fixtures.registry import PASSWORD, USER
+
+pytestmark = [pytest.mark.browser, pytest.mark.registry]
+
+
+def sign_in(page, make_user):
+    make_user(email="owner@example.com", password="correct horse", admin=True)
+    page.goto("/login")
+    page.get_by_label("Email").fill("owner@example.com")
+    page.get_by_label("Password").fill("correct horse")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/")
+
+
+def test_add_test_browse_and_filter_tags(page, make_user, registries):
+    sign_in(page, make_user)
+    page.get_by_role("link", name="Registries").click()
+    page.get_by_role("link", name="Add registry").click()
+    page.get_by_label("Name", exact=True).fill("local")
+    page.get_by_label("URL", exact=True).fill(registries.basic.url)
+    page.get_by_label("Username").fill(USER)
+    page.get_by_label("Password or token").fill("wrong-password")
+    page.get_by_role("button", name="Test connection").click()
+    assert "401" in page.get_by_test_id("test-result").inner_text()
+    page.get_by_label("Password or token").fill(PASSWORD)
+    page.get_by_role("button", name="Test connection").click()
+    page.wait_for_function("document.querySelector('[data-testid=test-result]').innerText.includes('Connected')")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url("**/registries/*/")
+    page.get_by_label("Search repositories").press_sequentially("many", delay=20)
+    page.wait_for_function("!document.querySelector('#repo-results').innerText.includes('team/demo')")
+    page.get_by_role("link", name="team/many").click()
+    assert "5000 of 5000 tags" in page.get_by_test_id("tag-count").inner_text()
+    url_before = page.url
+    page.get_by_label("Filter tags").press_sequentially("1.49.9", delay=20)
+    page.wait_for_function("document.querySelector('[data-testid=tag-count]').innerText.startsWith('11 of')")
+    rows = page.locator("tr.tag-row")
+    assert rows.count() == 11 and rows.first.get_attribute("data-tag") == "1.49.99"
+    assert page.url == url_before  # filtered in place, no reload
+    # Digest and size load into the visible rows.
+    page.wait_for_function("document.querySelector('tr.tag-row td:nth-child(2)').innerText.startsWith('sha256:')")

@@ -1,0 +1,177 @@
+"""Connecting, testing, editing and browsing registries through the web app."""
+from __future__ import annotations
+
+import logging
+
+import pytest
+from sqlalchemy import func, select
+
+from models import Registry, db
+from tests.conftest import field_error
+from tests.fixtures.registry import MANY_TAGS, PASSWORD, USER, free_port
+
+pytestmark = pytest.mark.registry
+
+
+def registry_form(server=None, **overrides):
+    data = {"kind": "registry", "name": "local", "url": server.url if server else "",
+            "username": USER, "password": PASSWORD, "ca_bundle": ""}
+    data.update(overrides)
+    return data
+
+
+def registry_count(app):
+    with app.app_context():
+        return db.session.scalar(select(func.count(Registry.id)))
+
+
+@pytest.fixture
+def connected(client, auth, registries, app):
+    """A signed-in owner with the Basic-auth registry connected; returns its id."""
+    auth.signed_in()
+    r = client.post("/registries/new", data=registry_form(registries.basic))
+    assert r.status_code == 302, r.get_data(as_text=True)
+    with app.app_context():
+        return db.session.scalar(select(Registry.id))
+
+
+def test_add_registry_stores_password_encrypted_and_never_shows_it(
+        client, auth, registries, app, database_url, caplog):
+    caplog.set_level(logging.DEBUG)
+    auth.signed_in()
+    r = client.post("/registries/new", data=registry_form(registries.basic), follow_redirects=True)
+    html = r.get_data(as_text=True)
+    assert "Connected local" in html and PASSWORD not in html
+    with app.app_context():
+        reg = db.session.scalar(select(Registry))
+        assert reg.password_encrypted and PASSWORD not in reg.password_encrypted
+        rid = reg.id
+        rows = db.session.execute(db.text("SELECT * FROM registries")).all()
+        assert PASSWORD not in repr(rows)
+    for page in ("/registries/", f"/registries/{rid}/edit", f"/registries/{rid}/"):
+        assert PASSWORD not in client.get(page).get_data(as_text=True)
+    if database_url.startswith("sqlite:///"):
+        assert PASSWORD.encode() not in open(database_url[len("sqlite:///"):], "rb").read()
+    assert PASSWORD not in caplog.text
+
+
+def test_edit_with_empty_password_keeps_the_old_one(client, connected, app):
+    r = client.post(f"/registries/{connected}/edit",
+                    data=registry_form(url=_url(app, connected), name="renamed", password=""))
+    assert r.status_code == 302, r.get_data(as_text=True)
+    with app.app_context():
+        reg = db.session.get(Registry, connected)
+        assert reg.name == "renamed" and reg.password_encrypted
+
+
+def _url(app, rid):
+    with app.app_context():
+        return db.session.get(Registry, rid).url
+
+
+@pytest.mark.parametrize("overrides,field,message", [
+    ({"url": "https://bob:pw@r.example"}, "url", "username and password"),
+    ({"url": "not a url at all"}, "url", "spaces"),
+    ({"url": "https://r.example/?a=1"}, "url", "query"),
+    ({"name": ""}, "name", "Enter a name"),
+    ({"name": "x" * 64}, "name", "at most 63"),
+    ({"ca_bundle": "not a certificate"}, "ca_bundle", "PEM"),
+    ({"password": "wrong"}, "password", "401"),
+    ({"url": "http://no-such-host.invalid"}, "url", "DNS"),
+])
+def test_bad_input_is_reported_next_to_the_field(client, auth, registries, app, overrides, field, message):
+    auth.signed_in()
+    r = client.post("/registries/new", data=registry_form(registries.basic, **overrides))
+    assert r.status_code == 422
+    assert message in field_error(r.get_data(as_text=True), field), field_error(r.get_data(as_text=True), field)
+    assert registry_count(app) == 0
+
+
+def test_unreachable_html_huge_and_broken_servers(client, auth, misbehaving, app):
+    auth.signed_in()
+    cases = [(f"http://127.0.0.1:{free_port()}", "refused"), (misbehaving.url + "/html", "Registry API"),
+             (misbehaving.url + "/huge", "more than Berth reads")]
+    for url, message in cases:
+        r = client.post("/registries/new", data=registry_form(url=url, username="", password=""))
+        assert r.status_code == 422
+        assert message in field_error(r.get_data(as_text=True), "url"), url
+    assert registry_count(app) == 0
+
+
+def test_duplicate_name(client, connected, registries):
+    r = client.post("/registries/new", data=registry_form(registries.basic))
+    assert "already has a registry" in field_error(r.get_data(as_text=True), "name")
+
+
+def test_tls_registry_with_ca_bundle_and_insecure(client, auth, registries, app):
+    auth.signed_in()
+    r = client.post("/registries/new", data=registry_form(registries.tls, name="tls"))
+    assert "CA bundle" in field_error(r.get_data(as_text=True), "ca_bundle")
+    r = client.post("/registries/new", data=registry_form(registries.tls, name="tls", ca_bundle=registries.ca_pem))
+    assert r.status_code == 302
+    r = client.post("/registries/new", data=registry_form(registries.tls, name="tls2", insecure="y"))
+    assert r.status_code == 302
+    assert registry_count(app) == 2
+
+
+def test_token_registry_connects(client, auth, registries):
+    auth.signed_in()
+    r = client.post("/registries/new", data=registry_form(registries.token, name="tok"))
+    assert r.status_code == 302, field_error(r.get_data(as_text=True), "password")
+
+
+def test_test_connection_buttons(client, connected, registries):
+    r = client.post("/registries/test", data=registry_form(registries.basic, password="nope"),
+                    headers={"HX-Request": "true"})
+    assert "401" in r.get_data(as_text=True)
+    # Testing an edit form without a password uses the stored one.
+    r = client.post("/registries/test", data=registry_form(registries.basic, password="",
+                                                            registry_id=str(connected)))
+    assert "Connected" in r.get_data(as_text=True)
+    r = client.post(f"/registries/{connected}/test")
+    assert "Connected" in r.get_data(as_text=True)
+
+
+def test_browse_repositories_with_live_search(client, connected):
+    r = client.get(f"/registries/{connected}/")
+    html = r.get_data(as_text=True)
+    assert "team/demo" in html and "other/app0" in html and "HX-Request" in r.headers["Vary"]
+    r = client.get(f"/registries/{connected}/?q=multi", headers={"HX-Request": "true"})
+    html = r.get_data(as_text=True)
+    assert html.lstrip().startswith('<div id="repo-results">') and "<html" not in html
+    assert "team/multi" in html and "team/demo" not in html
+
+
+def test_tags_search_is_cached_and_refresh_bypasses(client, connected, monkeypatch):
+    from services.registry.v2 import RegistryV2Client
+
+    calls = []
+    real = RegistryV2Client.tag_names
+    monkeypatch.setattr(RegistryV2Client, "tag_names", lambda self, repo: calls.append(repo) or real(self, repo))
+    url = f"/registries/{connected}/repository?repo=team/many"
+    html = client.get(url).get_data(as_text=True)
+    assert f"{MANY_TAGS} of {MANY_TAGS} tags" in html
+    assert html.index("1.49.99") < html.index("1.49.98")  # highest version first
+    r = client.get(url + "&q=1.49.", headers={"HX-Request": "true"})
+    assert "100 of 5000 tags" in r.get_data(as_text=True)
+    client.get(url + "&q=1.4", headers={"HX-Request": "true"})
+    assert calls == ["team/many"]
+    client.get(url + "&refresh=1", headers={"HX-Request": "true"})
+    assert calls == ["team/many", "team/many"]
+
+
+def test_tag_details_row(client, connected, registries):
+    html = client.get(f"/registries/{connected}/tag?repo=team/multi&tag=v2.0").get_data(as_text=True)
+    assert "linux/amd64, linux/arm64" in html and registries.digests["multi:v2.0"][:19] in html
+    html = client.get(f"/registries/{connected}/tag?repo=team/demo&tag=nope").get_data(as_text=True)
+    assert "404" in html
+
+
+def test_missing_repository_shows_message(client, connected):
+    r = client.get(f"/registries/{connected}/repository?repo=no/such")
+    assert r.status_code == 200 and "Not found" in r.get_data(as_text=True)
+
+
+def test_delete_registry(client, connected, app):
+    assert client.post(f"/registries/{connected}/delete").status_code == 302
+    assert registry_count(app) == 0

@@ -1,0 +1,148 @@
+"""Berth's registry clients against real docker-registry servers started by the fixtures."""
+from __future__ import annotations
+
+import pytest
+
+from services.registry import errors, normalize_url
+from services.registry.http import HttpSettings
+from services.registry.v2 import RegistryV2Client, parse_next_link
+from tests.fixtures.registry import MANY_TAGS, PASSWORD, USER, free_port
+
+pytestmark = pytest.mark.registry
+
+
+def client(server, user=USER, password=PASSWORD, verify=True):
+    return RegistryV2Client(server.url, user, password, HttpSettings(timeout=5, verify=verify))
+
+
+def test_basic_auth_browse_and_details(registries):
+    c = client(registries.basic)
+    assert "Connected" in c.ping()
+    repos = c.catalog_all()
+    assert {"team/demo", "team/multi", "team/many"} <= set(repos)
+    assert sorted(c.tag_names("team/demo")) == ["latest", "v1.0"]
+    assert len(c.tag_names("team/many")) == MANY_TAGS
+    digest = registries.digests[f"{registries.basic.port}/team/demo:v1.0"]
+    assert c.manifest_digest("team/demo", "v1.0") == digest
+    d = c.image_details("team/demo", "v1.0")
+    assert d.digest == digest and d.exposed_ports == [(8080, "TCP")]
+    assert ("GREETING", "hello") in d.env and d.size > 100_000
+    assert d.created.isoformat() == "2026-11-01T10:00:00" and d.platforms == ["linux/amd64"]
+
+
+def test_oci_index_lists_platforms(registries):
+    d = client(registries.basic).image_details("team/multi", "v2.0")
+    assert d.digest == registries.digests["multi:v2.0"]
+    assert d.platforms == ["linux/amd64", "linux/arm64"]
+    assert d.media_type == "application/vnd.oci.image.index.v1+json"
+    assert d.exposed_ports == [(8080, "TCP")]
+
+
+def test_basic_auth_wrong_password(registries):
+    with pytest.raises(errors.RegistryAuthError, match="401"):
+        client(registries.basic, password="wrong").ping()
+    with pytest.raises(errors.RegistryAuthError):
+        client(registries.basic, user=None, password=None).ping()
+
+
+def test_bearer_token_flow_caches_tokens_per_scope(registries):
+    c = client(registries.token)
+    assert "Connected" in c.ping()
+    assert sorted(c.tag_names("team/demo")) == ["latest", "v1.0"]
+    before = registries.token_server.requests
+    for _ in range(3):
+        c.tag_names("team/demo")
+        c.manifest_digest("team/demo", "v1.0")
+    assert registries.token_server.requests == before  # one token per scope, reused until expiry
+    assert "team/demo" in c.catalog_all()
+    with pytest.raises(errors.RegistryAuthError, match="token service rejected"):
+        client(registries.token, password="wrong").ping()
+
+
+def test_anonymous_bearer_token_has_no_access(registries):
+    c = client(registries.token, user=None, password=None)
+    c.ping()  # /v2/ needs no scope
+    with pytest.raises(errors.RegistryAuthError):
+        c.tag_names("team/demo")
+
+
+def test_tls_needs_the_ca_or_an_explicit_skip(registries, tmp_path):
+    with pytest.raises(errors.RegistryTLSError, match="CA bundle"):
+        client(registries.tls).ping()
+    ca = tmp_path / "ca.pem"
+    ca.write_text(registries.ca_pem)
+    assert "Connected" in client(registries.tls, verify=str(ca)).ping()
+    assert "Connected" in client(registries.tls, verify=False).ping()
+
+
+def test_connection_errors_have_specific_messages():
+    with pytest.raises(errors.RegistryConnectionError, match="refused"):
+        RegistryV2Client(f"http://127.0.0.1:{free_port()}", settings=HttpSettings(timeout=2)).ping()
+    with pytest.raises(errors.RegistryConnectionError, match="DNS"):
+        RegistryV2Client("http://no-such-host.invalid", settings=HttpSettings(timeout=2)).ping()
+
+
+def test_timeout(unresponsive_server):
+    with pytest.raises(errors.RegistryTimeout, match="timeout"):
+        RegistryV2Client(unresponsive_server, settings=HttpSettings(timeout=0.5)).ping()
+
+
+def test_not_a_registry_and_huge_and_broken_link(misbehaving):
+    with pytest.raises(errors.RegistryProtocolError, match="Registry API"):
+        RegistryV2Client(misbehaving.url + "/html").ping()
+    with pytest.raises(errors.RegistryProtocolError, match="no Registry v2 API"):
+        RegistryV2Client(misbehaving.url + "/nothing").ping()
+    with pytest.raises(errors.RegistryResponseTooLarge):
+        RegistryV2Client(misbehaving.url + "/huge", settings=HttpSettings(max_bytes=1024 * 1024)).ping()
+    with pytest.raises(errors.RegistryProtocolError, match="Link header"):
+        RegistryV2Client(misbehaving.url + "/badlink").tag_names("a/b")
+
+
+def test_rate_limit_honours_retry_after(misbehaving):
+    waits = []
+    c = RegistryV2Client(misbehaving.url + "/limited",
+                         settings=HttpSettings(retries=2, sleep=waits.append))
+    with pytest.raises(errors.RegistryRateLimited) as info:
+        c.tag_names("a/b")
+    assert info.value.retry_after == 120 and waits == []  # too long to wait inside a request
+
+
+def test_next_link_parsing():
+    base = "http://r.example/v2/x/tags/list?n=2"
+    assert parse_next_link('</v2/x/tags/list?n=2&last=b>; rel="next"', base) == \
+        "http://r.example/v2/x/tags/list?n=2&last=b"
+    assert parse_next_link(None, base) is None
+    with pytest.raises(errors.RegistryProtocolError):
+        parse_next_link('<http://evil.example/v2/x>; rel="next"', base)
+    with pytest.raises(errors.RegistryProtocolError):
+        parse_next_link("garbage", base)
+
+
+@pytest.mark.parametrize("kind,raw,expected", [
+    ("registry", "registry.example.com", ("registry", "https://registry.example.com")),
+    ("registry", "http://127.0.0.1:5000/", ("registry", "http://127.0.0.1:5000")),
+    ("registry", "https://r.example/v2/", ("registry", "https://r.example")),
+    ("registry", "docker.io", ("dockerhub", "https://registry-1.docker.io")),
+    ("harbor", "index.docker.io", ("dockerhub", "https://registry-1.docker.io")),
+    ("registry", "https://registry.hub.docker.com", ("dockerhub", "https://registry-1.docker.io")),
+    ("registry", "registry-1.docker.io", ("dockerhub", "https://registry-1.docker.io")),
+    ("dockerhub", "", ("dockerhub", "https://registry-1.docker.io")),
+    ("harbor", "Harbor.Example.com:8443", ("harbor", "https://harbor.example.com:8443")),
+])
+def test_url_normalization(kind, raw, expected):
+    assert normalize_url(kind, raw) == expected
+
+
+@pytest.mark.parametrize("raw,message", [
+    ("", "Enter the registry"),
+    ("https://user:pw@r.example", "username and password"),
+    ("https://r.example/?x=1", "query"),
+    ("https://r.example/#top", "fragment"),
+    ("ftp://r.example", "http:// or https://"),
+    ("https://r.example:99999", "port"),
+    ("https://", "host name"),
+    ("https://r .example", "spaces"),
+])
+def test_url_normalization_rejects(raw, message):
+    with pytest.raises(ValueError, match=message):
+        normalize_url("registry", raw)

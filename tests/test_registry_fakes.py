@@ -1,0 +1,144 @@
+"""Harbor and Docker Hub clients against FAKE API servers (neither can run here).
+
+The fake Harbor's answers are validated against Harbor's own OpenAPI spec
+(../shared/reference/harbor-swagger.yaml); the registry side of Docker Hub is the real
+token-auth docker-registry from the fixtures."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import jsonschema
+import pytest
+import requests
+import yaml
+
+from services.registry import errors
+from services.registry.dockerhub import DockerHubClient
+from services.registry.harbor import HarborClient, encode_repository
+from services.registry.http import HttpSettings
+from tests.fixtures.fakes import FakeDockerHub, FakeHarbor, harbor_artifact, hub_tag
+from tests.fixtures.registry import PASSWORD, USER
+
+SPEC = Path(__file__).resolve().parents[2] / "shared" / "reference" / "harbor-swagger.yaml"
+if not SPEC.exists():
+    SPEC = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "harbor-swagger.yaml"
+
+
+@pytest.fixture(scope="module")
+def harbor_spec():
+    assert SPEC.exists(), f"Harbor's OpenAPI spec is expected at {SPEC}"
+    return yaml.safe_load(SPEC.read_text())
+
+
+def harbor_schema(spec, definition: str, array=False) -> dict:
+    """A JSON Schema for one of the spec's definitions, with its $refs resolvable."""
+    ref = {"$ref": f"#/definitions/{definition}"}
+    return {"definitions": spec["definitions"], **({"type": "array", "items": ref} if array else ref)}
+
+
+@pytest.fixture(scope="module")
+def harbor():
+    artifacts = {
+        "library/web": [
+            harbor_artifact("library/web", "sha256:" + "a" * 64, ["v1.0", "stable"], "2026-11-01T10:00:00.000Z"),
+            harbor_artifact("library/web", "sha256:" + "b" * 64, ["v1.1"], "2026-11-05T10:00:00.000Z",
+                            platforms=["amd64", "arm64"]),
+        ] + [harbor_artifact("library/web", "sha256:" + f"{i:064x}", [f"old-{i}"], "2025-01-01T00:00:00.000Z")
+             for i in range(150)],
+        "library/api/server": [harbor_artifact("library/api/server", "sha256:" + "c" * 64, ["1.0"],
+                                               "2026-10-01T00:00:00Z")],
+    }
+    fake = FakeHarbor({"robot$berth": "robot-secret"}, artifacts)
+    yield fake
+    fake.stop()
+
+
+def test_fake_harbor_answers_match_the_openapi_spec(harbor, harbor_spec):
+    auth = ("robot$berth", "robot-secret")
+    repos = requests.get(harbor.url + "/api/v2.0/repositories", auth=auth, timeout=5).json()
+    jsonschema.validate(repos, harbor_schema(harbor_spec, "Repository", array=True))
+    arts = requests.get(harbor.url + "/api/v2.0/projects/library/repositories/web/artifacts",
+                        params={"with_tag": "true", "page_size": 100}, auth=auth, timeout=5).json()
+    jsonschema.validate(arts, harbor_schema(harbor_spec, "Artifact", array=True))
+    bad = requests.get(harbor.url + "/api/v2.0/projects", auth=("robot$berth", "no"), timeout=5)
+    jsonschema.validate(bad.json(), harbor_schema(harbor_spec, "Errors"))
+    paths = harbor_spec["paths"]
+    assert "/projects/{project_name}/repositories/{repository_name}/artifacts" in paths
+    assert "/repositories" in paths and "/ping" in paths
+
+
+def test_harbor_client(harbor):
+    c = HarborClient(harbor.url, "robot$berth", "robot-secret", HttpSettings(timeout=5))
+    assert "Harbor" in c.ping()
+    page = c.repositories("api")
+    assert page.items == ["library/api/server"] and page.total == 1
+    tags = c.tags("library/web")
+    assert len(tags) == 153  # paged past Harbor's 100-per-page maximum
+    v11 = next(t for t in tags if t.name == "v1.1")
+    assert v11.digest == "sha256:" + "b" * 64 and v11.platforms == ["linux/amd64", "linux/arm64"]
+    assert v11.created.isoformat() == "2026-11-05T10:00:00" and v11.size == 1_234_567
+    assert [t.name for t in c.tags("library/api/server")] == ["1.0"]  # double-encoded name
+    with pytest.raises(errors.RegistryAuthError):
+        HarborClient(harbor.url, "robot$berth", "wrong", HttpSettings(timeout=5)).ping()
+    with pytest.raises(errors.RegistryNotFound):
+        c.tags("library/missing")
+
+
+def test_harbor_ping_on_a_plain_registry_is_refused(registries):
+    with pytest.raises(errors.RegistryProtocolError, match="Harbor"):
+        HarborClient(registries.basic.url, USER, PASSWORD).ping()
+
+
+def test_encode_repository():
+    assert encode_repository("a/b") == "a%252Fb"
+    assert encode_repository("web") == "web"
+
+
+@pytest.fixture(scope="module")
+def hub():
+    repos = {"alice/web": [hub_tag(f"1.{i}", "sha256:" + f"{i:064x}", f"2026-11-{i % 28 + 1:02d}T10:00:00.000000Z")
+                           for i in range(130)],
+             "acme/api": [hub_tag("2.0", "sha256:" + "d" * 64, "2026-10-01T00:00:00Z", ("amd64", "arm64"))],
+             "library/nginx": [hub_tag("1.27", "sha256:" + "e" * 64, "2026-09-01T00:00:00Z")]}
+    fake = FakeDockerHub("alice", "hub-token", repos, orgs=["acme"])
+    yield fake
+    fake.stop()
+
+
+def test_dockerhub_client(hub, registries):
+    c = DockerHubClient("alice", "hub-token", HttpSettings(timeout=5), api_url=hub.url,
+                        registry_url=registries.token.url)
+    assert "alice" in c.ping()
+    assert c.repositories().items == ["acme/api", "alice/web"]
+    assert c.repositories("web").items == ["alice/web"]
+    tags = c.tags("alice/web")
+    assert len(tags) == 130
+    api = c.tags("acme/api")[0]
+    assert api.platforms == ["linux/amd64", "linux/arm64"] and api.size == 2_345_678
+    assert [t.name for t in c.tags("nginx")] == ["1.27"]  # official images live under library/
+    with pytest.raises(errors.RegistryAuthError):
+        DockerHubClient("alice", "wrong", HttpSettings(timeout=5), api_url=hub.url).ping()
+
+
+def test_dockerhub_pulls_through_the_registry(hub, registries):
+    # The registry side of Docker Hub speaks the token flow; ours is a real registry doing so.
+    c = DockerHubClient(USER, PASSWORD, HttpSettings(timeout=5), api_url=hub.url,
+                        registry_url=registries.token.url)
+    digest = c.manifest_digest("team/demo", "v1.0")
+    assert digest == registries.digests[f"{registries.token.port}/team/demo:v1.0"]
+
+
+def test_harbor_and_hub_through_the_web(client, auth, app, harbor, hub):
+    app.config["BERTH_DOCKERHUB_API_URL"] = hub.url
+    auth.signed_in()
+    r = client.post("/registries/new", data={"kind": "harbor", "name": "harbor", "url": harbor.url,
+                                             "username": "robot$berth", "password": "robot-secret"})
+    assert r.status_code == 302
+    html = client.get(r.headers["Location"]).get_data(as_text=True)
+    assert "library/web" in html
+    rid = r.headers["Location"].rstrip("/").split("/")[-1]
+    html = client.get(f"/registries/{rid}/repository?repo=library/web&q=v1").get_data(as_text=True)
+    assert html.index("v1.1") < html.index("v1.0")  # newest first by push time
+    r = client.post("/registries/new", data={"kind": "harbor", "name": "h2", "url": harbor.url,
+                                             "username": "robot$berth", "password": "nope"})
+    assert r.status_code == 422 and "401" in r.get_data(as_text=True)
