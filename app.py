@@ -46,9 +46,9 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from blueprints import auth, main, registries, teams
+    from blueprints import auth, components, main, registries, teams
 
-    for module in (auth, main, teams, registries):
+    for module in (auth, main, teams, registries, components):
         app.register_blueprint(module.bp)
     from blueprints.scope import load_current_team
 
@@ -58,10 +58,15 @@ def register_blueprints(app: Flask) -> None:
 def register_unit_of_work(app: Flask) -> None:
     """Commit once per request when it succeeded; roll back otherwise."""
 
+    from flask import g
+
+    from services.jobs import run_after_commit
+
     @app.after_request
     def commit_or_rollback(response):
         if response.status_code < 400:
             db.session.commit()
+            run_after_commit(g.pop("berth_after_commit", []))
         else:
             db.session.rollback()
         return response
@@ -154,5 +159,29 @@ def register_commands(app: Flask) -> None:
 
 
 def register_services(app: Flask) -> None:
-    """Hook for background services (deploy workers, scheduler); added by later modules."""
+    """Background work (deploy workers), started by the first request so CLI commands never run it."""
+    import threading
+
+    from services.releases import ReleaseRunner
+
+    shutdowns: list = []
+    lock = threading.Lock()
+
+    def start_background():
+        with lock:
+            if app.extensions.get("berth_started"):
+                return
+            app.extensions["berth_started"] = True
+            if app.config["BERTH_DEPLOY_WORKERS"] > 0:
+                runner = ReleaseRunner(app, app.config["BERTH_DEPLOY_WORKERS"])
+                app.extensions["berth_release_kick"] = runner.submit
+                shutdowns.append(runner.shutdown)
+
+    def shutdown():
+        for stop in shutdowns:
+            stop()
+
+    app.before_request(start_background)
+    app.extensions["berth_start"] = start_background
+    app.extensions["berth_shutdown"] = shutdown
     logging.getLogger("berth").debug("Berth started in %s mode", app.config["BERTH_ENV"])

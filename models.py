@@ -111,3 +111,75 @@ class Registry(db.Model):
     @property
     def has_password(self) -> bool:
         return bool(self.password_encrypted)
+
+
+class ReleaseStatus(enum.StrEnum):
+    PENDING = "pending"
+    DEPLOYING = "deploying"
+    RUNNING = "running"
+    FAILED = "failed"
+    SUPERSEDED = "superseded"
+    STOPPED = "stopped"
+
+
+ACTIVE_RELEASE_STATUSES = (ReleaseStatus.PENDING.value, ReleaseStatus.DEPLOYING.value)
+
+
+class Component(db.Model):
+    """A running service made from one image: registry + repository (or a plain reference) + tag."""
+
+    __tablename__ = "components"
+    __table_args__ = (UniqueConstraint("team_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="RESTRICT"), index=True)
+    registry_id: Mapped[int | None] = mapped_column(ForeignKey("registries.id", ondelete="RESTRICT"), index=True)
+    name: Mapped[str] = mapped_column(String(63))
+    # With a registry: the repository inside it (team/app). Without: host/repository of a plain reference.
+    image: Mapped[str] = mapped_column(String(255))
+    tag: Mapped[str] = mapped_column(String(128))
+    digest: Mapped[str | None] = mapped_column(String(100))
+    replicas: Mapped[int] = mapped_column(default=1)
+    memory_mb: Mapped[int] = mapped_column(default=256)
+    cpu_millicores: Mapped[int | None]
+    env: Mapped[list] = mapped_column(db.JSON, default=list)
+    ports: Mapped[list] = mapped_column(db.JSON, default=list)
+    stopped: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    team: Mapped[Team] = relationship()
+    application: Mapped[Application] = relationship()
+    source_registry: Mapped[Registry | None] = relationship()
+    releases: Mapped[list[Release]] = relationship(
+        back_populates="component", cascade="all, delete-orphan", order_by="desc(Release.id)",
+        lazy="dynamic")
+
+
+class Release(db.Model):
+    """One deploy of a component at an exact image (pinned by digest once resolved)."""
+
+    __tablename__ = "releases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    component_id: Mapped[int] = mapped_column(ForeignKey("components.id", ondelete="CASCADE"), index=True)
+    tag: Mapped[str] = mapped_column(String(128))
+    digest: Mapped[str | None] = mapped_column(String(100))
+    image_ref: Mapped[str | None] = mapped_column(String(500))
+    trigger: Mapped[str] = mapped_column(String(16))  # manual / webhook / poll / rollback
+    triggered_by: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), default=ReleaseStatus.PENDING.value, index=True)
+    message: Mapped[str | None] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    heartbeat_at: Mapped[datetime | None]
+
+    component: Mapped[Component] = relationship(back_populates="releases")
+
+    @property
+    def in_progress(self) -> bool:
+        return self.status in ACTIVE_RELEASE_STATUSES

@@ -2,9 +2,19 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    FieldList,
+    Form,
+    FormField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import ValidationError
+from wtforms.validators import InputRequired, NumberRange, Optional, ValidationError
 
 from services.registry import KINDS as REGISTRY_KINDS
 from services.validation import check_email, check_object_name, check_password, check_team_name
@@ -81,3 +91,44 @@ class RegistryForm(FlaskForm):
     def validate_ca_bundle(self, field):
         if field.data and len(field.data) > 200_000:
             raise ValidationError("A CA bundle has at most 200 KB.")
+
+
+class EnvForm(Form):
+    name = StringField("Name")
+    value = StringField("Value")
+
+
+class PortForm(Form):
+    port = IntegerField("Container port", validators=[Optional(), NumberRange(1, 65535, "Use a port from 1 to 65535.")])
+    protocol = SelectField("Protocol", choices=[SelectChoice("TCP", "TCP"), SelectChoice("UDP", "UDP")])
+    expose = BooleanField("Expose")
+    host_port = IntegerField("Host port (podman)", validators=[
+        Optional(), NumberRange(1, 65535, "Use a port from 1 to 65535.")])
+
+
+class ComponentForm(FlaskForm):
+    source = SelectField("Image source", choices=[SelectChoice("registry", "A connected registry"),
+                                                  SelectChoice("reference", "An image reference")])
+    registry_id = SelectField("Registry", coerce=str, validate_choice=False)
+    image = StringField("Image", description="Repository in the registry, e.g. team/app; or a full reference "
+                        "such as nginx:1.27 or ghcr.io/org/app:tag")
+    tag = StringField("Tag")
+    name = StringField("Component name", description="Lowercase letters, digits and dashes; names the Deployment")
+    application = StringField("Application", description="Pick one or type a new name")
+    replicas = IntegerField("Replicas", default=1, validators=[
+        InputRequired("Enter how many replicas to run."), NumberRange(1, 50, "Use 1 to 50 replicas.")])
+    memory_mb = IntegerField("Memory limit (MiB)", default=256, validators=[
+        InputRequired("Enter a memory limit in MiB."),
+        NumberRange(4, 131072, "Use a memory limit from 4 MiB to 131072 MiB (128 GiB).")])
+    cpu_millicores = IntegerField("CPU limit (millicores, optional)", validators=[
+        Optional(), NumberRange(10, 64000, "Use 10 to 64000 millicores.")])
+    env = FieldList(FormField(EnvForm), min_entries=0, max_entries=200)
+    ports = FieldList(FormField(PortForm), min_entries=0, max_entries=50)
+
+    def validate_image(self, field):
+        if not (field.data or "").strip():
+            raise ValidationError("Choose an image from the registry or type a reference.")
+
+    def validate_tag(self, field):
+        if self.source.data == "registry" and not (field.data or "").strip():
+            raise ValidationError("Choose a tag.")

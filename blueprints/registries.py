@@ -69,7 +69,7 @@ def delete(registry_id: int):
         registries.delete_registry(registry)
     except ServiceError as e:
         flash(str(e), "error")
-        return redirect(url_for("registries.index")), 409
+        return redirect(url_for("registries.index"))
     flash(f"Deleted registry {registry.name}.", "success")
     return redirect(url_for("registries.index"))
 

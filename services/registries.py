@@ -180,9 +180,11 @@ def delete_registry(registry: Registry) -> None:
 
 
 def registry_users(registry: Registry) -> list[str]:
-    """Names of components that pull from this registry (none until components exist)."""
-    lookup = current_app.extensions.get("berth_registry_users")
-    return lookup(registry) if lookup else []
+    """Names of the components that pull from this registry."""
+    from models import Component
+
+    return list(db.session.scalars(select(Component.name).where(Component.registry_id == registry.id)
+                                   .order_by(Component.name)))
 
 
 # -- browsing, with a short-lived tag cache --------------------------------------------------

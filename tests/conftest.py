@@ -14,7 +14,7 @@ from werkzeug.serving import make_server
 os.environ.setdefault("BERTH_SECRET_KEY", "test-secret-key-" + "x" * 32)
 os.environ.setdefault("BERTH_SCHEDULER", "off")
 
-pytest_plugins = ["tests.fixtures.registry", "tests.fixtures.browser"]
+pytest_plugins = ["tests.fixtures.registry", "tests.fixtures.browser", "tests.fixtures.kube", "tests.fixtures.podman"]
 
 PG_ADMIN_URL = os.environ.get("BERTH_TEST_PG_ADMIN_URL",
                               "postgresql+psycopg://root@127.0.0.1:5432/postgres")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from models import Membership, Registry, Team, db
+from models import Application, Component, Membership, Registry, Release, Team, db
 
 
 def public_endpoints(app) -> set[str]:
@@ -15,7 +15,9 @@ def build_url(rule, values) -> str:
     return rule.map.bind("localhost").build(rule.endpoint, values)
 
 
-OBJECT_ARGS = {"team_id", "membership_id", "registry_id"}
+OBJECT_ARGS = {"team_id", "membership_id", "registry_id", "component_id", "release_id"}
+# Route arguments that are not objects of a team; routes with only these are not team-scoped.
+PLAIN_ARGS = {"kind": "env"}
 
 
 def make_team_objects(app, make_user, team: str) -> dict[str, int]:
@@ -24,9 +26,15 @@ def make_team_objects(app, make_user, team: str) -> dict[str, int]:
     with app.app_context():
         t = db.session.scalar(select(Team).where(Team.name == team))
         registry = Registry(team=t, kind="registry", name="scoped", url="http://127.0.0.1:1")
-        db.session.add(registry)
+        component = Component(team=t, application=Application(team=t, name="app"), source_registry=registry,
+                              name="scoped", image="team/demo", tag="v1", env=[], ports=[])
+        release = Release(team_id=t.id, component=component, tag="v1", digest="sha256:" + "0" * 64,
+                          trigger="manual", triggered_by="test", status="running")
+        db.session.add_all([registry, component, release])
         db.session.commit()
         return {
+            "component_id": component.id,
+            "release_id": release.id,
             "team_id": t.id,
             "membership_id": db.session.scalar(select(Membership.id).where(Membership.team_id == t.id)),
             "registry_id": registry.id,

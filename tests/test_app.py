@@ -17,8 +17,11 @@ def test_healthz_503_when_database_unreachable(tmp_path):
     app = create_app({"TESTING": True, "BERTH_DEPLOYER": "none", "BERTH_SCHEDULER": False,
                       "SQLALCHEMY_DATABASE_URI":
                           "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1"})
-    r = app.test_client().get("/healthz")
-    assert r.status_code == 503 and r.json["status"] == "unavailable"
+    try:
+        r = app.test_client().get("/healthz")
+        assert r.status_code == 503 and r.json["status"] == "unavailable"
+    finally:
+        app.extensions["berth_shutdown"]()
 
 
 def test_404_page_has_no_stack_trace(client, auth):

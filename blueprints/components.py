@@ -1,0 +1,241 @@
+"""Create components from registry images, watch their releases, redeploy, roll back, stop, delete."""
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
+
+from blueprints.forms import ComponentForm, EmptyForm
+from blueprints.render import page_or_block
+from blueprints.scope import current_team, get_team_object_or_404
+from models import Application, Component, Registry, Release, db
+from services import components, registries, releases
+from services.deploy.spec import DeployError, Port
+from services.deployers import disabled_reason, get_deployer
+from services.errors import FieldErrors, ServiceError, apply_to_form
+from services.registry.errors import RegistryError
+
+bp = Blueprint("components", __name__, url_prefix="/components")
+
+
+def _team_registries():
+    return db.session.scalars(db.select(Registry).where(Registry.team_id == current_team().id)
+                              .order_by(Registry.name)).all()
+
+
+def _team_applications():
+    return db.session.scalars(db.select(Application).where(Application.team_id == current_team().id)
+                              .order_by(Application.name)).all()
+
+
+def _form(**kwargs) -> ComponentForm:
+    form = ComponentForm(**kwargs)
+    form.registry_id.choices = [SelectChoice("", "— choose —")] + [
+        SelectChoice(str(r.id), r.name) for r in _team_registries()]
+    return form
+
+
+def _suggest_name(image: str) -> str:
+    last = image.split("@")[0].rsplit("/", 1)[-1].split(":")[0].lower()
+    return re.sub(r"[^a-z0-9-]+", "-", last).strip("-")[:63] or "app"
+
+
+def _prefill(form: ComponentForm, details) -> None:
+    while len(form.ports):
+        form.ports.pop_entry()
+    for port, proto in details.exposed_ports:
+        form.ports.append_entry({"port": port, "protocol": proto, "expose": True})
+    while len(form.env):
+        form.env.pop_entry()
+    for name, value in details.env:
+        if name not in ("PATH", "HOME", "HOSTNAME"):
+            form.env.append_entry({"name": name, "value": value})
+
+
+def _input(form: ComponentForm) -> components.ComponentInput:
+    from_registry = form.source.data == "registry"
+    registry_id = form.registry_id.data if from_registry else None
+    return components.ComponentInput(
+        name=(form.name.data or "").strip(), application=form.application.data or "",
+        registry_id=int(registry_id) if registry_id and registry_id.isdigit() else None,
+        image=(form.image.data or "").strip(), tag=(form.tag.data or "").strip(),
+        replicas=form.replicas.data, memory_mb=form.memory_mb.data, cpu_millicores=form.cpu_millicores.data,
+        env=[(e.form.name.data.strip(), e.form.value.data or "") for e in form.env if (e.form.name.data or "").strip()
+             or e.form.value.data],
+        ports=[Port(p.form.port.data, p.form.protocol.data, bool(p.form.expose.data), p.form.host_port.data)
+               for p in form.ports if p.form.port.data])
+
+
+def _apply_errors(form: ComponentForm, error: FieldErrors) -> None:
+    """Service errors name list rows as env-0-name / ports-1-port; put them on those inputs."""
+    rest = {}
+    for key, message in error.errors.items():
+        m = re.fullmatch(r"(env|ports)-(\d+)-(\w+)", key)
+        if m and int(m.group(2)) < len(getattr(form, m.group(1))):
+            sub = getattr(form, m.group(1))[int(m.group(2))].form[m.group(3)]
+            sub.errors = list(sub.errors) + [message]
+        else:
+            rest[key] = message
+    if rest:
+        apply_to_form(form, FieldErrors(rest))
+
+
+@bp.route("/")
+def index():
+    items = db.session.scalars(db.select(Component).where(Component.team_id == current_team().id)
+                               .order_by(Component.name)).all()
+    return render_template("components/index.html", components=items, latest=components.latest_release)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new():
+    form = _form()
+    preview, preview_error, status = None, None, 200
+    if request.method == "GET":
+        registry_id, repo = request.args.get("registry_id", ""), request.args.get("repo", "")
+        tag, ref = request.args.get("tag", ""), request.args.get("ref", "").strip()
+        if ref or (registry_id and repo and tag):
+            form.source.data = "reference" if ref else "registry"
+            form.registry_id.data = registry_id
+            form.image.data, form.tag.data = (ref, "") if ref else (repo, tag)
+            form.name.data = _suggest_name(ref or repo)
+            try:
+                preview = components.image_preview(current_team(), int(registry_id) if registry_id.isdigit()
+                                                   else None, ref or repo, "" if ref else tag)
+                _prefill(form, preview)
+            except FieldErrors as e:
+                preview_error = " ".join(e.errors.values())
+            except RegistryError as e:
+                preview_error = e.message
+        elif registry_id:
+            form.registry_id.data = registry_id
+    elif form.validate_on_submit():
+        try:
+            component = components.create_component(current_team(), _input(form), current_user.email)
+        except FieldErrors as e:
+            _apply_errors(form, e)
+            status = 422
+        else:
+            flash(f"Created {component.name}; deploying {component.image}:{component.tag}.", "success")
+            return redirect(url_for("components.detail", component_id=component.id))
+    return render_template("components/new.html", form=form, preview=preview, preview_error=preview_error,
+                           applications=_team_applications(), deploy_disabled=disabled_reason()), \
+        422 if form.errors else status
+
+
+@bp.route("/new/repositories")
+def pick_repository():
+    registry = get_team_object_or_404(Registry, request.args.get("registry_id", 0, type=int))
+    query = request.args.get("q", "")[:200]
+    try:
+        result, error = registries.repositories(registry, query, 1, 20), None
+    except RegistryError as e:
+        result, error = None, e.message
+    return render_template("components/_repo_picker.html", registry=registry, result=result, error=error, q=query)
+
+
+@bp.route("/new/tags")
+def pick_tag():
+    registry = get_team_object_or_404(Registry, request.args.get("registry_id", 0, type=int))
+    repo, query = request.args.get("repo", "")[:255], request.args.get("q", "")[:128]
+    try:
+        tags, matched, total = registries.search_tags(registry, repo, query, limit=20)
+        error = None
+    except RegistryError as e:
+        tags, matched, total, error = [], 0, 0, e.message
+    return render_template("components/_tag_picker.html", registry=registry, repo=repo, tags=tags, matched=matched,
+                           total=total, error=error, q=query)
+
+
+@bp.route("/new/row/<kind>")
+def new_row(kind: str):
+    """HTMX: one more env var or port row."""
+    if kind not in ("env", "ports"):
+        abort(404)
+    index = max(0, min(request.args.get("index", 0, type=int), 999_999))
+    form = _form()
+    entry = getattr(form, kind).append_entry()
+    entry.id = f"{kind}-{index}"
+    for sub in entry.form:
+        sub.id = sub.name = f"{kind}-{index}-{sub.short_name}"
+    return render_template(f"components/_{kind}_row.html", row=entry, index=index)
+
+
+@bp.route("/<int:component_id>")
+def detail(component_id: int):
+    component = get_team_object_or_404(Component, component_id)
+    live = None
+    current = components.current_release(component)
+    deployer = get_deployer()
+    if deployer is not None and current is not None and not component.stopped:
+        try:
+            live = deployer.status(components.deploy_spec(component, current))
+        except (DeployError, RegistryError) as e:
+            live = type("Live", (), {"state": "unknown", "reason": "Unavailable", "message": e.message})
+    return render_template("components/detail.html", component=component, live=live, empty=EmptyForm(),
+                           release=components.latest_release(component),
+                           history=component.releases.limit(50).all(), deploy_disabled=disabled_reason())
+
+
+@bp.route("/<int:component_id>/status")
+def status(component_id: int):
+    component = get_team_object_or_404(Component, component_id)
+    return page_or_block("components/detail.html", "status", component=component,
+                         release=components.latest_release(component))
+
+
+def _action(component_id: int):
+    component = get_team_object_or_404(Component, component_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    return component
+
+
+@bp.route("/<int:component_id>/redeploy", methods=["POST"])
+def redeploy(component_id: int):
+    component = _action(component_id)
+    components.redeploy(component, current_user.email)
+    flash(f"Redeploying {component.name} from {component.image}:{component.tag}.", "info")
+    return redirect(url_for("components.detail", component_id=component.id))
+
+
+@bp.route("/<int:component_id>/releases/<int:release_id>/rollback", methods=["POST"])
+def rollback(component_id: int, release_id: int):
+    component = _action(component_id)
+    release = get_team_object_or_404(Release, release_id)
+    if release.component_id != component.id:
+        abort(404)
+    try:
+        components.rollback(release, current_user.email)
+    except ServiceError as e:
+        flash(str(e), "error")
+    else:
+        flash(f"Rolling back to release #{release.id} ({release.digest[:19]}).", "info")
+    return redirect(url_for("components.detail", component_id=component.id))
+
+
+@bp.route("/<int:component_id>/stop", methods=["POST"])
+def stop(component_id: int):
+    component = _action(component_id)
+    try:
+        releases.stop_component(component)
+    except DeployError as e:
+        flash(f"Could not stop {component.name}: {e.message}", "error")
+        return redirect(url_for("components.detail", component_id=component.id))
+    flash(f"Stopped {component.name}.", "success")
+    return redirect(url_for("components.detail", component_id=component.id))
+
+
+@bp.route("/<int:component_id>/delete", methods=["POST"])
+def delete(component_id: int):
+    component = _action(component_id)
+    name = component.name
+    try:
+        releases.delete_component(component)
+    except DeployError as e:
+        flash(f"Could not remove {name} from the runtime, so it was kept: {e.message}", "error")
+        return redirect(url_for("components.detail", component_id=component.id))
+    flash(f"Deleted {name} and what it ran.", "success")
+    return redirect(url_for("components.index"))

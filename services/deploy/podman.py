@@ -1,0 +1,136 @@
+"""Local deployer: `podman kube play` of the same manifests Kubernetes gets."""
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import yaml
+
+from services.deploy import manifests
+from services.deploy.spec import DeployError, DeploySpec, DeployStatus
+
+log = logging.getLogger("berth.deploy.podman")
+KEY_LABEL = "berth.dev/key"
+
+
+def plain_words(stderr: str) -> str:
+    """Podman's error output to a sentence a user can act on."""
+    text = stderr.strip().splitlines()
+    last = next((line for line in reversed(text) if line.startswith("Error")), text[-1] if text else "")
+    lowered = stderr.lower()
+    if "manifest unknown" in lowered or "name unknown" in lowered or "not found" in lowered and "manifest" in lowered:
+        return "Image pull failed (ErrImagePull): the image or tag does not exist in the registry."
+    if "unauthorized" in lowered or "authentication required" in lowered or "401" in lowered:
+        return ("Image pull failed (ErrImagePull): the registry refused access; the image is private and "
+                "Berth has no valid credentials for it.")
+    if "denied" in lowered:
+        return "Image pull failed (ErrImagePull): access to the image was denied (403)."
+    if "connection refused" in lowered or "no such host" in lowered:
+        return "Image pull failed (ErrImagePull): the registry could not be reached."
+    if "address already in use" in lowered or "port is already allocated" in lowered:
+        return "The host port is already in use by another program or component."
+    return re.sub(r"\s+", " ", last)[:500] or "podman failed without a message."
+
+
+class PodmanDeployer:
+    name = "podman"
+
+    def __init__(self, workdir: str | Path, podman: str = "podman", timeout: int = 300):
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.podman = podman
+        self.timeout = timeout
+
+    @staticmethod
+    def available() -> bool:
+        return shutil.which("podman") is not None
+
+    def _key(self, spec: DeploySpec) -> str:
+        return f"{spec.namespace}-{spec.name}"
+
+    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        """The one way Berth calls podman: a timeout, errors in plain words."""
+        try:
+            result = subprocess.run([self.podman, *args], capture_output=True, text=True, timeout=self.timeout,
+                                    env=os.environ.copy())
+        except subprocess.TimeoutExpired as e:
+            raise DeployError(f"podman {args[0]} did not finish within {self.timeout}s.") from e
+        except FileNotFoundError as e:
+            raise DeployError("podman is not installed on this machine.") from e
+        if check and result.returncode != 0:
+            raise DeployError(plain_words(result.stderr))
+        return result
+
+    def _manifest_path(self, spec: DeploySpec) -> Path:
+        return self.workdir / f"{self._key(spec)}.yaml"
+
+    def apply(self, spec: DeploySpec) -> None:
+        local = replace(spec, name=self._key(spec))
+        docs = [manifests.deployment(local, host_ports=True)]
+        # Let the pod find itself by a label that is unique across teams.
+        docs[0]["spec"]["template"]["metadata"]["labels"][KEY_LABEL] = local.name
+        path = self._manifest_path(spec)
+        path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+        args = ["kube", "play", "--replace", f"--tls-verify={'true' if spec.tls_verify else 'false'}"]
+        authfile = None
+        try:
+            if spec.credentials:
+                c = spec.credentials
+                fd, authfile = tempfile.mkstemp(prefix="berth-auth-", suffix=".json")
+                with os.fdopen(fd, "w") as f:
+                    auth = base64.b64encode(f"{c.username}:{c.password}".encode()).decode()
+                    json.dump({"auths": {c.host: {"auth": auth}}}, f)
+                args += ["--authfile", authfile]
+            result = self._run(*args, str(path), check=False)
+        finally:
+            if authfile:
+                os.unlink(authfile)
+        # podman 4.3 can exit 0 after a failed pull; its "Error:" line is the truth.
+        if result.returncode != 0 or "\nError:" in "\n" + result.stderr:
+            raise DeployError(plain_words(result.stderr))
+
+    def _containers(self, spec: DeploySpec) -> list[dict]:
+        pods = json.loads(self._run("pod", "ps", "--filter", f"label={KEY_LABEL}={self._key(spec)}",
+                                    "--format", "json").stdout or "[]")
+        names = [c["Names"] for pod in pods for c in pod.get("Containers", []) if not c["Names"].endswith("-infra")]
+        if not names:
+            return []
+        return json.loads(self._run("inspect", *names).stdout or "[]")
+
+    def status(self, spec: DeploySpec) -> DeployStatus:
+        containers = self._containers(spec)
+        if not containers:
+            return DeployStatus("stopped", "NotFound", "No pod is running for this component.")
+        for c in containers:
+            state = c.get("State", {})
+            if state.get("OOMKilled"):
+                return DeployStatus("failed", "OOMKilled", "The container ran out of memory and was killed; "
+                                    "raise the memory limit.")
+            if state.get("Status") in ("exited", "stopped", "dead"):
+                restarts = c.get("RestartCount", 0)
+                reason = "CrashLoopBackOff" if restarts else "Error"
+                return DeployStatus("failed", reason, f"The container exited with code {state.get('ExitCode')}"
+                                    + (f" after {restarts} restarts." if restarts else "."))
+        if all(c.get("State", {}).get("Running") for c in containers):
+            return DeployStatus("running", "Running", "The container is running.")
+        return DeployStatus("deploying", "ContainerCreating", "The container is starting.")
+
+    def delete(self, spec: DeploySpec) -> None:
+        path = self._manifest_path(spec)
+        if path.exists():
+            self._run("kube", "down", str(path), check=False)
+            path.unlink(missing_ok=True)
+        for c in self._containers(spec):
+            self._run("pod", "rm", "-f", c.get("Pod", ""), check=False)
+
+    def inspect(self, spec: DeploySpec) -> list[dict]:
+        """Raw podman inspection of the component's containers (for the UI and tests)."""
+        return self._containers(spec)

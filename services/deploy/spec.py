@@ -1,0 +1,57 @@
+"""What a deployer needs to run one component, as plain values."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class DeployError(Exception):
+    """A deploy step failed; the message is in plain words and safe to show."""
+
+    def __init__(self, message: str, *, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@dataclass
+class PullCredentials:
+    host: str
+    username: str
+    password: str
+
+
+@dataclass
+class Port:
+    port: int
+    protocol: str = "TCP"
+    expose: bool = True
+    host_port: int | None = None
+
+
+@dataclass
+class DeploySpec:
+    namespace: str
+    name: str
+    application: str
+    image: str  # pinned: host/repo@sha256:…
+    release_id: int
+    replicas: int = 1
+    memory_mb: int = 256
+    cpu_millicores: int | None = None
+    env: list[tuple[str, str]] = field(default_factory=list)
+    ports: list[Port] = field(default_factory=list)
+    credentials: PullCredentials | None = None
+    tls_verify: bool = True
+
+
+@dataclass
+class DeployStatus:
+    """state: deploying / running / failed / stopped / unknown; reason: the runtime's own word."""
+
+    state: str
+    reason: str = ""
+    message: str = ""
+
+    @property
+    def done(self) -> bool:
+        return self.state in ("running", "failed", "stopped")

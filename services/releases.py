@@ -1,0 +1,177 @@
+"""Running releases in the background: claim, resolve the digest, apply, watch the rollout."""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from models import Component, Release, ReleaseStatus, db, utcnow
+from services import components
+from services.deploy.spec import DeployError
+from services.deployers import disabled_reason, get_deployer
+from services.jobs import unit_of_work
+from services.registry.errors import RegistryError
+
+log = logging.getLogger("berth.releases")
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def claim(release_id: int) -> bool:
+    """Atomically move a pending release to deploying; only one worker anywhere wins."""
+    with unit_of_work():
+        result = db.session.execute(
+            update(Release).where(Release.id == release_id, Release.status == ReleaseStatus.PENDING.value)
+            .values(status=ReleaseStatus.DEPLOYING.value, started_at=utcnow(), heartbeat_at=utcnow(),
+                    claimed_by=WORKER_ID, message="Resolving the image…"))
+    return result.rowcount == 1
+
+
+def _finish(release: Release, status: ReleaseStatus, message: str) -> None:
+    release.status, release.message, release.finished_at = status.value, message[:1000], utcnow()
+    if status == ReleaseStatus.RUNNING:
+        component = release.component
+        component.digest, component.tag = release.digest, release.tag
+        older = db.session.scalars(select(Release).where(
+            Release.component_id == component.id, Release.id != release.id,
+            Release.status == ReleaseStatus.RUNNING.value))
+        for other in older:
+            other.status = ReleaseStatus.SUPERSEDED.value
+    log.info("release %s of component %s: %s (%s)", release.id, release.component_id, status.value, message)
+
+
+def run(release_id: int, rollout_timeout: float = 300, poll: float = 0.5) -> None:
+    """Deploy one release to the end: running, or failed with the reason in plain words."""
+    if not claim(release_id):
+        return
+    try:
+        with unit_of_work():
+            release = db.session.get(Release, release_id)
+            deployer = get_deployer()
+            if deployer is None:
+                _finish(release, ReleaseStatus.FAILED, disabled_reason())
+                return
+            component = release.component
+            source = components.source_for(component.team_id, component.source_registry, component.image)
+            if not release.digest:
+                release.digest = source.client.manifest_digest(source.repository, release.tag)
+            spec = components.deploy_spec(component, release, source)
+            release.image_ref = spec.image
+            release.message = "Applying the manifests…"
+        deployer.apply(spec)
+        deadline = time.monotonic() + rollout_timeout
+        while True:
+            status = deployer.status(spec)
+            if status.done or time.monotonic() > deadline:
+                break
+            with unit_of_work():
+                release = db.session.get(Release, release_id)
+                release.message, release.heartbeat_at = f"{status.reason}: {status.message}", utcnow()
+            time.sleep(poll)
+        with unit_of_work():
+            release = db.session.get(Release, release_id)
+            if status.state == "running":
+                _finish(release, ReleaseStatus.RUNNING, status.message)
+            elif status.state == "failed":
+                _finish(release, ReleaseStatus.FAILED, f"{status.reason}: {status.message}")
+            else:
+                _finish(release, ReleaseStatus.FAILED, f"The rollout did not finish within {rollout_timeout:g}s "
+                        f"({status.reason}: {status.message}).")
+    except (DeployError, RegistryError, ValueError) as e:
+        _fail(release_id, getattr(e, "message", str(e)))
+    except Exception:  # noqa: BLE001 - a release must never stay stuck in "deploying"
+        log.exception("release %s crashed", release_id)
+        _fail(release_id, "Berth hit an unexpected error while deploying; see the server log.")
+
+
+def _fail(release_id: int, message: str) -> None:
+    with unit_of_work():
+        release = db.session.get(Release, release_id)
+        if release is not None and release.status in (ReleaseStatus.PENDING.value, ReleaseStatus.DEPLOYING.value):
+            if isinstance(message, str) and message.startswith("Not found in the registry"):
+                message = f"The image tag {release.tag} does not exist in the registry. ({message})"
+            _finish(release, ReleaseStatus.FAILED, message)
+
+
+def recover_stale(stale_after: float = 120) -> int:
+    """Releases whose worker stopped heart-beating (killed mid-deploy) go back to pending."""
+    cutoff = utcnow() - timedelta(seconds=stale_after)
+    with unit_of_work():
+        result = db.session.execute(
+            update(Release).where(Release.status == ReleaseStatus.DEPLOYING.value, Release.heartbeat_at < cutoff)
+            .values(status=ReleaseStatus.PENDING.value, claimed_by=None,
+                    message="The worker deploying this release stopped; trying again."))
+    return result.rowcount
+
+
+def stop_component(component: Component) -> None:
+    deployer = get_deployer()
+    if deployer is None:
+        raise DeployError(disabled_reason())
+    release = components.current_release(component) or components.latest_release(component)
+    if release is not None:
+        deployer.delete(components.deploy_spec(component, release))
+        for r in component.releases.filter(Release.status.in_([ReleaseStatus.RUNNING.value])):
+            r.status = ReleaseStatus.STOPPED.value
+    component.stopped = True
+    db.session.flush()
+
+
+def delete_component(component: Component) -> None:
+    deployer = get_deployer()
+    release = components.latest_release(component)
+    if deployer is not None and release is not None:
+        deployer.delete(components.deploy_spec(component, release))
+    db.session.delete(component)
+    db.session.flush()
+
+
+class ReleaseRunner:
+    """A worker pool per process, fed right after commit and by a sweep of pending releases."""
+
+    def __init__(self, app, workers: int, sweep_every: float = 2.0):
+        self.app = app
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="berth-release")
+        self.sweep_every = sweep_every
+        self._stop = threading.Event()
+        self._inflight: set[int] = set()
+        self._lock = threading.Lock()
+        self._sweeper = threading.Thread(target=self._sweep_loop, name="berth-release-sweep", daemon=True)
+        self._sweeper.start()
+
+    def submit(self, release_id: int) -> None:
+        with self._lock:
+            if release_id in self._inflight or self._stop.is_set():
+                return
+            self._inflight.add(release_id)
+        self.pool.submit(self._run, release_id)
+
+    def _run(self, release_id: int) -> None:
+        try:
+            with self.app.app_context():
+                run(release_id, rollout_timeout=self.app.config.get("BERTH_ROLLOUT_TIMEOUT", 300))
+        finally:
+            with self._lock:
+                self._inflight.discard(release_id)
+
+    def _sweep_loop(self) -> None:
+        while not self._stop.wait(self.sweep_every):
+            try:
+                with self.app.app_context():
+                    recover_stale(self.app.config.get("BERTH_STALE_RELEASE_SECONDS", 120))
+                    ids = db.session.scalars(select(Release.id).where(
+                        Release.status == ReleaseStatus.PENDING.value).order_by(Release.id).limit(50)).all()
+                    db.session.remove()
+                for release_id in ids:
+                    self.submit(release_id)
+            except Exception:  # noqa: BLE001 - the sweeper must survive a database hiccup
+                log.exception("release sweep failed")
+
+    def shutdown(self, wait: bool = True) -> None:
+        self._stop.set()
+        self.pool.shutdown(wait=wait, cancel_futures=True)

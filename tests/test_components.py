@@ -1,0 +1,229 @@
+"""Components from registry images: a real deploy on podman, failures, bad input."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import requests
+from sqlalchemy import func, select
+
+from models import Application, Component, Registry, Release, db
+from tests.conftest import field_error
+from tests.fixtures.images import Image
+from tests.fixtures.podman import berth_pods, wait_for
+from tests.fixtures.registry import PASSWORD, USER, free_port
+
+
+@pytest.fixture
+def registry_id(client, auth, registries, app):
+    auth.signed_in()
+    r = client.post("/registries/new", data={"kind": "registry", "name": "local", "url": registries.basic.url,
+                                             "username": USER, "password": PASSWORD})
+    assert r.status_code == 302
+    with app.app_context():
+        return db.session.scalar(select(Registry.id))
+
+
+def component_form(registry_id, **overrides):
+    data = {"source": "registry", "registry_id": str(registry_id), "image": "team/demo", "tag": "v1.0",
+            "name": "web", "application": "shop", "replicas": "1", "memory_mb": "64",
+            "env-0-name": "FOO", "env-0-value": "bar", "env-1-name": "GREETING", "env-1-value": "hi there",
+            "ports-0-port": "8080", "ports-0-protocol": "TCP", "ports-0-expose": "y"}
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def release_of(app, component_id, index=0):
+    with app.app_context():
+        return db.session.scalars(select(Release).where(Release.component_id == component_id)
+                                  .order_by(Release.id.desc())).all()[index]
+
+
+def wait_release(app, component_id, timeout=90):
+    def done():
+        r = release_of(app, component_id)
+        return r if r.status in ("running", "failed") else None
+    return wait_for(done, timeout)
+
+
+def component_id_of(app, name="web"):
+    with app.app_context():
+        return db.session.scalar(select(Component.id).where(Component.name == name))
+
+
+def counts(app):
+    with app.app_context():
+        return tuple(db.session.scalar(select(func.count()).select_from(m)) for m in (Component, Release, Application))
+
+
+@pytest.mark.podman
+def test_deploy_on_podman_rollback_and_delete(client, app, registry_id, registries, podman_deployer):
+    repo = f"team/web-{uuid.uuid4().hex[:8]}"
+    pusher = registries.pusher(registries.basic)
+    first = pusher.push(repo, "stable", Image(content="first build"))
+    host_port = free_port()
+    r = client.post("/components/new", data=component_form(registry_id, image=repo, tag="stable",
+                                                           **{"ports-0-host_port": str(host_port)}))
+    assert r.status_code == 302, r.get_data(as_text=True)
+    cid = component_id_of(app)
+    release = wait_release(app, cid)
+    assert release.status == "running", release.message
+    assert release.digest == first and release.image_ref.endswith("@" + first)
+    assert requests.get(f"http://127.0.0.1:{host_port}/", timeout=5).text == "first build"
+    (container,) = podman_deployer.inspect(component_spec(app, cid))
+    assert "FOO=bar" in container["Config"]["Env"] and "GREETING=hi there" in container["Config"]["Env"]
+    assert container["HostConfig"]["Memory"] == 64 * 1024 * 1024
+    assert "running" in client.get(f"/components/{cid}").get_data(as_text=True)
+
+    # The tag moves: a redeploy pins the new digest.
+    second = pusher.push(repo, "stable", Image(content="second build"))
+    assert client.post(f"/components/{cid}/redeploy").status_code == 302
+    release2 = wait_release(app, cid)
+    assert release2.status == "running" and release2.digest == second
+    assert requests.get(f"http://127.0.0.1:{host_port}/", timeout=5).text == "second build"
+    assert release_of(app, cid, 1).status == "superseded"
+
+    # Roll back to the first release: its exact digest runs again.
+    first_release = release_of(app, cid, 1)
+    assert client.post(f"/components/{cid}/releases/{first_release.id}/rollback").status_code == 302
+    release3 = wait_release(app, cid)
+    assert release3.status == "running" and release3.digest == first and release3.trigger == "rollback"
+    assert requests.get(f"http://127.0.0.1:{host_port}/", timeout=5).text == "first build"
+
+    assert client.post(f"/components/{cid}/delete").status_code == 302
+    assert not [p for p in berth_pods() if p["Labels"].get("berth.dev/key") == "berth-alpha-web"]
+    assert component_id_of(app) is None
+
+
+def component_spec(app, cid):
+    from services import components
+
+    with app.app_context():
+        component = db.session.get(Component, cid)
+        return components.deploy_spec(component, components.current_release(component))
+
+
+@pytest.mark.podman
+def test_missing_tag_fails_with_reason(client, app, registry_id, podman_deployer):
+    r = client.post("/components/new", data=component_form(registry_id, tag="does-not-exist"))
+    assert r.status_code == 302
+    release = wait_release(app, component_id_of(app))
+    assert release.status == "failed" and "does not exist" in release.message
+    with app.app_context():
+        assert db.session.get(Component, component_id_of(app)).digest is None
+
+
+@pytest.mark.podman
+def test_private_image_without_credentials_fails(client, app, auth, registries, podman_deployer):
+    auth.signed_in()
+    ref = f"{registries.basic.host}/team/demo:v1.0"  # a plain reference: Berth has no credentials for it
+    data = component_form(None, source="reference", image=ref, tag="")
+    data["registry_id"] = ""
+    r = client.post("/components/new", data=data)
+    assert r.status_code == 302, r.get_data(as_text=True)
+    release = wait_release(app, component_id_of(app))
+    assert release.status == "failed" and "401" in release.message
+
+
+def test_kubernetes_403_fails_the_release_and_keeps_the_component(client, app, registry_id, kube):
+    from services.deploy.kubernetes import KubernetesDeployer
+
+    app.extensions["berth_deployer"] = KubernetesDeployer(kube.api_client())
+    kube.emu["post /apis/apps/v1/namespaces/berth-alpha/deployments"] << 403 << {
+        "kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden", "code": 403,
+        "message": "deployments.apps is forbidden: User \"system:serviceaccount:berth:berth\" cannot create"}
+    assert client.post("/components/new", data=component_form(registry_id)).status_code == 302
+    release = wait_release(app, component_id_of(app))
+    assert release.status == "failed" and "403 Forbidden" in release.message
+    assert kube.proxy.created == ["berth-alpha"]
+    assert "403 Forbidden" in client.get(f"/components/{component_id_of(app)}").get_data(as_text=True)
+
+
+def test_deploy_to_kubernetes_pins_digest(client, app, registry_id, registries, kube):
+    from services.deploy.kubernetes import KubernetesDeployer
+
+    app.extensions["berth_deployer"] = KubernetesDeployer(kube.api_client())
+    app.config["BERTH_ROLLOUT_TIMEOUT"] = 0.5  # no controllers run in the emulator
+    assert client.post("/components/new", data=component_form(registry_id)).status_code == 302
+    release = wait_release(app, component_id_of(app))
+    d = kube.obj("apps/v1/deployments", "berth-alpha", "web")
+    digest = registries.digests[f"{registries.basic.port}/team/demo:v1.0"]
+    assert d["spec"]["template"]["spec"]["containers"][0]["image"] == f"{registries.basic.host}/team/demo@{digest}"
+    assert kube.obj("v1/secrets", "berth-alpha", "web-pull") is not None
+    assert release.status == "failed" and "did not finish" in release.message
+
+
+def test_disabled_deployer_never_pretends(client, app, registry_id):
+    assert "cannot deploy" in client.get("/components/new").get_data(as_text=True) or \
+        "disabled" in client.get("/components/new").get_data(as_text=True)
+    client.post("/components/new", data=component_form(registry_id))
+    release = wait_release(app, component_id_of(app))
+    assert release.status == "failed" and "disabled" in release.message
+
+
+@pytest.mark.parametrize("overrides,field,message", [
+    ({"name": ""}, "name", "lowercase"),
+    ({"name": "Web_App"}, "name", "lowercase"),
+    ({"name": "a" * 64}, "name", "lowercase"),
+    ({"memory_mb": "0"}, "memory_mb", "from 4 MiB"),
+    ({"memory_mb": "-5"}, "memory_mb", "from 4 MiB"),
+    ({"memory_mb": "lots"}, "memory_mb", "memory limit"),
+    ({"memory_mb": "999999999"}, "memory_mb", "from 4 MiB"),
+    ({"replicas": "0"}, "replicas", "1 to 50"),
+    ({"env-0-name": "1BAD"}, "env-0-name", "not starting with a digit"),
+    ({"env-1-name": "FOO"}, "env-1-name", "set twice"),
+    ({"ports-0-port": "70000"}, "ports-0-port", "1 to 65535"),
+    ({"ports-0-port": "0"}, "ports-0-port", "1 to 65535"),
+    ({"tag": "bad tag!"}, "tag", "A tag has"),
+    ({"image": "Team/Demo"}, "image", "lowercase"),
+    ({"application": ""}, "application", "Choose an application"),
+])
+def test_bad_input_shows_messages_and_saves_nothing(client, app, registry_id, overrides, field, message):
+    before = counts(app)
+    r = client.post("/components/new", data=component_form(registry_id, **overrides))
+    assert r.status_code == 422
+    assert message in field_error(r.get_data(as_text=True), field), r.get_data(as_text=True)[-3000:]
+    assert counts(app) == before
+
+
+def test_duplicate_name(client, app, registry_id):
+    assert client.post("/components/new", data=component_form(registry_id)).status_code == 302
+    before = counts(app)
+    r = client.post("/components/new", data=component_form(registry_id, application="other"))
+    assert "already has a component" in field_error(r.get_data(as_text=True), "name")
+    assert counts(app) == before
+
+
+def test_registry_in_use_cannot_be_deleted(client, app, registry_id):
+    client.post("/components/new", data=component_form(registry_id))
+    r = client.post(f"/registries/{registry_id}/delete", follow_redirects=True)
+    assert "used by 1 component" in r.get_data(as_text=True)
+
+
+def test_prefill_from_image_config(client, registry_id):
+    html = client.get(f"/components/new?registry_id={registry_id}&repo=team/demo&tag=v1.0").get_data(as_text=True)
+    assert 'value="8080"' in html and 'value="GREETING"' in html and 'value="hello"' in html
+    assert 'name="name" type="text" value="demo"' in html
+
+
+@pytest.mark.parametrize("ref,expected", [
+    ("nginx:1.27", ("docker.io", "library/nginx", "1.27", None)),
+    ("ghcr.io/org/app:tag", ("ghcr.io", "org/app", "tag", None)),
+    ("127.0.0.1:5000/team/app@sha256:" + "a" * 64, ("127.0.0.1:5000", "team/app", None, "sha256:" + "a" * 64)),
+    ("localhost/app", ("localhost", "app", "latest", None)),
+    ("docker.io/user/app", ("docker.io", "user/app", "latest", None)),
+    ("index.docker.io/nginx", ("docker.io", "library/nginx", "latest", None)),
+])
+def test_reference_parsing(ref, expected):
+    from services.registry.reference import parse
+
+    r = parse(ref)
+    assert (r.host, r.repository, r.tag, r.digest) == expected
+
+
+@pytest.mark.parametrize("ref", ["", "UPPER/case", "nginx:bad tag", "https://x.io/a", "a@sha256:short"])
+def test_reference_parsing_rejects(ref):
+    from services.registry.reference import parse
+
+    with pytest.raises(ValueError):
+        parse(ref)
