@@ -101,6 +101,8 @@ def new():
             form.registry_id.data = registry_id
             form.image.data, form.tag.data = (ref, "") if ref else (repo, tag)
             form.name.data = _suggest_name(ref or repo)
+            apps = _team_applications()
+            form.application.data = apps[0].name if apps else "default"
             try:
                 preview = components.image_preview(current_team(), int(registry_id) if registry_id.isdigit()
                                                    else None, ref or repo, "" if ref else tag)
