@@ -46,9 +46,9 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from blueprints import auth, components, main, registries, teams
+    from blueprints import auth, components, hooks, main, registries, teams
 
-    for module in (auth, main, teams, registries, components):
+    for module in (auth, main, teams, registries, components, hooks):
         app.register_blueprint(module.bp)
     from blueprints.scope import load_current_team
 
@@ -117,6 +117,8 @@ def register_errorhandlers(app: Flask) -> None:
 
     @app.errorhandler(413)
     def too_large(e):
+        if request.path.startswith("/hooks/"):
+            return {"error": "The request body is larger than Berth accepts."}, 413
         return render_error(413, "Too large", "The request body is larger than Berth accepts.")
 
     @app.errorhandler(CSRFError)
@@ -162,19 +164,22 @@ def register_services(app: Flask) -> None:
     """Background work (deploy workers), started by the first request so CLI commands never run it."""
     import threading
 
-    from services.releases import ReleaseRunner
+    from services.background import BackgroundRunner
 
     shutdowns: list = []
     lock = threading.Lock()
 
     def start_background():
+        if app.extensions.get("berth_started"):
+            return
         with lock:
             if app.extensions.get("berth_started"):
                 return
             app.extensions["berth_started"] = True
             if app.config["BERTH_DEPLOY_WORKERS"] > 0:
-                runner = ReleaseRunner(app, app.config["BERTH_DEPLOY_WORKERS"])
-                app.extensions["berth_release_kick"] = runner.submit
+                runner = BackgroundRunner(app, app.config["BERTH_DEPLOY_WORKERS"])
+                app.extensions["berth_release_kick"] = runner.releases.submit
+                app.extensions["berth_delivery_kick"] = runner.deliveries.submit
                 shutdowns.append(runner.shutdown)
 
     def shutdown():

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import UTC, datetime
 
 from flask_login import UserMixin
@@ -19,6 +20,11 @@ db = SQLAlchemy(model_class=Base)
 
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def new_token() -> str:
+    """An unguessable URL-safe token (256 bits) for webhook URLs."""
+    return secrets.token_urlsafe(32)
 
 
 class Role(enum.StrEnum):
@@ -105,6 +111,11 @@ class Registry(db.Model):
     last_checked_at: Mapped[datetime | None]
     last_check_ok: Mapped[bool | None]
     last_check_message: Mapped[str | None] = mapped_column(String(500))
+    webhook_token: Mapped[str] = mapped_column(String(64), default=new_token, unique=True)
+    webhook_secret_encrypted: Mapped[str | None] = mapped_column(db.Text)
+    last_poll_at: Mapped[datetime | None]
+    last_poll_error: Mapped[str | None] = mapped_column(String(500))
+    poll_backoff_until: Mapped[datetime | None]
 
     team: Mapped[Team] = relationship()
 
@@ -148,6 +159,16 @@ class Component(db.Model):
     stopped: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Build source: auto-deploy on push (webhooks, or polling as the fallback).
+    auto_deploy: Mapped[bool] = mapped_column(default=False)
+    trigger_kind: Mapped[str] = mapped_column(String(16), default="same_tag")  # same_tag / regex / semver
+    trigger_pattern: Mapped[str | None] = mapped_column(String(255))
+    include_prereleases: Mapped[bool] = mapped_column(default=False)
+    no_downgrade: Mapped[bool] = mapped_column(default=True)
+    poll_interval: Mapped[int | None]
+    last_polled_at: Mapped[datetime | None]
+    webhook_token: Mapped[str] = mapped_column(String(64), default=new_token, unique=True)
+    webhook_secret_encrypted: Mapped[str | None] = mapped_column(db.Text)
 
     team: Mapped[Team] = relationship()
     application: Mapped[Application] = relationship()
@@ -183,3 +204,45 @@ class Release(db.Model):
     @property
     def in_progress(self) -> bool:
         return self.status in ACTIVE_RELEASE_STATUSES
+
+
+class WebhookDelivery(db.Model):
+    """One request to a webhook endpoint (or one poll finding), stored before it is processed."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    registry_id: Mapped[int | None] = mapped_column(ForeignKey("registries.id", ondelete="CASCADE"), index=True)
+    component_id: Mapped[int | None] = mapped_column(ForeignKey("components.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(String(32))
+    headers: Mapped[dict] = mapped_column(db.JSON, default=dict)
+    body: Mapped[str] = mapped_column(db.Text, default="")
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending / done / failed
+    processed_at: Mapped[datetime | None]
+    claimed_at: Mapped[datetime | None]
+    summary: Mapped[str | None] = mapped_column(String(1000))
+
+    outcomes: Mapped[list[DeliveryOutcome]] = relationship(
+        back_populates="delivery", cascade="all, delete-orphan", order_by="DeliveryOutcome.id")
+
+
+class DeliveryOutcome(db.Model):
+    """What one push event meant for one component: deployed (with its release) or ignored, and why."""
+
+    __tablename__ = "delivery_outcomes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True)
+    component_id: Mapped[int | None] = mapped_column(ForeignKey("components.id", ondelete="CASCADE"), index=True)
+    release_id: Mapped[int | None] = mapped_column(ForeignKey("releases.id", ondelete="SET NULL"))
+    repository: Mapped[str] = mapped_column(String(255))
+    tag: Mapped[str | None] = mapped_column(String(128))
+    digest: Mapped[str | None] = mapped_column(String(100))
+    outcome: Mapped[str] = mapped_column(String(16))  # deployed / ignored
+    reason: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    delivery: Mapped[WebhookDelivery] = relationship(back_populates="outcomes")

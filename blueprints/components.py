@@ -3,15 +3,15 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from blueprints.forms import ComponentForm, EmptyForm
+from blueprints.forms import BuildSourceForm, ComponentForm, EmptyForm
 from blueprints.render import page_or_block
-from blueprints.scope import current_team, get_team_object_or_404
-from models import Application, Component, Registry, Release, db
-from services import components, registries, releases
+from blueprints.scope import current_team, get_team_object_or_404, safe_next
+from models import Application, Component, DeliveryOutcome, Registry, Release, WebhookDelivery, db
+from services import components, deliveries, registries, releases
 from services.deploy.spec import DeployError, Port
 from services.deployers import disabled_reason, get_deployer
 from services.errors import FieldErrors, ServiceError, apply_to_form
@@ -178,6 +178,7 @@ def detail(component_id: int):
             live = type("Live", (), {"state": "unknown", "reason": "Unavailable", "message": e.message})
     return render_template("components/detail.html", component=component, live=live, empty=EmptyForm(),
                            release=components.latest_release(component),
+                           outcomes=recent_outcomes(component_id=component.id),
                            history=component.releases.limit(50).all(), deploy_disabled=disabled_reason())
 
 
@@ -241,3 +242,78 @@ def delete(component_id: int):
         return redirect(url_for("components.detail", component_id=component.id))
     flash(f"Deleted {name} and what it ran.", "success")
     return redirect(url_for("components.index"))
+
+
+def webhook_url(endpoint: str, **values) -> str:
+    """Absolute URL registries should call, built from BERTH_EXTERNAL_URL."""
+    return current_app.config["BERTH_EXTERNAL_URL"] + url_for(endpoint, **values)
+
+
+def recent_outcomes(**where):
+    query = db.select(DeliveryOutcome).order_by(DeliveryOutcome.id.desc()).limit(30)
+    for column, value in where.items():
+        query = query.where(getattr(DeliveryOutcome, column) == value)
+    return db.session.scalars(query).all()
+
+
+@bp.route("/<int:component_id>/build-source", methods=["GET", "POST"])
+def build_source(component_id: int):
+    component = get_team_object_or_404(Component, component_id)
+    form = BuildSourceForm(obj=component if request.method == "GET" else None)
+    if request.method == "GET":
+        form.trigger_pattern.data = component.trigger_pattern or ""
+    if form.validate_on_submit():
+        try:
+            components.update_build_source(component, components.BuildSourceInput(
+                auto_deploy=bool(form.auto_deploy.data), trigger_kind=form.trigger_kind.data,
+                trigger_pattern=form.trigger_pattern.data or "",
+                include_prereleases=bool(form.include_prereleases.data), no_downgrade=bool(form.no_downgrade.data),
+                poll_interval=form.poll_interval.data,
+                webhook_secret=form.webhook_secret.data or "", clear_secret=bool(form.clear_secret.data)))
+        except FieldErrors as e:
+            apply_to_form(form, e)
+        else:
+            flash("Saved the build source.", "success")
+            return redirect(url_for("components.build_source", component_id=component.id))
+    return render_template("components/build_source.html", component=component, form=form, empty=EmptyForm(),
+                           hook_url=webhook_url("hooks.component_hook", component_id=component.id,
+                                                token=component.webhook_token),
+                           outcomes=recent_outcomes(component_id=component.id),
+                           default_interval=current_app.config["BERTH_POLL_INTERVAL"]), 422 if form.errors else 200
+
+
+@bp.route("/<int:component_id>/build-source/preview")
+def trigger_preview(component_id: int):
+    """HTMX: which of the repository's current tags the rule in the form would deploy."""
+    from services import triggers
+
+    component = get_team_object_or_404(Component, component_id)
+    kind = request.args.get("trigger_kind", "same_tag")
+    pattern = request.args.get("trigger_pattern", "")[:255]
+    rule = triggers.Rule(kind, pattern, bool(request.args.get("include_prereleases")))
+    error = triggers.check_pattern(kind, pattern) if kind in triggers.KINDS else "Choose a rule."
+    tags, count = [], 0
+    if not error:
+        try:
+            tags, count = triggers.preview(rule, components.repository_tags(component), component.tag)
+        except RegistryError as e:
+            error = e.message
+    return render_template("components/_trigger_preview.html", tags=tags, count=count, error=error)
+
+
+@bp.route("/<int:component_id>/webhook-token", methods=["POST"])
+def regenerate_token(component_id: int):
+    component = _action(component_id)
+    deliveries.regenerate_token(component)
+    flash("New webhook URL generated; the old one no longer works. Update it in your registry.", "success")
+    return redirect(url_for("components.build_source", component_id=component.id))
+
+
+@bp.route("/deliveries/<int:delivery_id>/replay", methods=["POST"])
+def replay_delivery(delivery_id: int):
+    delivery = get_team_object_or_404(WebhookDelivery, delivery_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    copy = deliveries.replay(delivery)
+    flash(f"Replaying delivery #{delivery.id} as #{copy.id}.", "info")
+    return redirect(safe_next(url_for("components.index")))

@@ -17,6 +17,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, NumberRange, Optional, ValidationError
 
 from services.registry import KINDS as REGISTRY_KINDS
+from services.triggers import KINDS as TRIGGER_KINDS
 from services.validation import check_email, check_object_name, check_password, check_team_name
 
 
@@ -132,3 +133,24 @@ class ComponentForm(FlaskForm):
     def validate_tag(self, field):
         if self.source.data == "registry" and not (field.data or "").strip():
             raise ValidationError("Choose a tag.")
+
+
+class BuildSourceForm(FlaskForm):
+    auto_deploy = BooleanField("Deploy automatically when a matching tag is pushed")
+    trigger_kind = SelectField("Trigger rule", choices=[SelectChoice(k, label) for k, label in TRIGGER_KINDS.items()])
+    trigger_pattern = StringField("Pattern", description="Regular expression matched against the whole tag (RE2), "
+                                  "e.g. v5.*; or a version range, e.g. >=5.0.0 <6, ~5.1, ^5")
+    include_prereleases = BooleanField("Include pre-releases (e.g. 5.2.0-rc.1)")
+    no_downgrade = BooleanField("Never deploy an older version than the one running")
+    poll_interval = IntegerField("Poll every (seconds, optional)", validators=[
+        Optional(), NumberRange(15, 86400, "Use 15 to 86400 seconds.")],
+        description="Polling is the fallback for registries that cannot send webhooks; empty uses the default")
+    webhook_secret = PasswordField("Webhook secret (optional)", description="When set, deliveries must carry it as "
+                                   "an Authorization header or an X-Hub-Signature-256 HMAC. Leave empty to keep it.")
+    clear_secret = BooleanField("Remove the webhook secret")
+
+
+class WebhookSecretForm(FlaskForm):
+    webhook_secret = PasswordField("Webhook secret (optional)", description="When set, deliveries must carry it as "
+                                   "an Authorization header or an X-Hub-Signature-256 HMAC. Leave empty to keep it.")
+    clear_secret = BooleanField("Remove the webhook secret")

@@ -1,13 +1,13 @@
 """Connect registries, test them, browse repositories and tags."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
-from blueprints.forms import EmptyForm, RegistryForm
+from blueprints.forms import EmptyForm, RegistryForm, WebhookSecretForm
 from blueprints.render import page_or_block
 from blueprints.scope import current_team, get_team_object_or_404
-from models import Registry, db
-from services import registries
+from models import DeliveryOutcome, Registry, WebhookDelivery, db
+from services import deliveries, registries
 from services.errors import FieldErrors, ServiceError, apply_to_form
 from services.registry.errors import RegistryError
 
@@ -145,3 +145,33 @@ def tag(registry_id: int):
     return render_template("registries/_tag_row.html", registry=registry, repo=repo, name=name,
                            t=info, error=error)
 
+
+
+@bp.route("/<int:registry_id>/webhook", methods=["GET", "POST"])
+def webhook(registry_id: int):
+    """The registry-wide webhook (fans out to components by repository), polling state, deliveries."""
+    registry = get_team_object_or_404(Registry, registry_id)
+    form = WebhookSecretForm()
+    if form.validate_on_submit():
+        if len(form.webhook_secret.data or "") > 512:
+            form.webhook_secret.errors.append("A secret has at most 512 characters.")
+        else:
+            deliveries.set_webhook_secret(registry, form.webhook_secret.data or "", bool(form.clear_secret.data))
+            flash("Saved the webhook secret.", "success")
+            return redirect(url_for("registries.webhook", registry_id=registry.id))
+    hook_url = current_app.config["BERTH_EXTERNAL_URL"] + url_for(
+        "hooks.registry_hook", registry_id=registry.id, token=registry.webhook_token)
+    outcomes = db.session.scalars(db.select(DeliveryOutcome).join(WebhookDelivery).where(
+        WebhookDelivery.registry_id == registry.id).order_by(DeliveryOutcome.id.desc()).limit(30)).all()
+    return render_template("registries/webhook.html", registry=registry, form=form, hook_url=hook_url,
+                           outcomes=outcomes), 422 if form.errors else 200
+
+
+@bp.route("/<int:registry_id>/webhook-token", methods=["POST"])
+def regenerate_token(registry_id: int):
+    registry = get_team_object_or_404(Registry, registry_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    deliveries.regenerate_token(registry)
+    flash("New webhook URL generated; the old one no longer works.", "success")
+    return redirect(url_for("registries.webhook", registry_id=registry.id))

@@ -235,3 +235,44 @@ def latest_release(component: Component) -> Release | None:
 
 def current_release(component: Component) -> Release | None:
     return component.releases.filter(Release.status == ReleaseStatus.RUNNING.value).first()
+
+
+@dataclass
+class BuildSourceInput:
+    auto_deploy: bool
+    trigger_kind: str
+    trigger_pattern: str
+    include_prereleases: bool
+    no_downgrade: bool
+    poll_interval: int | None
+    webhook_secret: str  # empty keeps the stored one
+    clear_secret: bool
+
+
+def update_build_source(component: Component, data: BuildSourceInput) -> None:
+    from services import triggers
+
+    if data.trigger_kind not in triggers.KINDS:
+        raise FieldErrors({"trigger_kind": "Choose a rule."})
+    problem = triggers.check_pattern(data.trigger_kind, data.trigger_pattern)
+    if problem:
+        raise FieldErrors({"trigger_pattern": problem})
+    if len(data.webhook_secret) > 512:
+        raise FieldErrors({"webhook_secret": "A secret has at most 512 characters."})
+    component.auto_deploy = data.auto_deploy
+    component.trigger_kind = data.trigger_kind
+    component.trigger_pattern = data.trigger_pattern.strip() if data.trigger_kind != "same_tag" else None
+    component.include_prereleases = data.include_prereleases
+    component.no_downgrade = data.no_downgrade
+    component.poll_interval = data.poll_interval
+    from services.deliveries import set_webhook_secret
+
+    set_webhook_secret(component, data.webhook_secret, data.clear_secret)
+
+
+def repository_tags(component: Component) -> list[str]:
+    """The names of the tags in the component's repository now (briefly cached for registries)."""
+    if component.source_registry is not None:
+        return [t.name for t in registries.cached_tags(component.source_registry, component.image)]
+    source = source_for(component.team_id, None, f"{component.image}:{component.tag}")
+    return [t.name for t in source.client.tags(source.repository)]

@@ -4,9 +4,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from sqlalchemy import select, update
@@ -129,49 +127,3 @@ def delete_component(component: Component) -> None:
         deployer.delete(components.deploy_spec(component, release))
     db.session.delete(component)
     db.session.flush()
-
-
-class ReleaseRunner:
-    """A worker pool per process, fed right after commit and by a sweep of pending releases."""
-
-    def __init__(self, app, workers: int, sweep_every: float = 2.0):
-        self.app = app
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="berth-release")
-        self.sweep_every = sweep_every
-        self._stop = threading.Event()
-        self._inflight: set[int] = set()
-        self._lock = threading.Lock()
-        self._sweeper = threading.Thread(target=self._sweep_loop, name="berth-release-sweep", daemon=True)
-        self._sweeper.start()
-
-    def submit(self, release_id: int) -> None:
-        with self._lock:
-            if release_id in self._inflight or self._stop.is_set():
-                return
-            self._inflight.add(release_id)
-        self.pool.submit(self._run, release_id)
-
-    def _run(self, release_id: int) -> None:
-        try:
-            with self.app.app_context():
-                run(release_id, rollout_timeout=self.app.config.get("BERTH_ROLLOUT_TIMEOUT", 300))
-        finally:
-            with self._lock:
-                self._inflight.discard(release_id)
-
-    def _sweep_loop(self) -> None:
-        while not self._stop.wait(self.sweep_every):
-            try:
-                with self.app.app_context():
-                    recover_stale(self.app.config.get("BERTH_STALE_RELEASE_SECONDS", 120))
-                    ids = db.session.scalars(select(Release.id).where(
-                        Release.status == ReleaseStatus.PENDING.value).order_by(Release.id).limit(50)).all()
-                    db.session.remove()
-                for release_id in ids:
-                    self.submit(release_id)
-            except Exception:  # noqa: BLE001 - the sweeper must survive a database hiccup
-                log.exception("release sweep failed")
-
-    def shutdown(self, wait: bool = True) -> None:
-        self._stop.set()
-        self.pool.shutdown(wait=wait, cancel_futures=True)

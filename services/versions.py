@@ -1,9 +1,11 @@
-"""Version-aware ordering of tags, and semantic versions."""
+"""Version-aware ordering of tags, semantic versions and ranges."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 _CHUNK = re.compile(r"(\d+)")
+_SEMVER = re.compile(r"^[vV]?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$")
 
 
 def natural_key(tag: str) -> list:
@@ -15,3 +17,95 @@ def natural_key(tag: str) -> list:
     parts = _CHUNK.split(tag)
     parts[1::2] = map(int, parts[1::2])
     return parts
+
+
+@dataclass(frozen=True)
+class Version:
+    major: int
+    minor: int
+    patch: int
+    prerelease: tuple = ()
+
+    def key(self) -> tuple:
+        # A release sorts after its pre-releases; numeric identifiers sort before text ones.
+        pre = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in self.prerelease)
+        return (self.major, self.minor, self.patch, 0 if self.prerelease else 1, pre)
+
+    def __lt__(self, other: Version) -> bool:
+        return self.key() < other.key()
+
+    def __le__(self, other: Version) -> bool:
+        return self.key() <= other.key()
+
+
+def parse_version(tag: str) -> Version | None:
+    """Tags like 5, v5.1, 5.1.2, v5.2.0-rc.1 (missing parts are 0); None otherwise."""
+    m = _SEMVER.match(tag or "")
+    if not m:
+        return None
+    major, minor, patch, pre = m.groups()
+    return Version(int(major), int(minor or 0), int(patch or 0), tuple(pre.split(".")) if pre else ())
+
+
+class RangeError(ValueError):
+    pass
+
+
+def _bounds(token: str) -> list[tuple[str, Version]]:
+    """One comparator (>=1.2, <2, ~1.2, ^1, 1.x, =1.2.3, 1.2.3) as (op, version) pairs."""
+    for op in (">=", "<=", ">", "<", "="):
+        if token.startswith(op):
+            v = parse_version(token[len(op):])
+            if v is None:
+                raise RangeError(f"{token!r} is not a version comparison.")
+            return [(op, v)]
+    if token.startswith(("~", "^")):
+        text = token[1:]
+        v = parse_version(text)
+        if v is None:
+            raise RangeError(f"{token!r} is not a version range.")
+        parts = len(text.lstrip("vV").split("-")[0].split("."))
+        if token[0] == "~":
+            upper = Version(v.major + 1, 0, 0) if parts == 1 else Version(v.major, v.minor + 1, 0)
+        elif v.major > 0 or parts == 1:
+            upper = Version(v.major + 1, 0, 0)
+        elif v.minor > 0 or parts == 2:
+            upper = Version(0, v.minor + 1, 0)
+        else:
+            upper = Version(0, 0, v.patch + 1)
+        return [(">=", v), ("<", upper)]
+    wild = re.fullmatch(r"[vV]?(\d+)(?:\.(\d+|[xX*]))?(?:\.(\d+|[xX*]))?", token)
+    if wild and ("x" in token.lower() or "*" in token or token.count(".") < 2):
+        major, minor, patch = wild.groups()
+        if minor is None or not minor.isdigit():
+            return [(">=", Version(int(major), 0, 0)), ("<", Version(int(major) + 1, 0, 0))]
+        if patch is None or not patch.isdigit():
+            return [(">=", Version(int(major), int(minor), 0)), ("<", Version(int(major), int(minor) + 1, 0))]
+    v = parse_version(token)
+    if v is None:
+        raise RangeError(f"{token!r} is not a version or range.")
+    return [("=", v)]
+
+
+def parse_range(text: str) -> list[list[tuple[str, Version]]]:
+    """'>=5.0.0 <6 || ^7' -> alternatives of comparator lists; RangeError with a message."""
+    text = (text or "").strip()
+    if not text:
+        raise RangeError("Enter a version range, e.g. >=5.0.0 <6, ~5.1 or ^5.")
+    if len(text) > 200:
+        raise RangeError("A range has at most 200 characters.")
+    alternatives = []
+    for alt in text.split("||"):
+        tokens = re.sub(r"(>=|<=|>|<|=)\s+", r"\1", alt.strip()).split()
+        if not tokens:
+            raise RangeError("An empty alternative around ||.")
+        alternatives.append([b for token in tokens for b in _bounds(token)])
+    return alternatives
+
+
+def satisfies(version: Version, alternatives, include_prereleases: bool = False) -> bool:
+    if version.prerelease and not include_prereleases:
+        return False
+    ops = {">=": lambda a, b: b <= a, "<=": lambda a, b: a <= b, ">": lambda a, b: b < a,
+           "<": lambda a, b: a < b, "=": lambda a, b: a.key() == b.key()}
+    return any(all(ops[op](version, bound) for op, bound in alt) for alt in alternatives)

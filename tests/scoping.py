@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from models import Application, Component, Membership, Registry, Release, Team, db
+from models import Application, Component, Membership, Registry, Release, Team, WebhookDelivery, db
 
 
 def public_endpoints(app) -> set[str]:
@@ -15,7 +15,7 @@ def build_url(rule, values) -> str:
     return rule.map.bind("localhost").build(rule.endpoint, values)
 
 
-OBJECT_ARGS = {"team_id", "membership_id", "registry_id", "component_id", "release_id"}
+OBJECT_ARGS = {"team_id", "membership_id", "registry_id", "component_id", "release_id", "delivery_id"}
 # Route arguments that are not objects of a team; routes with only these are not team-scoped.
 PLAIN_ARGS = {"kind": "env"}
 
@@ -30,9 +30,11 @@ def make_team_objects(app, make_user, team: str) -> dict[str, int]:
                               name="scoped", image="team/demo", tag="v1", env=[], ports=[])
         release = Release(team_id=t.id, component=component, tag="v1", digest="sha256:" + "0" * 64,
                           trigger="manual", triggered_by="test", status="running")
-        db.session.add_all([registry, component, release])
+        delivery = WebhookDelivery(team_id=t.id, source="test", body="{}")
+        db.session.add_all([registry, component, release, delivery])
         db.session.commit()
         return {
+            "delivery_id": delivery.id,
             "component_id": component.id,
             "release_id": release.id,
             "team_id": t.id,

@@ -1,0 +1,45 @@
+"""Public webhook endpoints: an unguessable token in the URL, answered fast, processed later."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from extensions import csrf
+from services import deliveries, webhooks
+
+bp = Blueprint("hooks", __name__, url_prefix="/hooks")
+MAX_BODY = 1024 * 1024
+
+
+def webhook(view):
+    """Reachable without a session or CSRF token: the URL's secret token is the credential."""
+    view.berth_webhook = True
+    return csrf.exempt(view)
+
+
+def _receive(kind: str, object_id: int, token: str):
+    target = deliveries.find_endpoint(kind, object_id, token)
+    if target is None:
+        return jsonify(error="not found"), 404
+    if (request.content_length or 0) > MAX_BODY:
+        return jsonify(error=f"The body is larger than {MAX_BODY // 1024} KiB."), 413
+    body = request.get_data(cache=False)
+    if len(body) > MAX_BODY:
+        return jsonify(error=f"The body is larger than {MAX_BODY // 1024} KiB."), 413
+    try:
+        webhooks.parse(request.headers, body)  # reject what can never be processed, before storing
+    except webhooks.PayloadError as e:
+        return jsonify(error=str(e)), 400
+    delivery = deliveries.receive(target, request.headers, body)
+    return jsonify(status="accepted", delivery=delivery.id), 202
+
+
+@bp.route("/components/<int:component_id>/<token>", methods=["POST"])
+@webhook
+def component_hook(component_id: int, token: str):
+    return _receive("component", component_id, token)
+
+
+@bp.route("/registries/<int:registry_id>/<token>", methods=["POST"])
+@webhook
+def registry_hook(registry_id: int, token: str):
+    return _receive("registry", registry_id, token)

@@ -1,0 +1,87 @@
+"""Background work in every process: release workers, a delivery worker, and a sweep that picks
+up whatever is pending (after a restart too). Claims are atomic in the database, so several
+processes or replicas never run the same work twice."""
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import select
+
+from models import Release, ReleaseStatus, db
+from services import deliveries, releases
+
+log = logging.getLogger("berth.background")
+
+
+class Queue:
+    """A thread pool that runs one job per id at a time in this process."""
+
+    def __init__(self, app, name: str, workers: int, job):
+        self.app, self.job = app, job
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"berth-{name}")
+        self._inflight: set[int] = set()
+        self._lock = threading.Lock()
+        self.closed = False
+
+    def submit(self, item_id: int) -> None:
+        with self._lock:
+            if item_id in self._inflight or self.closed:
+                return
+            self._inflight.add(item_id)
+        self.pool.submit(self._run, item_id)
+
+    def _run(self, item_id: int) -> None:
+        try:
+            with self.app.app_context():
+                self.job(item_id)
+        except Exception:  # noqa: BLE001 - one failed job must not stop the pool
+            log.exception("background job %s failed", item_id)
+        finally:
+            with self._lock:
+                self._inflight.discard(item_id)
+
+    def shutdown(self) -> None:
+        self.closed = True
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class BackgroundRunner:
+    def __init__(self, app, release_workers: int, sweep_every: float = 2.0):
+        cfg = app.config
+        self.app = app
+        self.releases = Queue(app, "release", release_workers, lambda rid: releases.run(
+            rid, rollout_timeout=cfg.get("BERTH_ROLLOUT_TIMEOUT", 300)))
+        # One delivery worker per process keeps decisions for a component in order.
+        self.deliveries = Queue(app, "delivery", 1, deliveries.process)
+        self.sweep_every = sweep_every
+        self._stop = threading.Event()
+        self._sweeper = threading.Thread(target=self._sweep_loop, name="berth-sweep", daemon=True)
+        self._sweeper.start()
+
+    def sweep(self) -> None:
+        stale = self.app.config.get("BERTH_STALE_SECONDS", 120)
+        with self.app.app_context():
+            releases.recover_stale(stale)
+            deliveries.recover_stale(stale)
+            release_ids = db.session.scalars(select(Release.id).where(
+                Release.status == ReleaseStatus.PENDING.value).order_by(Release.id).limit(100)).all()
+            delivery_ids = deliveries.pending_ids()
+            db.session.remove()
+        for rid in release_ids:
+            self.releases.submit(rid)
+        for did in delivery_ids:
+            self.deliveries.submit(did)
+
+    def _sweep_loop(self) -> None:
+        while not self._stop.wait(self.sweep_every):
+            try:
+                self.sweep()
+            except Exception:  # noqa: BLE001 - the sweeper must survive a database hiccup
+                log.exception("background sweep failed")
+
+    def shutdown(self) -> None:
+        self._stop.set()
+        self.releases.shutdown()
+        self.deliveries.shutdown()

@@ -1,0 +1,240 @@
+"""Webhook deliveries: store first, answer fast, then decide per component whether to deploy."""
+from __future__ import annotations
+
+import hmac
+import logging
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from models import Component, DeliveryOutcome, Registry, Release, ReleaseStatus, WebhookDelivery, db, new_token, utcnow
+from services import components, triggers, webhooks
+from services.jobs import after_commit, unit_of_work
+from services.registry.dockerhub import hub_repository
+from services.registry.errors import RegistryError, RegistryNotFound
+
+log = logging.getLogger("berth.deliveries")
+MAX_BODY = 64 * 1024
+KEPT_HEADERS = ("Content-Type", "User-Agent", "X-GitHub-Event", "X-GitHub-Delivery", "X-Request-Id")
+
+
+# -- endpoints ----------------------------------------------------------------------------------
+def find_endpoint(kind: str, object_id: int, token: str):
+    """The component or registry whose webhook URL this is; None unless the token matches."""
+    model = Component if kind == "component" else Registry
+    obj = db.session.get(model, object_id)
+    # Compare even when the object does not exist, so timing says nothing about ids.
+    expected = obj.webhook_token if obj is not None else new_token()
+    if not hmac.compare_digest(expected.encode(), (token or "").encode()) or obj is None:
+        return None
+    return obj
+
+
+def webhook_secret(obj) -> str | None:
+    from services.registries import secret_box
+
+    return secret_box().decrypt(obj.webhook_secret_encrypted) if obj.webhook_secret_encrypted else None
+
+
+def set_webhook_secret(obj, secret: str, clear: bool) -> None:
+    """Set (encrypted), keep (empty) or clear the secret deliveries must carry."""
+    from services.registries import secret_box
+
+    if clear:
+        obj.webhook_secret_encrypted = None
+    elif secret:
+        obj.webhook_secret_encrypted = secret_box().encrypt(secret)
+    db.session.flush()
+
+
+def regenerate_token(obj) -> None:
+    obj.webhook_token = new_token()
+    db.session.flush()
+
+
+def receive(target, headers, body: bytes, source: str = "webhook") -> WebhookDelivery:
+    """Store one delivery (pending) for background processing; returns it."""
+    kept = {k: headers.get(k) for k in KEPT_HEADERS if headers.get(k)}
+    if headers.get("Authorization"):
+        kept["Authorization"] = "[present]"
+    secret = webhook_secret(target)
+    delivery = WebhookDelivery(
+        team_id=target.team_id, source=source, headers=kept, body=body[:MAX_BODY].decode("utf-8", "replace"),
+        registry_id=target.id if isinstance(target, Registry) else None,
+        component_id=target.id if isinstance(target, Component) else None)
+    if secret is not None and not webhooks.signature_ok(secret, headers, body):
+        delivery.status, delivery.processed_at = "done", utcnow()
+        delivery.summary = "Ignored: signature wrong (the request did not carry the webhook secret)."
+    db.session.add(delivery)
+    db.session.flush()
+    if delivery.status == "pending":
+        _kick_after_commit(delivery.id)
+    return delivery
+
+
+def replay(delivery: WebhookDelivery) -> WebhookDelivery:
+    copy = WebhookDelivery(team_id=delivery.team_id, registry_id=delivery.registry_id,
+                           component_id=delivery.component_id, source=delivery.source,
+                           headers=dict(delivery.headers or {}, **{"X-Berth-Replay-Of": str(delivery.id)}),
+                           body=delivery.body)
+    db.session.add(copy)
+    db.session.flush()
+    _kick_after_commit(copy.id)
+    return copy
+
+
+def _kick_after_commit(delivery_id: int) -> None:
+    kick = current_app.extensions.get("berth_delivery_kick")
+    if kick:
+        after_commit(lambda: kick(delivery_id))
+
+
+# -- processing -------------------------------------------------------------------------------
+def claim(delivery_id: int) -> bool:
+    with unit_of_work():
+        result = db.session.execute(update(WebhookDelivery).where(
+            WebhookDelivery.id == delivery_id, WebhookDelivery.status == "pending")
+            .values(status="processing", claimed_at=utcnow()))
+    return result.rowcount == 1
+
+
+class _Headers(dict):
+    def get(self, key, default=None):
+        for k, v in self.items():
+            if k.lower() == key.lower():
+                return v
+        return default
+
+
+def process(delivery_id: int) -> None:
+    """Parse a stored delivery and record an outcome per component (deploying where the rule says)."""
+    if not claim(delivery_id):
+        return
+    try:
+        with unit_of_work():
+            delivery = db.session.get(WebhookDelivery, delivery_id)
+            try:
+                source, events = webhooks.parse(_Headers(delivery.headers or {}), delivery.body.encode())
+            except webhooks.PayloadError as e:
+                _done(delivery, f"Not understood: {e}")
+                return
+            deployed = ignored = 0
+            for event in events:
+                for outcome in _outcomes(delivery, source, event):
+                    db.session.add(outcome)
+                    deployed += outcome.outcome == "deployed"
+                    ignored += outcome.outcome == "ignored"
+            _done(delivery, f"{source}: {len(events)} event(s); {deployed} deploy(s), {ignored} ignored.")
+    except Exception:  # noqa: BLE001 - a delivery must end, never stay "processing"
+        log.exception("delivery %s failed", delivery_id)
+        with unit_of_work():
+            delivery = db.session.get(WebhookDelivery, delivery_id)
+            delivery.status, delivery.processed_at = "failed", utcnow()
+            delivery.summary = "Berth hit an unexpected error processing this delivery; replay it to retry."
+
+
+def _done(delivery: WebhookDelivery, summary: str) -> None:
+    delivery.status, delivery.processed_at, delivery.summary = "done", utcnow(), summary[:1000]
+
+
+def _outcome(delivery, component, event, outcome, reason, release=None, digest=None) -> DeliveryOutcome:
+    return DeliveryOutcome(team_id=delivery.team_id, delivery_id=delivery.id,
+                           component_id=component.id if component is not None else None,
+                           release_id=release.id if release is not None else None,
+                           repository=(event.repository or "?")[:255], tag=(event.tag or None),
+                           digest=digest or getattr(event, "digest", None), outcome=outcome, reason=reason[:500])
+
+
+def component_repository(component: Component) -> str:
+    if component.source_registry is None:
+        return component.image.split("/", 1)[1] if "/" in component.image else component.image
+    if component.source_registry.kind == "dockerhub":
+        return hub_repository(component.image)
+    return component.image
+
+
+def _targets(delivery: WebhookDelivery, repository: str) -> list[Component]:
+    if delivery.component_id is not None:
+        return [db.session.get(Component, delivery.component_id, with_for_update=True)]
+    candidates = db.session.scalars(select(Component).where(Component.registry_id == delivery.registry_id)
+                                    .order_by(Component.id).with_for_update()).all()
+    return [c for c in candidates if component_repository(c).lower() == repository.lower()]
+
+
+def _outcomes(delivery, source, event):
+    if isinstance(event, webhooks.Ignored):
+        return [_outcome(delivery, None, event, "ignored", event.reason)]
+    targets = _targets(delivery, event.repository)
+    if not targets:
+        return [_outcome(delivery, None, event, "ignored", f"no component deploys repository {event.repository}")]
+    return [decide(delivery, source, component, event) for component in targets]
+
+
+def _reference_tag(component: Component) -> str:
+    """The tag we compare against: the newest release in flight or running, else the component's."""
+    latest = component.releases.filter(Release.status.in_(
+        [ReleaseStatus.PENDING.value, ReleaseStatus.DEPLOYING.value, ReleaseStatus.RUNNING.value])).first()
+    return latest.tag if latest is not None else component.tag
+
+
+def decide(delivery, source: str, component: Component, event: webhooks.PushEvent,
+           trigger: str = "webhook") -> DeliveryOutcome:
+    """Deploy this push to this component, or say why not."""
+    def ignored(reason, digest=None):
+        return _outcome(delivery, component, event, "ignored", reason, digest=digest)
+
+    if not component.auto_deploy:
+        return ignored("auto-deploy is off for this component")
+    expected = component_repository(component)
+    if event.repository.lower() != expected.lower():
+        return ignored(f"repository {event.repository} differs from the component's {expected}")
+    rule = triggers.Rule.of(component)
+    ok, why = triggers.matches(rule, event.tag, component.tag)
+    if not ok:
+        return ignored(why)
+    # Payloads are not trusted blindly: ask the registry what the tag points to now.
+    try:
+        source_ = components.source_for(component.team_id, component.source_registry, component.image)
+        digest = source_.client.manifest_digest(source_.repository, event.tag)
+    except RegistryNotFound:
+        return ignored(f"tag {event.tag} is not in the registry (any more)")
+    except RegistryError as e:
+        return ignored(f"could not check the tag with the registry, so nothing was deployed: {e.message}")
+    same = component.releases.filter(Release.digest == digest, Release.tag == event.tag,
+                                     Release.status.in_([ReleaseStatus.PENDING.value, ReleaseStatus.DEPLOYING.value,
+                                                         ReleaseStatus.RUNNING.value])).first()
+    if same is not None:
+        return ignored(f"duplicate: release #{same.id} already has {event.tag} at {digest[:19]}", digest)
+    reference_tag = _reference_tag(component)
+    if rule.kind != "same_tag" and rule.no_downgrade and component.digest and event.tag != reference_tag:
+        is_older = triggers.older(event.tag, reference_tag)
+        if is_older is None:
+            try:
+                created = (source_.client.image_details(source_.repository, event.tag).created,
+                           source_.client.image_details(source_.repository, reference_tag).created)
+                is_older = triggers.older(event.tag, reference_tag, created)
+            except RegistryError:
+                is_older = None
+        if is_older:
+            return ignored(f"{event.tag} is older than {reference_tag}, which is running or deploying "
+                           "(never deploy an older version)", digest)
+    release = components.queue_release(component, trigger, f"{trigger} ({source})", tag=event.tag, digest=digest)
+    if digest != event.digest and event.digest:
+        why += f"; the registry says the tag is now {digest[:19]}, which was deployed"
+    return _outcome(delivery, component, event, "deployed", f"deployed: {why}", release=release, digest=digest)
+
+
+def recover_stale(stale_after: float = 120) -> int:
+    """Deliveries whose processor died go back to pending; nothing accepted is lost."""
+    from datetime import timedelta
+
+    cutoff = utcnow() - timedelta(seconds=stale_after)
+    with unit_of_work():
+        result = db.session.execute(update(WebhookDelivery).where(
+            WebhookDelivery.status == "processing", WebhookDelivery.claimed_at < cutoff).values(status="pending"))
+    return result.rowcount
+
+
+def pending_ids(limit: int = 100) -> list[int]:
+    return list(db.session.scalars(select(WebhookDelivery.id).where(WebhookDelivery.status == "pending")
+                                   .order_by(WebhookDelivery.id).limit(limit)))

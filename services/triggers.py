@@ -1,0 +1,95 @@
+"""Trigger rules: which pushed tags deploy a component. User regexes run on RE2."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import re2
+
+from services.versions import RangeError, natural_key, parse_range, parse_version, satisfies
+
+log = logging.getLogger("berth.triggers")
+KINDS = {"same_tag": "Same tag only", "regex": "Tag matches a regular expression",
+         "semver": "Semantic version range"}
+
+
+@dataclass(frozen=True)
+class Rule:
+    kind: str = "same_tag"
+    pattern: str | None = None
+    include_prereleases: bool = False
+    no_downgrade: bool = True
+
+    @classmethod
+    def of(cls, component) -> Rule:
+        return cls(component.trigger_kind, component.trigger_pattern, component.include_prereleases,
+                   component.no_downgrade)
+
+
+def check_pattern(kind: str, pattern: str | None) -> str | None:
+    """A message when the rule's pattern is unusable; None when it is fine."""
+    if kind == "same_tag":
+        return None
+    if not (pattern or "").strip():
+        return "Enter a pattern for this rule."
+    if len(pattern) > 255:
+        return "A pattern has at most 255 characters."
+    if kind == "regex":
+        try:
+            re2.compile(pattern)
+        except re2.error as e:
+            return f"This is not a regular expression RE2 accepts: {e}"
+        return None
+    if kind == "semver":
+        try:
+            parse_range(pattern)
+        except RangeError as e:
+            return str(e)
+        return None
+    return "Choose a rule."
+
+
+def matches(rule: Rule, tag: str, component_tag: str) -> tuple[bool, str]:
+    """Does a pushed tag satisfy the rule? (yes/no, why) — before any downgrade check."""
+    if rule.kind == "same_tag":
+        if tag == component_tag:
+            return True, f"tag {tag} is the component's tag"
+        return False, f"tag {tag} is not the component's tag {component_tag} (rule: same tag only)"
+    if rule.kind == "regex":
+        if re2.fullmatch(rule.pattern, tag):
+            return True, f"tag {tag} matches /{rule.pattern}/"
+        return False, f"tag {tag} does not match /{rule.pattern}/"
+    version = parse_version(tag)
+    if version is None:
+        return False, f"tag {tag} is not a semantic version (rule: {rule.pattern})"
+    if version.prerelease and not rule.include_prereleases:
+        return False, f"tag {tag} is a pre-release and the rule does not include pre-releases"
+    if satisfies(version, parse_range(rule.pattern), rule.include_prereleases):
+        return True, f"version {tag} is in range {rule.pattern}"
+    return False, f"version {tag} is not in range {rule.pattern}"
+
+
+def older(candidate: str, running: str, created=None) -> bool | None:
+    """Is candidate older than running? Version order when both parse; else the images'
+    created times (candidate, running) when known; None when there is no way to tell."""
+    a, b = parse_version(candidate), parse_version(running)
+    if a is not None and b is not None:
+        return a < b
+    if created and all(created):
+        return created[0] < created[1]
+    return None
+
+
+def newest(tags: list[str]) -> str | None:
+    """The highest of these tags: version order where they parse, natural order otherwise."""
+    if not tags:
+        return None
+    return max(tags, key=lambda t: (parse_version(t) is not None,
+                                    parse_version(t).key() if parse_version(t) else (), natural_key(t)))
+
+
+def preview(rule: Rule, tags: list[str], component_tag: str, limit: int = 50) -> tuple[list[str], int]:
+    """The repository's tags this rule would deploy, newest first, and how many there are."""
+    matching = [t for t in tags if matches(rule, t, component_tag)[0]]
+    matching.sort(key=lambda t: (parse_version(t).key() if parse_version(t) else (), natural_key(t)), reverse=True)
+    return matching[:limit], len(matching)

@@ -1,0 +1,244 @@
+"""Registry webhook payloads normalized to push events. Plain values in and out; no Flask, no DB.
+
+Formats: Docker Distribution notification envelopes, Docker Hub, Harbor (Default and CloudEvents),
+Quay, GitHub Container Registry (package / registry_package), Azure Container Registry,
+Google Artifact Registry / GCR (Pub/Sub), and a generic form or JSON post."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from urllib.parse import parse_qs
+
+MANIFEST_TYPES = {
+    "application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v1+prettyjws",
+}
+MAX_EVENTS = 200
+
+
+class PayloadError(ValueError):
+    """The body is not a webhook Berth understands; the message says why (answered with 400)."""
+
+
+@dataclass(frozen=True)
+class PushEvent:
+    repository: str
+    tag: str
+    digest: str | None = None
+    host: str | None = None
+    event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Ignored:
+    reason: str
+    repository: str | None = None
+    tag: str | None = None
+
+
+def _is_digest(value: str | None) -> bool:
+    return bool(value) and value.startswith("sha256:")
+
+
+def _split_ref(ref: str) -> tuple[str | None, str]:
+    """host/path of an image reference without tag or digest -> (host, path)."""
+    ref = ref.split("@", 1)[0]
+    last = ref.rsplit("/", 1)
+    if ":" in last[-1]:
+        ref = ref.rsplit(":", 1)[0]
+    first, sep, rest = ref.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        return first.lower(), rest.lower()
+    return None, ref.lower()
+
+
+def _str(value) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _distribution_event(event) -> PushEvent | Ignored:
+    if not isinstance(event, dict):
+        raise PayloadError("A notification event is not an object.")
+    action, target = event.get("action"), event.get("target")
+    if not isinstance(target, dict):
+        raise PayloadError("A notification event has no target object.")
+    repo, tag = _str(target.get("repository")), _str(target.get("tag"))
+    if action != "push":
+        return Ignored(f"{action or 'unknown'} event, not a push", repo, tag)
+    if target.get("mediaType") not in MANIFEST_TYPES:
+        return Ignored(f"push of a blob ({target.get('mediaType')}), not of a manifest", repo, tag)
+    if not repo:
+        raise PayloadError("A push event has no repository.")
+    if not tag:
+        return Ignored("push of an untagged manifest (e.g. a platform image inside an index)", repo)
+    request = event.get("request") if isinstance(event.get("request"), dict) else {}
+    return PushEvent(repo.lower(), tag, _str(target.get("digest")), _str(request.get("host")),
+                     _str(event.get("id")))
+
+
+def _distribution(data) -> list:
+    events = data.get("events")
+    if not isinstance(events, list):
+        raise PayloadError("'events' must be a list.")
+    if len(events) > MAX_EVENTS:
+        raise PayloadError(f"More than {MAX_EVENTS} events in one notification.")
+    return [_distribution_event(e) for e in events]
+
+
+def _dockerhub(data) -> list:
+    push, repo = data.get("push_data"), data.get("repository")
+    if not isinstance(push, dict) or not isinstance(repo, dict):
+        raise PayloadError("Docker Hub payload needs push_data and repository objects.")
+    name, tag = _str(repo.get("repo_name")), _str(push.get("tag"))
+    if not name:
+        raise PayloadError("Docker Hub payload has no repository.repo_name.")
+    if not tag:
+        return [Ignored("Docker Hub push without a tag", name.lower())]
+    name = name.lower() if "/" in name else f"library/{name.lower()}"
+    return [PushEvent(name, tag, None, "docker.io", f"dockerhub:{name}:{tag}:{push.get('pushed_at')}")]
+
+
+def _harbor(data, event_type: str, event_data, event_id=None) -> list:
+    if event_type not in ("PUSH_ARTIFACT", "harbor.artifact.pushed"):
+        return [Ignored(f"Harbor {event_type} event, not a push")]
+    if not isinstance(event_data, dict):
+        raise PayloadError("Harbor payload has no event data.")
+    repo = event_data.get("repository") if isinstance(event_data.get("repository"), dict) else {}
+    name = _str(repo.get("repo_full_name"))
+    resources = event_data.get("resources")
+    if not name or not isinstance(resources, list):
+        raise PayloadError("Harbor payload needs repository.repo_full_name and resources.")
+    out = []
+    for res in resources[:MAX_EVENTS]:
+        if not isinstance(res, dict):
+            raise PayloadError("A Harbor resource is not an object.")
+        tag, digest = _str(res.get("tag")), _str(res.get("digest"))
+        host = _split_ref(res["resource_url"])[0] if _str(res.get("resource_url")) else None
+        if not tag or _is_digest(tag):  # pushed by digest: Harbor puts the digest in "tag"
+            out.append(Ignored("Harbor push by digest, without a tag", name.lower()))
+        else:
+            out.append(PushEvent(name.lower(), tag, digest, host, event_id))
+    return out
+
+
+def _quay(data) -> list:
+    docker_url, name = _str(data.get("docker_url")), _str(data.get("repository"))
+    if not name:
+        raise PayloadError("Quay payload has no repository.")
+    host = _split_ref(docker_url)[0] if docker_url else None
+    tags = data.get("updated_tags")
+    if isinstance(tags, dict):  # very old quay.io format: {tag: image_id}
+        tags = list(tags)
+    if not isinstance(tags, list) or not tags:
+        return [Ignored("Quay event without updated tags", name.lower())]
+    return [PushEvent(name.lower(), t, None, host) for t in tags[:MAX_EVENTS] if isinstance(t, str) and t]
+
+
+def _github(data, event: str) -> list:
+    if data.get("action") not in ("published", "updated"):
+        return [Ignored(f"GitHub {event} {data.get('action')} event, not a publish")]
+    package = data.get(event)
+    if not isinstance(package, dict):
+        raise PayloadError(f"GitHub {event} payload has no {event} object.")
+    if str(package.get("package_type", "")).lower() not in ("container", "docker"):
+        return [Ignored(f"GitHub package of type {package.get('package_type')}, not a container")]
+    version = package.get("package_version") if isinstance(package.get("package_version"), dict) else {}
+    meta = version.get("container_metadata") if isinstance(version.get("container_metadata"), dict) else {}
+    tag_info = meta.get("tag") if isinstance(meta.get("tag"), dict) else {}
+    url = _str(version.get("package_url"))
+    host, name = _split_ref(url) if url else ("ghcr.io", f"{package.get('namespace', '')}/{package.get('name', '')}")
+    tag, digest = _str(tag_info.get("name")), _str(tag_info.get("digest")) or _str(version.get("name"))
+    if not tag:
+        return [Ignored("GitHub package version without a tag", name)]
+    return [PushEvent(name, tag, digest if _is_digest(digest) else None, host or "ghcr.io",
+                      f"github:{version.get('id')}")]
+
+
+def _gcr(message) -> list:
+    if message.get("action") != "INSERT":
+        return [Ignored(f"Artifact Registry {message.get('action')} event, not an insert")]
+    tag_ref, digest_ref = _str(message.get("tag")), _str(message.get("digest"))
+    if not tag_ref:
+        return [Ignored("Artifact Registry push by digest, without a tag",
+                        _split_ref(digest_ref)[1] if digest_ref else None)]
+    host, name = _split_ref(tag_ref)
+    tag = tag_ref.rsplit(":", 1)[1]
+    digest = digest_ref.split("@", 1)[1] if digest_ref and "@" in digest_ref else None
+    return [PushEvent(name, tag, digest, host)]
+
+
+def _generic(data) -> list:
+    repo, tag = data.get("repository"), data.get("tag")
+    if not isinstance(repo, str) or not repo.strip() or not isinstance(tag, str) or not tag.strip():
+        raise PayloadError("Send 'repository' and 'tag' (and optionally 'digest') as strings.")
+    digest = data.get("digest")
+    if digest is not None and not (isinstance(digest, str) and _is_digest(digest)):
+        raise PayloadError("'digest' must look like sha256:….")
+    host, name = _split_ref(repo.strip())
+    return [PushEvent(name, tag.strip(), digest, host)]
+
+
+def parse(headers, body: bytes) -> tuple[str, list[PushEvent | Ignored]]:
+    """(source, events) for one delivery; PayloadError when the body is not understood."""
+    content_type = (headers.get("Content-Type") or "").split(";")[0].strip().lower()
+    github_event = headers.get("X-GitHub-Event")
+    if content_type == "application/x-www-form-urlencoded":
+        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        return "generic", _generic(form)
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise PayloadError("The body is not JSON (or a form post).") from e
+    if not isinstance(data, dict):
+        raise PayloadError("The body must be a JSON object.")
+    if github_event in ("package", "registry_package"):
+        return "ghcr", _github(data, github_event)
+    if github_event:
+        return "ghcr", [Ignored(f"GitHub {github_event} event, not a package event")]
+    if "events" in data:
+        return "distribution", _distribution(data)
+    if "push_data" in data:
+        return "dockerhub", _dockerhub(data)
+    if "event_data" in data and isinstance(data.get("type"), str):
+        return "harbor", _harbor(data, data["type"], data["event_data"])
+    if data.get("specversion") and str(data.get("type", "")).startswith("harbor."):
+        return "harbor", _harbor(data, data["type"], data.get("data"), _str(data.get("id")))
+    if "updated_tags" in data or "docker_url" in data:
+        return "quay", _quay(data)
+    if "action" in data and isinstance(data.get("target"), dict):
+        return "acr", [_distribution_event(data)]
+    if isinstance(data.get("message"), dict) and "data" in data["message"]:
+        try:
+            inner = json.loads(base64.b64decode(data["message"]["data"]))
+        except (ValueError, TypeError) as e:
+            raise PayloadError("Pub/Sub message data is not base64 JSON.") from e
+        if not isinstance(inner, dict):
+            raise PayloadError("Pub/Sub message data is not an object.")
+        return "gcr", _gcr(inner)
+    if data.get("action") in ("INSERT", "DELETE"):
+        return "gcr", _gcr(data)
+    if "repository" in data and "tag" in data:
+        return "generic", _generic(data)
+    raise PayloadError("Berth does not recognise this payload: expected a registry notification, or "
+                       "'repository' and 'tag'.")
+
+
+def signature_ok(secret: str, headers, body: bytes) -> bool:
+    """True when the request carries the shared secret: Authorization (Bearer or bare) or an
+    X-Hub-Signature-256 HMAC of the body. Compared in constant time."""
+    auth = headers.get("Authorization") or ""
+    if auth:
+        token = auth[7:] if auth.lower().startswith("bearer ") else auth
+        if hmac.compare_digest(token.encode(), secret.encode()):
+            return True
+    signature = headers.get("X-Hub-Signature-256") or ""
+    if signature.startswith("sha256="):
+        expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(signature.encode(), expected.encode())
+    return False
