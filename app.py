@@ -160,6 +160,37 @@ def register_commands(app: Flask) -> None:
         click.echo(f"Created {user.email} in team {team.name} ({role.value}).")
 
 
+def start_poller(app: Flask):
+    """An APScheduler tick in every process; only the leader's tick polls."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from services.leader import Leadership
+    from services.polling import poll_cycle
+
+    with app.app_context():
+        leadership = Leadership(db.engine)
+    app.extensions["berth_leadership"] = leadership
+
+    def tick():
+        with app.app_context():
+            if leadership.try_acquire():
+                report = poll_cycle()
+                logging.getLogger("berth.polling").info(
+                    "poll cycle: %d group(s), %d change(s), %d deploy(s), %d error(s)",
+                    report.groups, report.events, report.deployed, len(report.errors))
+            db.session.remove()
+
+    scheduler = BackgroundScheduler(daemon=True)
+    every = max(1, min(app.config["BERTH_POLL_INTERVAL"], 15))
+    scheduler.add_job(tick, "interval", seconds=every, max_instances=1, coalesce=True, id="berth-poll")
+    scheduler.start()
+
+    def stop():
+        scheduler.shutdown(wait=True)
+        leadership.release()
+    return stop
+
+
 def register_services(app: Flask) -> None:
     """Background work (deploy workers), started by the first request so CLI commands never run it."""
     import threading
@@ -181,6 +212,8 @@ def register_services(app: Flask) -> None:
                 app.extensions["berth_release_kick"] = runner.releases.submit
                 app.extensions["berth_delivery_kick"] = runner.deliveries.submit
                 shutdowns.append(runner.shutdown)
+            if app.config["BERTH_SCHEDULER"]:
+                shutdowns.append(start_poller(app))
 
     def shutdown():
         for stop in shutdowns:

@@ -27,8 +27,12 @@ def _database_ok() -> tuple[bool, str]:
 @bp.route("/healthz")
 @public
 def healthz():
+    from flask import current_app
+
     ok, detail = _database_ok()
-    return jsonify(status="ok" if ok else "unavailable", database=detail), 200 if ok else 503
+    leadership = current_app.extensions.get("berth_leadership")
+    return jsonify(status="ok" if ok else "unavailable", database=detail,
+                   poller=bool(leadership and leadership.held)), 200 if ok else 503
 
 
 @bp.route("/readyz")

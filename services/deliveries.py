@@ -200,11 +200,16 @@ def decide(delivery, source: str, component: Component, event: webhooks.PushEven
         return ignored(f"tag {event.tag} is not in the registry (any more)")
     except RegistryError as e:
         return ignored(f"could not check the tag with the registry, so nothing was deployed: {e.message}")
+    # A redelivered event (or a poll finding the same change again) makes no second release;
+    # only an explicit replay retries a digest whose release failed.
+    blocking = [ReleaseStatus.PENDING.value, ReleaseStatus.DEPLOYING.value, ReleaseStatus.RUNNING.value]
+    if not (delivery.headers or {}).get("X-Berth-Replay-Of"):
+        blocking.append(ReleaseStatus.FAILED.value)
     same = component.releases.filter(Release.digest == digest, Release.tag == event.tag,
-                                     Release.status.in_([ReleaseStatus.PENDING.value, ReleaseStatus.DEPLOYING.value,
-                                                         ReleaseStatus.RUNNING.value])).first()
+                                     Release.status.in_(blocking)).first()
     if same is not None:
-        return ignored(f"duplicate: release #{same.id} already has {event.tag} at {digest[:19]}", digest)
+        return ignored(f"duplicate: release #{same.id} already has {event.tag} at {digest[:19]} ({same.status})",
+                       digest)
     reference_tag = _reference_tag(component)
     if rule.kind != "same_tag" and rule.no_downgrade and component.digest and event.tag != reference_tag:
         is_older = triggers.older(event.tag, reference_tag)

@@ -146,7 +146,8 @@ def _github(data, event: str) -> list:
     package = data.get(event)
     if not isinstance(package, dict):
         raise PayloadError(f"GitHub {event} payload has no {event} object.")
-    if str(package.get("package_type", "")).lower() not in ("container", "docker"):
+    kinds = {str(package.get("package_type", "")).lower(), str(package.get("ecosystem", "")).lower()}
+    if not kinds & {"container", "docker"}:
         return [Ignored(f"GitHub package of type {package.get('package_type')}, not a container")]
     version = package.get("package_version") if isinstance(package.get("package_version"), dict) else {}
     meta = version.get("container_metadata") if isinstance(version.get("container_metadata"), dict) else {}

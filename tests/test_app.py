@@ -8,7 +8,7 @@ import config as berth_config
 
 def test_healthz_reports_database(client):
     r = client.get("/healthz")
-    assert r.status_code == 200 and r.json == {"status": "ok", "database": "ok"}
+    assert r.status_code == 200 and r.json == {"status": "ok", "database": "ok", "poller": False}
 
 
 def test_healthz_503_when_database_unreachable(tmp_path):

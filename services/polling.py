@@ -1,0 +1,164 @@
+"""Polling, the fallback when a registry cannot send webhooks.
+
+Components are grouped by (registry, repository), so many components on one repository cost one
+check: a manifest HEAD per distinct tag for "same tag" rules, one tag list for regex and semver
+rules. What changed becomes a push event and goes through the same decision as a webhook."""
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select
+
+from models import Component, Registry, WebhookDelivery, db, utcnow
+from services import components, deliveries, triggers
+from services.jobs import unit_of_work
+from services.registry.errors import RegistryError, RegistryRateLimited
+from services.webhooks import PushEvent
+
+log = logging.getLogger("berth.polling")
+PER_REGISTRY = 4
+
+
+@dataclass
+class Group:
+    """Components that share one repository in one registry (or one plain-reference host)."""
+
+    registry_id: int | None
+    repository: str
+    client: object
+    same_tags: set[str] = field(default_factory=set)
+    needs_list: bool = False
+    component_ids: list[int] = field(default_factory=list)
+    digests: dict[str, str] = field(default_factory=dict)
+    tags: list[str] | None = None
+    error: RegistryError | None = None
+
+
+@dataclass
+class PollReport:
+    groups: int = 0
+    events: int = 0
+    deployed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def due(component: Component, now, default_interval: int) -> bool:
+    interval = component.poll_interval or default_interval
+    return component.last_polled_at is None or component.last_polled_at + timedelta(seconds=interval) <= now
+
+
+def _check(group: Group) -> None:
+    """The registry requests for one group; no database here (runs in a thread)."""
+    try:
+        for tag in sorted(group.same_tags):
+            group.digests[tag] = group.client.manifest_digest(group.repository, tag)
+        if group.needs_list:
+            names = group.client.tag_names(group.repository) if hasattr(group.client, "tag_names") else \
+                [t.name for t in group.client.tags(group.repository)]
+            group.tags = names
+    except RegistryError as e:
+        group.error = e
+
+
+def poll_cycle(now=None) -> PollReport:
+    """Check every due auto-deploy component once; deploy what changed."""
+    now = now or utcnow()
+    report = PollReport()
+    default_interval = current_app.config["BERTH_POLL_INTERVAL"]
+    comps = [c for c in db.session.scalars(select(Component).where(
+        Component.auto_deploy.is_(True), Component.stopped.is_(False))) if due(c, now, default_interval)]
+    groups: dict[tuple, Group] = {}
+    backoff: dict[int, bool] = {}
+    for c in comps:
+        reg = c.source_registry
+        if reg is not None:
+            if reg.id not in backoff:
+                backoff[reg.id] = bool(reg.poll_backoff_until and reg.poll_backoff_until > now)
+            if backoff[reg.id]:
+                continue
+        try:
+            source = components.source_for(c.team_id, reg, c.image if reg else f"{c.image}:{c.tag}")
+        except (ValueError, RegistryError) as e:
+            report.errors.append(f"{c.name}: {e}")
+            continue
+        key = (reg.id if reg else source.pull_name.split("/", 1)[0], source.repository)
+        group = groups.setdefault(key, Group(reg.id if reg else None, source.repository, source.client))
+        group.component_ids.append(c.id)
+        if c.trigger_kind == "same_tag":
+            group.same_tags.add(c.tag)
+        else:
+            group.needs_list = True
+    report.groups = len(groups)
+    _run_checks(list(groups.values()))
+    with unit_of_work():
+        for group in groups.values():
+            _apply(group, now, report)
+    return report
+
+
+def _run_checks(groups: list[Group]) -> None:
+    """Check groups in parallel, at most PER_REGISTRY at a time against any one registry."""
+    if not groups:
+        return
+    caps: dict = defaultdict(lambda: threading.Semaphore(PER_REGISTRY))
+
+    def run(group):
+        with caps[group.registry_id]:
+            _check(group)
+    with ThreadPoolExecutor(max_workers=min(16, len(groups))) as pool:
+        list(pool.map(run, groups))
+
+
+def _apply(group: Group, now, report: PollReport) -> None:
+    registry = db.session.get(Registry, group.registry_id) if group.registry_id else None
+    if group.error is not None:
+        report.errors.append(group.error.message)
+        if registry is not None:
+            registry.last_poll_at, registry.last_poll_error = now, group.error.message[:500]
+            if isinstance(group.error, RegistryRateLimited):
+                wait = group.error.retry_after if group.error.retry_after is not None else 60
+                registry.poll_backoff_until = now + timedelta(seconds=wait)
+        return
+    if registry is not None:
+        registry.last_poll_at, registry.last_poll_error, registry.poll_backoff_until = now, None, None
+    findings = []
+    for cid in group.component_ids:
+        component = db.session.get(Component, cid)
+        component.last_polled_at = now
+        event = _finding(component, group)
+        if event is not None:
+            findings.append((component, event))
+    if not findings:
+        return
+    delivery = WebhookDelivery(team_id=findings[0][0].team_id, registry_id=group.registry_id, source="poll",
+                               headers={}, body="", status="done", processed_at=now,
+                               summary=f"poll of {group.repository}: {len(findings)} change(s)")
+    db.session.add(delivery)
+    db.session.flush()
+    for component, event in findings:
+        outcome = deliveries.decide(delivery, "poll", component, event, trigger="poll")
+        db.session.add(outcome)
+        report.events += 1
+        report.deployed += outcome.outcome == "deployed"
+
+
+def _finding(component: Component, group: Group) -> PushEvent | None:
+    """A push event when the registry has something this component does not run yet."""
+    if component.trigger_kind == "same_tag":
+        digest = group.digests.get(component.tag)
+        if digest and digest != component.digest:
+            return PushEvent(group.repository, component.tag, digest)
+        return None
+    rule = triggers.Rule.of(component)
+    best = triggers.newest([t for t in group.tags or [] if triggers.matches(rule, t, component.tag)[0]])
+    if best is None or best == component.tag:
+        return None
+    if component.digest and triggers.older(best, component.tag):
+        return None
+    return PushEvent(group.repository, best)
