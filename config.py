@@ -57,6 +57,8 @@ def load(environ=None) -> dict:
         "BERTH_REGISTRY_TIMEOUT": _int(environ, "BERTH_REGISTRY_TIMEOUT", 10),
         "BERTH_REGISTRY_MAX_BYTES": _int(environ, "BERTH_REGISTRY_MAX_BYTES", 16 * 1024 * 1024),
         "BERTH_DEPLOY_WORKERS": _int(environ, "BERTH_DEPLOY_WORKERS", 4),
+        "BERTH_ROLLOUT_TIMEOUT": _int(environ, "BERTH_ROLLOUT_TIMEOUT", 300),
+        "BERTH_STALE_SECONDS": _int(environ, "BERTH_STALE_SECONDS", 120),
         "BERTH_LOG_FORMAT": environ.get("BERTH_LOG_FORMAT", "text"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

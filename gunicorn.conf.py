@@ -12,3 +12,15 @@ graceful_timeout = 30
 keepalive = 5
 accesslog = os.environ.get("BERTH_ACCESS_LOG") or None
 raw_env = ["BERTH_ENV=production"]
+# Several instances may run on one machine (tests, a blue/green restart): no shared control socket.
+control_socket_disable = True
+
+
+def worker_exit(server, worker):
+    """Stop Berth's background work cleanly: releases in flight go back to pending for the next worker."""
+    import sys
+
+    module = sys.modules.get("wsgi")
+    shutdown = module.app.extensions.get("berth_shutdown") if module else None
+    if shutdown:
+        shutdown()

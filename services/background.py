@@ -51,12 +51,12 @@ class BackgroundRunner:
     def __init__(self, app, release_workers: int, sweep_every: float = 2.0):
         cfg = app.config
         self.app = app
+        self._stop = threading.Event()
         self.releases = Queue(app, "release", release_workers, lambda rid: releases.run(
-            rid, rollout_timeout=cfg.get("BERTH_ROLLOUT_TIMEOUT", 300)))
+            rid, rollout_timeout=float(cfg.get("BERTH_ROLLOUT_TIMEOUT", 300)), stop=self._stop))
         # One delivery worker per process keeps decisions for a component in order.
         self.deliveries = Queue(app, "delivery", 1, deliveries.process)
         self.sweep_every = sweep_every
-        self._stop = threading.Event()
         self._sweeper = threading.Thread(target=self._sweep_loop, name="berth-sweep", daemon=True)
         self._sweeper.start()
 

@@ -43,8 +43,12 @@ def _finish(release: Release, status: ReleaseStatus, message: str) -> None:
     log.info("release %s of component %s: %s (%s)", release.id, release.component_id, status.value, message)
 
 
-def run(release_id: int, rollout_timeout: float = 300, poll: float = 0.5) -> None:
-    """Deploy one release to the end: running, or failed with the reason in plain words."""
+def run(release_id: int, rollout_timeout: float = 300, poll: float = 0.5, stop=None) -> None:
+    """Deploy one release to the end: running, or failed with the reason in plain words.
+
+    `stop` (a threading.Event) set by a shutting-down process hands the release back to pending,
+    so another worker continues it instead of it waiting out a timeout.
+    """
     if not claim(release_id):
         return
     try:
@@ -67,6 +71,9 @@ def run(release_id: int, rollout_timeout: float = 300, poll: float = 0.5) -> Non
             status = deployer.status(spec)
             if status.done or time.monotonic() > deadline:
                 break
+            if stop is not None and stop.is_set():
+                _requeue(release_id)
+                return
             with unit_of_work():
                 release = db.session.get(Release, release_id)
                 release.message, release.heartbeat_at = f"{status.reason}: {status.message}", utcnow()
@@ -85,6 +92,14 @@ def run(release_id: int, rollout_timeout: float = 300, poll: float = 0.5) -> Non
     except Exception:  # noqa: BLE001 - a release must never stay stuck in "deploying"
         log.exception("release %s crashed", release_id)
         _fail(release_id, "Berth hit an unexpected error while deploying; see the server log.")
+
+
+def _requeue(release_id: int) -> None:
+    with unit_of_work():
+        db.session.execute(update(Release).where(Release.id == release_id, Release.status ==
+                                                 ReleaseStatus.DEPLOYING.value)
+                           .values(status=ReleaseStatus.PENDING.value, claimed_by=None,
+                                   message="Berth restarted while waiting for the rollout; continuing."))
 
 
 def _fail(release_id: int, message: str) -> None:

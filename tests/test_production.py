@@ -1,0 +1,141 @@
+"""Several gunicorn processes on one database: one poller, each delivery and release handled once,
+recovery after a worker is killed."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import time
+
+import pytest
+import requests
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import Session
+
+from models import Component, DeliveryOutcome, Registry, Release, WebhookDelivery
+from tests.fixtures.podman import wait_for
+from tests.fixtures.servers import gunicorn, leader_pids, postgres_database
+
+
+def poke(server, times=12):
+    """Requests start each worker's background work; send enough to reach every worker."""
+    for _ in range(times):
+        requests.get(server.url + "/healthz", timeout=5)
+
+
+def test_several_workers_run_one_poller(database_url, app):
+    # Two instances of two workers each, started together on the suite's database.
+    with gunicorn(database_url, workers=2, BERTH_POLL_INTERVAL=1, BERTH_SCHEDULER="on") as a, \
+            gunicorn(database_url, workers=2, BERTH_POLL_INTERVAL=1, BERTH_SCHEDULER="on") as b:
+        poke(a)
+        poke(b)
+        time.sleep(4)
+        poke(a)
+        poke(b)
+        assert len(leader_pids(a, b)) == 1, a.logs()[-2000:] + b.logs()[-2000:]
+        cycles = re.findall(r"\[(\d+)\].*poll cycle:|poll cycle:", a.logs() + b.logs())
+        assert len(cycles) >= 2
+    assert True
+
+
+def _seed(url, registry_url, components=50):
+    """One registry, `components` auto-deploy components (same tag rule), committed."""
+    from app import create_app
+    from models import db
+    from services import accounts
+    from services.registries import secret_box
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "BERTH_SCHEDULER": False, "BERTH_DEPLOYER": "none"})
+    with app.app_context():
+        team = accounts.get_or_create_team("alpha")
+        from models import Application
+        application = Application(team=team, name="shop")
+        reg = Registry(team=team, kind="registry", name="r", url=registry_url, username="alice",
+                       password_encrypted=secret_box().encrypt("alice-registry-pass"))
+        db.session.add_all([application, reg])
+        for i in range(components):
+            db.session.add(Component(team=team, application=application, source_registry=reg, name=f"c{i}",
+                                     image="team/many", tag=f"1.0.{i}", env=[], ports=[], auto_deploy=True))
+        db.session.commit()
+        out = reg.id, reg.webhook_token
+        db.engine.dispose()
+    return out
+
+
+def test_deliveries_spread_over_two_instances_are_processed_once(registries):
+    with postgres_database() as url:
+        rid, token = _seed(url, registries.basic.url)
+        env = dict(BERTH_SCHEDULER="off")  # releases fail fast with BERTH_DEPLOYER=none; counted all the same
+        with gunicorn(url, workers=2, **env) as a, gunicorn(url, workers=2, **env) as b:
+            session = requests.Session()
+            for i in range(1000):
+                server = (a, b)[i % 2]
+                body = json.dumps({"repository": "team/many", "tag": f"1.0.{i % 50}"})
+                r = session.post(f"{server.url}/hooks/registries/{rid}/{token}", data=body,
+                                 headers={"Content-Type": "application/json"}, timeout=10)
+                assert r.status_code == 202
+            poke(a)
+            poke(b)
+            engine = create_engine(url)
+
+            def all_done():
+                with Session(engine) as s:
+                    return s.scalar(select(func.count()).select_from(WebhookDelivery).where(
+                        WebhookDelivery.status != "done")) == 0
+            wait_for(all_done, 120, 0.5)
+            with Session(engine) as s:
+                assert s.scalar(select(func.count()).select_from(WebhookDelivery)) == 1000
+                per_component = s.execute(select(Release.component_id, func.count()).group_by(
+                    Release.component_id)).all()
+                assert len(per_component) == 50 and all(n == 1 for _, n in per_component)
+                deployed = s.scalar(select(func.count()).select_from(DeliveryOutcome).where(
+                    DeliveryOutcome.outcome == "deployed"))
+                assert deployed == 50
+            engine.dispose()
+
+
+@pytest.mark.registry
+def test_release_killed_mid_deploy_ends_after_restart(registries, kube, tmp_path):
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "k",
+        "clusters": [{"name": "k", "cluster": {"server": kube.url}}],
+        "contexts": [{"name": "k", "context": {"cluster": "k", "user": "u"}}],
+        "users": [{"name": "u", "user": {"token": "t"}}]}))
+    with postgres_database() as url:
+        _seed(url, registries.basic.url, components=1)
+        engine = create_engine(url)
+        with Session(engine) as s:
+            comp = s.scalar(select(Component))
+            comp.tag = "v1.0"
+            comp.image = "team/demo"
+            s.add(Release(team_id=comp.team_id, component_id=comp.id, tag="v1.0", trigger="manual",
+                          triggered_by="test", status="pending"))
+            s.commit()
+        env = dict(BERTH_SCHEDULER="off", BERTH_DEPLOYER="kubernetes", KUBECONFIG=str(kubeconfig),
+                   BERTH_ROLLOUT_TIMEOUT=600, BERTH_STALE_SECONDS=3)
+        with gunicorn(url, workers=1, **env) as server:
+            poke(server, 2)
+
+            def status():
+                with Session(engine) as s:
+                    return s.scalar(select(Release.status))
+            wait_for(lambda: status() == "deploying", 30)  # applied; waiting for a rollout that never comes
+            (worker,) = server.worker_pids()
+            os.kill(worker, signal.SIGKILL)
+            wait_for(lambda: server.worker_pids() and server.worker_pids() != [worker], 30)
+            poke(server, 2)
+            # The new worker finds the stale claim, retries, and this time the rollout times out fast.
+            wait_for(lambda: status() == "pending" or status() == "deploying", 30)
+        env["BERTH_ROLLOUT_TIMEOUT"] = 2
+        with gunicorn(url, workers=1, **env) as server:
+            poke(server, 2)
+            try:
+                wait_for(lambda: status() in ("running", "failed"), 60)
+            except AssertionError:
+                raise AssertionError(f"release is {status()}: " + server.logs()[-3000:]) from None
+            with Session(engine) as s:
+                r = s.scalar(select(Release))
+                assert r.status == "failed" and "did not finish" in r.message
+        engine.dispose()
