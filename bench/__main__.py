@@ -4,7 +4,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ["bench.tag_search", "bench.deploy_time"]
+BENCHES = ["bench.tag_search", "bench.deploy_time", "bench.webhooks"]
 
 
 def main(argv: list[str]) -> int:

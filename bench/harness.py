@@ -35,42 +35,19 @@ def berth_app(**config):
 
 @contextmanager
 def berth_gunicorn(workers: int = 1, threads: int = 4, database_url: str | None = None, **env):
-    """Berth as deployed: gunicorn with the production entry point on a temp database."""
-    import subprocess
-    import sys
-
+    """Berth as deployed (gunicorn, production entry point) on a fresh migrated database."""
     from flask_migrate import upgrade
 
     from app import create_app
-    from tests.fixtures.registry import free_port
+    from tests.fixtures.servers import gunicorn
 
-    tmp = Path(tempfile.mkdtemp(prefix="berth-bench-"))
-    url = database_url or f"sqlite:///{tmp / 'berth.db'}"
-    port = free_port()
-    environ = {**os.environ, "BERTH_DATABASE_URL": url, "BERTH_PORT": str(port), "BERTH_WORKERS": str(workers),
-               "BERTH_THREADS": str(threads), "BERTH_DEPLOYER": "none", "BERTH_EXTERNAL_URL": f"http://127.0.0.1:{port}",
-               **env}
+    url = database_url or f"sqlite:///{Path(tempfile.mkdtemp(prefix='berth-bench-')) / 'berth.db'}"
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "BERTH_SCHEDULER": False, "BERTH_DEPLOYER": "none"})
     with app.app_context():
         upgrade()
-    root = Path(__file__).resolve().parents[1]
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"], cwd=root,
-                            env=environ, stdout=subprocess.DEVNULL, stderr=open(tmp / "gunicorn.log", "wb"))
-    server = type("Server", (), {"url": f"http://127.0.0.1:{port}", "proc": proc, "log": tmp / "gunicorn.log"})
-    try:
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                if requests.get(server.url + "/healthz", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError((tmp / "gunicorn.log").read_text())
+    env = {"BERTH_SCHEDULER": "off", "BERTH_THREADS": threads, **env}
+    with gunicorn(url, workers=workers, **env) as server:
         yield app, server
-    finally:
-        proc.terminate()
-        proc.wait(20)
 
 
 def signed_in_session(app, server, email="bench@example.com", password="bench-password") -> requests.Session:

@@ -1,0 +1,177 @@
+"""Webhook intake under gunicorn, push-to-deploy-request latency, and the cost of a poll cycle."""
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+
+from bench.harness import berth_gunicorn, report
+from tests.fixtures.images import Image, Pusher
+from tests.fixtures.registry import PASSWORD, USER, RegistryServer
+
+DELIVERIES = 3000
+CLIENTS = 16
+
+
+def seed(app, registry_url: str, components: list[dict]):
+    """A registry and components written straight to the database; returns (registry id, token)."""
+    from models import Application, Component, Registry, db
+    from services import accounts
+    from services.registries import secret_box
+
+    with app.app_context():
+        team = accounts.get_or_create_team("bench")
+        application = Application(team=team, name="bench")
+        reg = Registry(team=team, kind="registry", name="bench", url=registry_url, username=USER,
+                       password_encrypted=secret_box().encrypt(PASSWORD))
+        db.session.add_all([application, reg])
+        for spec in components:
+            db.session.add(Component(team=team, application=application, source_registry=reg, env=[], ports=[],
+                                     auto_deploy=True, **spec))
+        db.session.commit()
+        return reg.id, reg.webhook_token
+
+
+def intake(database_url=None, workers=2, instances=1, label="SQLite") -> float:
+    """Deliveries per second accepted (202) by `instances` gunicorn instances."""
+    from contextlib import ExitStack
+
+    with ExitStack() as stack:
+        app, first = stack.enter_context(berth_gunicorn(workers=workers, database_url=database_url))
+        servers = [first] + [stack.enter_context(berth_gunicorn(workers=workers, database_url=database_url))[1]
+                             for _ in range(instances - 1)]
+        rid, token = seed(app, "http://127.0.0.1:9", [])
+        body = json.dumps({"repository": "team/none", "tag": "v1"})
+        local = threading.local()
+
+        def post(i):
+            s = getattr(local, "s", None) or requests.Session()
+            local.s = s
+            server = servers[i % len(servers)]
+            r = s.post(f"{server.url}/hooks/registries/{rid}/{token}", data=body,
+                       headers={"Content-Type": "application/json"}, timeout=30)
+            assert r.status_code == 202, r.text
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            list(pool.map(post, range(200)))  # warm up
+            start = time.perf_counter()
+            list(pool.map(post, range(DELIVERIES)))
+            elapsed = time.perf_counter() - start
+    rate = DELIVERIES / elapsed
+    print(f"  {DELIVERIES} deliveries from {CLIENTS} clients to {instances} instance(s) x {workers} workers "
+          f"({label}): {elapsed:.2f} s")
+    return rate
+
+
+def latency(server_reg: RegistryServer) -> tuple[float, float]:
+    """Push event -> release row (deploy requested), p50 and p99 in ms."""
+    from models import Release, db
+
+    pusher = Pusher(server_reg.url, USER, PASSWORD)
+    tags = [f"v5.{i}" for i in range(1, 201)]
+    body, blobs = Image(content="lat").manifest()
+    for blob in blobs:
+        pusher.blob("team/lat", blob)
+    for tag in ["v5.0"] + tags:
+        pusher.manifest("team/lat", tag, body)
+    with berth_gunicorn(workers=2) as (app, server):
+        rid, token = seed(app, server_reg.url, [dict(name="lat", image="team/lat", tag="v5.0", trigger_kind="regex",
+                                                     trigger_pattern="v5.*", no_downgrade=False)])
+        requests.get(server.url + "/healthz", timeout=5)
+        sent = {}
+        s = requests.Session()
+        for tag in tags:
+            sent[tag] = time.time()
+            r = s.post(f"{server.url}/hooks/registries/{rid}/{token}",
+                       data=json.dumps({"repository": "team/lat", "tag": tag}),
+                       headers={"Content-Type": "application/json"}, timeout=10)
+            assert r.status_code == 202
+            time.sleep(0.01)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            with app.app_context():
+                rows = db.session.execute(db.select(Release.tag, Release.created_at)).all()
+                db.session.remove()
+            if len(rows) >= len(tags):
+                break
+            time.sleep(0.2)
+        import calendar
+        lat = sorted((calendar.timegm(created.timetuple()) + created.microsecond / 1e6 - sent[tag]) * 1000
+                     for tag, created in rows if tag in sent)
+    assert len(lat) == len(tags), f"only {len(lat)} of {len(tags)} releases"
+    return statistics.median(lat), lat[int(len(lat) * 0.99) - 1]
+
+
+def poll_requests(server_reg: RegistryServer) -> tuple[int, int, int]:
+    """Registry requests for one poll cycle of 1,000 components over 200 repositories, nothing changed."""
+    from app import create_app
+    from services.polling import poll_cycle
+    from services.registry import http as reg_http
+
+    pusher = Pusher(server_reg.url, USER, PASSWORD)
+    body, blobs = Image(content="poll").manifest()
+    digest = None
+    for i in range(200):
+        for blob in blobs:
+            pusher.blob(f"poll/r{i}", blob)
+        digest = pusher.manifest(f"poll/r{i}", "latest", body)
+        pusher.manifest(f"poll/r{i}", "v1", body)
+    comps = []
+    for i in range(1000):
+        repo = f"poll/r{i % 200}"
+        if i // 200 < 3:  # per repository: three "same tag" components and two regex ones
+            comps.append(dict(name=f"p{i}", image=repo, tag="latest", digest=digest))
+        else:
+            comps.append(dict(name=f"p{i}", image=repo, tag="v1", digest=digest, trigger_kind="regex",
+                              trigger_pattern="v.*"))
+    db_path = Path(tempfile.mkdtemp()) / "poll.db"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}", "BERTH_SCHEDULER": False,
+                      "BERTH_DEPLOYER": "none"})
+    from flask_migrate import upgrade
+    with app.app_context():
+        upgrade()
+    seed(app, server_reg.url, comps)
+    from services.registry import v2
+
+    calls = []
+    real_send = reg_http.send
+
+    def counting_send(session, settings, method, url, **kw):
+        response = real_send(session, settings, method, url, **kw)
+        calls.append((method, url, response.status))
+        return response
+    v2.send = counting_send  # the v2 client's one choke point
+    try:
+        with app.app_context():
+            result = poll_cycle()
+    finally:
+        v2.send = real_send
+    assert result.events == 0, result
+    manifest_gets = sum(1 for m, u, _ in calls if m == "GET" and "/manifests/" in u)
+    challenges = sum(1 for *_, status in calls if status == 401)
+    return len(calls), manifest_gets, result.groups, challenges
+
+
+def run() -> None:
+    sqlite_rate = intake()
+    report("webhook deliveries accepted per second (gunicorn, SQLite)", f"{sqlite_rate:.0f}/s", ">= 500/s",
+           sqlite_rate >= 500)
+    server = RegistryServer(Path(tempfile.mkdtemp(prefix="berth-bench-reg-")))
+    try:
+        p50, p99 = latency(server)
+        report("push event -> deploy request latency p50", f"{p50:.0f} ms", "", True)
+        report("push event -> deploy request latency p99", f"{p99:.0f} ms", "<= 200 ms", p99 <= 200)
+        total, gets, groups, challenges = poll_requests(server)
+        expected = groups * 2  # each repository has "same tag" and regex components: one HEAD + one tag list
+        print(f"  poll cycle: 1,000 components over {groups} repositories, 2 rule kinds each; {total} requests, "
+              f"of which {challenges} were answered 401 (parallel first contact learning the auth scheme)")
+        report("poll cycle registry requests (nothing changed), excl. 401s", f"{total - challenges}",
+               f"<= {expected}", total - challenges <= expected)
+        report("poll cycle manifest GETs (nothing changed)", f"{gets}", "0", gets == 0)
+    finally:
+        server.stop()
