@@ -4,9 +4,7 @@ from __future__ import annotations
 import json
 import statistics
 import tempfile
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
@@ -38,8 +36,10 @@ def seed(app, registry_url: str, components: list[dict]):
         return reg.id, reg.webhook_token
 
 
-def intake(database_url=None, workers=2, instances=1, label="SQLite") -> float:
-    """Deliveries per second accepted (202) by `instances` gunicorn instances."""
+def intake(database_url=None, workers=2, instances=1, label="SQLite", seconds=8) -> float:
+    """Deliveries per second accepted (202) by `instances` gunicorn instances, loaded by wrk."""
+    import re
+    import subprocess
     from contextlib import ExitStack
 
     with ExitStack() as stack:
@@ -47,25 +47,24 @@ def intake(database_url=None, workers=2, instances=1, label="SQLite") -> float:
         servers = [first] + [stack.enter_context(berth_gunicorn(workers=workers, database_url=database_url))[1]
                              for _ in range(instances - 1)]
         rid, token = seed(app, "http://127.0.0.1:9", [])
-        body = json.dumps({"repository": "team/none", "tag": "v1"})
-        local = threading.local()
-
-        def post(i):
-            s = getattr(local, "s", None) or requests.Session()
-            local.s = s
-            server = servers[i % len(servers)]
-            r = s.post(f"{server.url}/hooks/registries/{rid}/{token}", data=body,
-                       headers={"Content-Type": "application/json"}, timeout=30)
-            assert r.status_code == 202, r.text
-        with ThreadPoolExecutor(CLIENTS) as pool:
-            list(pool.map(post, range(200)))  # warm up
-            start = time.perf_counter()
-            list(pool.map(post, range(DELIVERIES)))
-            elapsed = time.perf_counter() - start
-    rate = DELIVERIES / elapsed
-    print(f"  {DELIVERIES} deliveries from {CLIENTS} clients to {instances} instance(s) x {workers} workers "
-          f"({label}): {elapsed:.2f} s")
-    return rate
+        script = Path(tempfile.mkdtemp()) / "post.lua"
+        script.write_text('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                          'wrk.body = \'{"repository": "team/none", "tag": "v1"}\'\n'
+                          'done = function(summary, latency, requests)\n'
+                          '  io.write(string.format("NON2XX %d\\n", summary.errors.status)) end\n')
+        procs = [subprocess.Popen(["wrk", "-t", "1", "-c", str(CLIENTS // instances), "-d", f"{seconds}s",
+                                   "-s", str(script), f"{s.url}/hooks/registries/{rid}/{token}"],
+                                  stdout=subprocess.PIPE, text=True) for s in servers]
+        outputs = [p.communicate()[0] for p in procs]
+    total = 0.0
+    for out in outputs:
+        rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+        bad = int(re.search(r"NON2XX (\d+)", out).group(1))
+        assert bad == 0, f"{bad} deliveries were not accepted:\n{out}"
+        total += rate
+    print(f"  wrk, {CLIENTS} connections for {seconds}s to {instances} instance(s) x {workers} workers ({label}): "
+          f"{total:.0f} deliveries/s accepted, all answered 202")
+    return total
 
 
 def latency(server_reg: RegistryServer) -> tuple[float, float]:
@@ -158,9 +157,17 @@ def poll_requests(server_reg: RegistryServer) -> tuple[int, int, int]:
 
 
 def run() -> None:
+    from tests.fixtures.servers import postgres_database
+
     sqlite_rate = intake()
     report("webhook deliveries accepted per second (gunicorn, SQLite)", f"{sqlite_rate:.0f}/s", ">= 500/s",
            sqlite_rate >= 500)
+    with postgres_database() as url:
+        one = intake(url, label="PostgreSQL")
+    with postgres_database() as url:
+        two = intake(url, instances=2, label="PostgreSQL")
+    report("webhook deliveries/s on PostgreSQL, 1 instance", f"{one:.0f}/s", ">= 500/s", one >= 500)
+    report("webhook deliveries/s on PostgreSQL, 2 instances", f"{two:.0f}/s (x{two / one:.2f})", "", True)
     server = RegistryServer(Path(tempfile.mkdtemp(prefix="berth-bench-reg-")))
     try:
         p50, p99 = latency(server)

@@ -10,6 +10,7 @@ command -v skopeo >/dev/null || need+=(skopeo)
 command -v chromium >/dev/null || need+=(chromium)
 [ -x /bin/busybox ] || need+=(busybox-static)
 command -v openssl >/dev/null || need+=(openssl)
+command -v wrk >/dev/null || need+=(wrk)
 command -v psql >/dev/null || need+=(postgresql-client)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" != 0 ]; then

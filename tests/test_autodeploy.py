@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from models import Component, DeliveryOutcome, Registry, Release, Team, WebhookDelivery, db
 from tests.fixtures.images import Image, Pusher
 from tests.fixtures.podman import wait_for
-from tests.fixtures.registry import PASSWORD, USER, RegistryServer, free_port
+from tests.fixtures.registry import PASSWORD, USER, free_port
 
 
 def make_registry_row(app, url="http://placeholder") -> tuple[int, str]:
@@ -67,18 +67,6 @@ def outcomes(app, cid=None, tag=None):
 def release_count(app, cid):
     with app.app_context():
         return db.session.scalar(select(func.count(Release.id)).where(Release.component_id == cid))
-
-
-@pytest.fixture
-def notifying(app, live_server, tmp_path):
-    """A registry whose notifications go to this test's running Berth (registry webhook URL)."""
-    rid, token = make_registry_row(app)
-    server = RegistryServer(tmp_path / "notifying", notify_url=f"{live_server.url}/hooks/registries/{rid}/{token}")
-    with app.app_context():
-        db.session.get(Registry, rid).url = server.url
-        db.session.commit()
-    yield rid, server
-    server.stop()
 
 
 @pytest.mark.podman
