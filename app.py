@@ -164,6 +164,7 @@ def start_poller(app: Flask):
     """An APScheduler tick in every process; only the leader's tick polls."""
     from apscheduler.schedulers.background import BackgroundScheduler
 
+    from services import metrics
     from services.leader import Leadership
     from services.polling import poll_cycle
 
@@ -174,7 +175,9 @@ def start_poller(app: Flask):
     def tick():
         with app.app_context():
             if leadership.try_acquire():
-                report = poll_cycle()
+                with metrics.POLL_DURATION.time():
+                    report = poll_cycle()
+                metrics.POLL_LAST.set_to_current_time()
                 logging.getLogger("berth.polling").info(
                     "poll cycle: %d group(s), %d change(s), %d deploy(s), %d error(s)",
                     report.groups, report.events, report.deployed, len(report.errors))

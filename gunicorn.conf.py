@@ -24,3 +24,13 @@ def worker_exit(server, worker):
     shutdown = module.app.extensions.get("berth_shutdown") if module else None
     if shutdown:
         shutdown()
+
+
+def child_exit(server, worker):
+    """With PROMETHEUS_MULTIPROC_DIR set, drop a dead worker's live gauges."""
+    import os
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -23,7 +23,7 @@ def require_setup_and_login():
     if request.endpoint is None:
         return None
     view = current_app.view_functions.get(request.endpoint)
-    if request.endpoint in ("static", "main.healthz", "main.readyz") \
+    if request.endpoint in ("static", "main.healthz", "main.readyz", "main.metrics") \
             or getattr(view, "berth_webhook", False):
         return None
     if not current_app.extensions.get("berth_set_up"):

@@ -39,3 +39,15 @@ def healthz():
 @public
 def readyz():
     return healthz()
+
+
+@bp.route("/metrics")
+@public
+def metrics():
+    """Prometheus text format; scrape it from inside the cluster network."""
+    from flask import Response
+
+    from services import metrics as berth_metrics
+
+    body, content_type = berth_metrics.render()
+    return Response(body, content_type=content_type)

@@ -8,7 +8,7 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from models import Component, DeliveryOutcome, Registry, Release, ReleaseStatus, WebhookDelivery, db, new_token, utcnow
-from services import components, triggers, webhooks
+from services import components, metrics, triggers, webhooks
 from services.jobs import after_commit, unit_of_work
 from services.registry.dockerhub import hub_repository
 from services.registry.errors import RegistryError, RegistryNotFound
@@ -65,6 +65,7 @@ def receive(target, headers, body: bytes, source: str = "webhook") -> WebhookDel
     if secret is not None and not webhooks.signature_ok(secret, headers, body):
         delivery.status, delivery.processed_at = "done", utcnow()
         delivery.summary = "Ignored: signature wrong (the request did not carry the webhook secret)."
+        metrics.DELIVERIES.labels(source, "signature_wrong").inc()
     db.session.add(delivery)
     db.session.flush()
     if delivery.status == "pending":
@@ -117,6 +118,7 @@ def process(delivery_id: int) -> None:
                 source, events = webhooks.parse(_Headers(delivery.headers or {}), delivery.body.encode())
             except webhooks.PayloadError as e:
                 _done(delivery, f"Not understood: {e}")
+                metrics.DELIVERIES.labels("unknown", "invalid").inc()
                 return
             deployed = ignored = 0
             for event in events:
@@ -124,6 +126,7 @@ def process(delivery_id: int) -> None:
                     db.session.add(outcome)
                     deployed += outcome.outcome == "deployed"
                     ignored += outcome.outcome == "ignored"
+            metrics.DELIVERIES.labels(source, "deployed" if deployed else "ignored").inc()
             _done(delivery, f"{source}: {len(events)} event(s); {deployed} deploy(s), {ignored} ignored.")
     except Exception:  # noqa: BLE001 - a delivery must end, never stay "processing"
         log.exception("delivery %s failed", delivery_id)

@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from models import Component, Registry, WebhookDelivery, db, utcnow
-from services import components, deliveries, triggers
+from services import components, deliveries, metrics, triggers
 from services.jobs import unit_of_work
 from services.registry.errors import RegistryError, RegistryRateLimited
 from services.webhooks import PushEvent
@@ -66,13 +66,23 @@ def _check(group: Group) -> None:
         group.error = e
 
 
+def lag(component: Component, now, default_interval: int) -> float:
+    """Seconds past the time this component should have been polled."""
+    if component.last_polled_at is None:
+        return 0.0
+    interval = component.poll_interval or default_interval
+    return max(0.0, (now - component.last_polled_at).total_seconds() - interval)
+
+
 def poll_cycle(now=None) -> PollReport:
     """Check every due auto-deploy component once; deploy what changed."""
     now = now or utcnow()
     report = PollReport()
     default_interval = current_app.config["BERTH_POLL_INTERVAL"]
-    comps = [c for c in db.session.scalars(select(Component).where(
-        Component.auto_deploy.is_(True), Component.stopped.is_(False))) if due(c, now, default_interval)]
+    active = db.session.scalars(select(Component).where(
+        Component.auto_deploy.is_(True), Component.stopped.is_(False))).all()
+    comps = [c for c in active if due(c, now, default_interval)]
+    metrics.POLL_LAG.set(max([lag(c, now, default_interval) for c in comps], default=0))
     groups: dict[tuple, Group] = {}
     backoff: dict[int, bool] = {}
     for c in comps:

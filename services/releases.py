@@ -10,7 +10,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from models import Component, Release, ReleaseStatus, db, utcnow
-from services import components
+from services import components, metrics
 from services.deploy.spec import DeployError
 from services.deployers import disabled_reason, get_deployer
 from services.jobs import unit_of_work
@@ -32,6 +32,7 @@ def claim(release_id: int) -> bool:
 
 def _finish(release: Release, status: ReleaseStatus, message: str) -> None:
     release.status, release.message, release.finished_at = status.value, message[:1000], utcnow()
+    metrics.RELEASES.labels(release.trigger, status.value).inc()
     if status == ReleaseStatus.RUNNING:
         component = release.component
         component.digest, component.tag = release.digest, release.tag

@@ -97,6 +97,23 @@ def send(session: requests.Session, settings: HttpSettings, method: str, url: st
 
     Returns responses of any status below 500 except 429; callers decide what 4xx means.
     """
+    from services import metrics
+
+    host = requests.utils.urlparse(url).netloc
+    started = time.monotonic()
+    try:
+        response = _send(session, settings, method, url, headers=headers, auth=auth, params=params, data=data,
+                         max_bytes=max_bytes)
+    except errors.RegistryError as e:
+        metrics.REGISTRY_REQUESTS.labels(host, type(e).__name__).inc()
+        raise
+    finally:
+        metrics.REGISTRY_LATENCY.labels(host).observe(time.monotonic() - started)
+    metrics.REGISTRY_REQUESTS.labels(host, f"{response.status // 100}xx").inc()
+    return response
+
+
+def _send(session, settings, method, url, *, headers, auth, params, data, max_bytes) -> Response:
     limit = max_bytes or settings.max_bytes
     all_headers = {"User-Agent": settings.user_agent, **(headers or {})}
     attempt = 0

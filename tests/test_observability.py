@@ -1,0 +1,111 @@
+"""Metrics in Prometheus format that move, and logs that never carry a secret."""
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import select
+
+from models import Component, Registry, WebhookDelivery, db
+from tests.fixtures.podman import wait_for
+from tests.fixtures.registry import PASSWORD, USER
+
+
+def scrape(client) -> dict[tuple, float]:
+    r = client.get("/metrics")
+    assert r.status_code == 200 and r.content_type.startswith("text/plain")
+    out = {}
+    for family in text_string_to_metric_families(r.get_data(as_text=True)):
+        for sample in family.samples:
+            out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return out
+
+
+def total(samples, name, **labels):
+    return sum(v for (n, lab), v in samples.items() if n == name and all((k, v2) in lab for k, v2 in labels.items()))
+
+
+@pytest.mark.registry
+def test_metrics_move_with_deliveries_and_releases(client, auth, app, registries):
+    auth.signed_in()
+    before = scrape(client)
+    r = client.post("/registries/new", data={"kind": "registry", "name": "m", "url": registries.basic.url,
+                                             "username": USER, "password": PASSWORD})
+    assert r.status_code == 302
+    with app.app_context():
+        reg = db.session.scalar(select(Registry))
+        rid, token = reg.id, reg.webhook_token
+    r = client.post("/components/new", data={"source": "registry", "registry_id": str(rid), "image": "team/demo",
+                                             "tag": "v1.0", "name": "m", "application": "a", "replicas": "1",
+                                             "memory_mb": "64"})
+    assert r.status_code == 302
+    client.post(f"/hooks/registries/{rid}/{token}", data=json.dumps({"repository": "team/demo", "tag": "v1.0"}),
+                content_type="application/json")
+
+    def settled():
+        with app.app_context():
+            return db.session.scalar(select(WebhookDelivery.status)) == "done" and \
+                db.session.scalar(select(Component)).releases.first().status == "failed"
+    wait_for(settled, 30)
+    after = scrape(client)
+    assert total(after, "berth_webhook_deliveries_total") == total(before, "berth_webhook_deliveries_total") + 1
+    assert total(after, "berth_releases_total", trigger="manual", status="failed") == \
+        total(before, "berth_releases_total", trigger="manual", status="failed") + 1
+    host = registries.basic.host
+    assert total(after, "berth_registry_requests_total", registry=host) > \
+        total(before, "berth_registry_requests_total", registry=host)
+    assert total(after, "berth_registry_request_seconds_count", registry=host) > 0
+
+
+@pytest.mark.registry
+def test_logs_of_a_full_run_carry_no_secret(client, auth, app, registries, caplog):
+    caplog.set_level(logging.DEBUG)
+    handler = next(h for h in logging.getLogger().handlers if getattr(h, "_berth", False))
+    buffer = io.StringIO()
+    old_stream = handler.setStream(buffer)
+    old_level = logging.getLogger().level
+    logging.getLogger().setLevel(logging.DEBUG)
+    try:
+        auth.signed_in()
+        client.post("/registries/new", data={"kind": "registry", "name": "s", "url": registries.token.url,
+                                             "username": USER, "password": PASSWORD})
+        with app.app_context():
+            reg = db.session.scalar(select(Registry))
+            rid, token = reg.id, reg.webhook_token
+        client.post(f"/registries/{rid}/webhook", data={"webhook_secret": "hook-secret-value"})
+        client.get(f"/registries/{rid}/repository?repo=team/demo")
+        client.post("/components/new", data={"source": "registry", "registry_id": str(rid), "image": "team/demo",
+                                             "tag": "v1.0", "name": "s", "application": "a", "replicas": "1",
+                                             "memory_mb": "64"})
+        body = json.dumps({"repository": "team/demo", "tag": "v1.0"})
+        client.post(f"/hooks/registries/{rid}/{token}", data=body, content_type="application/json",
+                    headers={"Authorization": "Bearer hook-secret-value"})
+        client.post(f"/hooks/registries/{rid}/{token}", data=body, content_type="application/json",
+                    headers={"Authorization": "Bearer wrong-guess"})
+        logging.getLogger("berth.test").info("request to /hooks/registries/%s/%s with Authorization: Bearer %s "
+                                             "and password=%s", rid, token, "hook-secret-value", PASSWORD)
+
+        def processed():
+            with app.app_context():
+                return all(d.status == "done" for d in db.session.scalars(select(WebhookDelivery)))
+        wait_for(processed, 30)
+    finally:
+        handler.setStream(old_stream)
+        logging.getLogger().setLevel(old_level)
+    text = buffer.getvalue()
+    assert "registry" in text  # the run did log
+    for secret in (PASSWORD, token, "hook-secret-value"):
+        assert secret not in text, secret
+    assert "[redacted]" in text
+
+
+def test_json_log_format_is_one_object_per_line():
+    from services.logs import JsonFormatter
+
+    record = logging.LogRecord("berth", logging.INFO, __file__, 1, "token=%s", ("abc123",), None)
+    line = JsonFormatter().format(record)
+    data = json.loads(line)
+    assert data["message"] == "token=[redacted]" and "\n" not in line
