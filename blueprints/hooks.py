@@ -29,8 +29,8 @@ def _receive(kind: str, object_id: int, token: str):
         webhooks.parse(request.headers, body)  # reject what can never be processed, before storing
     except webhooks.PayloadError as e:
         return jsonify(error=str(e)), 400
-    delivery = deliveries.receive(target, request.headers, body)
-    return jsonify(status="accepted", delivery=delivery.id), 202
+    delivery_id = deliveries.receive(target, request.headers, body)
+    return jsonify(status="accepted", delivery=delivery_id), 202
 
 
 @bp.route("/components/<int:component_id>/<token>", methods=["POST"])

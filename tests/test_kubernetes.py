@@ -150,13 +150,7 @@ def test_unreachable_api_server():
 
 
 def test_kubeconfig_is_loaded_from_the_environment(kube, tmp_path, monkeypatch):
-    kubeconfig = tmp_path / "config"
-    kubeconfig.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "test",
-        "clusters": [{"name": "kmock", "cluster": {"server": kube.url}}],
-        "contexts": [{"name": "test", "context": {"cluster": "kmock", "user": "berth"}}],
-        "users": [{"name": "berth", "user": {"token": "abc"}}]}))
-    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    monkeypatch.setenv("KUBECONFIG", kube.kubeconfig(tmp_path / "config"))
     deployer = KubernetesDeployer.from_environment()
     deployer.apply(spec(credentials=None))
     assert kube.obj("apps/v1/deployments", "berth-alpha", "web") is not None

@@ -97,12 +97,7 @@ def test_deliveries_spread_over_two_instances_are_processed_once(registries):
 
 @pytest.mark.registry
 def test_release_killed_mid_deploy_ends_after_restart(registries, kube, tmp_path):
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "k",
-        "clusters": [{"name": "k", "cluster": {"server": kube.url}}],
-        "contexts": [{"name": "k", "context": {"cluster": "k", "user": "u"}}],
-        "users": [{"name": "u", "user": {"token": "t"}}]}))
+    kubeconfig = kube.kubeconfig(tmp_path / "kubeconfig")
     with postgres_database() as url:
         _seed(url, registries.basic.url, components=1)
         engine = create_engine(url)
@@ -113,7 +108,7 @@ def test_release_killed_mid_deploy_ends_after_restart(registries, kube, tmp_path
             s.add(Release(team_id=comp.team_id, component_id=comp.id, tag="v1.0", trigger="manual",
                           triggered_by="test", status="pending"))
             s.commit()
-        env = dict(BERTH_SCHEDULER="off", BERTH_DEPLOYER="kubernetes", KUBECONFIG=str(kubeconfig),
+        env = dict(BERTH_SCHEDULER="off", BERTH_DEPLOYER="kubernetes", KUBECONFIG=kubeconfig,
                    BERTH_ROLLOUT_TIMEOUT=600, BERTH_STALE_SECONDS=3)
         with gunicorn(url, workers=1, **env) as server:
             poke(server, 2)

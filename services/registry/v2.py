@@ -154,22 +154,28 @@ class RegistryV2Client:
                 "is the URL a container registry?", status=response.status)
         return "Connected: the registry answered the v2 API."
 
-    def catalog_all(self, limit: int = 10000) -> list[str]:
-        repos: list[str] = []
-        url: str | None = "/v2/_catalog"
-        params = {"n": "1000"}
+    def _paged_list(self, path: str, key: str, scope: str, page_size: int, limit: int) -> list[str]:
+        """Follow `Link: <…>; rel="next"` pages of a list answer (catalog, tags) up to `limit` items."""
+        items: list[str] = []
+        url: str | None = path
+        params = {"n": str(page_size)}
         for _ in range(MAX_PAGES):
-            if url is None or len(repos) >= limit:
+            if url is None or len(items) >= limit:
                 break
-            response = self.request("GET", url, scope="registry:catalog:*", params=params)
+            response = self.request("GET", url, scope=scope, params=params)
             data = response.json()
-            page = data.get("repositories") if isinstance(data, dict) else None
+            page = data.get(key) if isinstance(data, dict) else None
+            if page is None and key == "tags" and isinstance(data, dict):
+                page = []  # a repository whose tags were all deleted answers "tags": null
             if not isinstance(page, list):
-                raise errors.RegistryProtocolError("The registry's catalog answer has no repository list.")
-            repos.extend(str(r) for r in page)
+                raise errors.RegistryProtocolError(f"The registry's answer has no {key} list.")
+            items.extend(str(x) for x in page)
             url = parse_next_link(response.headers.get("Link"), response.url)
-            params = None
-        return repos
+            params = None  # the next link carries its own query
+        return items
+
+    def catalog_all(self, limit: int = 10000) -> list[str]:
+        return self._paged_list("/v2/_catalog", "repositories", "registry:catalog:*", 1000, limit)
 
     def repositories(self, query: str = "", page: int = 1, per_page: int = 50) -> RepoPage:
         names = sorted(r for r in self.catalog_all() if query.lower() in r.lower())
@@ -177,24 +183,8 @@ class RegistryV2Client:
         return RepoPage(names[start:start + per_page], len(names), page, per_page)
 
     def tag_names(self, repository: str) -> list[str]:
-        names: list[str] = []
-        url: str | None = f"/v2/{repository}/tags/list"
-        params = {"n": "10000"}
-        scope = pull_scope(repository)
-        for _ in range(MAX_PAGES):
-            if url is None:
-                break
-            response = self.request("GET", url, scope=scope, params=params)
-            data = response.json()
-            tags = data.get("tags") if isinstance(data, dict) else None
-            if tags is None:
-                tags = []
-            if not isinstance(tags, list):
-                raise errors.RegistryProtocolError("The registry's tag list is not a list.")
-            names.extend(str(t) for t in tags)
-            url = parse_next_link(response.headers.get("Link"), response.url)
-            params = None
-        return names
+        return self._paged_list(f"/v2/{repository}/tags/list", "tags", pull_scope(repository), 10000,
+                                MAX_PAGES * 10000)
 
     def tags(self, repository: str) -> list[TagInfo]:
         return [TagInfo(name) for name in self.tag_names(repository)]
