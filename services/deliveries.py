@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 
 from models import Component, DeliveryOutcome, Registry, Release, ReleaseStatus, WebhookDelivery, db, new_token, utcnow
 from services import components, metrics, triggers, webhooks
@@ -170,8 +170,11 @@ def component_repository(component: Component) -> str:
 def _targets(delivery: WebhookDelivery, repository: str) -> list[Component]:
     if delivery.component_id is not None:
         return [db.session.get(Component, delivery.component_id, with_for_update=True)]
-    candidates = db.session.scalars(select(Component).where(Component.registry_id == delivery.registry_id)
-                                    .order_by(Component.id).with_for_update()).all()
+    # Lock only this repository's components (Docker Hub's official images may be stored without library/).
+    names = {repository, repository.removeprefix("library/")}
+    candidates = db.session.scalars(select(Component).where(
+        Component.registry_id == delivery.registry_id, func.lower(Component.image).in_(names))
+        .order_by(Component.id).with_for_update()).all()
     return [c for c in candidates if component_repository(c).lower() == repository.lower()]
 
 

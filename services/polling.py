@@ -139,7 +139,8 @@ def _apply(group: Group, now, report: PollReport) -> None:
         registry.last_poll_at, registry.last_poll_error, registry.poll_backoff_until = now, None, None
     findings = []
     for cid in group.component_ids:
-        component = db.session.get(Component, cid)
+        # Locked like a webhook delivery's targets, so the two never decide for one component at once.
+        component = db.session.get(Component, cid, with_for_update=True)
         component.last_polled_at = now
         event = _finding(component, group)
         if event is not None:
@@ -162,7 +163,10 @@ def _finding(component: Component, group: Group) -> PushEvent | None:
     """A push event when the registry has something this component does not run yet."""
     if component.trigger_kind == "same_tag":
         digest = group.digests.get(component.tag)
-        if digest and digest != component.digest:
+        latest = component.releases.first()
+        # Already running, deploying or tried: not news (a failed digest is retried only by a replay).
+        known = {component.digest, latest.digest if latest is not None else None}
+        if digest and digest not in known:
             return PushEvent(group.repository, component.tag, digest)
         return None
     rule = triggers.Rule.of(component)

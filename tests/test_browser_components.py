@@ -5,6 +5,7 @@ import uuid
 
 import pytest
 import requests
+from playwright.sync_api import expect
 
 from tests.fixtures.images import Image
 from tests.fixtures.registry import PASSWORD, USER, free_port
@@ -46,16 +47,22 @@ def test_create_component_from_registry_and_watch_it_run(page, app, make_user, r
     assert page.get_by_label("Application").input_value() == "default"
     page.get_by_label("Application").fill("shop")
     page.get_by_label("Memory limit (MiB)").fill("48")
+    rows = page.locator(".env-row")
     for name, value in (("COLOR", "blue"), ("MODE", "production")):
+        before = rows.count()
         page.get_by_role("button", name="Add variable").click()
-        row = page.locator(".env-row").last
-        row.wait_for()
+        expect(rows).to_have_count(before + 1)  # the new row arrived from the server
+        row = rows.nth(before)
         row.get_by_label("Variable name").fill(name)
         row.get_by_label("Value").fill(value)
     host_port = free_port()
     page.get_by_label("Host port (podman)").fill(str(host_port))
     page.get_by_role("button", name="Create and deploy").click()
-    page.get_by_test_id("status").wait_for()
+    page.wait_for_load_state()
+    if not page.get_by_test_id("status").count():
+        errors = page.locator("ul.errors li, .flash-error").all_inner_texts()
+        page.get_by_test_id("status").wait_for(timeout=5000) if not errors else None
+        assert not errors, errors
     page.evaluate("window.__sameDocument = true")
     page.wait_for_function("document.querySelector('[data-testid=status]').innerText === 'running'", timeout=60000)
     assert page.evaluate("window.__sameDocument") is True  # updated in place by the polling fragment
