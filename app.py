@@ -183,6 +183,7 @@ def start_poller(app: Flask):
                     report.groups, report.events, report.deployed, len(report.errors))
             db.session.remove()
 
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per tick is noise
     scheduler = BackgroundScheduler(daemon=True)
     every = max(1, min(app.config["BERTH_POLL_INTERVAL"], 15))
     scheduler.add_job(tick, "interval", seconds=every, max_instances=1, coalesce=True, id="berth-poll")

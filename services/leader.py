@@ -75,6 +75,9 @@ class Leadership:
         with self._lock:
             if self._conn is not None:
                 try:
+                    # Closing would return the connection, and the session-level lock with it, to the
+                    # pool; invalidating really disconnects, which ends the lock.
+                    self._conn.invalidate()
                     self._conn.close()
                 finally:
                     self._conn = None

@@ -33,7 +33,8 @@ def test_several_workers_run_one_poller(database_url, app):
         time.sleep(4)
         poke(a)
         poke(b)
-        assert len(leader_pids(a, b)) == 1, a.logs()[-2000:] + b.logs()[-2000:]
+        leaders = leader_pids(a, b)
+        assert len(leaders) == 1, f"leaders: {leaders}\n" + a.logs()[-2000:] + b.logs()[-2000:]
         cycles = re.findall(r"\[(\d+)\].*poll cycle:|poll cycle:", a.logs() + b.logs())
         assert len(cycles) >= 2
     assert True
