@@ -214,7 +214,7 @@ def register_services(app: Flask) -> None:
             if app.config["BERTH_DEPLOY_WORKERS"] > 0:
                 runner = BackgroundRunner(app, app.config["BERTH_DEPLOY_WORKERS"])
                 app.extensions["berth_release_kick"] = runner.releases.submit
-                app.extensions["berth_delivery_kick"] = runner.deliveries.kick
+                app.extensions["berth_delivery_kick"] = runner.deliveries.submit
                 shutdowns.append(runner.shutdown)
             if app.config["BERTH_SCHEDULER"]:
                 shutdowns.append(start_poller(app))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import select
@@ -48,39 +47,6 @@ class Queue:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
-class DeliveryLoop:
-    """One thread that processes pending deliveries in batches: woken by new deliveries, and
-    by the sweep. Batches keep a burst of webhooks to a few commits."""
-
-    def __init__(self, app, batch: int = 100):
-        self.app, self.batch = app, batch
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._loop, name="berth-deliveries", daemon=True)
-        self.thread.start()
-
-    def kick(self, *_ignored) -> None:
-        self._wake.set()
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(5)
-            self._wake.clear()
-            try:
-                with self.app.app_context():
-                    while not self._stop.is_set() and deliveries.process_pending(self.batch):
-                        pass
-                    db.session.remove()
-            except Exception:  # noqa: BLE001 - keep processing after a database hiccup
-                log.exception("delivery processing failed")
-                time.sleep(1)
-
-    def shutdown(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        self.thread.join(30)
-
-
 class BackgroundRunner:
     def __init__(self, app, release_workers: int, sweep_every: float = 2.0):
         cfg = app.config
@@ -88,7 +54,8 @@ class BackgroundRunner:
         self._stop = threading.Event()
         self.releases = Queue(app, "release", release_workers, lambda rid: releases.run(
             rid, rollout_timeout=float(cfg.get("BERTH_ROLLOUT_TIMEOUT", 300)), stop=self._stop))
-        self.deliveries = DeliveryLoop(app)
+        # One delivery worker per process keeps decisions for a component in order.
+        self.deliveries = Queue(app, "delivery", 1, deliveries.process)
         self.sweep_every = sweep_every
         self._sweeper = threading.Thread(target=self._sweep_loop, name="berth-sweep", daemon=True)
         self._sweeper.start()
@@ -100,10 +67,12 @@ class BackgroundRunner:
             deliveries.recover_stale(stale)
             release_ids = db.session.scalars(select(Release.id).where(
                 Release.status == ReleaseStatus.PENDING.value).order_by(Release.id).limit(100)).all()
+            delivery_ids = deliveries.pending_ids()
             db.session.remove()
         for rid in release_ids:
             self.releases.submit(rid)
-        self.deliveries.kick()
+        for did in delivery_ids:
+            self.deliveries.submit(did)
 
     def _sweep_loop(self) -> None:
         while not self._stop.wait(self.sweep_every):

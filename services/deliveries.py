@@ -3,12 +3,10 @@ from __future__ import annotations
 
 import hmac
 import logging
-import time
 from dataclasses import dataclass
 
 from flask import current_app
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.exc import OperationalError
 
 from models import Component, DeliveryOutcome, Registry, Release, ReleaseStatus, WebhookDelivery, db, new_token, utcnow
 from services import components, metrics, triggers, webhooks
@@ -100,19 +98,16 @@ def replay(delivery: WebhookDelivery) -> WebhookDelivery:
 def _kick_after_commit(delivery_id: int) -> None:
     kick = current_app.extensions.get("berth_delivery_kick")
     if kick:
-        after_commit(kick)
+        after_commit(lambda: kick(delivery_id))
 
 
 # -- processing -------------------------------------------------------------------------------
-def claim_batch(limit: int = 100) -> list[int]:
-    """Atomically take up to `limit` pending deliveries; concurrent processes never get the same one."""
-    oldest = select(WebhookDelivery.id).where(WebhookDelivery.status == "pending").order_by(
-        WebhookDelivery.id).limit(limit).scalar_subquery()
+def claim(delivery_id: int) -> bool:
     with unit_of_work():
-        claimed = db.session.execute(
-            update(WebhookDelivery).where(WebhookDelivery.id.in_(oldest), WebhookDelivery.status == "pending")
-            .values(status="processing", claimed_at=utcnow()).returning(WebhookDelivery.id)).scalars().all()
-    return sorted(claimed)
+        result = db.session.execute(update(WebhookDelivery).where(
+            WebhookDelivery.id == delivery_id, WebhookDelivery.status == "pending")
+            .values(status="processing", claimed_at=utcnow()))
+    return result.rowcount == 1
 
 
 class _Headers(dict):
@@ -123,57 +118,33 @@ class _Headers(dict):
         return default
 
 
-def process_pending(limit: int = 100) -> int:
-    """Claim and process a batch of pending deliveries in one transaction; returns how many."""
-    ids = claim_batch(limit)
-    if not ids:
-        return 0
-    for attempt in range(1, 6):
-        try:
-            with unit_of_work():
-                for delivery_id in ids:
-                    _process_one(delivery_id)
-            return len(ids)
-        except OperationalError:
-            # SQLite: another writer committed between this batch's reads and its first write.
-            # The whole batch rolled back; do it again (the stale sweep is the last resort).
-            if attempt == 5:
-                raise
-            time.sleep(0.05 * attempt)
-    return len(ids)
-
-
-def _process_one(delivery_id: int) -> None:
-    savepoint = db.session.begin_nested()
-    try:
-        _process(db.session.get(WebhookDelivery, delivery_id))
-        savepoint.commit()
-    except OperationalError:
-        raise
-    except Exception:  # noqa: BLE001 - one bad delivery must not stop the batch
-        log.exception("delivery %s failed", delivery_id)
-        savepoint.rollback()
-        delivery = db.session.get(WebhookDelivery, delivery_id)
-        delivery.status, delivery.processed_at = "failed", utcnow()
-        delivery.summary = "Berth hit an unexpected error processing this delivery; replay it to retry."
-
-
-def _process(delivery: WebhookDelivery) -> None:
+def process(delivery_id: int) -> None:
     """Parse a stored delivery and record an outcome per component (deploying where the rule says)."""
-    try:
-        source, events = webhooks.parse(_Headers(delivery.headers or {}), delivery.body.encode())
-    except webhooks.PayloadError as e:
-        _done(delivery, f"Not understood: {e}")
-        metrics.DELIVERIES.labels("unknown", "invalid").inc()
+    if not claim(delivery_id):
         return
-    deployed = ignored = 0
-    for event in events:
-        for outcome in _outcomes(delivery, source, event):
-            db.session.add(outcome)
-            deployed += outcome.outcome == "deployed"
-            ignored += outcome.outcome == "ignored"
-    metrics.DELIVERIES.labels(source, "deployed" if deployed else "ignored").inc()
-    _done(delivery, f"{source}: {len(events)} event(s); {deployed} deploy(s), {ignored} ignored.")
+    try:
+        with unit_of_work():
+            delivery = db.session.get(WebhookDelivery, delivery_id)
+            try:
+                source, events = webhooks.parse(_Headers(delivery.headers or {}), delivery.body.encode())
+            except webhooks.PayloadError as e:
+                _done(delivery, f"Not understood: {e}")
+                metrics.DELIVERIES.labels("unknown", "invalid").inc()
+                return
+            deployed = ignored = 0
+            for event in events:
+                for outcome in _outcomes(delivery, source, event):
+                    db.session.add(outcome)
+                    deployed += outcome.outcome == "deployed"
+                    ignored += outcome.outcome == "ignored"
+            metrics.DELIVERIES.labels(source, "deployed" if deployed else "ignored").inc()
+            _done(delivery, f"{source}: {len(events)} event(s); {deployed} deploy(s), {ignored} ignored.")
+    except Exception:  # noqa: BLE001 - a delivery must end, never stay "processing"
+        log.exception("delivery %s failed", delivery_id)
+        with unit_of_work():
+            delivery = db.session.get(WebhookDelivery, delivery_id)
+            delivery.status, delivery.processed_at = "failed", utcnow()
+            delivery.summary = "Berth hit an unexpected error processing this delivery; replay it to retry."
 
 
 def _done(delivery: WebhookDelivery, summary: str) -> None:
@@ -285,3 +256,7 @@ def recover_stale(stale_after: float = 120) -> int:
             WebhookDelivery.status == "processing", WebhookDelivery.claimed_at < cutoff).values(status="pending"))
     return result.rowcount
 
+
+def pending_ids(limit: int = 100) -> list[int]:
+    return list(db.session.scalars(select(WebhookDelivery.id).where(WebhookDelivery.status == "pending")
+                                   .order_by(WebhookDelivery.id).limit(limit)))
