@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import OperationalError
 
 from models import Component, DeliveryOutcome, Registry, Release, ReleaseStatus, WebhookDelivery, db, new_token, utcnow
 from services import components, metrics, triggers, webhooks
@@ -139,6 +140,13 @@ def process(delivery_id: int) -> None:
                     ignored += outcome.outcome == "ignored"
             metrics.DELIVERIES.labels(source, "deployed" if deployed else "ignored").inc()
             _done(delivery, f"{source}: {len(events)} event(s); {deployed} deploy(s), {ignored} ignored.")
+    except OperationalError:
+        # A deadlock or lock timeout between processes: nothing was written; try it again later.
+        log.warning("delivery %s hit a database conflict; it goes back to pending for the sweep", delivery_id)
+        with unit_of_work():
+            db.session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
+                               .values(status="pending"))
+        return
     except Exception:  # noqa: BLE001 - a delivery must end, never stay "processing"
         log.exception("delivery %s failed", delivery_id)
         with unit_of_work():

@@ -79,8 +79,9 @@ def poll_cycle(now=None) -> PollReport:
     now = now or utcnow()
     report = PollReport()
     default_interval = current_app.config["BERTH_POLL_INTERVAL"]
+    # In id order: components are locked in that order, as webhook deliveries lock them (no deadlocks).
     active = db.session.scalars(select(Component).where(
-        Component.auto_deploy.is_(True), Component.stopped.is_(False))).all()
+        Component.auto_deploy.is_(True), Component.stopped.is_(False)).order_by(Component.id)).all()
     comps = [c for c in active if due(c, now, default_interval)]
     metrics.POLL_LAG.set(max([lag(c, now, default_interval) for c in comps], default=0))
     groups: dict[tuple, Group] = {}
