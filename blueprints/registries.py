@@ -153,10 +153,11 @@ def webhook(registry_id: int):
     registry = get_team_object_or_404(Registry, registry_id)
     form = WebhookSecretForm()
     if form.validate_on_submit():
-        if len(form.webhook_secret.data or "") > 512:
-            form.webhook_secret.errors.append("A secret has at most 512 characters.")
-        else:
+        try:
             deliveries.set_webhook_secret(registry, form.webhook_secret.data or "", bool(form.clear_secret.data))
+        except FieldErrors as e:
+            apply_to_form(form, e)
+        else:
             flash("Saved the webhook secret.", "success")
             return redirect(url_for("registries.webhook", registry_id=registry.id))
     hook_url = current_app.config["BERTH_EXTERNAL_URL"] + url_for(

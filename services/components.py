@@ -257,8 +257,6 @@ def update_build_source(component: Component, data: BuildSourceInput) -> None:
     problem = triggers.check_pattern(data.trigger_kind, data.trigger_pattern)
     if problem:
         raise FieldErrors({"trigger_pattern": problem})
-    if len(data.webhook_secret) > 512:
-        raise FieldErrors({"webhook_secret": "A secret has at most 512 characters."})
     component.auto_deploy = data.auto_deploy
     component.trigger_kind = data.trigger_kind
     component.trigger_pattern = data.trigger_pattern.strip() if data.trigger_kind != "same_tag" else None

@@ -11,6 +11,7 @@ from sqlalchemy.exc import OperationalError
 
 from models import Component, DeliveryOutcome, Registry, Release, ReleaseStatus, WebhookDelivery, db, new_token, utcnow
 from services import components, metrics, triggers, webhooks
+from services.errors import FieldErrors
 from services.jobs import after_commit, unit_of_work
 from services.registry.dockerhub import hub_repository
 from services.registry.errors import RegistryError, RegistryNotFound
@@ -53,6 +54,8 @@ def set_webhook_secret(obj, secret: str, clear: bool) -> None:
     """Set (encrypted), keep (empty) or clear the secret deliveries must carry."""
     from services.registries import secret_box
 
+    if len(secret) > 512:
+        raise FieldErrors({"webhook_secret": "A secret has at most 512 characters."})
     if clear:
         obj.webhook_secret_encrypted = None
     elif secret:

@@ -240,6 +240,3 @@ def repositories(registry: Registry, query: str = "", page: int = 1, per_page: i
 def tag_details(registry: Registry, repository: str, tag: str) -> TagInfo:
     return client_for(registry).tag_info(repository, tag)
 
-
-def image_details(registry: Registry, repository: str, reference: str):
-    return client_for(registry).image_details(repository, reference)

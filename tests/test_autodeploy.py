@@ -266,8 +266,6 @@ def test_webhook_secret_required_when_set(client, app):
 
 
 def test_regenerated_token_stops_the_old_one(client, auth, app, registries):
-    from services.polling import poll_cycle  # noqa: F401 - imported for side-effect free check
-
     auth.signed_in()
     rid, token = make_registry_row(app)
     assert client.post(f"/registries/{rid}/webhook-token").status_code == 302
