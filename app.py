@@ -42,7 +42,9 @@ def register_extensions(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
-        return db.session.get(User, int(user_id))
+        from services import accounts
+
+        return accounts.load_user(int(user_id))
 
 
 def register_blueprints(app: Flask) -> None:

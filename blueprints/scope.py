@@ -18,13 +18,11 @@ def load_current_team() -> None:
     if not current_user.is_authenticated:
         return
     team_id = session.get("team_id")
-    m = accounts.membership(current_user, team_id) if team_id else None
-    if m is None:
-        teams = accounts.teams_of(current_user)
-        m = accounts.membership(current_user, teams[0].id) if teams else None
+    m = accounts.working_membership(current_user, team_id)
     if m is not None:
         g.team, g.membership = m.team, m
-        session["team_id"] = m.team_id
+        if team_id != m.team_id:  # writing the session re-signs and re-sends the cookie
+            session["team_id"] = m.team_id
 
 
 def current_team():

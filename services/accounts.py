@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from models import Membership, Role, Team, User, db
@@ -73,15 +74,28 @@ def authenticate(email: str, password: str) -> User | None:
 
 
 def membership(user: User, team_id: int) -> Membership | None:
+    """The user's membership in a team, with the team loaded in the same query."""
     return db.session.scalar(
-        select(Membership).where(Membership.user_id == user.id, Membership.team_id == team_id)
+        select(Membership).options(joinedload(Membership.team))
+        .where(Membership.user_id == user.id, Membership.team_id == team_id)
     )
 
 
+def load_user(user_id: int) -> User | None:
+    """The signed-in user with their memberships and teams, in one query (it runs on every request)."""
+    stmt = select(User).options(joinedload(User.memberships).joinedload(Membership.team)).where(User.id == user_id)
+    return db.session.execute(stmt).unique().scalar_one_or_none()
+
+
 def teams_of(user: User) -> list[Team]:
-    return list(db.session.scalars(
-        select(Team).join(Membership).where(Membership.user_id == user.id).order_by(Team.name)
-    ))
+    return sorted((m.team for m in user.memberships), key=lambda t: t.name)
+
+
+def working_membership(user: User, team_id: int | None) -> Membership | None:
+    """The membership for the team the session names, else the user's first team by name."""
+    memberships = sorted(user.memberships, key=lambda m: m.team.name)
+    chosen = next((m for m in memberships if m.team_id == team_id), None)
+    return chosen or (memberships[0] if memberships else None)
 
 
 def add_member(team: Team, user: User, role: Role = Role.MEMBER) -> Membership:

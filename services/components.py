@@ -271,6 +271,6 @@ def update_build_source(component: Component, data: BuildSourceInput) -> None:
 def repository_tags(component: Component) -> list[str]:
     """The names of the tags in the component's repository now (briefly cached for registries)."""
     if component.source_registry is not None:
-        return [t.name for t in registries.cached_tags(component.source_registry, component.image)]
+        return registries.cached_tags(component.source_registry, component.image).names
     source = source_for(component.team_id, None, f"{component.image}:{component.tag}")
-    return [t.name for t in source.client.tags(source.repository)]
+    return source.client.tag_list(source.repository).names

@@ -59,9 +59,7 @@ def _check(group: Group) -> None:
         for tag in sorted(group.same_tags):
             group.digests[tag] = group.client.manifest_digest(group.repository, tag)
         if group.needs_list:
-            names = group.client.tag_names(group.repository) if hasattr(group.client, "tag_names") else \
-                [t.name for t in group.client.tags(group.repository)]
-            group.tags = names
+            group.tags = group.client.tag_list(group.repository).names
     except RegistryError as e:
         group.error = e
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import heapq
 import tempfile
 import threading
 import time
@@ -19,8 +18,7 @@ from services.crypto import SecretBox
 from services.errors import FieldErrors, ServiceError
 from services.registry import errors as reg_errors
 from services.registry.http import HttpSettings
-from services.registry.types import TagInfo
-from services.versions import natural_key
+from services.registry.types import TagInfo, TagList
 
 
 @dataclass
@@ -188,7 +186,7 @@ def registry_users(registry: Registry) -> list[str]:
 
 
 # -- browsing, with a short-lived tag cache --------------------------------------------------
-_cache: dict[tuple, tuple[float, list[TagInfo]]] = {}
+_cache: dict[tuple, tuple[float, TagList]] = {}
 _cache_lock = threading.Lock()
 
 
@@ -198,14 +196,7 @@ def forget_cache(registry_id: int) -> None:
             del _cache[key]
 
 
-def newest_first(tags: list[TagInfo], limit: int) -> list[TagInfo]:
-    """The first `limit` tags, newest first where the registry gives dates, else highest version."""
-    if tags and all(t.created for t in tags):
-        return heapq.nlargest(limit, tags, key=lambda t: (t.created, natural_key(t.name)))
-    return heapq.nlargest(limit, tags, key=lambda t: natural_key(t.name))
-
-
-def cached_tags(registry: Registry, repository: str, refresh: bool = False) -> list[TagInfo]:
+def cached_tags(registry: Registry, repository: str, refresh: bool = False) -> TagList:
     key = (registry.id, repository)
     ttl = current_app.config["BERTH_TAG_CACHE_SECONDS"]
     now = time.monotonic()
@@ -214,7 +205,7 @@ def cached_tags(registry: Registry, repository: str, refresh: bool = False) -> l
             hit = _cache.get(key)
         if hit and hit[0] > now:
             return hit[1]
-    tags = client_for(registry).tags(repository)
+    tags = client_for(registry).tag_list(repository)
     with _cache_lock:
         _cache[key] = (now + ttl, tags)
     return tags
@@ -228,9 +219,8 @@ def search_tags(registry: Registry, repository: str, query: str = "", limit: int
     costs one fetch and a filter, not a full sort per keystroke.
     """
     tags = cached_tags(registry, repository, refresh)
-    needle = query.strip().lower()
-    matched = [t for t in tags if needle in t.name.lower()] if needle else tags
-    return newest_first(matched, limit), len(matched), len(tags)
+    shown, matched = tags.search(query, limit)
+    return shown, matched, len(tags)
 
 
 def repositories(registry: Registry, query: str = "", page: int = 1, per_page: int = 50):

@@ -8,7 +8,7 @@ import requests
 
 from services.registry import errors
 from services.registry.http import HttpSettings, Response, send
-from services.registry.types import ImageDetails, RepoPage, TagInfo, parse_time
+from services.registry.types import ImageDetails, RepoPage, TagInfo, TagList, parse_time
 from services.registry.v2 import RegistryV2Client, _platform
 
 HUB_API = "https://hub.docker.com"
@@ -133,6 +133,9 @@ class DockerHubClient:
             if not data.get("next"):
                 break
         return out
+
+    def tag_list(self, repository: str) -> TagList:
+        return TagList.of(self.tags(repository))
 
     def manifest_digest(self, repository: str, reference: str) -> str:
         return self.registry.manifest_digest(hub_repository(repository), reference)

@@ -7,7 +7,7 @@ import requests
 
 from services.registry import errors
 from services.registry.http import HttpSettings, Response, send
-from services.registry.types import ImageDetails, RepoPage, TagInfo, parse_time
+from services.registry.types import ImageDetails, RepoPage, TagInfo, TagList, parse_time
 from services.registry.v2 import RegistryV2Client, _platform
 
 API = "/api/v2.0"
@@ -107,6 +107,9 @@ class HarborClient:
             if len(artifacts) < PAGE_SIZE or (total and total.isdigit() and page * PAGE_SIZE >= int(total)):
                 break
         return out
+
+    def tag_list(self, repository: str) -> TagList:
+        return TagList.of(self.tags(repository))
 
     def manifest_digest(self, repository: str, reference: str) -> str:
         return self.registry.manifest_digest(repository, reference)

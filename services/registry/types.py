@@ -1,8 +1,11 @@
 """Plain values the registry clients return."""
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+
+from services.versions import highest, natural_key
 
 
 @dataclass(slots=True)
@@ -12,6 +15,56 @@ class TagInfo:
     size: int | None = None
     created: datetime | None = None
     platforms: tuple[str, ...] | list[str] = ()
+
+
+class TagList:
+    """A repository's tags as one fetch returned them, ready to be searched again and again.
+
+    Registry v2 lists names only, so those stay plain strings and a TagInfo is made only for
+    the rows shown (their details load per row). Harbor and Docker Hub list details with the
+    names; those are kept by name, and their dates order the list.
+    """
+
+    __slots__ = ("names", "details", "_lowered")
+
+    def __init__(self, names: list[str], details: dict[str, TagInfo] | None = None):
+        self.names = names
+        self.details = details or {}
+        self._lowered: list[str] | None = None
+
+    @classmethod
+    def of(cls, infos: list[TagInfo]) -> TagList:
+        return cls([t.name for t in infos], {t.name: t for t in infos})
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def info(self, name: str) -> TagInfo:
+        return self.details.get(name) or TagInfo(name)
+
+    def matching(self, query: str) -> list[str]:
+        """Names containing `query`, ignoring case."""
+        needle = query.strip().lower()
+        if not needle:
+            return self.names
+        if needle.isascii() and not any(c.isalpha() for c in needle):  # "1.4": case cannot matter
+            return [name for name in self.names if needle in name]
+        if self._lowered is None:
+            lowered = "\n".join(self.names).lower().split("\n")
+            self._lowered = lowered if len(lowered) == len(self.names) else [n.lower() for n in self.names]
+        return [name for name, low in zip(self.names, self._lowered, strict=True) if needle in low]
+
+    def newest_first(self, names: list[str], limit: int) -> list[TagInfo]:
+        """The first `limit` of `names`: newest first where every one has a date, else highest version."""
+        dated = [self.details[n] for n in names if n in self.details and self.details[n].created]
+        if names and len(dated) == len(names):
+            return heapq.nlargest(limit, dated, key=lambda t: (t.created, natural_key(t.name)))
+        return [self.info(n) for n in highest(names, limit)]
+
+    def search(self, query: str, limit: int) -> tuple[list[TagInfo], int]:
+        """(first `limit` tags containing query, newest first; how many match)."""
+        matched = self.matching(query)
+        return self.newest_first(matched, limit), len(matched)
 
 
 @dataclass

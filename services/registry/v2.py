@@ -11,7 +11,7 @@ import requests
 
 from services.registry import errors
 from services.registry.http import HttpSettings, Response, send
-from services.registry.types import ImageDetails, RepoPage, TagInfo, parse_time
+from services.registry.types import ImageDetails, RepoPage, TagInfo, TagList, parse_time
 
 MANIFEST_TYPES = [
     "application/vnd.oci.image.index.v1+json",
@@ -169,7 +169,8 @@ class RegistryV2Client:
                 page = []  # a repository whose tags were all deleted answers "tags": null
             if not isinstance(page, list):
                 raise errors.RegistryProtocolError(f"The registry's answer has no {key} list.")
-            items.extend(str(x) for x in page)
+            # Names arrive as strings; convert one by one only when a registry sends other types.
+            items.extend(page if set(map(type, page)) <= {str} else map(str, page))
             url = parse_next_link(response.headers.get("Link"), response.url)
             params = None  # the next link carries its own query
         return items
@@ -186,8 +187,8 @@ class RegistryV2Client:
         return self._paged_list(f"/v2/{repository}/tags/list", "tags", pull_scope(repository), 10000,
                                 MAX_PAGES * 10000)
 
-    def tags(self, repository: str) -> list[TagInfo]:
-        return [TagInfo(name) for name in self.tag_names(repository)]
+    def tag_list(self, repository: str) -> TagList:
+        return TagList(self.tag_names(repository))
 
     def manifest_digest(self, repository: str, reference: str) -> str:
         response = self.request("HEAD", f"/v2/{repository}/manifests/{quote(reference, safe=':@')}",
