@@ -6,6 +6,9 @@ workers = int(os.environ.get("BERTH_WORKERS", "2"))
 # Threads keep slow registry calls from blocking other requests in the same worker.
 threads = int(os.environ.get("BERTH_THREADS", "4"))
 worker_class = "gthread"
+# Each worker listens on its own SO_REUSEPORT socket, so the kernel spreads connections over the
+# workers; on one shared socket a single worker can take every kept-alive connection of a burst.
+reuse_port = True
 # Registry calls time out after BERTH_REGISTRY_TIMEOUT (10 s by default, times a few retries).
 timeout = int(os.environ.get("BERTH_WORKER_TIMEOUT", "60"))
 graceful_timeout = 30

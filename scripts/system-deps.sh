@@ -6,6 +6,8 @@ command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
 command -v podman >/dev/null || need+=(podman)
 command -v runc >/dev/null || need+=(runc)
+# podman kube play needs catatonit for its pause container (a Recommends, skipped below).
+command -v catatonit >/dev/null || [ -x /usr/libexec/podman/catatonit ] || need+=(catatonit)
 command -v skopeo >/dev/null || need+=(skopeo)
 command -v chromium >/dev/null || need+=(chromium)
 [ -x /bin/busybox ] || need+=(busybox-static)

@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import OperationalError
 
 from models import Component, DeliveryOutcome, Registry, Release, ReleaseStatus, WebhookDelivery, db, new_token, utcnow
@@ -32,11 +32,23 @@ class Endpoint:
     secret_encrypted: str | None
 
 
+# Every delivery runs these: built once, as plain Core statements (no ORM work per request).
+_ENDPOINT_QUERIES = {
+    kind: select(t.c.team_id, t.c.webhook_token, t.c.webhook_secret_encrypted).where(t.c.id == bindparam("id"))
+    for kind, t in (("component", Component.__table__), ("registry", Registry.__table__))}
+_DELIVERIES = WebhookDelivery.__table__
+_STORE = insert(_DELIVERIES).returning(_DELIVERIES.c.id)
+_CLAIM = (update(_DELIVERIES).where(_DELIVERIES.c.id == bindparam("delivery_id"), _DELIVERIES.c.status == "pending")
+          .values(status="processing", claimed_at=bindparam("now"))
+          .returning(_DELIVERIES.c.id, _DELIVERIES.c.team_id, _DELIVERIES.c.registry_id, _DELIVERIES.c.component_id,
+                     _DELIVERIES.c.headers, _DELIVERIES.c.body))
+_FINISH = (update(_DELIVERIES).where(_DELIVERIES.c.id == bindparam("delivery_id"))
+           .values(status="done", processed_at=bindparam("now"), summary=bindparam("summary")))
+
+
 def find_endpoint(kind: str, object_id: int, token: str) -> Endpoint | None:
     """The component or registry whose webhook URL this is; None unless the token matches."""
-    model = Component if kind == "component" else Registry
-    row = db.session.execute(select(model.team_id, model.webhook_token, model.webhook_secret_encrypted)
-                             .where(model.id == object_id)).first()
+    row = db.session.execute(_ENDPOINT_QUERIES[kind], {"id": object_id}).first()
     # Compare even when the object does not exist, so timing says nothing about ids.
     expected = row.webhook_token if row is not None else new_token()
     if not hmac.compare_digest(expected.encode(), (token or "").encode()) or row is None:
@@ -82,7 +94,7 @@ def receive(endpoint: Endpoint, headers, body: bytes, source: str = "webhook") -
         values.update(status="done", processed_at=utcnow(),
                       summary="Ignored: signature wrong (the request did not carry the webhook secret).")
         metrics.DELIVERIES.labels(source, "signature_wrong").inc()
-    delivery_id = db.session.execute(insert(WebhookDelivery).values(**values).returning(WebhookDelivery.id)).scalar()
+    delivery_id = db.session.execute(_STORE, values).scalar()
     if values["status"] == "pending":
         _kick_after_commit(delivery_id)
     return delivery_id
@@ -106,12 +118,22 @@ def _kick_after_commit(delivery_id: int) -> None:
 
 
 # -- processing -------------------------------------------------------------------------------
-def claim(delivery_id: int) -> bool:
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery this process claimed, as the claim returned it (no second read)."""
+
+    id: int
+    team_id: int
+    registry_id: int | None
+    component_id: int | None
+    headers: dict | None
+    body: str
+
+
+def claim(delivery_id: int) -> Claimed | None:
     with unit_of_work():
-        result = db.session.execute(update(WebhookDelivery).where(
-            WebhookDelivery.id == delivery_id, WebhookDelivery.status == "pending")
-            .values(status="processing", claimed_at=utcnow()))
-    return result.rowcount == 1
+        row = db.session.execute(_CLAIM, {"delivery_id": delivery_id, "now": utcnow()}).first()
+    return Claimed(**row._mapping) if row is not None else None
 
 
 class _Headers(dict):
@@ -124,13 +146,13 @@ class _Headers(dict):
 
 def process(delivery_id: int) -> None:
     """Parse a stored delivery and record an outcome per component (deploying where the rule says)."""
-    if not claim(delivery_id):
+    delivery = claim(delivery_id)
+    if delivery is None:
         return
     try:
         with unit_of_work():
-            delivery = db.session.get(WebhookDelivery, delivery_id)
             try:
-                source, events = webhooks.parse(_Headers(delivery.headers or {}), delivery.body.encode())
+                source, events = webhooks.parse(_Headers(delivery.headers or {}), (delivery.body or "").encode())
             except webhooks.PayloadError as e:
                 _done(delivery, f"Not understood: {e}")
                 metrics.DELIVERIES.labels("unknown", "invalid").inc()
@@ -158,8 +180,8 @@ def process(delivery_id: int) -> None:
             delivery.summary = "Berth hit an unexpected error processing this delivery; replay it to retry."
 
 
-def _done(delivery: WebhookDelivery, summary: str) -> None:
-    delivery.status, delivery.processed_at, delivery.summary = "done", utcnow(), summary[:1000]
+def _done(delivery: Claimed, summary: str) -> None:
+    db.session.execute(_FINISH, {"delivery_id": delivery.id, "now": utcnow(), "summary": summary[:1000]})
 
 
 def _outcome(delivery, component, event, outcome, reason, release=None, digest=None) -> DeliveryOutcome:
@@ -178,14 +200,18 @@ def component_repository(component: Component) -> str:
     return component.image
 
 
-def _targets(delivery: WebhookDelivery, repository: str) -> list[Component]:
+# Lock only this repository's components (Docker Hub's official images may be stored without library/).
+_REPOSITORY_COMPONENTS = (select(Component).where(Component.registry_id == bindparam("registry_id"),
+                                                  func.lower(Component.image).in_(bindparam("names", expanding=True)))
+                          .order_by(Component.id).with_for_update())
+
+
+def _targets(delivery, repository: str) -> list[Component]:
     if delivery.component_id is not None:
         return [db.session.get(Component, delivery.component_id, with_for_update=True)]
-    # Lock only this repository's components (Docker Hub's official images may be stored without library/).
-    names = {repository, repository.removeprefix("library/")}
-    candidates = db.session.scalars(select(Component).where(
-        Component.registry_id == delivery.registry_id, func.lower(Component.image).in_(names))
-        .order_by(Component.id).with_for_update()).all()
+    lowered = repository.lower()
+    candidates = db.session.scalars(_REPOSITORY_COMPONENTS, {
+        "registry_id": delivery.registry_id, "names": sorted({lowered, lowered.removeprefix("library/")})}).all()
     return [c for c in candidates if component_repository(c).lower() == repository.lower()]
 
 
