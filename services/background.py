@@ -47,6 +47,47 @@ class Queue:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
+class Batches:
+    """One thread that takes every id waiting (up to `size`) and runs the job on them together, in
+    order: a burst of deliveries costs one claim per batch, not one per delivery."""
+
+    def __init__(self, app, name: str, job, size: int = 50):
+        self.app, self.job, self.size = app, job, size
+        self._waiting: dict[int, None] = {}  # insertion-ordered set
+        self._cond = threading.Condition()
+        self.closed = False
+        self._thread = threading.Thread(target=self._loop, name=f"berth-{name}", daemon=True)
+        self._thread.start()
+
+    def submit(self, item_id: int) -> None:
+        with self._cond:
+            if not self.closed:
+                self._waiting[item_id] = None
+                self._cond.notify()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._waiting and not self.closed:
+                    self._cond.wait()
+                if self.closed:
+                    return  # what is still waiting stays pending in the database for the sweep
+                batch = list(self._waiting)[:self.size]
+                for item_id in batch:
+                    del self._waiting[item_id]
+            try:
+                with self.app.app_context():
+                    self.job(batch)
+            except Exception:  # noqa: BLE001 - one failed batch must not stop the thread
+                log.exception("background batch %s failed", batch)
+
+    def shutdown(self) -> None:
+        with self._cond:
+            self.closed = True
+            self._cond.notify()
+        self._thread.join()
+
+
 class BackgroundRunner:
     def __init__(self, app, release_workers: int, sweep_every: float = 2.0):
         cfg = app.config
@@ -54,8 +95,8 @@ class BackgroundRunner:
         self._stop = threading.Event()
         self.releases = Queue(app, "release", release_workers, lambda rid: releases.run(
             rid, rollout_timeout=float(cfg.get("BERTH_ROLLOUT_TIMEOUT", 300)), stop=self._stop))
-        # One delivery worker per process keeps decisions for a component in order.
-        self.deliveries = Queue(app, "delivery", 1, deliveries.process)
+        # One delivery thread per process keeps decisions for a component in order.
+        self.deliveries = Batches(app, "delivery", deliveries.process)
         self.sweep_every = sweep_every
         self._sweeper = threading.Thread(target=self._sweep_loop, name="berth-sweep", daemon=True)
         self._sweeper.start()

@@ -38,10 +38,13 @@ _ENDPOINT_QUERIES = {
     for kind, t in (("component", Component.__table__), ("registry", Registry.__table__))}
 _DELIVERIES = WebhookDelivery.__table__
 _STORE = insert(_DELIVERIES).returning(_DELIVERIES.c.id)
-_CLAIM = (update(_DELIVERIES).where(_DELIVERIES.c.id == bindparam("delivery_id"), _DELIVERIES.c.status == "pending")
+_CLAIM = (update(_DELIVERIES).where(_DELIVERIES.c.id.in_(bindparam("ids", expanding=True)),
+                                    _DELIVERIES.c.status == "pending")
           .values(status="processing", claimed_at=bindparam("now"))
           .returning(_DELIVERIES.c.id, _DELIVERIES.c.team_id, _DELIVERIES.c.registry_id, _DELIVERIES.c.component_id,
                      _DELIVERIES.c.headers, _DELIVERIES.c.body))
+_RECORD_OUTCOMES = insert(DeliveryOutcome.__table__)
+_OUTCOME_FIELDS = [c.key for c in DeliveryOutcome.__table__.columns if c.key not in ("id", "created_at")]
 _FINISH = (update(_DELIVERIES).where(_DELIVERIES.c.id == bindparam("delivery_id"))
            .values(status="done", processed_at=bindparam("now"), summary=bindparam("summary")))
 
@@ -49,7 +52,8 @@ _FINISH = (update(_DELIVERIES).where(_DELIVERIES.c.id == bindparam("delivery_id"
 def begin_intake() -> None:
     """Start a webhook request: it writes one row at most (`receive`), so its statements may commit
     on their own, sparing a BEGIN and a COMMIT round trip per delivery (the request's commit point
-    then has nothing left to do). Call it before anything else touches the database."""
+    then has nothing left to do; on SQLite, the write lock is held for the statement alone).
+    Call it before anything else touches the database."""
     if not db.session().in_transaction():
         db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
@@ -138,10 +142,11 @@ class Claimed:
     body: str
 
 
-def claim(delivery_id: int) -> Claimed | None:
+def claim(delivery_ids: list[int]) -> list[Claimed]:
+    """Claim those of these deliveries still pending, in one statement; oldest first."""
     with unit_of_work():
-        row = db.session.execute(_CLAIM, {"delivery_id": delivery_id, "now": utcnow()}).first()
-    return Claimed(**row._mapping) if row is not None else None
+        rows = db.session.execute(_CLAIM, {"ids": delivery_ids, "now": utcnow()}).all()
+    return sorted((Claimed(**row._mapping) for row in rows), key=lambda d: d.id)
 
 
 class _Headers(dict):
@@ -152,11 +157,15 @@ class _Headers(dict):
         return default
 
 
-def process(delivery_id: int) -> None:
-    """Parse a stored delivery and record an outcome per component (deploying where the rule says)."""
-    delivery = claim(delivery_id)
-    if delivery is None:
-        return
+def process(delivery_ids: list[int]) -> None:
+    """Process deliveries waiting together: one claim for all of them, then each on its own."""
+    for delivery in claim(delivery_ids):
+        _process(delivery)
+
+
+def _process(delivery: Claimed) -> None:
+    """Parse a claimed delivery and record an outcome per component (deploying where the rule says)."""
+    delivery_id = delivery.id
     try:
         with unit_of_work():
             try:
@@ -165,13 +174,13 @@ def process(delivery_id: int) -> None:
                 _done(delivery, f"Not understood: {e}")
                 metrics.DELIVERIES.labels("unknown", "invalid").inc()
                 return
-            deployed = ignored = 0
-            for event in events:
-                for outcome in _outcomes(delivery, source, event):
-                    db.session.add(outcome)
-                    deployed += outcome.outcome == "deployed"
-                    ignored += outcome.outcome == "ignored"
+            outcomes = [outcome for event in events for outcome in _outcomes(delivery, source, event)]
+            deployed = sum(o.outcome == "deployed" for o in outcomes)
+            ignored = sum(o.outcome == "ignored" for o in outcomes)
             metrics.DELIVERIES.labels(source, "deployed" if deployed else "ignored").inc()
+            # The writes come last and together: on SQLite the write lock is held from here to commit.
+            if outcomes:
+                db.session.execute(_RECORD_OUTCOMES, [{f: getattr(o, f) for f in _OUTCOME_FIELDS} for o in outcomes])
             _done(delivery, f"{source}: {len(events)} event(s); {deployed} deploy(s), {ignored} ignored.")
     except OperationalError:
         # A deadlock or lock timeout between processes: nothing was written; try it again later.
@@ -183,9 +192,9 @@ def process(delivery_id: int) -> None:
     except Exception:  # noqa: BLE001 - a delivery must end, never stay "processing"
         log.exception("delivery %s failed", delivery_id)
         with unit_of_work():
-            delivery = db.session.get(WebhookDelivery, delivery_id)
-            delivery.status, delivery.processed_at = "failed", utcnow()
-            delivery.summary = "Berth hit an unexpected error processing this delivery; replay it to retry."
+            row = db.session.get(WebhookDelivery, delivery_id)
+            row.status, row.processed_at = "failed", utcnow()
+            row.summary = "Berth hit an unexpected error processing this delivery; replay it to retry."
 
 
 def _done(delivery: Claimed, summary: str) -> None:
