@@ -1,0 +1,72 @@
+"""The per-process delivery thread: ids waiting together are handed over together, in order."""
+from __future__ import annotations
+
+import threading
+import time
+
+from services.background import Batches
+
+
+def test_batches_take_what_waits_in_order_once_each(app):
+    started, release, finished = threading.Event(), threading.Event(), threading.Event()
+    seen: list[list[int]] = []
+
+    def job(ids):
+        seen.append(ids)
+        started.set()
+        release.wait(5)  # hold the first batch so the next ids queue up behind it
+        if 5 in ids:
+            finished.set()
+
+    batches = Batches(app, "test", job, size=3)
+    try:
+        batches.submit(1)
+        assert started.wait(5)
+        for item_id in (2, 3, 2, 4, 5):  # 2 twice: still once
+            batches.submit(item_id)
+        release.set()
+        assert finished.wait(5)
+    finally:
+        batches.shutdown()
+    assert seen == [[1], [2, 3, 4], [5]]
+
+
+def test_a_failing_batch_does_not_stop_the_thread(app):
+    failed, done = threading.Event(), threading.Event()
+
+    def job(ids):
+        if ids == [1]:
+            failed.set()
+            raise RuntimeError("boom")
+        done.set()
+
+    batches = Batches(app, "test", job)
+    try:
+        batches.submit(1)
+        assert failed.wait(5)
+        batches.submit(2)
+        assert done.wait(5)
+    finally:
+        batches.shutdown()
+
+
+def test_shutdown_leaves_what_waits_for_the_sweep(app):
+    started, release = threading.Event(), threading.Event()
+    seen: list[list[int]] = []
+
+    def job(ids):
+        seen.append(ids)
+        started.set()
+        release.wait(5)
+
+    batches = Batches(app, "test", job)
+    batches.submit(1)
+    assert started.wait(5)
+    batches.submit(2)
+    closer = threading.Thread(target=batches.shutdown)
+    closer.start()
+    while not batches.closed:  # shutdown has begun before the running batch ends
+        time.sleep(0.01)
+    release.set()
+    closer.join(5)
+    assert seen == [[1]]  # 2 stays pending in the database; a sweep picks it up
