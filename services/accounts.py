@@ -1,7 +1,7 @@
 """Users, teams and memberships."""
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -81,10 +81,13 @@ def membership(user: User, team_id: int) -> Membership | None:
     )
 
 
+_USER_WITH_TEAMS = (select(User).options(joinedload(User.memberships).joinedload(Membership.team))
+                    .where(User.id == bindparam("user_id")))  # built once: it runs on every request
+
+
 def load_user(user_id: int) -> User | None:
-    """The signed-in user with their memberships and teams, in one query (it runs on every request)."""
-    stmt = select(User).options(joinedload(User.memberships).joinedload(Membership.team)).where(User.id == user_id)
-    return db.session.execute(stmt).unique().scalar_one_or_none()
+    """The signed-in user with their memberships and teams, in one query."""
+    return db.session.execute(_USER_WITH_TEAMS, {"user_id": user_id}).unique().scalar_one_or_none()
 
 
 def teams_of(user: User) -> list[Team]:
