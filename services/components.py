@@ -46,6 +46,7 @@ class ImageSource:
     pull_name: str  # host/repository as runtimes write it
     credentials: PullCredentials | None
     tls_verify: bool
+    ca_bundle: str | None = None  # PEM the runtime trusts for this registry, beside the system store
 
 
 def namespace_for(team: Team) -> str:
@@ -89,7 +90,8 @@ def source_for(team_id: int, registry: Registry | None, image: str) -> ImageSour
     if registry.username and registry.password_encrypted:
         credentials = PullCredentials(host, registry.username, registries.password_of(registry))
     tls_verify = not registry.insecure and not registry.url.startswith("http://")
-    return ImageSource(registries.client_for(registry), repository, f"{host}/{repository}", credentials, tls_verify)
+    return ImageSource(registries.client_for(registry), repository, f"{host}/{repository}", credentials, tls_verify,
+                       registry.ca_bundle if tls_verify else None)
 
 
 def image_preview(team: Team, registry_id: int | None, image: str, tag: str) -> ImageDetails:
@@ -226,7 +228,7 @@ def deploy_spec(component: Component, release: Release, source: ImageSource | No
         cpu_millicores=component.cpu_millicores, env=[(k, v) for k, v in component.env],
         ports=[Port(p["port"], p.get("protocol", "TCP"), p.get("expose", True), p.get("host_port"))
                for p in component.ports],
-        credentials=source.credentials, tls_verify=source.tls_verify)
+        credentials=source.credentials, tls_verify=source.tls_verify, ca_bundle=source.ca_bundle)
 
 
 def latest_release(component: Component) -> Release | None:

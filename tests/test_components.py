@@ -95,6 +95,30 @@ def test_deploy_on_podman_rollback_and_delete(client, app, registry_id, registri
     assert component_id_of(app) is None
 
 
+@pytest.mark.podman
+def test_private_ca_registry_deploys_on_podman(client, app, auth, registries, podman_deployer):
+    """TLS verified against the registry's own CA bundle: podman is handed the bundle for the pull."""
+    auth.signed_in()
+    r = client.post("/registries/new", data={"kind": "registry", "name": "private-ca", "url": registries.tls.url,
+                                             "username": USER, "password": PASSWORD, "ca_bundle": registries.ca_pem})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    with app.app_context():
+        rid = db.session.scalar(select(Registry.id).where(Registry.name == "private-ca"))
+    # Content no other test pushes, so podman has to pull it over TLS (nothing local to reuse).
+    repo, content = f"team/tls-{uuid.uuid4().hex[:8]}", f"private ca {uuid.uuid4().hex}"
+    registries.pusher(registries.tls).push(repo, "v1.0", Image(content=content))
+    host_port = free_port()
+    r = client.post("/components/new", data=component_form(rid, image=repo, tag="v1.0", name="tls-web",
+                                                           **{"ports-0-host_port": str(host_port)}))
+    assert r.status_code == 302, r.get_data(as_text=True)
+    cid = component_id_of(app, "tls-web")
+    release = wait_release(app, cid)
+    assert release.status == "running", release.message
+    spec = component_spec(app, cid)
+    assert spec.tls_verify and "BEGIN CERTIFICATE" in spec.ca_bundle
+    assert requests.get(f"http://127.0.0.1:{host_port}/", timeout=5).text == content
+
+
 def component_spec(app, cid):
     from services import components
 

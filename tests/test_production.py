@@ -19,9 +19,17 @@ from tests.fixtures.servers import gunicorn, leader_pids, postgres_database
 
 
 def poke(server, times=12):
-    """Requests start each worker's background work; send enough to reach every worker."""
+    """Requests start each worker's background work; send enough to reach every worker.
+
+    Each worker listens on its own SO_REUSEPORT socket: in the moment after a killed worker is
+    replaced, the new one may not have bound yet and a connection is refused, so wait for an answer."""
+    def answered():
+        try:
+            return requests.get(server.url + "/healthz", timeout=5).ok
+        except requests.ConnectionError:
+            return False
     for _ in range(times):
-        requests.get(server.url + "/healthz", timeout=5)
+        wait_for(answered, 15, 0.05)
 
 
 def test_several_workers_run_one_poller(database_url, app):

@@ -81,7 +81,12 @@ class PodmanDeployer:
         path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
         args = ["kube", "play", "--replace", f"--tls-verify={'true' if spec.tls_verify else 'false'}"]
         authfile = None
+        cert_dir = None
         try:
+            if spec.ca_bundle and spec.tls_verify:  # podman trusts every *.crt in --cert-dir for this pull
+                cert_dir = tempfile.mkdtemp(prefix="berth-certs-")
+                Path(cert_dir, "ca.crt").write_text(spec.ca_bundle)
+                args += ["--cert-dir", cert_dir]
             if spec.credentials:
                 c = spec.credentials
                 fd, authfile = tempfile.mkstemp(prefix="berth-auth-", suffix=".json")
@@ -93,6 +98,8 @@ class PodmanDeployer:
         finally:
             if authfile:
                 os.unlink(authfile)
+            if cert_dir:
+                shutil.rmtree(cert_dir, ignore_errors=True)
         # podman 4.3 can exit 0 after a failed pull; its "Error:" line is the truth.
         if result.returncode != 0 or "\nError:" in "\n" + result.stderr:
             raise DeployError(plain_words(result.stderr))

@@ -42,6 +42,7 @@ class DeploySpec:
     ports: list[Port] = field(default_factory=list)
     credentials: PullCredentials | None = None
     tls_verify: bool = True
+    ca_bundle: str | None = None  # a private registry CA (PEM); podman gets it per pull, clusters must trust it
 
 
 @dataclass
