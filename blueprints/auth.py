@@ -5,7 +5,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_user, logout_user
 
 from blueprints.forms import EmptyForm, LoginForm, SetupForm
-from blueprints.scope import safe_next
+from blueprints.scope import for_no_user, safe_next
 from services import accounts
 from services.errors import FieldErrors, apply_to_form
 
@@ -22,10 +22,9 @@ def public(view):
 def require_setup_and_login():
     if request.endpoint is None:
         return None
-    view = current_app.view_functions.get(request.endpoint)
-    if request.endpoint in ("static", "main.healthz", "main.readyz", "main.metrics") \
-            or getattr(view, "berth_webhook", False):
+    if for_no_user() or request.endpoint in ("main.healthz", "main.readyz", "main.metrics"):
         return None
+    view = current_app.view_functions.get(request.endpoint)
     if not current_app.extensions.get("berth_set_up"):
         if not accounts.has_users():
             return None if request.endpoint == "auth.setup" else redirect(url_for("auth.setup"))

@@ -11,14 +11,18 @@ from models import Role, db
 from services import accounts
 
 
+def for_no_user() -> bool:
+    """Static files and webhooks: requests that act for no signed-in user (a webhook's URL token is
+    its credential), so neither login nor the current team applies."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    return request.endpoint == "static" or getattr(view, "berth_webhook", False)
+
+
 def load_current_team() -> None:
     """Pick the signed-in user's current team from the session (or their first team)."""
     g.team = None
     g.membership = None
-    view = current_app.view_functions.get(request.endpoint or "")
-    if request.endpoint == "static" or getattr(view, "berth_webhook", False):
-        return  # files and webhooks act for no signed-in user
-    if not current_user.is_authenticated:
+    if for_no_user() or not current_user.is_authenticated:
         return
     team_id = session.get("team_id")
     m = accounts.working_membership(current_user, team_id)

@@ -90,13 +90,17 @@ def load_user(user_id: int) -> User | None:
     return db.session.execute(_USER_WITH_TEAMS, {"user_id": user_id}).unique().scalar_one_or_none()
 
 
+def _memberships_by_team_name(user: User) -> list[Membership]:
+    return sorted(user.memberships, key=lambda m: m.team.name)
+
+
 def teams_of(user: User) -> list[Team]:
-    return sorted((m.team for m in user.memberships), key=lambda t: t.name)
+    return [m.team for m in _memberships_by_team_name(user)]
 
 
 def working_membership(user: User, team_id: int | None) -> Membership | None:
     """The membership for the team the session names, else the user's first team by name."""
-    memberships = sorted(user.memberships, key=lambda m: m.team.name)
+    memberships = _memberships_by_team_name(user)
     chosen = next((m for m in memberships if m.team_id == team_id), None)
     return chosen or (memberships[0] if memberships else None)
 

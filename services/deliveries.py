@@ -165,7 +165,6 @@ def process(delivery_ids: list[int]) -> None:
 
 def _process(delivery: Claimed) -> None:
     """Parse a claimed delivery and record an outcome per component (deploying where the rule says)."""
-    delivery_id = delivery.id
     try:
         with unit_of_work():
             try:
@@ -184,15 +183,15 @@ def _process(delivery: Claimed) -> None:
             _done(delivery, f"{source}: {len(events)} event(s); {deployed} deploy(s), {ignored} ignored.")
     except OperationalError:
         # A deadlock or lock timeout between processes: nothing was written; try it again later.
-        log.warning("delivery %s hit a database conflict; it goes back to pending for the sweep", delivery_id)
+        log.warning("delivery %s hit a database conflict; it goes back to pending for the sweep", delivery.id)
         with unit_of_work():
-            db.session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
+            db.session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery.id)
                                .values(status="pending"))
         return
     except Exception:  # noqa: BLE001 - a delivery must end, never stay "processing"
-        log.exception("delivery %s failed", delivery_id)
+        log.exception("delivery %s failed", delivery.id)
         with unit_of_work():
-            row = db.session.get(WebhookDelivery, delivery_id)
+            row = db.session.get(WebhookDelivery, delivery.id)
             row.status, row.processed_at = "failed", utcnow()
             row.summary = "Berth hit an unexpected error processing this delivery; replay it to retry."
 
@@ -229,7 +228,7 @@ def _targets(delivery, repository: str) -> list[Component]:
     lowered = repository.lower()
     candidates = db.session.scalars(_REPOSITORY_COMPONENTS, {
         "registry_id": delivery.registry_id, "names": sorted({lowered, lowered.removeprefix("library/")})}).all()
-    return [c for c in candidates if component_repository(c).lower() == repository.lower()]
+    return [c for c in candidates if component_repository(c).lower() == lowered]
 
 
 def _outcomes(delivery, source, event):
