@@ -158,9 +158,99 @@ class _Headers(dict):
 
 
 def process(delivery_ids: list[int]) -> None:
-    """Process deliveries waiting together: one claim for all of them, then each on its own."""
-    for delivery in claim(delivery_ids):
-        _process(delivery)
+    """Process deliveries waiting together: one claim for all of them, then each on its own,
+    except those that cannot deploy anything (see `_quiet`): their outcomes are written together."""
+    claimed = claim(delivery_ids)
+    watched = _watched_repositories(claimed)
+    quiet = []
+    for delivery in claimed:
+        verdict = _quiet(delivery, watched)
+        if verdict is None:
+            _process(delivery)
+        else:
+            quiet.append(verdict)
+    if quiet:
+        _finish_quiet(quiet)
+
+
+_WATCHED = (select(Component.registry_id, func.lower(Component.image))
+            .where(Component.registry_id.in_(bindparam("ids", expanding=True))))
+
+
+def _watched_repositories(claimed: list[Claimed]) -> dict[int, set[str]]:
+    """Registry id -> lowered images of its components, for the registries these deliveries came to."""
+    watched: dict[int, set[str]] = {}
+    ids = sorted({d.registry_id for d in claimed if d.registry_id is not None})
+    if ids:
+        with unit_of_work():
+            for registry_id, image in db.session.execute(_WATCHED, {"ids": ids}):
+                watched.setdefault(registry_id, set()).add(image)
+    return watched
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    """A delivery decided without a transaction of its own: what to write, and its summary."""
+
+    delivery: Claimed
+    outcomes: list[DeliveryOutcome]
+    summary: str
+    source: str
+    result: str  # the metrics label
+
+
+def _quiet(delivery: Claimed, watched: dict[int, set[str]]) -> _Verdict | None:
+    """The verdict for a delivery that cannot deploy anything (not understood, only ignored events,
+    or pushes to repositories no component on its registry deploys: most of what a registry-wide
+    notification endpoint receives); None when a component may act on it (`_process` decides)."""
+    try:
+        try:
+            source, events = _parse(delivery)
+        except webhooks.PayloadError as e:
+            return _Verdict(delivery, [], f"Not understood: {e}", "unknown", "invalid")
+        images = watched.get(delivery.registry_id, set()) if delivery.component_id is None else None
+        for event in events:
+            if not isinstance(event, webhooks.Ignored) and (
+                    images is None or _candidate_names(event.repository) & images):
+                return None
+        outcomes = [outcome for event in events for outcome in _outcomes(delivery, source, event, targets=[])]
+        return _Verdict(delivery, outcomes, _summary(source, events, outcomes), source, "ignored")
+    except Exception:  # noqa: BLE001 - `_process` records what went wrong
+        return None
+
+
+def _finish_quiet(verdicts: list[_Verdict]) -> None:
+    """Write the outcomes and finish of deliveries that deploy nothing, in one transaction."""
+    try:
+        with unit_of_work():
+            rows = [{f: getattr(o, f) for f in _OUTCOME_FIELDS} for v in verdicts for o in v.outcomes]
+            if rows:
+                db.session.execute(_RECORD_OUTCOMES, rows)
+            now = utcnow()
+            db.session.execute(_FINISH, [{"delivery_id": v.delivery.id, "now": now, "summary": v.summary[:1000]}
+                                         for v in verdicts])
+    except OperationalError:
+        log.warning("%d deliveries hit a database conflict; they go back to pending for the sweep", len(verdicts))
+        _back_to_pending([v.delivery.id for v in verdicts])
+        return
+    for v in verdicts:
+        metrics.DELIVERIES.labels(v.source, v.result).inc()
+
+
+def _parse(delivery: Claimed):
+    return webhooks.parse(_Headers(delivery.headers or {}), (delivery.body or "").encode())
+
+
+def _summary(source: str, events: list, outcomes: list[DeliveryOutcome]) -> str:
+    deployed = sum(o.outcome == "deployed" for o in outcomes)
+    ignored = sum(o.outcome == "ignored" for o in outcomes)
+    return f"{source}: {len(events)} event(s); {deployed} deploy(s), {ignored} ignored."
+
+
+def _back_to_pending(delivery_ids: list[int]) -> None:
+    with unit_of_work():
+        db.session.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_(delivery_ids))
+                           .values(status="pending"))
 
 
 def _process(delivery: Claimed) -> None:
@@ -168,25 +258,22 @@ def _process(delivery: Claimed) -> None:
     try:
         with unit_of_work():
             try:
-                source, events = webhooks.parse(_Headers(delivery.headers or {}), (delivery.body or "").encode())
+                source, events = _parse(delivery)
             except webhooks.PayloadError as e:
                 _done(delivery, f"Not understood: {e}")
                 metrics.DELIVERIES.labels("unknown", "invalid").inc()
                 return
             outcomes = [outcome for event in events for outcome in _outcomes(delivery, source, event)]
-            deployed = sum(o.outcome == "deployed" for o in outcomes)
-            ignored = sum(o.outcome == "ignored" for o in outcomes)
+            deployed = any(o.outcome == "deployed" for o in outcomes)
             metrics.DELIVERIES.labels(source, "deployed" if deployed else "ignored").inc()
             # The writes come last and together: on SQLite the write lock is held from here to commit.
             if outcomes:
                 db.session.execute(_RECORD_OUTCOMES, [{f: getattr(o, f) for f in _OUTCOME_FIELDS} for o in outcomes])
-            _done(delivery, f"{source}: {len(events)} event(s); {deployed} deploy(s), {ignored} ignored.")
+            _done(delivery, _summary(source, events, outcomes))
     except OperationalError:
         # A deadlock or lock timeout between processes: nothing was written; try it again later.
         log.warning("delivery %s hit a database conflict; it goes back to pending for the sweep", delivery.id)
-        with unit_of_work():
-            db.session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery.id)
-                               .values(status="pending"))
+        _back_to_pending([delivery.id])
         return
     except Exception:  # noqa: BLE001 - a delivery must end, never stay "processing"
         log.exception("delivery %s failed", delivery.id)
@@ -222,19 +309,26 @@ _REPOSITORY_COMPONENTS = (select(Component).where(Component.registry_id == bindp
                           .order_by(Component.id).with_for_update())
 
 
+def _candidate_names(repository: str) -> set[str]:
+    """Lowered images a component deploying this repository may have."""
+    lowered = repository.lower()
+    return {lowered, lowered.removeprefix("library/")}
+
+
 def _targets(delivery, repository: str) -> list[Component]:
     if delivery.component_id is not None:
         return [db.session.get(Component, delivery.component_id, with_for_update=True)]
-    lowered = repository.lower()
     candidates = db.session.scalars(_REPOSITORY_COMPONENTS, {
-        "registry_id": delivery.registry_id, "names": sorted({lowered, lowered.removeprefix("library/")})}).all()
-    return [c for c in candidates if component_repository(c).lower() == lowered]
+        "registry_id": delivery.registry_id, "names": sorted(_candidate_names(repository))}).all()
+    return [c for c in candidates if component_repository(c).lower() == repository.lower()]
 
 
-def _outcomes(delivery, source, event):
+def _outcomes(delivery, source, event, targets: list[Component] | None = None):
+    """One outcome per component this event is for; `targets` when already known."""
     if isinstance(event, webhooks.Ignored):
         return [_outcome(delivery, None, event, "ignored", event.reason)]
-    targets = _targets(delivery, event.repository)
+    if targets is None:
+        targets = _targets(delivery, event.repository)
     if not targets:
         return [_outcome(delivery, None, event, "ignored", f"no component deploys repository {event.repository}")]
     return [decide(delivery, source, component, event) for component in targets]

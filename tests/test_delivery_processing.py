@@ -1,0 +1,123 @@
+"""Processing a batch of stored deliveries: each decided on its own, and those that can deploy nothing
+(pushes to repositories no component deploys, ignored events, bodies not understood) written together."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import OperationalError
+
+from models import Application, Component, DeliveryOutcome, Registry, WebhookDelivery, db
+from services import accounts, deliveries
+
+NOTIFICATIONS = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "distribution-notifications"
+
+
+def _registry_with_component(app) -> tuple[int, int]:
+    """A registry and one component on it deploying team/demo:v1 ("same tag only")."""
+    with app.app_context():
+        team = accounts.get_or_create_team("alpha")
+        application = Application(team=team, name="shop")
+        reg = Registry(team=team, kind="registry", name="notifying", url="http://127.0.0.1:9")
+        component = Component(team=team, application=application, source_registry=reg, name="demo",
+                              image="team/demo", tag="v1", env=[], ports=[], auto_deploy=True)
+        db.session.add_all([application, reg, component])
+        db.session.commit()
+        return reg.id, component.id
+
+
+def _store(app, kind: str, object_id: int, body: bytes, content_type="application/json") -> int:
+    with app.app_context(), app.test_request_context(headers={"Content-Type": content_type}):
+        table = Registry if kind == "registry" else Component
+        obj = db.session.get(table, object_id)
+        target = deliveries.find_endpoint(kind, object_id, obj.webhook_token)
+        delivery_id = deliveries.receive(target, {"Content-Type": content_type}, body)
+        db.session.commit()
+        return delivery_id
+
+
+def _push(repository: str, tag: str) -> bytes:
+    return json.dumps({"repository": repository, "tag": tag}).encode()
+
+
+def _ended(app, delivery_id: int) -> tuple[str, str, list[tuple[str, str]]]:
+    with app.app_context():
+        d = db.session.get(WebhookDelivery, delivery_id)
+        return d.status, d.summary, [(o.outcome, o.reason) for o in d.outcomes]
+
+
+def _count_commits(app):
+    commits = []
+    with app.app_context():
+        event.listen(db.engine, "commit", lambda conn: commits.append(1))
+    return commits
+
+
+def test_a_batch_decides_every_kind_of_delivery(app):
+    rid, cid = _registry_with_component(app)
+    pull = (NOTIFICATIONS / "15-pull-oci.image.manifest.v1-v5.2.json").read_bytes()
+    ids = {
+        "unwatched": _store(app, "registry", rid, _push("team/other", "v1")),
+        "watched": _store(app, "registry", rid, _push("Team/Demo", "v2")),  # case differs: still watched
+        "pull": _store(app, "registry", rid, pull, "application/vnd.docker.distribution.events.v1+json"),
+        "component": _store(app, "component", cid, _push("team/other", "v9")),
+    }
+    with app.app_context():  # a body intake would refuse, as an older Berth may have stored it
+        garbage = WebhookDelivery(team_id=db.session.get(Registry, rid).team_id, registry_id=rid, source="webhook",
+                                  headers={"Content-Type": "application/json"}, body="{not json")
+        db.session.add(garbage)
+        db.session.commit()
+        ids["garbage"] = garbage.id
+
+    with app.app_context():
+        deliveries.process(list(ids.values()))
+
+    status, summary, outcomes = _ended(app, ids["unwatched"])
+    assert status == "done" and summary == "generic: 1 event(s); 0 deploy(s), 1 ignored."
+    assert outcomes == [("ignored", "no component deploys repository team/other")]
+    status, _, outcomes = _ended(app, ids["watched"])
+    assert status == "done" and len(outcomes) == 1 and outcomes[0][0] == "ignored"
+    assert "v2" in outcomes[0][1] and "no component" not in outcomes[0][1]  # the component's rule said no
+    status, _, outcomes = _ended(app, ids["pull"])
+    assert status == "done" and outcomes and all(o == "ignored" and "pull" in r for o, r in outcomes)
+    status, _, outcomes = _ended(app, ids["component"])
+    assert status == "done" and outcomes == [
+        ("ignored", "repository team/other differs from the component's team/demo")]
+    status, summary, outcomes = _ended(app, ids["garbage"])
+    assert status == "done" and summary.startswith("Not understood") and outcomes == []
+
+
+def test_deliveries_that_deploy_nothing_share_one_write(app):
+    rid, _ = _registry_with_component(app)
+    ids = [_store(app, "registry", rid, _push(f"team/other{i}", "v1")) for i in range(20)]
+    commits = _count_commits(app)
+    with app.app_context():
+        deliveries.process(ids)
+        done = db.session.scalar(select(func.count()).where(WebhookDelivery.status == "done"))
+        recorded = db.session.scalar(select(func.count(DeliveryOutcome.id)))
+    assert done == 20 and recorded == 20
+    assert len(commits) == 3  # the claim, the look-up of watched repositories, the outcomes and finishes
+
+
+def test_a_conflict_on_the_shared_write_leaves_nothing_half_written(app):
+    rid, _ = _registry_with_component(app)
+    ids = [_store(app, "registry", rid, _push(f"team/other{i}", "v1")) for i in range(5)]
+    conflicts = []
+
+    def locked_once(conn, cursor, statement, parameters, context, executemany):
+        if executemany and statement.startswith("UPDATE webhook_deliveries") and not conflicts:
+            conflicts.append(statement)
+            raise OperationalError(statement, parameters, Exception("database is locked"))
+
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", locked_once)
+        deliveries.process(ids)  # the outcomes were inserted, then the finish failed: all rolled back
+        assert conflicts
+        assert db.session.scalar(select(func.count(DeliveryOutcome.id))) == 0
+        statuses = set(db.session.scalars(select(WebhookDelivery.status)))
+        assert statuses == {"pending"}  # the sweep picks them up again
+        db.session.remove()
+        deliveries.process(ids)
+        assert set(db.session.scalars(select(WebhookDelivery.status))) == {"done"}
+        assert db.session.scalar(select(func.count(DeliveryOutcome.id))) == 5
