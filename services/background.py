@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import select
@@ -49,10 +50,15 @@ class Queue:
 
 class Batches:
     """One thread that takes every id waiting (up to `size`) and runs the job on them together, in
-    order: a burst of deliveries costs one claim per batch, not one per delivery."""
+    order: a burst of deliveries costs one claim per batch, not one per delivery.
 
-    def __init__(self, app, name: str, job, size: int = 50):
-        self.app, self.job, self.size = app, job, size
+    While a burst lasts (the last batch had more than one id) it gathers for up to `gather`
+    seconds before taking the next batch, so a burst makes a few large batches rather than many
+    small ones (each batch is a few write transactions, and SQLite has one writer). A lone id
+    is taken at once."""
+
+    def __init__(self, app, name: str, job, size: int = 50, gather: float = 0.02):
+        self.app, self.job, self.size, self.gather = app, job, size, gather
         self._waiting: dict[int, None] = {}  # insertion-ordered set
         self._cond = threading.Condition()
         self.closed = False
@@ -63,18 +69,25 @@ class Batches:
         with self._cond:
             if not self.closed:
                 self._waiting[item_id] = None
-                self._cond.notify()
+                if len(self._waiting) in (1, self.size):  # the loop waits for the first, or for a full batch
+                    self._cond.notify()
 
     def _loop(self) -> None:
+        in_burst = False
         while True:
             with self._cond:
                 while not self._waiting and not self.closed:
                     self._cond.wait()
+                if in_burst:
+                    until = time.monotonic() + self.gather
+                    while len(self._waiting) < self.size and not self.closed and time.monotonic() < until:
+                        self._cond.wait(until - time.monotonic())
                 if self.closed:
                     return  # what is still waiting stays pending in the database for the sweep
                 batch = list(self._waiting)[:self.size]
                 for item_id in batch:
                     del self._waiting[item_id]
+            in_burst = len(batch) > 1
             try:
                 with self.app.app_context():
                     self.job(batch)

@@ -1,6 +1,7 @@
 """The per-process delivery thread: ids waiting together are handed over together, in order."""
 from __future__ import annotations
 
+import queue
 import threading
 import time
 
@@ -29,6 +30,47 @@ def test_batches_take_what_waits_in_order_once_each(app):
     finally:
         batches.shutdown()
     assert seen == [[1], [2, 3, 4], [5]]
+
+
+def test_a_burst_is_gathered_and_a_lone_id_is_not(app):
+    taken: queue.Queue = queue.Queue()
+    hold = threading.Event()
+
+    def job(ids):
+        taken.put((time.monotonic(), ids))
+        if ids == [1]:
+            hold.wait(5)
+
+    def next_batch():
+        return taken.get(timeout=5)
+
+    batches = Batches(app, "test", job, size=3, gather=1.0)
+    try:
+        start = time.monotonic()
+        batches.submit(1)
+        when, ids = next_batch()
+        assert ids == [1] and when - start < 0.5  # nothing before it: taken at once
+        batches.submit(2)
+        batches.submit(3)
+        hold.set()
+        assert next_batch()[1] == [2, 3]  # they waited behind [1]; the burst starts
+        start = time.monotonic()
+        batches.submit(4)
+        time.sleep(0.1)
+        batches.submit(5)
+        batches.submit(6)
+        when, ids = next_batch()
+        assert ids == [4, 5, 6] and when - start < 0.9  # gathered until the batch was full
+        start = time.monotonic()
+        batches.submit(7)
+        when, ids = next_batch()
+        assert ids == [7] and when - start >= 0.9  # still in the burst: gathered for the full second
+        start = time.monotonic()
+        batches.submit(8)
+        when, ids = next_batch()
+        assert ids == [8] and when - start < 0.5  # the burst is over: at once again
+    finally:
+        batches.shutdown()
 
 
 def test_a_failing_batch_does_not_stop_the_thread(app):
