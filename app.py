@@ -52,9 +52,11 @@ def register_blueprints(app: Flask) -> None:
 
     for module in (auth, main, teams, registries, components, hooks):
         app.register_blueprint(module.bp)
-    from blueprints.scope import load_current_team
+    from blueprints.scope import CookieSessions, load_current_team
 
     app.before_request(load_current_team)
+    app.extensions["berth_sessionless_paths"] = (hooks.bp.url_prefix + "/", app.static_url_path + "/")
+    app.session_interface = CookieSessions()
 
 
 def register_unit_of_work(app: Flask) -> None:
@@ -103,7 +105,11 @@ def register_template_helpers(app: Flask) -> None:
 
 
 def register_errorhandlers(app: Flask) -> None:
+    from blueprints.scope import sessionless
+
     def render_error(code: int, title: str, message: str):
+        if sessionless(app, request.path):  # webhooks and static files: no page, no session
+            return {"error": message}, code
         if request.headers.get("HX-Request"):
             return render_template("error.html", code=code, title=title, message=message,
                                    fragment=True), code
@@ -119,8 +125,6 @@ def register_errorhandlers(app: Flask) -> None:
 
     @app.errorhandler(413)
     def too_large(e):
-        if request.path.startswith("/hooks/"):
-            return {"error": "The request body is larger than Berth accepts."}, 413
         return render_error(413, "Too large", "The request body is larger than Berth accepts.")
 
     @app.errorhandler(CSRFError)

@@ -5,6 +5,7 @@ from functools import wraps
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, g, request, session
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 
 from models import Role, db
@@ -16,6 +17,20 @@ def for_no_user() -> bool:
     its credential), so neither login nor the current team applies."""
     view = current_app.view_functions.get(request.endpoint or "")
     return request.endpoint == "static" or getattr(view, "berth_webhook", False)
+
+
+def sessionless(app, path: str) -> bool:
+    """Webhooks and static files: no session cookie is read for them, and none is set. Decided by
+    path because the session opens before the URL is matched; a view under these paths would
+    find no signed-in user (a webhook's URL token is its credential)."""
+    return path.startswith(app.extensions["berth_sessionless_paths"])
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, not opened for `sessionless` paths (it is a null session there)."""
+
+    def open_session(self, app, request):
+        return None if sessionless(app, request.path) else super().open_session(app, request)
 
 
 def load_current_team() -> None:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import pytest
+from flask import session
+from flask.sessions import NullSession
 
 import config as berth_config
 
@@ -28,6 +30,48 @@ def test_404_page_has_no_stack_trace(client, auth):
     auth.signed_in()
     r = client.get("/no/such/page")
     assert r.status_code == 404 and "Traceback" not in r.get_data(as_text=True)
+
+
+def test_webhooks_and_static_files_neither_read_nor_set_the_session(app, auth, client):
+    from blueprints.scope import sessionless
+
+    auth.signed_in()  # the client now holds a session cookie
+    rid, token = _registry_hook(app)
+    r = client.post(f"/hooks/registries/{rid}/{token}", json={"repository": "team/demo", "tag": "v1"})
+    assert r.status_code == 202 and "Set-Cookie" not in r.headers
+    r = client.get("/static/berth.css")
+    assert r.status_code == 200 and "Set-Cookie" not in r.headers
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    for path, opened in (("/hooks/registries/1/x", False), ("/static/berth.css", False), ("/", True)):
+        with app.test_request_context(path, headers={"Cookie": f"{cookie.key}={cookie.value}"}):
+            assert isinstance(session._get_current_object(), NullSession) is not opened, path
+            assert ("_user_id" in session) is opened, path
+    # The paths decided before routing hold only views that act for no user.
+    for rule in app.url_map.iter_rules():
+        if sessionless(app, rule.rule):
+            view = app.view_functions[rule.endpoint]
+            assert rule.endpoint == "static" or getattr(view, "berth_webhook", False), rule.rule
+
+
+@pytest.mark.parametrize("method,path,status", [
+    ("POST", "/hooks/no/such/hook", 404),
+    ("GET", "/hooks/registries/1/some-token", 405),
+    ("GET", "/static/no-such-file.js", 404),
+])
+def test_errors_on_sessionless_paths_are_json(client, method, path, status):
+    r = client.open(path, method=method)
+    assert r.status_code == status and r.is_json and r.json["error"]
+
+
+def _registry_hook(app):
+    from models import Registry, db
+    from services import accounts
+
+    with app.app_context():
+        reg = Registry(team=accounts.get_or_create_team("alpha"), kind="registry", name="hook", url="http://x")
+        db.session.add(reg)
+        db.session.commit()
+        return reg.id, reg.webhook_token
 
 
 def test_500_page_has_no_stack_trace(app, auth, client):
