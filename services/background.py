@@ -52,10 +52,11 @@ class Batches:
     """One thread that takes every id waiting (up to `size`) and runs the job on them together, in
     order: a burst of deliveries costs one claim per batch, not one per delivery.
 
-    While a burst lasts (the last batch had more than one id) it gathers for up to `gather`
-    seconds before taking the next batch, so a burst makes a few large batches rather than many
-    small ones (each batch is a few write transactions, and SQLite has one writer). A lone id
-    is taken at once."""
+    While a burst lasts (the last batch had more than one id) it starts batches at most every
+    `gather` seconds, gathering ids until then or until a batch is full: a burst of cheap ids
+    makes a few large batches rather than many small ones (each batch is a few write
+    transactions, and SQLite has one writer). It never waits after a batch that took longer
+    than that, and a lone id is taken at once."""
 
     def __init__(self, app, name: str, job, size: int = 50, gather: float = 0.02):
         self.app, self.job, self.size, self.gather = app, job, size, gather
@@ -73,13 +74,13 @@ class Batches:
                     self._cond.notify()
 
     def _loop(self) -> None:
-        in_burst = False
+        in_burst, started = False, 0.0
         while True:
             with self._cond:
                 while not self._waiting and not self.closed:
                     self._cond.wait()
                 if in_burst:
-                    until = time.monotonic() + self.gather
+                    until = started + self.gather
                     while len(self._waiting) < self.size and not self.closed and time.monotonic() < until:
                         self._cond.wait(until - time.monotonic())
                 if self.closed:
@@ -87,7 +88,7 @@ class Batches:
                 batch = list(self._waiting)[:self.size]
                 for item_id in batch:
                     del self._waiting[item_id]
-            in_burst = len(batch) > 1
+            in_burst, started = len(batch) > 1, time.monotonic()
             try:
                 with self.app.app_context():
                     self.job(batch)

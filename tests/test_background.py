@@ -73,6 +73,33 @@ def test_a_burst_is_gathered_and_a_lone_id_is_not(app):
         batches.shutdown()
 
 
+def test_no_gathering_after_a_batch_slower_than_the_gathering_time(app):
+    taken: queue.Queue = queue.Queue()
+    hold = threading.Event()
+
+    def job(ids):
+        taken.put((time.monotonic(), ids))
+        if ids == [1]:
+            hold.wait(5)
+        elif ids == [2, 3]:
+            time.sleep(0.6)  # slower than `gather`: what queued meanwhile goes at once
+
+    batches = Batches(app, "test", job, size=10, gather=0.5)
+    try:
+        batches.submit(1)
+        assert taken.get(timeout=5)[1] == [1]
+        batches.submit(2)
+        batches.submit(3)
+        hold.set()
+        slow_started, ids = taken.get(timeout=5)
+        assert ids == [2, 3]
+        batches.submit(4)
+        when, ids = taken.get(timeout=5)
+        assert ids == [4] and when - slow_started < 0.6 + 0.3
+    finally:
+        batches.shutdown()
+
+
 def test_a_failing_batch_does_not_stop_the_thread(app):
     failed, done = threading.Event(), threading.Event()
 
