@@ -47,6 +47,8 @@ _RECORD_OUTCOMES = insert(DeliveryOutcome.__table__)
 _OUTCOME_FIELDS = [c.key for c in DeliveryOutcome.__table__.columns if c.key not in ("id", "created_at")]
 _FINISH = (update(_DELIVERIES).where(_DELIVERIES.c.id == bindparam("delivery_id"))
            .values(status="done", processed_at=bindparam("now"), summary=bindparam("summary")))
+_FINISH_ALL = (update(_DELIVERIES).where(_DELIVERIES.c.id.in_(bindparam("ids", expanding=True)))
+               .values(status="done", processed_at=bindparam("now"), summary=bindparam("summary")))
 
 
 def begin_intake() -> None:
@@ -142,11 +144,13 @@ class Claimed:
     body: str
 
 
-def claim(delivery_ids: list[int]) -> list[Claimed]:
-    """Claim those of these deliveries still pending, in one statement; oldest first."""
+def claim(delivery_ids: list[int]) -> tuple[list[Claimed], dict[int, set[str]]]:
+    """Claim those of these deliveries still pending, in one statement (oldest first), and read
+    which repositories the components of their registries deploy, in the same transaction."""
     with unit_of_work():
         rows = db.session.execute(_CLAIM, {"ids": delivery_ids, "now": utcnow()}).all()
-    return sorted((Claimed(**row._mapping) for row in rows), key=lambda d: d.id)
+        claimed = sorted((Claimed(**row._mapping) for row in rows), key=lambda d: d.id)
+        return claimed, _watched_repositories(claimed)
 
 
 class _Headers(dict):
@@ -160,8 +164,7 @@ class _Headers(dict):
 def process(delivery_ids: list[int]) -> None:
     """Process deliveries waiting together: one claim for all of them, then each on its own,
     except those that cannot deploy anything (see `_quiet`): their outcomes are written together."""
-    claimed = claim(delivery_ids)
-    watched = _watched_repositories(claimed)
+    claimed, watched = claim(delivery_ids)
     quiet = []
     for delivery in claimed:
         verdict = _quiet(delivery, watched)
@@ -182,9 +185,8 @@ def _watched_repositories(claimed: list[Claimed]) -> dict[int, set[str]]:
     watched: dict[int, set[str]] = {}
     ids = sorted({d.registry_id for d in claimed if d.registry_id is not None})
     if ids:
-        with unit_of_work():
-            for registry_id, image in db.session.execute(_WATCHED, {"ids": ids}):
-                watched.setdefault(registry_id, set()).add(image)
+        for registry_id, image in db.session.execute(_WATCHED, {"ids": ids}):
+            watched.setdefault(registry_id, set()).add(image)
     return watched
 
 
@@ -226,9 +228,12 @@ def _finish_quiet(verdicts: list[_Verdict]) -> None:
             rows = [{f: getattr(o, f) for f in _OUTCOME_FIELDS} for v in verdicts for o in v.outcomes]
             if rows:
                 db.session.execute(_RECORD_OUTCOMES, rows)
+            by_summary: dict[str, list[int]] = {}  # most share one summary: a statement per summary
+            for v in verdicts:
+                by_summary.setdefault(v.summary[:1000], []).append(v.delivery.id)
             now = utcnow()
-            db.session.execute(_FINISH, [{"delivery_id": v.delivery.id, "now": now, "summary": v.summary[:1000]}
-                                         for v in verdicts])
+            for summary, ids in by_summary.items():
+                db.session.execute(_FINISH_ALL, {"ids": ids, "now": now, "summary": summary})
     except OperationalError:
         log.warning("%d deliveries hit a database conflict; they go back to pending for the sweep", len(verdicts))
         _back_to_pending([v.delivery.id for v in verdicts])
