@@ -206,10 +206,7 @@ def _quiet(delivery: Claimed, watched: dict[int, set[str]]) -> _Verdict | None:
     or pushes to repositories no component on its registry deploys: most of what a registry-wide
     notification endpoint receives); None when a component may act on it (`_process` decides)."""
     try:
-        try:
-            source, events = _parse(delivery)
-        except webhooks.PayloadError as e:
-            return _Verdict(delivery, [], f"Not understood: {e}", "unknown", "invalid")
+        source, events = _parse(delivery)
         images = watched.get(delivery.registry_id, set()) if delivery.component_id is None else None
         for event in events:
             if not isinstance(event, webhooks.Ignored) and (
@@ -217,6 +214,8 @@ def _quiet(delivery: Claimed, watched: dict[int, set[str]]) -> _Verdict | None:
                 return None
         outcomes = [outcome for event in events for outcome in _outcomes(delivery, source, event, targets=[])]
         return _Verdict(delivery, outcomes, _summary(source, events, outcomes), source, "ignored")
+    except webhooks.PayloadError as e:
+        return _Verdict(delivery, [], f"Not understood: {e}", "unknown", "invalid")
     except Exception:  # noqa: BLE001 - `_process` records what went wrong
         return None
 
