@@ -20,6 +20,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_logging(app)
     register_extensions(app)
     register_blueprints(app)
+    register_sessions(app)
     register_unit_of_work(app)
     register_template_helpers(app)
     register_errorhandlers(app)
@@ -52,9 +53,16 @@ def register_blueprints(app: Flask) -> None:
 
     for module in (auth, main, teams, registries, components, hooks):
         app.register_blueprint(module.bp)
-    from blueprints.scope import CookieSessions, load_current_team
+    from blueprints.scope import load_current_team
 
     app.before_request(load_current_team)
+
+
+def register_sessions(app: Flask) -> None:
+    """Signed-cookie sessions, not opened for webhooks and static files (they act for no user)."""
+    from blueprints import hooks
+    from blueprints.scope import CookieSessions
+
     app.extensions["berth_sessionless_paths"] = (hooks.bp.url_prefix + "/", app.static_url_path + "/")
     app.session_interface = CookieSessions()
 
