@@ -32,14 +32,23 @@ def test_batches_take_what_waits_in_order_once_each(app):
     assert seen == [[1], [2, 3, 4], [5]]
 
 
-def test_a_burst_is_gathered_and_a_lone_id_is_not(app):
+def _timed_job(hold: threading.Event, slow: list[int] | None = None, slow_for: float = 0.0):
+    """A job that records when it took each batch; it holds [1] until `hold` is set and takes
+    `slow_for` seconds over the batch `slow`."""
     taken: queue.Queue = queue.Queue()
-    hold = threading.Event()
 
     def job(ids):
         taken.put((time.monotonic(), ids))
         if ids == [1]:
             hold.wait(5)
+        elif ids == slow:
+            time.sleep(slow_for)
+    return taken, job
+
+
+def test_a_burst_is_gathered_and_a_lone_id_is_not(app):
+    hold = threading.Event()
+    taken, job = _timed_job(hold)
 
     def next_batch():
         return taken.get(timeout=5)
@@ -74,16 +83,9 @@ def test_a_burst_is_gathered_and_a_lone_id_is_not(app):
 
 
 def test_no_gathering_after_a_batch_slower_than_the_gathering_time(app):
-    taken: queue.Queue = queue.Queue()
     hold = threading.Event()
-
-    def job(ids):
-        taken.put((time.monotonic(), ids))
-        if ids == [1]:
-            hold.wait(5)
-        elif ids == [2, 3]:
-            time.sleep(0.6)  # slower than `gather`: what queued meanwhile goes at once
-
+    # [2, 3] takes longer than `gather`: what queued meanwhile goes at once after it.
+    taken, job = _timed_job(hold, slow=[2, 3], slow_for=0.6)
     batches = Batches(app, "test", job, size=10, gather=0.5)
     try:
         batches.submit(1)
