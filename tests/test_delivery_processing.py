@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 from models import Application, Component, DeliveryOutcome, Registry, WebhookDelivery, db
 from services import accounts, deliveries
 
-NOTIFICATIONS = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "distribution-notifications"
+NOTIFICATIONS = Path(__file__).resolve().parent / "data" / "distribution-notifications"
 
 
 def _registry_with_component(app) -> tuple[int, int]:

@@ -1,7 +1,7 @@
 """Harbor and Docker Hub clients against FAKE API servers (neither can run here).
 
 The fake Harbor's answers are validated against Harbor's own OpenAPI spec
-(../shared/reference/harbor-swagger.yaml); the registry side of Docker Hub is the real
+(tests/data/harbor-swagger.yaml, see tests/data/SOURCES.md); the registry side of Docker Hub is the real
 token-auth docker-registry from the fixtures."""
 from __future__ import annotations
 
@@ -19,9 +19,7 @@ from services.registry.http import HttpSettings
 from tests.fixtures.fakes import FakeDockerHub, FakeHarbor, harbor_artifact, hub_tag
 from tests.fixtures.registry import PASSWORD, USER
 
-SPEC = Path(__file__).resolve().parents[2] / "shared" / "reference" / "harbor-swagger.yaml"
-if not SPEC.exists():
-    SPEC = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "harbor-swagger.yaml"
+SPEC = Path(__file__).resolve().parent / "data" / "harbor-swagger.yaml"
 
 
 @pytest.fixture(scope="module")

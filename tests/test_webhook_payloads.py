@@ -9,9 +9,9 @@ import pytest
 
 from services.webhooks import Ignored, PayloadError, PushEvent, parse, signature_ok
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-PAYLOADS = SHARED / "reference" / "webhook-payloads"
-CAPTURED = SHARED / "fixtures" / "distribution-notifications"
+DATA = Path(__file__).resolve().parent / "data"
+PAYLOADS = DATA / "webhook-payloads"
+CAPTURED = DATA / "distribution-notifications"
 
 
 def headers_of(path: Path) -> dict:
@@ -29,7 +29,7 @@ def load(name, **headers):
 
 
 def test_reference_files_are_present():
-    assert PAYLOADS.is_dir() and CAPTURED.is_dir(), f"shared/ is expected next to the repository ({SHARED})"
+    assert PAYLOADS.is_dir() and CAPTURED.is_dir(), f"test data is missing from {DATA}"
 
 
 @pytest.mark.parametrize("name,source,expected", [
