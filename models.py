@@ -183,6 +183,9 @@ class Component(db.Model):
     last_polled_at: Mapped[datetime | None]
     webhook_token: Mapped[str] = mapped_column(String(64), default=new_token, unique=True)
     webhook_secret_encrypted: Mapped[str | None] = mapped_column(db.Text)
+    # The number of the last release queued; a release takes the next one only if nobody else did
+    # since this component was read (see `components.queue_release`).
+    release_seq: Mapped[int] = mapped_column(default=0, server_default="0")
 
     team: Mapped[Team] = relationship()
     application: Mapped[Application] = relationship()
@@ -196,10 +199,14 @@ class Release(db.Model):
     """One deploy of a component at an exact image (pinned by digest once resolved)."""
 
     __tablename__ = "releases"
+    # Releases of one component are numbered 1, 2, 3…: two writers deciding from the same state
+    # cannot both add one, on SQLite as on PostgreSQL.
+    __table_args__ = (UniqueConstraint("component_id", "seq", name="uq_releases_component_id_seq"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
     component_id: Mapped[int] = mapped_column(ForeignKey("components.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int]
     tag: Mapped[str] = mapped_column(String(128))
     digest: Mapped[str | None] = mapped_column(String(100))
     image_ref: Mapped[str | None] = mapped_column(String(500))

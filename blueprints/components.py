@@ -199,8 +199,12 @@ def _action(component_id: int):
 @bp.route("/<int:component_id>/redeploy", methods=["POST"])
 def redeploy(component_id: int):
     component = _action(component_id)
-    components.redeploy(component, current_user.email)
-    flash(f"Redeploying {component.name} from {component.image}:{component.tag}.", "info")
+    try:
+        components.redeploy(component, current_user.email)
+    except ServiceError as e:
+        flash(str(e), "error")
+    else:
+        flash(f"Redeploying {component.name} from {component.image}:{component.tag}.", "info")
     return redirect(url_for("components.detail", component_id=component.id))
 
 

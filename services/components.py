@@ -5,13 +5,14 @@ import re
 from dataclasses import dataclass, field
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from models import Application, Component, Registry, Release, ReleaseStatus, Team, db
 from services import registries
 from services import registry as registry_clients
 from services.deploy.spec import DeploySpec, Port, PullCredentials
-from services.errors import FieldErrors, ServiceError
+from services.errors import FieldErrors, ReleaseConflict, ServiceError
 from services.jobs import after_commit
 from services.registry import reference
 from services.registry.dockerhub import DockerHubClient, hub_repository
@@ -195,9 +196,21 @@ def create_component(team: Team, data: ComponentInput, triggered_by: str) -> Com
 
 
 def queue_release(component: Component, trigger: str, triggered_by: str, tag: str | None = None,
-                  digest: str | None = None) -> Release:
-    release = Release(team_id=component.team_id, component=component, tag=tag or component.tag, digest=digest,
-                      trigger=trigger, triggered_by=triggered_by[:255], status=ReleaseStatus.PENDING.value)
+                  digest: str | None = None, expected_seq: int | None = None) -> Release:
+    """Queue the component's next release. It takes the next release number only if the component
+    still has the one read (`expected_seq`, read before any decision was made; else now): a compare
+    and set, so two writers deciding from the same state cannot both add a release, on any database.
+    Raises ReleaseConflict when another release came first."""
+    seen = component.release_seq if expected_seq is None else expected_seq
+    taken = db.session.execute(
+        update(Component).where(Component.id == component.id, Component.release_seq == seen)
+        .values(release_seq=seen + 1).execution_options(synchronize_session=False))
+    if taken.rowcount != 1:
+        raise ReleaseConflict(component.name)
+    set_committed_value(component, "release_seq", seen + 1)
+    release = Release(team_id=component.team_id, component=component, seq=seen + 1, tag=tag or component.tag,
+                      digest=digest, trigger=trigger, triggered_by=triggered_by[:255],
+                      status=ReleaseStatus.PENDING.value)
     db.session.add(release)
     db.session.flush()
     kick = current_app.extensions.get("berth_release_kick")

@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 
 from models import Component, DeliveryOutcome, Registry, Release, ReleaseStatus, WebhookDelivery, db, new_token, utcnow
 from services import components, metrics, triggers, webhooks
-from services.errors import FieldErrors
+from services.errors import FieldErrors, ReleaseConflict
 from services.jobs import after_commit, unit_of_work
 from services.registry.dockerhub import hub_repository
 from services.registry.errors import RegistryError, RegistryNotFound
@@ -257,34 +257,48 @@ def _back_to_pending(delivery_ids: list[int]) -> None:
                            .values(status="pending"))
 
 
+CONFLICT_ATTEMPTS = 3
+
+
 def _process(delivery: Claimed) -> None:
-    """Parse a claimed delivery and record an outcome per component (deploying where the rule says)."""
-    try:
-        with unit_of_work():
-            try:
-                source, events = _parse(delivery)
-            except webhooks.PayloadError as e:
-                _done(delivery, f"Not understood: {e}")
-                metrics.DELIVERIES.labels("unknown", "invalid").inc()
-                return
-            outcomes = [outcome for event in events for outcome in _outcomes(delivery, source, event)]
-            deployed = any(o.outcome == "deployed" for o in outcomes)
-            metrics.DELIVERIES.labels(source, "deployed" if deployed else "ignored").inc()
-            # The writes come last and together: on SQLite the write lock is held from here to commit.
-            if outcomes:
-                db.session.execute(_RECORD_OUTCOMES, [{f: getattr(o, f) for f in _OUTCOME_FIELDS} for o in outcomes])
-            _done(delivery, _summary(source, events, outcomes))
-    except OperationalError:
-        # A deadlock or lock timeout between processes: nothing was written; try it again later.
-        log.warning("delivery %s hit a database conflict; it goes back to pending for the sweep", delivery.id)
-        _back_to_pending([delivery.id])
-        return
-    except Exception:  # noqa: BLE001 - a delivery must end, never stay "processing"
-        log.exception("delivery %s failed", delivery.id)
-        with unit_of_work():
-            row = db.session.get(WebhookDelivery, delivery.id)
-            row.status, row.processed_at = "failed", utcnow()
-            row.summary = "Berth hit an unexpected error processing this delivery; replay it to retry."
+    """Parse a claimed delivery and record an outcome per component (deploying where the rule says).
+
+    When another writer queued a release of one of its components meanwhile (ReleaseConflict),
+    nothing was written and the delivery is decided again from the new state."""
+    for _ in range(CONFLICT_ATTEMPTS):
+        try:
+            _decide_and_record(delivery)
+            return
+        except ReleaseConflict:
+            log.info("delivery %s: a component's release changed while deciding; deciding again", delivery.id)
+        except OperationalError:
+            break  # a deadlock or lock timeout between processes: nothing was written
+        except Exception:  # noqa: BLE001 - a delivery must end, never stay "processing"
+            log.exception("delivery %s failed", delivery.id)
+            with unit_of_work():
+                row = db.session.get(WebhookDelivery, delivery.id)
+                row.status, row.processed_at = "failed", utcnow()
+                row.summary = "Berth hit an unexpected error processing this delivery; replay it to retry."
+            return
+    log.warning("delivery %s hit a database conflict; it goes back to pending for the sweep", delivery.id)
+    _back_to_pending([delivery.id])
+
+
+def _decide_and_record(delivery: Claimed) -> None:
+    with unit_of_work():
+        try:
+            source, events = _parse(delivery)
+        except webhooks.PayloadError as e:
+            _done(delivery, f"Not understood: {e}")
+            metrics.DELIVERIES.labels("unknown", "invalid").inc()
+            return
+        outcomes = [outcome for event in events for outcome in _outcomes(delivery, source, event)]
+        deployed = any(o.outcome == "deployed" for o in outcomes)
+        metrics.DELIVERIES.labels(source, "deployed" if deployed else "ignored").inc()
+        # The writes come last and together: on SQLite the write lock is held from here to commit.
+        if outcomes:
+            db.session.execute(_RECORD_OUTCOMES, [{f: getattr(o, f) for f in _OUTCOME_FIELDS} for o in outcomes])
+        _done(delivery, _summary(source, events, outcomes))
 
 
 def _done(delivery: Claimed, summary: str) -> None:
@@ -351,6 +365,7 @@ def decide(delivery, source: str, component: Component, event: webhooks.PushEven
     def ignored(reason, digest=None):
         return _outcome(delivery, component, event, "ignored", reason, digest=digest)
 
+    seen = component.release_seq  # read before anything is decided: see components.queue_release
     if not component.auto_deploy:
         return ignored("auto-deploy is off for this component")
     expected = component_repository(component)
@@ -391,7 +406,8 @@ def decide(delivery, source: str, component: Component, event: webhooks.PushEven
         if is_older:
             return ignored(f"{event.tag} is older than {reference_tag}, which is running or deploying "
                            "(never deploy an older version)", digest)
-    release = components.queue_release(component, trigger, f"{trigger} ({source})", tag=event.tag, digest=digest)
+    release = components.queue_release(component, trigger, f"{trigger} ({source})", tag=event.tag, digest=digest,
+                                       expected_seq=seen)
     if digest != event.digest and event.digest:
         why += f"; the registry says the tag is now {digest[:19]}, which was deployed"
     return _outcome(delivery, component, event, "deployed", f"deployed: {why}", release=release, digest=digest)

@@ -21,3 +21,11 @@ def apply_to_form(form, error: FieldErrors) -> None:
             form.form_errors.append(message)
         else:
             field.errors = list(field.errors) + [message]
+
+
+class ReleaseConflict(ServiceError):
+    """Another release of the component was queued since it was read; decide again."""
+
+    def __init__(self, component_name: str):
+        super().__init__(f"Another release of {component_name} was started just now; "
+                         "look at its releases and try again if still needed.")

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from models import Component, Registry, WebhookDelivery, db, utcnow
 from services import components, deliveries, metrics, triggers
+from services.errors import ReleaseConflict
 from services.jobs import unit_of_work
 from services.registry.errors import RegistryError, RegistryRateLimited
 from services.webhooks import PushEvent
@@ -62,6 +63,10 @@ def _check(group: Group) -> None:
             group.tags = group.client.tag_list(group.repository).names
     except RegistryError as e:
         group.error = e
+    except Exception as e:  # noqa: BLE001 - one registry's odd answer must not stop the cycle
+        log.exception("polling %s failed", group.repository)
+        group.error = RegistryError(f"Berth could not use the registry's answer for {group.repository} "
+                                    f"({type(e).__name__}); see the server log.")
 
 
 def lag(component: Component, now, default_interval: int) -> float:
@@ -105,10 +110,33 @@ def poll_cycle(now=None) -> PollReport:
             group.needs_list = True
     report.groups = len(groups)
     _run_checks(list(groups.values()))
-    with unit_of_work():
-        for group in groups.values():
-            _apply(group, now, report)
+    for group in groups.values():
+        _apply_alone(group, now, report)
     return report
+
+
+def _apply_alone(group: Group, now, report: PollReport) -> None:
+    """Apply one group's findings in a unit of work of its own: a group that fails is recorded on its
+    registry and rolled back alone, and the rest of the cycle goes on. A group whose component got
+    a release from elsewhere meanwhile (ReleaseConflict) is decided again from the new state."""
+    for _ in range(deliveries.CONFLICT_ATTEMPTS):
+        try:
+            with unit_of_work():
+                events, deployed = _apply(group, now, report)
+            report.events += events
+            report.deployed += deployed
+            return
+        except ReleaseConflict:
+            continue
+        except Exception as e:  # noqa: BLE001 - one group must not stop the others
+            log.exception("applying the poll of %s failed", group.repository)
+            group.error = RegistryError(f"Berth could not use the registry's answer for {group.repository} "
+                                        f"({type(e).__name__}); see the server log.")
+            break
+    if group.error is None:
+        return  # conflicts every time: the next cycle tries again
+    with unit_of_work():
+        _apply(group, now, report)  # records the error on the registry
 
 
 def _run_checks(groups: list[Group]) -> None:
@@ -124,7 +152,9 @@ def _run_checks(groups: list[Group]) -> None:
         list(pool.map(run, groups))
 
 
-def _apply(group: Group, now, report: PollReport) -> None:
+def _apply(group: Group, now, report: PollReport) -> tuple[int, int]:
+    """Record the poll on the registry and decide for each component what changed; returns
+    (events, deployed)."""
     registry = db.session.get(Registry, group.registry_id) if group.registry_id else None
     if group.error is not None:
         report.errors.append(group.error.message)
@@ -133,7 +163,7 @@ def _apply(group: Group, now, report: PollReport) -> None:
             if isinstance(group.error, RegistryRateLimited):
                 wait = group.error.retry_after if group.error.retry_after is not None else 60
                 registry.poll_backoff_until = now + timedelta(seconds=wait)
-        return
+        return 0, 0
     if registry is not None:
         registry.last_poll_at, registry.last_poll_error, registry.poll_backoff_until = now, None, None
     findings = []
@@ -145,17 +175,15 @@ def _apply(group: Group, now, report: PollReport) -> None:
         if event is not None:
             findings.append((component, event))
     if not findings:
-        return
+        return 0, 0
     delivery = WebhookDelivery(team_id=findings[0][0].team_id, registry_id=group.registry_id, source="poll",
                                headers={}, body="", status="done", processed_at=now,
                                summary=f"poll of {group.repository}: {len(findings)} change(s)")
     db.session.add(delivery)
     db.session.flush()
-    for component, event in findings:
-        outcome = deliveries.decide(delivery, "poll", component, event, trigger="poll")
-        db.session.add(outcome)
-        report.events += 1
-        report.deployed += outcome.outcome == "deployed"
+    outcomes = [deliveries.decide(delivery, "poll", component, event, trigger="poll") for component, event in findings]
+    db.session.add_all(outcomes)
+    return len(outcomes), sum(o.outcome == "deployed" for o in outcomes)
 
 
 def _finding(component: Component, group: Group) -> PushEvent | None:

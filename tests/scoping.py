@@ -27,8 +27,8 @@ def make_team_objects(app, make_user, team: str) -> dict[str, int]:
         t = db.session.scalar(select(Team).where(Team.name == team))
         registry = Registry(team=t, kind="registry", name="scoped", url="http://127.0.0.1:1")
         component = Component(team=t, application=Application(team=t, name="app"), source_registry=registry,
-                              name="scoped", image="team/demo", tag="v1", env=[], ports=[])
-        release = Release(team_id=t.id, component=component, tag="v1", digest="sha256:" + "0" * 64,
+                              name="scoped", image="team/demo", tag="v1", env=[], ports=[], release_seq=1)
+        release = Release(team_id=t.id, component=component, seq=1, tag="v1", digest="sha256:" + "0" * 64,
                           trigger="manual", triggered_by="test", status="running")
         delivery = WebhookDelivery(team_id=t.id, source="test", body="{}")
         db.session.add_all([registry, component, release, delivery])

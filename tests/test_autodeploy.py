@@ -304,3 +304,39 @@ def test_build_source_form_and_preview(client, auth, app, registries):
     with app.app_context():
         c = db.session.get(Component, cid)
         assert (c.auto_deploy, c.trigger_kind, c.trigger_pattern, c.no_downgrade) == (True, "regex", "v5.*", True)
+
+
+@pytest.mark.registry
+def test_one_registrys_odd_answers_never_stop_the_poll_of_the_others(app, misbehaving, registries):
+    """Each registry/repository group is polled and applied on its own: a registry answering
+    `Retry-After: soon`, JSON nested too deep or a 10,000-digit version gets its error recorded (with
+    the time) and the healthy registry's component is still deployed, in the same cycle."""
+    from services.polling import poll_cycle
+
+    hostile = {}
+    for kind in ("soon", "deep", "longtag"):
+        rid, _ = make_registry_row(app, f"{misbehaving.url}/{kind}")
+        with app.app_context():
+            db.session.get(Registry, rid).name = kind
+            db.session.commit()
+        make_component(app, rid, "team/x", "1.0.0", f"odd-{kind}", free_port(), auto_deploy=True,
+                       trigger_kind="semver", trigger_pattern=">=1.0.0", digest="sha256:" + "0" * 64)
+        hostile[kind] = rid
+    good, _ = make_registry_row(app, registries.basic.url)
+    with app.app_context():
+        db.session.get(Registry, good).name = "good"
+        db.session.commit()
+    pusher = registries.pusher(registries.basic)
+    first = pusher.push("team/isolated", "latest", Image(content="isolated 1"))
+    cid = make_component(app, good, "team/isolated", "latest", "isolated", free_port(), auto_deploy=True,
+                         digest=first)
+    second = pusher.push("team/isolated", "latest", Image(content="isolated 2"))
+    with app.app_context():
+        report = poll_cycle()
+    assert report.deployed == 1
+    with app.app_context():
+        assert db.session.get(Component, cid).releases.first().digest == second
+        for kind, rid in hostile.items():
+            reg = db.session.get(Registry, rid)
+            assert reg.last_poll_error and reg.last_poll_at is not None, kind
+    assert len(report.errors) == 3, report.errors

@@ -124,7 +124,8 @@ def test_release_killed_mid_deploy_ends_after_restart(registries, kube, tmp_path
             comp = s.scalar(select(Component))
             comp.tag = "v1.0"
             comp.image = "team/demo"
-            s.add(Release(team_id=comp.team_id, component_id=comp.id, tag="v1.0", trigger="manual",
+            comp.release_seq = 1
+            s.add(Release(team_id=comp.team_id, component_id=comp.id, seq=1, tag="v1.0", trigger="manual",
                           triggered_by="test", status="pending"))
             s.commit()
         env = dict(BERTH_SCHEDULER="off", BERTH_DEPLOYER="kubernetes", KUBECONFIG=kubeconfig,
