@@ -6,8 +6,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-_CHUNK = re.compile(r"(\d+)")
-_SEMVER = re.compile(r"^[vV]?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$")
+# Digit runs are cut at 4,000 (Python's int() refuses over 4,300 digits): absurd tags still sort.
+_CHUNK = re.compile(r"(\d{1,4000})")
+# A version's numbers have at most 30 digits; a longer "number" is not a version.
+_SEMVER = re.compile(
+    r"^[vV]?(\d{1,30})(?:\.(\d{1,30}))?(?:\.(\d{1,30}))?(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$")
 
 
 def natural_key(tag: str) -> list:
@@ -56,8 +59,10 @@ class Version:
     prerelease: tuple = ()
 
     def key(self) -> tuple:
-        # A release sorts after its pre-releases; numeric identifiers sort before text ones.
-        pre = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in self.prerelease)
+        # A release sorts after its pre-releases; numeric identifiers sort before text ones, and
+        # compare as numbers of any length (by digit count, then digits).
+        pre = tuple((0, len(n), n) if p.isdigit() else (1, 0, p)
+                    for p in self.prerelease for n in (p.lstrip("0") or "0",))
         return (self.major, self.minor, self.patch, 0 if self.prerelease else 1, pre)
 
     def __lt__(self, other: Version) -> bool:

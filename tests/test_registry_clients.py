@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from services.registry import errors, normalize_url
-from services.registry.http import HttpSettings
+from services.registry.http import HttpSettings, parse_retry_after
 from services.registry.v2 import RegistryV2Client, parse_next_link
 from tests.fixtures.registry import MANY_TAGS, PASSWORD, USER, free_port
 
@@ -146,3 +146,21 @@ def test_url_normalization(kind, raw, expected):
 def test_url_normalization_rejects(raw, message):
     with pytest.raises(ValueError, match=message):
         normalize_url("registry", raw)
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("120", 120.0), ("0", 0.0), ("-5", 0.0), ("soon", None), ("", None), (None, None), ("nan", None),
+    ("inf", None), ("1e400", None), ("99999999", 86400.0), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),
+    ("Wed, 99 Foo 2015 99:99:99 GMT", None)])
+def test_retry_after_values_a_server_may_send(value, expected):
+    assert parse_retry_after(value) == expected
+
+
+def test_hostile_listings_end_in_messages_or_clean_names(misbehaving):
+    with pytest.raises(errors.RegistryProtocolError, match="already read"):
+        RegistryV2Client(misbehaving.url + "/looplink").tag_names("a/b")
+    assert len([c for c in misbehaving.server.calls if c[1].startswith("/looplink/")]) == 1
+    with pytest.raises(errors.RegistryProtocolError, match="nested deeper"):
+        RegistryV2Client(misbehaving.url + "/deep").tag_names("a/b")
+    assert RegistryV2Client(misbehaving.url + "/junktags").tag_names("a/b") == ["v1"]
+    assert RegistryV2Client(misbehaving.url + "/longtag").tag_names("a/b") == ["1.0.0"]

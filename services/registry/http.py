@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import math
 import ssl
 import time
 from dataclasses import dataclass, field
@@ -19,7 +20,8 @@ RETRY_STATUSES = {429, 500, 502, 503, 504}
 # Skipping TLS verification is an explicit per-registry choice, shown with a warning in the UI;
 # urllib3's per-request warning would only flood the logs.
 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-MAX_RETRY_AFTER = 30.0
+MAX_RETRY_AFTER = 30.0  # longer waits end the request (the poller backs off instead)
+LONGEST_RETRY_AFTER = 86400.0
 
 
 @dataclass
@@ -40,6 +42,10 @@ class Response:
             raise errors.RegistryProtocolError(
                 "The server answered with something that is not JSON; is this the right URL "
                 "for a registry?", status=self.status, response=self) from e
+        except RecursionError as e:
+            raise errors.RegistryProtocolError(
+                "The server answered with JSON nested deeper than Berth reads; is this a registry?",
+                status=self.status, response=self) from e
 
 
 @dataclass
@@ -55,15 +61,20 @@ class HttpSettings:
 
 
 def parse_retry_after(value: str | None) -> float | None:
+    """Seconds a server asks to wait (`Retry-After`: seconds or an HTTP date), at most a day;
+    None when the value is missing or unreadable (then Berth's own backoff applies)."""
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        if parsed is None:
+        try:
+            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError, OverflowError, IndexError):
             return None
-        return max(0.0, parsed.timestamp() - time.time())
+    if not math.isfinite(seconds):
+        return None
+    return min(max(0.0, seconds), LONGEST_RETRY_AFTER)
 
 
 def _describe_connection_error(e: Exception, url: str) -> errors.RegistryError:

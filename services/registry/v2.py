@@ -22,6 +22,8 @@ MANIFEST_TYPES = [
 INDEX_TYPES = set(MANIFEST_TYPES[:2])
 ACCEPT = ", ".join(MANIFEST_TYPES)
 MAX_PAGES = 1000
+# Longest names kept from a listing: a tag has at most 128 characters, a repository path 255.
+MAX_NAME = {"tags": 128, "repositories": 255}
 _CHALLENGE_RE = re.compile(r'(\w+)="([^"]*)"')
 _LINK_RE = re.compile(r'^\s*<([^>]*)>\s*;\s*rel="?next"?\s*$')
 
@@ -29,6 +31,11 @@ _LINK_RE = re.compile(r'^\s*<([^>]*)>\s*;\s*rel="?next"?\s*$')
 def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
     scheme, _, rest = header.strip().partition(" ")
     return scheme.lower(), dict(_CHALLENGE_RE.findall(rest))
+
+
+def _path_of(url: str) -> str:
+    parts = urlsplit(url)
+    return (parts.path + ("?" + parts.query if parts.query else ""))[:200]
 
 
 def parse_next_link(header: str | None, base_url: str) -> str | None:
@@ -159,19 +166,29 @@ class RegistryV2Client:
         items: list[str] = []
         url: str | None = path
         params = {"n": str(page_size)}
+        seen: set[str] = set()
+        longest = MAX_NAME[key]
         for _ in range(MAX_PAGES):
             if url is None or len(items) >= limit:
                 break
             response = self.request("GET", url, scope=scope, params=params)
+            seen.add(response.url)
             data = response.json()
             page = data.get(key) if isinstance(data, dict) else None
             if page is None and key == "tags" and isinstance(data, dict):
                 page = []  # a repository whose tags were all deleted answers "tags": null
             if not isinstance(page, list):
                 raise errors.RegistryProtocolError(f"The registry's answer has no {key} list.")
-            # Names arrive as strings; convert one by one only when a registry sends other types.
-            items.extend(page if set(map(type, page)) <= {str} else map(str, page))
+            # Names arrive as strings of sane length; look one by one only when a registry sends others.
+            if set(map(type, page)) <= {str} and max(map(len, page), default=0) <= longest:
+                items.extend(page)
+            else:
+                items.extend(n for n in page if isinstance(n, str) and 0 < len(n) <= longest)
             url = parse_next_link(response.headers.get("Link"), response.url)
+            if url in seen:
+                raise errors.RegistryProtocolError(
+                    f"The registry's Link header points back to a page already read ({_path_of(url)}); "
+                    f"stopped after {len(seen)} page(s).")
             params = None  # the next link carries its own query
         return items
 
