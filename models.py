@@ -184,7 +184,7 @@ class Component(db.Model):
     webhook_token: Mapped[str] = mapped_column(String(64), default=new_token, unique=True)
     webhook_secret_encrypted: Mapped[str | None] = mapped_column(db.Text)
     # The number of the last release queued; a release takes the next one only if nobody else did
-    # since this component was read (see `components.queue_release`).
+    # since this component was read (see `releases.queue_release`).
     release_seq: Mapped[int] = mapped_column(default=0, server_default="0")
 
     team: Mapped[Team] = relationship()

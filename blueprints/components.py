@@ -11,9 +11,9 @@ from blueprints.forms import BuildSourceForm, ComponentForm, EmptyForm
 from blueprints.render import page_or_block
 from blueprints.scope import current_team, get_team_object_or_404, safe_next
 from models import Application, Component, DeliveryOutcome, Registry, Release, WebhookDelivery, db
-from services import components, deliveries, registries, releases
+from services import components, deliveries, endpoints, registries, releases, triggers
 from services.deploy.spec import DeployError, Port
-from services.deployers import disabled_reason, get_deployer
+from services.deployers import disabled_reason
 from services.errors import FieldErrors, ServiceError, apply_to_form
 from services.registry.errors import RegistryError
 
@@ -86,7 +86,7 @@ def _apply_errors(form: ComponentForm, error: FieldErrors) -> None:
 def index():
     items = db.session.scalars(db.select(Component).where(Component.team_id == current_team().id)
                                .order_by(Component.name)).all()
-    return render_template("components/index.html", components=items, latest=components.latest_release)
+    return render_template("components/index.html", components=items, latest=releases.latest_release)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -168,16 +168,9 @@ def new_row(kind: str):
 @bp.route("/<int:component_id>")
 def detail(component_id: int):
     component = get_team_object_or_404(Component, component_id)
-    live = None
-    current = components.current_release(component)
-    deployer = get_deployer()
-    if deployer is not None and current is not None and not component.stopped:
-        try:
-            live = deployer.status(components.deploy_spec(component, current))
-        except (DeployError, RegistryError) as e:
-            live = type("Live", (), {"state": "unknown", "reason": "Unavailable", "message": e.message})
-    return render_template("components/detail.html", component=component, live=live, empty=EmptyForm(),
-                           release=components.latest_release(component),
+    return render_template("components/detail.html", component=component, live=releases.live_status(component),
+                           empty=EmptyForm(),
+                           release=releases.latest_release(component),
                            outcomes=recent_outcomes(component_id=component.id),
                            history=component.releases.limit(50).all(), deploy_disabled=disabled_reason())
 
@@ -186,7 +179,7 @@ def detail(component_id: int):
 def status(component_id: int):
     component = get_team_object_or_404(Component, component_id)
     return page_or_block("components/detail.html", "status", component=component,
-                         release=components.latest_release(component))
+                         release=releases.latest_release(component))
 
 
 def _action(component_id: int):
@@ -200,7 +193,7 @@ def _action(component_id: int):
 def redeploy(component_id: int):
     component = _action(component_id)
     try:
-        components.redeploy(component, current_user.email)
+        releases.redeploy(component, current_user.email)
     except ServiceError as e:
         flash(str(e), "error")
     else:
@@ -215,7 +208,7 @@ def rollback(component_id: int, release_id: int):
     if release.component_id != component.id:
         abort(404)
     try:
-        components.rollback(release, current_user.email)
+        releases.rollback(release, current_user.email)
     except ServiceError as e:
         flash(str(e), "error")
     else:
@@ -289,7 +282,6 @@ def build_source(component_id: int):
 @bp.route("/<int:component_id>/build-source/preview")
 def trigger_preview(component_id: int):
     """HTMX: which of the repository's current tags the rule in the form would deploy."""
-    from services import triggers
 
     component = get_team_object_or_404(Component, component_id)
     kind = request.args.get("trigger_kind", "same_tag")
@@ -308,7 +300,7 @@ def trigger_preview(component_id: int):
 @bp.route("/<int:component_id>/webhook-token", methods=["POST"])
 def regenerate_token(component_id: int):
     component = _action(component_id)
-    deliveries.regenerate_token(component)
+    endpoints.regenerate_token(component)
     flash("New webhook URL generated; the old one no longer works. Update it in your registry.", "success")
     return redirect(url_for("components.build_source", component_id=component.id))
 

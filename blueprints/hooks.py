@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from extensions import csrf
-from services import deliveries, webhooks
+from services import deliveries, endpoints, webhooks
 
 bp = Blueprint("hooks", __name__, url_prefix="/hooks")
 MAX_BODY = 1024 * 1024
@@ -18,7 +18,7 @@ def webhook(view):
 
 def _receive(kind: str, object_id: int, token: str):
     deliveries.begin_intake()
-    target = deliveries.find_endpoint(kind, object_id, token)
+    target = endpoints.find_endpoint(kind, object_id, token)
     if target is None:
         return jsonify(error="not found"), 404
     if (request.content_length or 0) > MAX_BODY:

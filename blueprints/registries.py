@@ -7,7 +7,7 @@ from blueprints.forms import EmptyForm, RegistryForm, WebhookSecretForm
 from blueprints.render import page_or_block
 from blueprints.scope import current_team, get_team_object_or_404
 from models import DeliveryOutcome, Registry, WebhookDelivery, db
-from services import deliveries, registries
+from services import endpoints, registries
 from services.errors import FieldErrors, ServiceError, apply_to_form
 from services.registry.errors import RegistryError
 
@@ -154,7 +154,7 @@ def webhook(registry_id: int):
     form = WebhookSecretForm()
     if form.validate_on_submit():
         try:
-            deliveries.set_webhook_secret(registry, form.webhook_secret.data or "", bool(form.clear_secret.data))
+            endpoints.set_webhook_secret(registry, form.webhook_secret.data or "", bool(form.clear_secret.data))
         except FieldErrors as e:
             apply_to_form(form, e)
         else:
@@ -173,6 +173,6 @@ def regenerate_token(registry_id: int):
     registry = get_team_object_or_404(Registry, registry_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    deliveries.regenerate_token(registry)
+    endpoints.regenerate_token(registry)
     flash("New webhook URL generated; the old one no longer works.", "success")
     return redirect(url_for("registries.webhook", registry_id=registry.id))

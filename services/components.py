@@ -1,23 +1,17 @@
-"""Components: creating them from an image, and the releases that deploy them."""
+"""Components: creating them from an image, their settings and build source."""
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 
-from flask import current_app
-from sqlalchemy import func, select, update
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import func, select
 
-from models import Application, Component, Registry, Release, ReleaseStatus, Team, db
-from services import registries
-from services import registry as registry_clients
-from services.deploy.spec import DeploySpec, Port, PullCredentials
-from services.errors import FieldErrors, ReleaseConflict, ServiceError
-from services.jobs import after_commit
+from models import Application, Component, Registry, Team, db
+from services import endpoints, images, registries, releases, triggers
+from services.deploy.spec import Port
+from services.errors import FieldErrors
 from services.registry import reference
-from services.registry.dockerhub import DockerHubClient, hub_repository
 from services.registry.types import ImageDetails
-from services.registry.v2 import RegistryV2Client
 
 DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -38,22 +32,6 @@ class ComponentInput:
     ports: list[Port] = field(default_factory=list)
 
 
-@dataclass
-class ImageSource:
-    """Where a component's image comes from, and how a runtime pulls it."""
-
-    client: object
-    repository: str  # the path the client asks for
-    pull_name: str  # host/repository as runtimes write it
-    credentials: PullCredentials | None
-    tls_verify: bool
-    ca_bundle: str | None = None  # PEM the runtime trusts for this registry, beside the system store
-
-
-def namespace_for(team: Team) -> str:
-    return f"berth-{team.name}"
-
-
 def team_registry(team: Team, registry_id: int | None) -> Registry | None:
     if registry_id is None:
         return None
@@ -61,38 +39,6 @@ def team_registry(team: Team, registry_id: int | None) -> Registry | None:
     if registry is None or registry.team_id != team.id:
         raise FieldErrors({"registry_id": "Choose one of your team's registries."})
     return registry
-
-
-def _registry_for_host(team_id: int, host: str) -> Registry | None:
-    for registry in db.session.scalars(select(Registry).where(Registry.team_id == team_id)):
-        if registry_clients.pull_host(registry.kind, registry.url) == host:
-            return registry
-    return None
-
-
-def source_for(team_id: int, registry: Registry | None, image: str) -> ImageSource:
-    """The client and pull settings for a component's image (connected registry or plain reference)."""
-    if registry is None:
-        ref = reference.parse(image)
-        registry = _registry_for_host(team_id, ref.host)
-        if registry is None:
-            settings = registries.http_settings(insecure=False, ca_bundle=None)
-            if ref.host == reference.DOCKER_HUB:
-                client = DockerHubClient(settings=settings)
-                return ImageSource(client, ref.repository, ref.name, None, True)
-            loopback = reference.is_loopback(ref.host)
-            # Like Docker, treat registries on the loopback address as plain-HTTP registries.
-            url = ("http://" if loopback else "https://") + ref.host
-            return ImageSource(RegistryV2Client(url, settings=settings), ref.repository, ref.name, None, not loopback)
-        image = ref.repository
-    host = registry_clients.pull_host(registry.kind, registry.url)
-    repository = hub_repository(image) if registry.kind == "dockerhub" else image
-    credentials = None
-    if registry.username and registry.password_encrypted:
-        credentials = PullCredentials(host, registry.username, registries.password_of(registry))
-    tls_verify = not registry.insecure and not registry.url.startswith("http://")
-    return ImageSource(registries.client_for(registry), repository, f"{host}/{repository}", credentials, tls_verify,
-                       registry.ca_bundle if tls_verify else None)
 
 
 def image_preview(team: Team, registry_id: int | None, image: str, tag: str) -> ImageDetails:
@@ -103,9 +49,9 @@ def image_preview(team: Team, registry_id: int | None, image: str, tag: str) -> 
             ref = reference.parse(_with_tag(image, tag))
         except ValueError as e:
             raise FieldErrors({"image": str(e)}) from e
-        source = source_for(team.id, None, str(ref))
+        source = images.source_for(team.id, None, str(ref))
         return source.client.image_details(source.repository, ref.digest or ref.tag)
-    source = source_for(team.id, registry, image)
+    source = images.source_for(team.id, registry, image)
     return source.client.image_details(source.repository, tag)
 
 
@@ -191,65 +137,8 @@ def create_component(team: Team, data: ComponentInput, triggered_by: str) -> Com
                                   "host_port": p.host_port} for p in data.ports])
     db.session.add(component)
     db.session.flush()
-    queue_release(component, "manual", triggered_by, tag=tag, digest=digest)
+    releases.queue_release(component, "manual", triggered_by, tag=tag, digest=digest)
     return component
-
-
-def queue_release(component: Component, trigger: str, triggered_by: str, tag: str | None = None,
-                  digest: str | None = None, expected_seq: int | None = None) -> Release:
-    """Queue the component's next release. It takes the next release number only if the component
-    still has the one read (`expected_seq`, read before any decision was made; else now): a compare
-    and set, so two writers deciding from the same state cannot both add a release, on any database.
-    Raises ReleaseConflict when another release came first."""
-    seen = component.release_seq if expected_seq is None else expected_seq
-    taken = db.session.execute(
-        update(Component).where(Component.id == component.id, Component.release_seq == seen)
-        .values(release_seq=seen + 1).execution_options(synchronize_session=False))
-    if taken.rowcount != 1:
-        raise ReleaseConflict(component.name)
-    set_committed_value(component, "release_seq", seen + 1)
-    release = Release(team_id=component.team_id, component=component, seq=seen + 1, tag=tag or component.tag,
-                      digest=digest, trigger=trigger, triggered_by=triggered_by[:255],
-                      status=ReleaseStatus.PENDING.value)
-    db.session.add(release)
-    db.session.flush()
-    kick = current_app.extensions.get("berth_release_kick")
-    if kick:
-        release_id = release.id
-        after_commit(lambda: kick(release_id))
-    return release
-
-
-def redeploy(component: Component, by: str) -> Release:
-    component.stopped = False
-    return queue_release(component, "manual", by)
-
-
-def rollback(release: Release, by: str) -> Release:
-    if not release.digest:
-        raise ServiceError("This release never resolved a digest, so there is nothing exact to roll back to.")
-    release.component.stopped = False
-    return queue_release(release.component, "rollback", by, tag=release.tag, digest=release.digest)
-
-
-def deploy_spec(component: Component, release: Release, source: ImageSource | None = None) -> DeploySpec:
-    source = source or source_for(component.team_id, component.source_registry, component.image)
-    image = f"{source.pull_name}@{release.digest}" if release.digest else f"{source.pull_name}:{release.tag}"
-    return DeploySpec(
-        namespace=namespace_for(component.team), name=component.name, application=component.application.name,
-        image=image, release_id=release.id, replicas=component.replicas, memory_mb=component.memory_mb,
-        cpu_millicores=component.cpu_millicores, env=[(k, v) for k, v in component.env],
-        ports=[Port(p["port"], p.get("protocol", "TCP"), p.get("expose", True), p.get("host_port"))
-               for p in component.ports],
-        credentials=source.credentials, tls_verify=source.tls_verify, ca_bundle=source.ca_bundle)
-
-
-def latest_release(component: Component) -> Release | None:
-    return component.releases.first()
-
-
-def current_release(component: Component) -> Release | None:
-    return component.releases.filter(Release.status == ReleaseStatus.RUNNING.value).first()
 
 
 @dataclass
@@ -265,8 +154,6 @@ class BuildSourceInput:
 
 
 def update_build_source(component: Component, data: BuildSourceInput) -> None:
-    from services import triggers
-
     if data.trigger_kind not in triggers.KINDS:
         raise FieldErrors({"trigger_kind": "Choose a rule."})
     problem = triggers.check_pattern(data.trigger_kind, data.trigger_pattern)
@@ -278,14 +165,12 @@ def update_build_source(component: Component, data: BuildSourceInput) -> None:
     component.include_prereleases = data.include_prereleases
     component.no_downgrade = data.no_downgrade
     component.poll_interval = data.poll_interval
-    from services.deliveries import set_webhook_secret
-
-    set_webhook_secret(component, data.webhook_secret, data.clear_secret)
+    endpoints.set_webhook_secret(component, data.webhook_secret, data.clear_secret)
 
 
 def repository_tags(component: Component) -> list[str]:
     """The names of the tags in the component's repository now (briefly cached for registries)."""
     if component.source_registry is not None:
         return registries.cached_tags(component.source_registry, component.image).names
-    source = source_for(component.team_id, None, f"{component.image}:{component.tag}")
+    source = images.source_for(component.team_id, None, f"{component.image}:{component.tag}")
     return source.client.tag_list(source.repository).names

@@ -1,41 +1,27 @@
-"""Webhook deliveries: store first, answer fast, then decide per component whether to deploy."""
+"""Webhook deliveries: store first, answer fast (intake), then process them in batches in the
+background; what a push means for a component is decided by `services.autodeploy`."""
 from __future__ import annotations
 
-import hmac
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import OperationalError
 
-from models import Component, DeliveryOutcome, Registry, Release, ReleaseStatus, WebhookDelivery, db, new_token, utcnow
-from services import components, metrics, triggers, webhooks
-from services.errors import FieldErrors, ReleaseConflict
+from models import Component, DeliveryOutcome, WebhookDelivery, db, utcnow
+from services import autodeploy, images, metrics, webhooks
+from services.endpoints import Endpoint, webhook_secret
+from services.errors import ReleaseConflict
 from services.jobs import after_commit, unit_of_work
-from services.registry.dockerhub import hub_repository
-from services.registry.errors import RegistryError, RegistryNotFound
 
 log = logging.getLogger("berth.deliveries")
 MAX_BODY = 64 * 1024
 KEPT_HEADERS = ("Content-Type", "User-Agent", "X-GitHub-Event", "X-GitHub-Delivery", "X-Request-Id")
 
 
-# -- endpoints ----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Endpoint:
-    """A webhook URL's owner, read with one small query (this path takes every delivery)."""
-
-    kind: str  # component / registry
-    id: int
-    team_id: int
-    secret_encrypted: str | None
-
-
-# Every delivery runs these: built once, as plain Core statements (no ORM work per request).
-_ENDPOINT_QUERIES = {
-    kind: select(t.c.team_id, t.c.webhook_token, t.c.webhook_secret_encrypted).where(t.c.id == bindparam("id"))
-    for kind, t in (("component", Component.__table__), ("registry", Registry.__table__))}
+# Built once, as plain Core statements (no ORM work per delivery).
 _DELIVERIES = WebhookDelivery.__table__
 _STORE = insert(_DELIVERIES).returning(_DELIVERIES.c.id)
 _CLAIM = (update(_DELIVERIES).where(_DELIVERIES.c.id.in_(bindparam("ids", expanding=True)),
@@ -58,40 +44,6 @@ def begin_intake() -> None:
     Call it before anything else touches the database."""
     if not db.session().in_transaction():
         db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-
-
-def find_endpoint(kind: str, object_id: int, token: str) -> Endpoint | None:
-    """The component or registry whose webhook URL this is; None unless the token matches."""
-    row = db.session.execute(_ENDPOINT_QUERIES[kind], {"id": object_id}).first()
-    # Compare even when the object does not exist, so timing says nothing about ids.
-    expected = row.webhook_token if row is not None else new_token()
-    if not hmac.compare_digest(expected.encode(), (token or "").encode()) or row is None:
-        return None
-    return Endpoint(kind, object_id, row.team_id, row.webhook_secret_encrypted)
-
-
-def webhook_secret(encrypted: str | None) -> str | None:
-    from services.registries import secret_box
-
-    return secret_box().decrypt(encrypted) if encrypted else None
-
-
-def set_webhook_secret(obj, secret: str, clear: bool) -> None:
-    """Set (encrypted), keep (empty) or clear the secret deliveries must carry."""
-    from services.registries import secret_box
-
-    if len(secret) > 512:
-        raise FieldErrors({"webhook_secret": "A secret has at most 512 characters."})
-    if clear:
-        obj.webhook_secret_encrypted = None
-    elif secret:
-        obj.webhook_secret_encrypted = secret_box().encrypt(secret)
-    db.session.flush()
-
-
-def regenerate_token(obj) -> None:
-    obj.webhook_token = new_token()
-    db.session.flush()
 
 
 def receive(endpoint: Endpoint, headers, body: bytes, source: str = "webhook") -> int:
@@ -207,12 +159,12 @@ def _quiet(delivery: Claimed, watched: dict[int, set[str]]) -> _Verdict | None:
     notification endpoint receives); None when a component may act on it (`_process` decides)."""
     try:
         source, events = _parse(delivery)
-        images = watched.get(delivery.registry_id, set()) if delivery.component_id is None else None
+        deployed_here = watched.get(delivery.registry_id, set()) if delivery.component_id is None else None
         for event in events:
             if not isinstance(event, webhooks.Ignored) and (
-                    images is None or _candidate_names(event.repository) & images):
+                    deployed_here is None or images.candidate_names(event.repository) & deployed_here):
                 return None
-        outcomes = [outcome for event in events for outcome in _outcomes(delivery, source, event, targets=[])]
+        outcomes = [outcome for event in events for outcome in autodeploy.outcomes(delivery, source, event, targets=[])]
         return _Verdict(delivery, outcomes, _summary(source, events, outcomes), source, "ignored")
     except webhooks.PayloadError as e:
         return _Verdict(delivery, [], f"Not understood: {e}", "unknown", "invalid")
@@ -257,15 +209,12 @@ def _back_to_pending(delivery_ids: list[int]) -> None:
                            .values(status="pending"))
 
 
-CONFLICT_ATTEMPTS = 3
-
-
 def _process(delivery: Claimed) -> None:
     """Parse a claimed delivery and record an outcome per component (deploying where the rule says).
 
     When another writer queued a release of one of its components meanwhile (ReleaseConflict),
     nothing was written and the delivery is decided again from the new state."""
-    for _ in range(CONFLICT_ATTEMPTS):
+    for _ in range(autodeploy.CONFLICT_ATTEMPTS):
         try:
             _decide_and_record(delivery)
             return
@@ -292,7 +241,7 @@ def _decide_and_record(delivery: Claimed) -> None:
             _done(delivery, f"Not understood: {e}")
             metrics.DELIVERIES.labels("unknown", "invalid").inc()
             return
-        outcomes = [outcome for event in events for outcome in _outcomes(delivery, source, event)]
+        outcomes = [outcome for event in events for outcome in autodeploy.outcomes(delivery, source, event)]
         deployed = any(o.outcome == "deployed" for o in outcomes)
         metrics.DELIVERIES.labels(source, "deployed" if deployed else "ignored").inc()
         # The writes come last and together: on SQLite the write lock is held from here to commit.
@@ -305,118 +254,8 @@ def _done(delivery: Claimed, summary: str) -> None:
     db.session.execute(_FINISH, {"delivery_id": delivery.id, "now": utcnow(), "summary": summary[:1000]})
 
 
-def _outcome(delivery, component, event, outcome, reason, release=None, digest=None) -> DeliveryOutcome:
-    return DeliveryOutcome(team_id=delivery.team_id, delivery_id=delivery.id,
-                           component_id=component.id if component is not None else None,
-                           release_id=release.id if release is not None else None,
-                           repository=(event.repository or "?")[:255], tag=(event.tag or None),
-                           digest=digest or getattr(event, "digest", None), outcome=outcome, reason=reason[:500])
-
-
-def component_repository(component: Component) -> str:
-    if component.source_registry is None:
-        return component.image.split("/", 1)[1] if "/" in component.image else component.image
-    if component.source_registry.kind == "dockerhub":
-        return hub_repository(component.image)
-    return component.image
-
-
-# Lock only this repository's components (Docker Hub's official images may be stored without library/).
-_REPOSITORY_COMPONENTS = (select(Component).where(Component.registry_id == bindparam("registry_id"),
-                                                  func.lower(Component.image).in_(bindparam("names", expanding=True)))
-                          .order_by(Component.id).with_for_update())
-
-
-def _candidate_names(repository: str) -> set[str]:
-    """Lowered images a component deploying this repository may have."""
-    lowered = repository.lower()
-    return {lowered, lowered.removeprefix("library/")}
-
-
-def _targets(delivery, repository: str) -> list[Component]:
-    if delivery.component_id is not None:
-        return [db.session.get(Component, delivery.component_id, with_for_update=True)]
-    candidates = db.session.scalars(_REPOSITORY_COMPONENTS, {
-        "registry_id": delivery.registry_id, "names": sorted(_candidate_names(repository))}).all()
-    return [c for c in candidates if component_repository(c).lower() == repository.lower()]
-
-
-def _outcomes(delivery, source, event, targets: list[Component] | None = None):
-    """One outcome per component this event is for; `targets` when already known."""
-    if isinstance(event, webhooks.Ignored):
-        return [_outcome(delivery, None, event, "ignored", event.reason)]
-    if targets is None:
-        targets = _targets(delivery, event.repository)
-    if not targets:
-        return [_outcome(delivery, None, event, "ignored", f"no component deploys repository {event.repository}")]
-    return [decide(delivery, source, component, event) for component in targets]
-
-
-def _reference_tag(component: Component) -> str:
-    """The tag we compare against: the newest release in flight or running, else the component's."""
-    latest = component.releases.filter(Release.status.in_(
-        [ReleaseStatus.PENDING.value, ReleaseStatus.DEPLOYING.value, ReleaseStatus.RUNNING.value])).first()
-    return latest.tag if latest is not None else component.tag
-
-
-def decide(delivery, source: str, component: Component, event: webhooks.PushEvent,
-           trigger: str = "webhook") -> DeliveryOutcome:
-    """Deploy this push to this component, or say why not."""
-    def ignored(reason, digest=None):
-        return _outcome(delivery, component, event, "ignored", reason, digest=digest)
-
-    seen = component.release_seq  # read before anything is decided: see components.queue_release
-    if not component.auto_deploy:
-        return ignored("auto-deploy is off for this component")
-    expected = component_repository(component)
-    if event.repository.lower() != expected.lower():
-        return ignored(f"repository {event.repository} differs from the component's {expected}")
-    rule = triggers.Rule.of(component)
-    ok, why = triggers.matches(rule, event.tag, component.tag)
-    if not ok:
-        return ignored(why)
-    # Payloads are not trusted blindly: ask the registry what the tag points to now.
-    try:
-        source_ = components.source_for(component.team_id, component.source_registry, component.image)
-        digest = source_.client.manifest_digest(source_.repository, event.tag)
-    except RegistryNotFound:
-        return ignored(f"tag {event.tag} is not in the registry (any more)")
-    except RegistryError as e:
-        return ignored(f"could not check the tag with the registry, so nothing was deployed: {e.message}")
-    # A redelivered event (or a poll finding the same change again) makes no second release;
-    # only an explicit replay retries a digest whose release failed.
-    blocking = [ReleaseStatus.PENDING.value, ReleaseStatus.DEPLOYING.value, ReleaseStatus.RUNNING.value]
-    if not (delivery.headers or {}).get("X-Berth-Replay-Of"):
-        blocking.append(ReleaseStatus.FAILED.value)
-    same = component.releases.filter(Release.digest == digest, Release.tag == event.tag,
-                                     Release.status.in_(blocking)).first()
-    if same is not None:
-        return ignored(f"duplicate: release #{same.id} already has {event.tag} at {digest[:19]} ({same.status})",
-                       digest)
-    reference_tag = _reference_tag(component)
-    if rule.kind != "same_tag" and rule.no_downgrade and component.digest and event.tag != reference_tag:
-        is_older = triggers.older(event.tag, reference_tag)
-        if is_older is None:
-            try:
-                created = (source_.client.image_details(source_.repository, event.tag).created,
-                           source_.client.image_details(source_.repository, reference_tag).created)
-                is_older = triggers.older(event.tag, reference_tag, created)
-            except RegistryError:
-                is_older = None
-        if is_older:
-            return ignored(f"{event.tag} is older than {reference_tag}, which is running or deploying "
-                           "(never deploy an older version)", digest)
-    release = components.queue_release(component, trigger, f"{trigger} ({source})", tag=event.tag, digest=digest,
-                                       expected_seq=seen)
-    if digest != event.digest and event.digest:
-        why += f"; the registry says the tag is now {digest[:19]}, which was deployed"
-    return _outcome(delivery, component, event, "deployed", f"deployed: {why}", release=release, digest=digest)
-
-
 def recover_stale(stale_after: float = 120) -> int:
     """Deliveries whose processor died go back to pending; nothing accepted is lost."""
-    from datetime import timedelta
-
     cutoff = utcnow() - timedelta(seconds=stale_after)
     with unit_of_work():
         result = db.session.execute(update(WebhookDelivery).where(

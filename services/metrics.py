@@ -20,6 +20,12 @@ POLL_LAST = Gauge("berth_poll_last_cycle_timestamp_seconds", "When the last poll
                   multiprocess_mode="max")
 
 
+def observe_registry_request(host: str, outcome: str, seconds: float) -> None:
+    """The registry clients' `observe` callback (services.registry.http.HttpSettings)."""
+    REGISTRY_REQUESTS.labels(host, outcome).inc()
+    REGISTRY_LATENCY.labels(host).observe(seconds)
+
+
 def render() -> tuple[bytes, str]:
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if directory:

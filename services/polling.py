@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from models import Component, Registry, WebhookDelivery, db, utcnow
-from services import components, deliveries, metrics, triggers
+from services import autodeploy, images, metrics, triggers
 from services.errors import ReleaseConflict
 from services.jobs import unit_of_work
 from services.registry.errors import RegistryError, RegistryRateLimited
@@ -97,7 +97,7 @@ def poll_cycle(now=None) -> PollReport:
             if backoff[reg.id]:
                 continue
         try:
-            source = components.source_for(c.team_id, reg, c.image if reg else f"{c.image}:{c.tag}")
+            source = images.source_for(c.team_id, reg, c.image if reg else f"{c.image}:{c.tag}")
         except (ValueError, RegistryError) as e:
             report.errors.append(f"{c.name}: {e}")
             continue
@@ -119,7 +119,7 @@ def _apply_alone(group: Group, now, report: PollReport) -> None:
     """Apply one group's findings in a unit of work of its own: a group that fails is recorded on its
     registry and rolled back alone, and the rest of the cycle goes on. A group whose component got
     a release from elsewhere meanwhile (ReleaseConflict) is decided again from the new state."""
-    for _ in range(deliveries.CONFLICT_ATTEMPTS):
+    for _ in range(autodeploy.CONFLICT_ATTEMPTS):
         try:
             with unit_of_work():
                 events, deployed = _apply(group, now, report)
@@ -181,7 +181,7 @@ def _apply(group: Group, now, report: PollReport) -> tuple[int, int]:
                                summary=f"poll of {group.repository}: {len(findings)} change(s)")
     db.session.add(delivery)
     db.session.flush()
-    outcomes = [deliveries.decide(delivery, "poll", component, event, trigger="poll") for component, event in findings]
+    outcomes = [autodeploy.decide(delivery, "poll", component, event, trigger="poll") for component, event in findings]
     db.session.add_all(outcomes)
     return len(outcomes), sum(o.outcome == "deployed" for o in outcomes)
 

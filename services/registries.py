@@ -13,6 +13,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from models import Registry, Team, db, utcnow
+from services import metrics
 from services import registry as registry_clients
 from services.crypto import SecretBox
 from services.errors import FieldErrors, ServiceError
@@ -55,7 +56,7 @@ def http_settings(insecure: bool, ca_bundle: str | None) -> HttpSettings:
     cfg = current_app.config
     verify: bool | str = False if insecure else (_ca_file(ca_bundle) if ca_bundle else True)
     return HttpSettings(timeout=cfg["BERTH_REGISTRY_TIMEOUT"], max_bytes=cfg["BERTH_REGISTRY_MAX_BYTES"],
-                        verify=verify)
+                        verify=verify, observe=metrics.observe_registry_request)
 
 
 def _client(kind, url, username, password, insecure, ca_bundle):

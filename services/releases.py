@@ -1,4 +1,5 @@
-"""Running releases in the background: claim, resolve the digest, apply, watch the rollout."""
+"""Releases: queueing them (one at a time per decision), then running them in the background:
+claim, resolve the digest, apply, watch the rollout; stop and delete."""
 from __future__ import annotations
 
 import logging
@@ -7,17 +8,77 @@ import socket
 import time
 from datetime import timedelta
 
+from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from models import Component, Release, ReleaseStatus, db, utcnow
-from services import components, metrics
-from services.deploy.spec import DeployError
+from services import images, metrics
+from services.deploy.spec import DeployError, DeployStatus
 from services.deployers import disabled_reason, get_deployer
-from services.jobs import unit_of_work
+from services.errors import ReleaseConflict, ServiceError
+from services.jobs import after_commit, unit_of_work
 from services.registry.errors import RegistryError
 
 log = logging.getLogger("berth.releases")
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def queue_release(component: Component, trigger: str, triggered_by: str, tag: str | None = None,
+                  digest: str | None = None, expected_seq: int | None = None) -> Release:
+    """Queue the component's next release. It takes the next release number only if the component
+    still has the one read (`expected_seq`, read before any decision was made; else now): a compare
+    and set, so two writers deciding from the same state cannot both add a release, on any database.
+    Raises ReleaseConflict when another release came first."""
+    seen = component.release_seq if expected_seq is None else expected_seq
+    taken = db.session.execute(
+        update(Component).where(Component.id == component.id, Component.release_seq == seen)
+        .values(release_seq=seen + 1).execution_options(synchronize_session=False))
+    if taken.rowcount != 1:
+        raise ReleaseConflict(component.name)
+    set_committed_value(component, "release_seq", seen + 1)
+    release = Release(team_id=component.team_id, component=component, seq=seen + 1, tag=tag or component.tag,
+                      digest=digest, trigger=trigger, triggered_by=triggered_by[:255],
+                      status=ReleaseStatus.PENDING.value)
+    db.session.add(release)
+    db.session.flush()
+    kick = current_app.extensions.get("berth_release_kick")
+    if kick:
+        release_id = release.id
+        after_commit(lambda: kick(release_id))
+    return release
+
+
+def redeploy(component: Component, by: str) -> Release:
+    component.stopped = False
+    return queue_release(component, "manual", by)
+
+
+def rollback(release: Release, by: str) -> Release:
+    if not release.digest:
+        raise ServiceError("This release never resolved a digest, so there is nothing exact to roll back to.")
+    release.component.stopped = False
+    return queue_release(release.component, "rollback", by, tag=release.tag, digest=release.digest)
+
+
+def latest_release(component: Component) -> Release | None:
+    return component.releases.first()
+
+
+def current_release(component: Component) -> Release | None:
+    return component.releases.filter(Release.status == ReleaseStatus.RUNNING.value).first()
+
+
+def live_status(component: Component) -> DeployStatus | None:
+    """What the runtime says of the component's running release now; None when nothing runs."""
+    current = current_release(component)
+    deployer = get_deployer()
+    if deployer is None or current is None or component.stopped:
+        return None
+    try:
+        return deployer.status(images.deploy_spec(component, current))
+    except (DeployError, RegistryError) as e:
+        return DeployStatus("unknown", "Unavailable", e.message)
 
 
 def claim(release_id: int) -> bool:
@@ -60,10 +121,10 @@ def run(release_id: int, rollout_timeout: float = 300, poll: float = 0.5, stop=N
                 _finish(release, ReleaseStatus.FAILED, disabled_reason())
                 return
             component = release.component
-            source = components.source_for(component.team_id, component.source_registry, component.image)
+            source = images.source_for(component.team_id, component.source_registry, component.image)
             if not release.digest:
                 release.digest = source.client.manifest_digest(source.repository, release.tag)
-            spec = components.deploy_spec(component, release, source)
+            spec = images.deploy_spec(component, release, source)
             release.image_ref = spec.image
             release.message = "Applying the manifests…"
         deployer.apply(spec)
@@ -127,9 +188,9 @@ def stop_component(component: Component) -> None:
     deployer = get_deployer()
     if deployer is None:
         raise DeployError(disabled_reason())
-    release = components.current_release(component) or components.latest_release(component)
+    release = current_release(component) or latest_release(component)
     if release is not None:
-        deployer.delete(components.deploy_spec(component, release))
+        deployer.delete(images.deploy_spec(component, release))
         for r in component.releases.filter(Release.status.in_([ReleaseStatus.RUNNING.value])):
             r.status = ReleaseStatus.STOPPED.value
     component.stopped = True
@@ -138,8 +199,8 @@ def stop_component(component: Component) -> None:
 
 def delete_component(component: Component) -> None:
     deployer = get_deployer()
-    release = components.latest_release(component)
+    release = latest_release(component)
     if deployer is not None and release is not None:
-        deployer.delete(components.deploy_spec(component, release))
+        deployer.delete(images.deploy_spec(component, release))
     db.session.delete(component)
     db.session.flush()

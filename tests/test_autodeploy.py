@@ -249,7 +249,7 @@ def test_garbage_bodies_get_4xx(client, app, content_type, body, status):
 
 
 def test_webhook_secret_required_when_set(client, app):
-    from services.deliveries import set_webhook_secret
+    from services.endpoints import set_webhook_secret
 
     rid, token = make_registry_row(app)
     with app.app_context():

@@ -76,8 +76,8 @@ def test_create_component_from_registry_and_watch_it_run(page, app, make_user, r
 
 def _spec(app):
     from models import Component, db
-    from services import components
+    from services import images, releases
 
     with app.app_context():
         component = db.session.scalar(db.select(Component))
-        return components.deploy_spec(component, components.current_release(component))
+        return images.deploy_spec(component, releases.current_release(component))

@@ -120,11 +120,11 @@ def test_private_ca_registry_deploys_on_podman(client, app, auth, registries, po
 
 
 def component_spec(app, cid):
-    from services import components
+    from services import images, releases
 
     with app.app_context():
         component = db.session.get(Component, cid)
-        return components.deploy_spec(component, components.current_release(component))
+        return images.deploy_spec(component, releases.current_release(component))
 
 
 @pytest.mark.podman

@@ -9,7 +9,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 
 from models import Application, Component, DeliveryOutcome, Registry, WebhookDelivery, db
-from services import accounts, deliveries
+from services import accounts, deliveries, endpoints
 
 NOTIFICATIONS = Path(__file__).resolve().parent / "data" / "distribution-notifications"
 
@@ -31,7 +31,7 @@ def _store(app, kind: str, object_id: int, body: bytes, content_type="applicatio
     with app.app_context(), app.test_request_context(headers={"Content-Type": content_type}):
         table = Registry if kind == "registry" else Component
         obj = db.session.get(table, object_id)
-        target = deliveries.find_endpoint(kind, object_id, obj.webhook_token)
+        target = endpoints.find_endpoint(kind, object_id, obj.webhook_token)
         delivery_id = deliveries.receive(target, {"Content-Type": content_type}, body)
         db.session.commit()
         return delivery_id

@@ -12,7 +12,7 @@ import requests
 from sqlalchemy import func, select
 
 from models import Application, Component, DeliveryOutcome, Registry, Release, WebhookDelivery, db
-from services import accounts, deliveries
+from services import accounts, deliveries, endpoints
 from services.registries import secret_box
 from tests.fixtures.images import Image
 from tests.fixtures.podman import wait_for
@@ -41,7 +41,7 @@ def _store_copies(app, registry_id: int, tag: str, copies: int = COPIES, image="
     ids = []
     with app.app_context(), app.test_request_context():
         token = db.session.get(Registry, registry_id).webhook_token
-        endpoint = deliveries.find_endpoint("registry", registry_id, token)
+        endpoint = endpoints.find_endpoint("registry", registry_id, token)
         for _ in range(copies):
             ids.append(deliveries.receive(endpoint, {"Content-Type": "application/json"}, body))
         db.session.commit()
@@ -99,7 +99,7 @@ def test_a_poll_racing_webhooks_makes_one_release(app, registries):
 def test_manual_releases_conflicting_with_a_decision_are_refused(app):
     """Two writers that read the component at the same point: the second one's release is refused,
     not written beside the first (the schema's per-component release number is unique)."""
-    from services import components
+    from services import releases
     from services.errors import ReleaseConflict
 
     with app.app_context():
@@ -114,11 +114,11 @@ def test_manual_releases_conflicting_with_a_decision_are_refused(app):
         seen = db.session.get(Component, cid)
         assert seen.release_seq == 0
         with app.app_context():  # another writer, committed first
-            components.redeploy(db.session.get(Component, cid), "other")
+            releases.redeploy(db.session.get(Component, cid), "other")
             db.session.commit()
             db.session.remove()
         with pytest.raises(ReleaseConflict):
-            components.queue_release(seen, "manual", "late", expected_seq=0)
+            releases.queue_release(seen, "manual", "late", expected_seq=0)
         db.session.rollback()
     with app.app_context():
         assert [r.seq for r in db.session.scalars(select(Release).where(Release.component_id == cid))] == [1]

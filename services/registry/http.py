@@ -58,6 +58,9 @@ class HttpSettings:
     # Called before each retry wait; tests and the poller may shorten or record it.
     sleep: object = field(default=time.sleep, repr=False)
     user_agent: str = "Berth/1.0"
+    # Told of every request's end: observe(host, outcome, seconds), outcome "2xx"… or the error's
+    # class name. The app passes its metrics here; this package imports nothing of the app.
+    observe: object = field(default=None, repr=False)
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -108,20 +111,19 @@ def send(session: requests.Session, settings: HttpSettings, method: str, url: st
 
     Returns responses of any status below 500 except 429; callers decide what 4xx means.
     """
-    from services import metrics
-
-    host = requests.utils.urlparse(url).netloc
     started = time.monotonic()
+    outcome = "unexpected"
     try:
         response = _send(session, settings, method, url, headers=headers, auth=auth, params=params, data=data,
                          max_bytes=max_bytes)
+        outcome = f"{response.status // 100}xx"
+        return response
     except errors.RegistryError as e:
-        metrics.REGISTRY_REQUESTS.labels(host, type(e).__name__).inc()
+        outcome = type(e).__name__
         raise
     finally:
-        metrics.REGISTRY_LATENCY.labels(host).observe(time.monotonic() - started)
-    metrics.REGISTRY_REQUESTS.labels(host, f"{response.status // 100}xx").inc()
-    return response
+        if settings.observe is not None:
+            settings.observe(requests.utils.urlparse(url).netloc, outcome, time.monotonic() - started)
 
 
 def _send(session, settings, method, url, *, headers, auth, params, data, max_bytes) -> Response:

@@ -1,0 +1,108 @@
+"""The auto-deploy decision, shared by webhook deliveries and polling: does this push deploy to
+this component (and make its release), or why not."""
+from __future__ import annotations
+
+from sqlalchemy import bindparam, func, select
+
+from models import Component, DeliveryOutcome, Release, ReleaseStatus, db
+from services import images, releases, triggers, webhooks
+from services.registry.errors import RegistryError, RegistryNotFound
+
+# How often a decision is made again when another writer queued a release of its component meanwhile.
+CONFLICT_ATTEMPTS = 3
+
+
+def _outcome(delivery, component, event, outcome, reason, release=None, digest=None) -> DeliveryOutcome:
+    return DeliveryOutcome(team_id=delivery.team_id, delivery_id=delivery.id,
+                           component_id=component.id if component is not None else None,
+                           release_id=release.id if release is not None else None,
+                           repository=(event.repository or "?")[:255], tag=(event.tag or None),
+                           digest=digest or getattr(event, "digest", None), outcome=outcome, reason=reason[:500])
+
+
+# Lock only this repository's components (Docker Hub's official images may be stored without library/).
+_REPOSITORY_COMPONENTS = (select(Component).where(Component.registry_id == bindparam("registry_id"),
+                                                  func.lower(Component.image).in_(bindparam("names", expanding=True)))
+                          .order_by(Component.id).with_for_update())
+
+
+def _targets(delivery, repository: str) -> list[Component]:
+    if delivery.component_id is not None:
+        return [db.session.get(Component, delivery.component_id, with_for_update=True)]
+    candidates = db.session.scalars(_REPOSITORY_COMPONENTS, {
+        "registry_id": delivery.registry_id, "names": sorted(images.candidate_names(repository))}).all()
+    return [c for c in candidates if images.component_repository(c).lower() == repository.lower()]
+
+
+def outcomes(delivery, source, event, targets: list[Component] | None = None):
+    """One outcome per component this event is for; `targets` when already known."""
+    if isinstance(event, webhooks.Ignored):
+        return [_outcome(delivery, None, event, "ignored", event.reason)]
+    if targets is None:
+        targets = _targets(delivery, event.repository)
+    if not targets:
+        return [_outcome(delivery, None, event, "ignored", f"no component deploys repository {event.repository}")]
+    return [decide(delivery, source, component, event) for component in targets]
+
+
+def _reference_tag(component: Component) -> str:
+    """The tag we compare against: the newest release in flight or running, else the component's."""
+    latest = component.releases.filter(Release.status.in_(
+        [ReleaseStatus.PENDING.value, ReleaseStatus.DEPLOYING.value, ReleaseStatus.RUNNING.value])).first()
+    return latest.tag if latest is not None else component.tag
+
+
+def decide(delivery, source: str, component: Component, event: webhooks.PushEvent,
+           trigger: str = "webhook") -> DeliveryOutcome:
+    """Deploy this push to this component, or say why not."""
+    def ignored(reason, digest=None):
+        return _outcome(delivery, component, event, "ignored", reason, digest=digest)
+
+    seen = component.release_seq  # read before anything is decided: see releases.queue_release
+    if not component.auto_deploy:
+        return ignored("auto-deploy is off for this component")
+    expected = images.component_repository(component)
+    if event.repository.lower() != expected.lower():
+        return ignored(f"repository {event.repository} differs from the component's {expected}")
+    rule = triggers.Rule.of(component)
+    ok, why = triggers.matches(rule, event.tag, component.tag)
+    if not ok:
+        return ignored(why)
+    # Payloads are not trusted blindly: ask the registry what the tag points to now.
+    try:
+        source_ = images.source_for(component.team_id, component.source_registry, component.image)
+        digest = source_.client.manifest_digest(source_.repository, event.tag)
+    except RegistryNotFound:
+        return ignored(f"tag {event.tag} is not in the registry (any more)")
+    except RegistryError as e:
+        return ignored(f"could not check the tag with the registry, so nothing was deployed: {e.message}")
+    # A redelivered event (or a poll finding the same change again) makes no second release;
+    # only an explicit replay retries a digest whose release failed.
+    blocking = [ReleaseStatus.PENDING.value, ReleaseStatus.DEPLOYING.value, ReleaseStatus.RUNNING.value]
+    if not (delivery.headers or {}).get("X-Berth-Replay-Of"):
+        blocking.append(ReleaseStatus.FAILED.value)
+    same = component.releases.filter(Release.digest == digest, Release.tag == event.tag,
+                                     Release.status.in_(blocking)).first()
+    if same is not None:
+        return ignored(f"duplicate: release #{same.id} already has {event.tag} at {digest[:19]} ({same.status})",
+                       digest)
+    reference_tag = _reference_tag(component)
+    if rule.kind != "same_tag" and rule.no_downgrade and component.digest and event.tag != reference_tag:
+        is_older = triggers.older(event.tag, reference_tag)
+        if is_older is None:
+            try:
+                created = (source_.client.image_details(source_.repository, event.tag).created,
+                           source_.client.image_details(source_.repository, reference_tag).created)
+                is_older = triggers.older(event.tag, reference_tag, created)
+            except RegistryError:
+                is_older = None
+        if is_older:
+            return ignored(f"{event.tag} is older than {reference_tag}, which is running or deploying "
+                           "(never deploy an older version)", digest)
+    release = releases.queue_release(component, trigger, f"{trigger} ({source})", tag=event.tag, digest=digest,
+                                       expected_seq=seen)
+    if digest != event.digest and event.digest:
+        why += f"; the registry says the tag is now {digest[:19]}, which was deployed"
+    return _outcome(delivery, component, event, "deployed", f"deployed: {why}", release=release, digest=digest)
+
+
