@@ -4,12 +4,21 @@ from __future__ import annotations
 import logging
 
 import click
-from flask import Flask, render_template, request
+from flask import Flask, g, render_template, request
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
 import config as berth_config
+from blueprints import auth, components, hooks, main, registries, teams
+from blueprints.scope import CookieSessions, load_current_team, sessionless
 from extensions import csrf, login_manager, migrate
 from models import User, db
+from services import accounts, polling, runtime
+from services.background import BackgroundRunner
+from services.errors import ServiceError
+from services.jobs import run_after_commit
+from services.logs import configure_logging
+from services.validation import check_email, check_password, check_team_name
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -30,8 +39,6 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def register_logging(app: Flask) -> None:
-    from services.logs import configure_logging
-
     configure_logging(app.config["BERTH_LOG_FORMAT"])
 
 
@@ -43,37 +50,23 @@ def register_extensions(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
-        from services import accounts
-
         return accounts.load_user(int(user_id))
 
 
 def register_blueprints(app: Flask) -> None:
-    from blueprints import auth, components, hooks, main, registries, teams
-
     for module in (auth, main, teams, registries, components, hooks):
         app.register_blueprint(module.bp)
-    from blueprints.scope import load_current_team
-
     app.before_request(load_current_team)
 
 
 def register_sessions(app: Flask) -> None:
     """Signed-cookie sessions, not opened for webhooks and static files (they act for no user)."""
-    from blueprints import hooks
-    from blueprints.scope import CookieSessions
-
     app.extensions["berth_sessionless_paths"] = (hooks.bp.url_prefix + "/", app.static_url_path + "/")
     app.session_interface = CookieSessions()
 
 
 def register_unit_of_work(app: Flask) -> None:
     """Commit once per request when it succeeded; roll back otherwise."""
-
-    from flask import g
-
-    from services.jobs import run_after_commit
-
     @app.after_request
     def commit_or_rollback(response):
         if response.status_code < 400:
@@ -95,26 +88,16 @@ NAV_LINKS = [("registries.index", "Registries"), ("components.index", "Component
 def register_template_helpers(app: Flask) -> None:
     @app.context_processor
     def helpers():
-        from flask_login import current_user
-
-        from services import accounts
-
         def nav_links():
             return [(e, label) for e, label in NAV_LINKS if e in app.view_functions]
 
         def user_teams():
             return accounts.teams_of(current_user) if current_user.is_authenticated else []
 
-        def banner_messages():
-            return [b() for b in app.extensions.get("berth_banners", []) if b()]
-
-        return {"nav_links": nav_links, "user_teams": user_teams,
-                "banner_messages": banner_messages}
+        return {"nav_links": nav_links, "user_teams": user_teams}
 
 
 def register_errorhandlers(app: Flask) -> None:
-    from blueprints.scope import sessionless
-
     def render_error(code: int, title: str, message: str):
         if sessionless(app, request.path):  # webhooks and static files: no page, no session
             return {"error": message}, code
@@ -155,10 +138,6 @@ def register_commands(app: Flask) -> None:
     @click.password_option(prompt="Password", confirmation_prompt=False)
     def create_user_command(email, team_name, admin, password):
         """Create a user and add them to TEAM (created if missing)."""
-        from services import accounts
-        from services.errors import ServiceError
-        from services.validation import check_email, check_password, check_team_name
-
         for check, value in ((check_email, email), (check_password, password),
                              (check_team_name, team_name)):
             problem = check(value)
@@ -174,70 +153,19 @@ def register_commands(app: Flask) -> None:
         click.echo(f"Created {user.email} in team {team.name} ({role.value}).")
 
 
-def start_poller(app: Flask):
-    """An APScheduler tick in every process; only the leader's tick polls."""
-    from apscheduler.schedulers.background import BackgroundScheduler
-
-    from services import metrics
-    from services.leader import Leadership
-    from services.polling import poll_cycle
-
-    with app.app_context():
-        leadership = Leadership(db.engine)
-    app.extensions["berth_leadership"] = leadership
-
-    def tick():
-        with app.app_context():
-            if leadership.try_acquire():
-                with metrics.POLL_DURATION.time():
-                    report = poll_cycle()
-                metrics.POLL_LAST.set_to_current_time()
-                logging.getLogger("berth.polling").info(
-                    "poll cycle: %d group(s), %d change(s), %d deploy(s), %d error(s)",
-                    report.groups, report.events, report.deployed, len(report.errors))
-            db.session.remove()
-
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per tick is noise
-    scheduler = BackgroundScheduler(daemon=True)
-    every = max(1, min(app.config["BERTH_POLL_INTERVAL"], 15))
-    scheduler.add_job(tick, "interval", seconds=every, max_instances=1, coalesce=True, id="berth-poll")
-    scheduler.start()
-
-    def stop():
-        scheduler.shutdown(wait=True)
-        leadership.release()
-    return stop
-
-
 def register_services(app: Flask) -> None:
-    """Background work (deploy workers), started by the first request so CLI commands never run it."""
-    import threading
+    """Background work (deploy and delivery workers, the poller), started by the first request so
+    CLI commands never run it; `runtime.of(app).shutdown()` stops it."""
+    state = runtime.install(app)
 
-    from services.background import BackgroundRunner
+    def start() -> None:
+        if app.config["BERTH_DEPLOY_WORKERS"] > 0:
+            runner = BackgroundRunner(app, app.config["BERTH_DEPLOY_WORKERS"])
+            state.release_kick, state.delivery_kick = runner.releases.submit, runner.deliveries.submit
+            state.shutdowns.append(runner.shutdown)
+        if app.config["BERTH_SCHEDULER"]:
+            state.shutdowns.append(polling.start_poller(app))
 
-    shutdowns: list = []
-    lock = threading.Lock()
-
-    def start_background():
-        if app.extensions.get("berth_started"):
-            return
-        with lock:
-            if app.extensions.get("berth_started"):
-                return
-            app.extensions["berth_started"] = True
-            if app.config["BERTH_DEPLOY_WORKERS"] > 0:
-                runner = BackgroundRunner(app, app.config["BERTH_DEPLOY_WORKERS"])
-                app.extensions["berth_release_kick"] = runner.releases.submit
-                app.extensions["berth_delivery_kick"] = runner.deliveries.submit
-                shutdowns.append(runner.shutdown)
-            if app.config["BERTH_SCHEDULER"]:
-                shutdowns.append(start_poller(app))
-
-    def shutdown():
-        for stop in shutdowns:
-            stop()
-
-    app.before_request(start_background)
-    app.extensions["berth_start"] = start_background
-    app.extensions["berth_shutdown"] = shutdown
+    state.starter = start
+    app.before_request(state.start)
     logging.getLogger("berth").debug("Berth started in %s mode", app.config["BERTH_ENV"])

@@ -24,9 +24,9 @@ def worker_exit(server, worker):
     import sys
 
     module = sys.modules.get("wsgi")
-    shutdown = module.app.extensions.get("berth_shutdown") if module else None
-    if shutdown:
-        shutdown()
+    state = module.app.extensions.get("berth") if module else None
+    if state is not None:
+        state.shutdown()
 
 
 def child_exit(server, worker):

@@ -28,9 +28,7 @@ def berth_app(**config):
     with LiveServer(app) as server:
         app.config["BERTH_EXTERNAL_URL"] = server.url
         yield app, server
-    stop = app.extensions.get("berth_shutdown")
-    if stop:
-        stop()
+    app.extensions["berth"].shutdown()
 
 
 @contextmanager

@@ -6,7 +6,7 @@ from flask_login import current_user, login_user, logout_user
 
 from blueprints.forms import EmptyForm, LoginForm, SetupForm
 from blueprints.scope import for_no_user, safe_next
-from services import accounts
+from services import accounts, runtime
 from services.errors import FieldErrors, apply_to_form
 
 bp = Blueprint("auth", __name__)
@@ -25,10 +25,11 @@ def require_setup_and_login():
     if for_no_user() or request.endpoint in ("main.healthz", "main.readyz", "main.metrics"):
         return None
     view = current_app.view_functions.get(request.endpoint)
-    if not current_app.extensions.get("berth_set_up"):
+    state = runtime.of()
+    if not state.set_up:
         if not accounts.has_users():
             return None if request.endpoint == "auth.setup" else redirect(url_for("auth.setup"))
-        current_app.extensions["berth_set_up"] = True
+        state.set_up = True
     if getattr(view, "berth_public", False) or current_user.is_authenticated:
         return None
     return current_app.login_manager.unauthorized()

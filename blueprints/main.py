@@ -1,11 +1,13 @@
 """Dashboard and health endpoints."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, Response, jsonify, render_template
 from sqlalchemy import text
 
 from blueprints.auth import public
 from models import db
+from services import metrics as berth_metrics
+from services import runtime
 
 bp = Blueprint("main", __name__)
 
@@ -27,10 +29,8 @@ def _database_ok() -> tuple[bool, str]:
 @bp.route("/healthz")
 @public
 def healthz():
-    from flask import current_app
-
     ok, detail = _database_ok()
-    leadership = current_app.extensions.get("berth_leadership")
+    leadership = runtime.of().leadership
     return jsonify(status="ok" if ok else "unavailable", database=detail,
                    poller=bool(leadership and leadership.held)), 200 if ok else 503
 
@@ -45,9 +45,5 @@ def readyz():
 @public
 def metrics():
     """Prometheus text format; scrape it from inside the cluster network."""
-    from flask import Response
-
-    from services import metrics as berth_metrics
-
     body, content_type = berth_metrics.render()
     return Response(body, content_type=content_type)

@@ -6,12 +6,11 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import current_app
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import OperationalError
 
 from models import Component, DeliveryOutcome, WebhookDelivery, db, utcnow
-from services import autodeploy, images, metrics, webhooks
+from services import autodeploy, images, metrics, runtime, webhooks
 from services.endpoints import Endpoint, webhook_secret
 from services.errors import ReleaseConflict
 from services.jobs import after_commit, unit_of_work
@@ -78,7 +77,7 @@ def replay(delivery: WebhookDelivery) -> WebhookDelivery:
 
 
 def _kick_after_commit(delivery_id: int) -> None:
-    kick = current_app.extensions.get("berth_delivery_kick")
+    kick = runtime.of().delivery_kick
     if kick:
         after_commit(lambda: kick(delivery_id))
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from flask import current_app
 
+from services import runtime
 from services.deploy.podman import PodmanDeployer
 
 log = logging.getLogger("berth.deploy")
@@ -16,7 +17,8 @@ def _select(mode: str, instance_path: str):
         return None, "Deploying is disabled (BERTH_DEPLOYER=none)."
     if mode in ("kubernetes", "auto"):
         try:
-            from services.deploy.kubernetes import KubernetesDeployer
+            # Imported only when a cluster may be used: the kubernetes client is slow to import.
+            from services.deploy.kubernetes import KubernetesDeployer  # noqa: PLC0415
 
             return KubernetesDeployer.from_environment(), ""
         except Exception as e:  # noqa: BLE001 - any config failure means "no cluster here"
@@ -32,14 +34,13 @@ def _select(mode: str, instance_path: str):
 
 def get_deployer():
     """The process's deployer, or None (deploying disabled, with the reason in disabled_reason())."""
-    app = current_app._get_current_object()
-    if "berth_deployer" not in app.extensions:
-        deployer, reason = _select(app.config["BERTH_DEPLOYER"], app.instance_path)
-        app.extensions["berth_deployer"] = deployer
-        app.extensions["berth_deployer_reason"] = reason
-        log.info("deployer: %s", deployer.name if deployer else f"none ({reason})")
-    return app.extensions["berth_deployer"]
+    state = runtime.of()
+    if not state.has_deployer:
+        state.deployer, state.deployer_reason = _select(current_app.config["BERTH_DEPLOYER"],
+                                                        current_app.instance_path)
+        log.info("deployer: %s", state.deployer.name if state.deployer else f"none ({state.deployer_reason})")
+    return state.deployer
 
 
 def disabled_reason() -> str:
-    return "" if get_deployer() is not None else current_app.extensions.get("berth_deployer_reason", "")
+    return "" if get_deployer() is not None else runtime.of().deployer_reason

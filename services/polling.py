@@ -8,17 +8,20 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from apscheduler.schedulers.background import BackgroundScheduler
 from flask import current_app
 from sqlalchemy import select
 
 from models import Component, Registry, WebhookDelivery, db, utcnow
-from services import autodeploy, images, metrics, triggers
+from services import autodeploy, images, metrics, runtime, triggers
 from services.errors import ReleaseConflict
 from services.jobs import unit_of_work
+from services.leader import Leadership
 from services.registry.errors import RegistryError, RegistryRateLimited
 from services.webhooks import PushEvent
 
@@ -47,6 +50,34 @@ class PollReport:
     events: int = 0
     deployed: int = 0
     errors: list[str] = field(default_factory=list)
+
+
+def start_poller(app) -> Callable[[], None]:
+    """An APScheduler tick in every process; only the leader's tick polls. Returns the stop."""
+    with app.app_context():
+        leadership = Leadership(db.engine)
+    runtime.of(app).leadership = leadership
+
+    def tick():
+        with app.app_context():
+            if leadership.try_acquire():
+                with metrics.POLL_DURATION.time():
+                    report = poll_cycle()
+                metrics.POLL_LAST.set_to_current_time()
+                log.info("poll cycle: %d group(s), %d change(s), %d deploy(s), %d error(s)",
+                         report.groups, report.events, report.deployed, len(report.errors))
+            db.session.remove()
+
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per tick is noise
+    scheduler = BackgroundScheduler(daemon=True)
+    every = max(1, min(app.config["BERTH_POLL_INTERVAL"], 15))
+    scheduler.add_job(tick, "interval", seconds=every, max_instances=1, coalesce=True, id="berth-poll")
+    scheduler.start()
+
+    def stop():
+        scheduler.shutdown(wait=True)
+        leadership.release()
+    return stop
 
 
 def due(component: Component, now, default_interval: int) -> bool:

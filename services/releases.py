@@ -8,12 +8,11 @@ import socket
 import time
 from datetime import timedelta
 
-from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from models import Component, Release, ReleaseStatus, db, utcnow
-from services import images, metrics
+from services import images, metrics, runtime
 from services.deploy.spec import DeployError, DeployStatus
 from services.deployers import disabled_reason, get_deployer
 from services.errors import ReleaseConflict, ServiceError
@@ -42,7 +41,7 @@ def queue_release(component: Component, trigger: str, triggered_by: str, tag: st
                       status=ReleaseStatus.PENDING.value)
     db.session.add(release)
     db.session.flush()
-    kick = current_app.extensions.get("berth_release_kick")
+    kick = runtime.of().release_kick
     if kick:
         release_id = release.id
         after_commit(lambda: kick(release_id))

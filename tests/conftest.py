@@ -91,9 +91,7 @@ def app(database_url, app_config):
     app = create_app(_test_config(database_url, **app_config))
     _truncate(app)
     yield app
-    stop = app.extensions.get("berth_shutdown")
-    if stop:
-        stop()
+    app.extensions["berth"].shutdown()
     with app.app_context():
         db.session.remove()
         db.engine.dispose()

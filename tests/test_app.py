@@ -23,7 +23,7 @@ def test_healthz_503_when_database_unreachable(tmp_path):
         r = app.test_client().get("/healthz")
         assert r.status_code == 503 and r.json["status"] == "unavailable"
     finally:
-        app.extensions["berth_shutdown"]()
+        app.extensions["berth"].shutdown()
 
 
 def test_404_page_has_no_stack_trace(client, auth):

@@ -186,8 +186,8 @@ def test_polling_on_schedule_within_one_interval(app_config, registries, databas
         pusher = registries.pusher(registries.basic)
         first = pusher.push("team/sched", "latest", Image(content="s1"))
         cid = make_component(app, rid, "team/sched", "latest", "sched", free_port(), auto_deploy=True, digest=first)
-        app.extensions["berth_start"]()
-        wait_for(lambda: app.extensions["berth_leadership"].held, 10)
+        app.extensions["berth"].start()
+        wait_for(lambda: app.extensions["berth"].leadership.held, 10)
         second = pusher.push("team/sched", "latest", Image(content="s2"))
         pushed_at = time.monotonic()
 
@@ -198,7 +198,7 @@ def test_polling_on_schedule_within_one_interval(app_config, registries, databas
         wait_for(deployed, 10)
         assert time.monotonic() - pushed_at < 1 + 2.5  # one interval, plus a cycle's own time
     finally:
-        app.extensions["berth_shutdown"]()
+        app.extensions["berth"].shutdown()
 
 
 def test_polling_honours_retry_after(app, misbehaving):

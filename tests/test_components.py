@@ -152,7 +152,7 @@ def test_private_image_without_credentials_fails(client, app, auth, registries, 
 def test_kubernetes_403_fails_the_release_and_keeps_the_component(client, app, registry_id, kube):
     from services.deploy.kubernetes import KubernetesDeployer
 
-    app.extensions["berth_deployer"] = KubernetesDeployer(kube.api_client())
+    app.extensions["berth"].deployer = KubernetesDeployer(kube.api_client())
     kube.emu["post /apis/apps/v1/namespaces/berth-alpha/deployments"] << 403 << {
         "kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden", "code": 403,
         "message": "deployments.apps is forbidden: User \"system:serviceaccount:berth:berth\" cannot create"}
@@ -166,7 +166,7 @@ def test_kubernetes_403_fails_the_release_and_keeps_the_component(client, app, r
 def test_deploy_to_kubernetes_pins_digest(client, app, registry_id, registries, kube):
     from services.deploy.kubernetes import KubernetesDeployer
 
-    app.extensions["berth_deployer"] = KubernetesDeployer(kube.api_client())
+    app.extensions["berth"].deployer = KubernetesDeployer(kube.api_client())
     app.config["BERTH_ROLLOUT_TIMEOUT"] = 0.5  # no controllers run in the emulator
     assert client.post("/components/new", data=component_form(registry_id)).status_code == 302
     release = wait_release(app, component_id_of(app))
