@@ -1,5 +1,8 @@
 """gunicorn settings for Berth; each can be overridden with the usual GUNICORN_CMD_ARGS."""
 import os
+import sys
+
+from prometheus_client import multiprocess
 
 bind = os.environ.get("BERTH_BIND", f"127.0.0.1:{os.environ.get('BERTH_PORT', '8000')}")
 workers = int(os.environ.get("BERTH_WORKERS", "2"))
@@ -21,8 +24,6 @@ control_socket_disable = True
 
 def worker_exit(server, worker):
     """Stop Berth's background work cleanly: releases in flight go back to pending for the next worker."""
-    import sys
-
     module = sys.modules.get("wsgi")
     state = module.app.extensions.get("berth") if module else None
     if state is not None:
@@ -31,9 +32,5 @@ def worker_exit(server, worker):
 
 def child_exit(server, worker):
     """With PROMETHEUS_MULTIPROC_DIR set, drop a dead worker's live gauges."""
-    import os
-
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
         multiprocess.mark_process_dead(worker.pid)

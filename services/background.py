@@ -37,7 +37,7 @@ class Queue:
         try:
             with self.app.app_context():
                 self.job(item_id)
-        except Exception:  # noqa: BLE001 - one failed job must not stop the pool
+        except Exception:  # logged; one failed job must not stop the pool
             log.exception("background job %s failed", item_id)
         finally:
             with self._lock:
@@ -92,7 +92,7 @@ class Batches:
             try:
                 with self.app.app_context():
                     self.job(batch)
-            except Exception:  # noqa: BLE001 - one failed batch must not stop the thread
+            except Exception:  # logged; one failed batch must not stop the thread
                 log.exception("background batch %s failed", batch)
 
     def shutdown(self) -> None:
@@ -133,7 +133,7 @@ class BackgroundRunner:
         while not self._stop.wait(self.sweep_every):
             try:
                 self.sweep()
-            except Exception:  # noqa: BLE001 - the sweeper must survive a database hiccup
+            except Exception:  # logged; the sweeper must survive a database hiccup
                 log.exception("background sweep failed")
 
     def shutdown(self) -> None:

@@ -221,7 +221,7 @@ def _process(delivery: Claimed) -> None:
             log.info("delivery %s: a component's release changed while deciding; deciding again", delivery.id)
         except OperationalError:
             break  # a deadlock or lock timeout between processes: nothing was written
-        except Exception:  # noqa: BLE001 - a delivery must end, never stay "processing"
+        except Exception:  # logged; a delivery must end, never stay "processing"
             log.exception("delivery %s failed", delivery.id)
             with unit_of_work():
                 row = db.session.get(WebhookDelivery, delivery.id)

@@ -94,7 +94,7 @@ def _check(group: Group) -> None:
             group.tags = group.client.tag_list(group.repository).names
     except RegistryError as e:
         group.error = e
-    except Exception as e:  # noqa: BLE001 - one registry's odd answer must not stop the cycle
+    except Exception as e:  # logged; one registry's odd answer must not stop the cycle
         log.exception("polling %s failed", group.repository)
         group.error = RegistryError(f"Berth could not use the registry's answer for {group.repository} "
                                     f"({type(e).__name__}); see the server log.")
@@ -159,7 +159,7 @@ def _apply_alone(group: Group, now, report: PollReport) -> None:
             return
         except ReleaseConflict:
             continue
-        except Exception as e:  # noqa: BLE001 - one group must not stop the others
+        except Exception as e:  # logged; one group must not stop the others
             log.exception("applying the poll of %s failed", group.repository)
             group.error = RegistryError(f"Berth could not use the registry's answer for {group.repository} "
                                         f"({type(e).__name__}); see the server log.")

@@ -12,7 +12,7 @@ from cryptography import x509
 from flask import current_app
 from sqlalchemy import select
 
-from models import Registry, Team, db, utcnow
+from models import Component, Registry, Team, db, utcnow
 from services import metrics
 from services import registry as registry_clients
 from services.crypto import SecretBox
@@ -180,8 +180,6 @@ def delete_registry(registry: Registry) -> None:
 
 def registry_users(registry: Registry) -> list[str]:
     """Names of the components that pull from this registry."""
-    from models import Component
-
     return list(db.session.scalars(select(Component.name).where(Component.registry_id == registry.id)
                                    .order_by(Component.name)))
 

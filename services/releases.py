@@ -150,7 +150,7 @@ def run(release_id: int, rollout_timeout: float = 300, poll: float = 0.5, stop=N
                         f"({status.reason}: {status.message}).")
     except (DeployError, RegistryError, ValueError) as e:
         _fail(release_id, getattr(e, "message", str(e)))
-    except Exception:  # noqa: BLE001 - a release must never stay stuck in "deploying"
+    except Exception:  # logged; a release must never stay stuck in "deploying"
         log.exception("release %s crashed", release_id)
         _fail(release_id, "Berth hit an unexpected error while deploying; see the server log.")
 

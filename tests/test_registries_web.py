@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -51,7 +52,7 @@ def test_add_registry_stores_password_encrypted_and_never_shows_it(
     for page in ("/registries/", f"/registries/{rid}/edit", f"/registries/{rid}/"):
         assert PASSWORD not in client.get(page).get_data(as_text=True)
     if database_url.startswith("sqlite:///"):
-        assert PASSWORD.encode() not in open(database_url[len("sqlite:///"):], "rb").read()
+        assert PASSWORD.encode() not in Path(database_url[len("sqlite:///"):]).read_bytes()
     assert PASSWORD not in caplog.text
 
 

@@ -1,6 +1,7 @@
 """Docker Hub: its own API (hub.docker.com) for browsing, registry-1.docker.io for images."""
 from __future__ import annotations
 
+import json
 import threading
 from urllib.parse import quote
 
@@ -51,8 +52,6 @@ class DockerHubClient:
         with self._lock:
             if self._jwt:
                 return self._jwt
-            import json
-
             response = send(self.session, self.settings, "POST", self.api_url + "/v2/users/login",
                             headers={"Content-Type": "application/json"},
                             data=json.dumps({"username": self.username, "password": self.password}))

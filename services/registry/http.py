@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import email.utils
+import json
 import logging
 import math
 import ssl
@@ -34,8 +35,6 @@ class Response:
     url: str
 
     def json(self):
-        import json
-
         try:
             return json.loads(self.body)
         except ValueError as e:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import threading
 import time
@@ -272,7 +273,6 @@ def pull_scope(repository: str) -> str:
 
 def _registry_error_detail(response: Response) -> str:
     try:
-        import json
         data = json.loads(response.body)
         first = data["errors"][0]
         return f" ({first.get('code', '')}: {first.get('message', '')})"[:200]
