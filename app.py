@@ -9,8 +9,8 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
 import config as berth_config
-from blueprints import auth, components, hooks, main, registries, teams
-from blueprints.scope import CookieSessions, load_current_team, sessionless
+from blueprints import access, auth, components, hooks, main, registries, teams
+from blueprints.scope import load_current_team
 from extensions import csrf, login_manager, migrate
 from models import User, db
 from services import accounts, polling, runtime
@@ -29,7 +29,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_logging(app)
     register_extensions(app)
     register_blueprints(app)
-    register_sessions(app)
+    register_access(app)
     register_unit_of_work(app)
     register_template_helpers(app)
     register_errorhandlers(app)
@@ -56,13 +56,13 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     for module in (auth, main, teams, registries, components, hooks):
         app.register_blueprint(module.bp)
+
+
+def register_access(app: Flask) -> None:
+    """Signed-cookie sessions (none for webhooks and static files), sign-in required unless a view
+    says otherwise (blueprints/access.py), then the signed-in user's current team."""
+    access.init_app(app, hooks.bp.url_prefix)
     app.before_request(load_current_team)
-
-
-def register_sessions(app: Flask) -> None:
-    """Signed-cookie sessions, not opened for webhooks and static files (they act for no user)."""
-    app.extensions["berth_sessionless_paths"] = (hooks.bp.url_prefix + "/", app.static_url_path + "/")
-    app.session_interface = CookieSessions()
 
 
 def register_unit_of_work(app: Flask) -> None:
@@ -99,7 +99,7 @@ def register_template_helpers(app: Flask) -> None:
 
 def register_errorhandlers(app: Flask) -> None:
     def render_error(code: int, title: str, message: str):
-        if sessionless(app, request.path):  # webhooks and static files: no page, no session
+        if access.sessionless(app, request.path):  # webhooks and static files: no page, no session
             return {"error": message}, code
         if request.headers.get("HX-Request"):
             return render_template("error.html", code=code, title=title, message=message,

@@ -1,38 +1,15 @@
 """First-run setup, login and logout."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, session, url_for
 from flask_login import current_user, login_user, logout_user
 
+from blueprints.access import public, safe_next
 from blueprints.forms import EmptyForm, LoginForm, SetupForm
-from blueprints.scope import for_no_user, safe_next
-from services import accounts, runtime
+from services import accounts
 from services.errors import FieldErrors, apply_to_form
 
 bp = Blueprint("auth", __name__)
-
-
-def public(view):
-    """Mark a view as reachable without signing in."""
-    view.berth_public = True
-    return view
-
-
-@bp.before_app_request
-def require_setup_and_login():
-    if request.endpoint is None:
-        return None
-    if for_no_user() or request.endpoint in ("main.healthz", "main.readyz", "main.metrics"):
-        return None
-    view = current_app.view_functions.get(request.endpoint)
-    state = runtime.of()
-    if not state.set_up:
-        if not accounts.has_users():
-            return None if request.endpoint == "auth.setup" else redirect(url_for("auth.setup"))
-        state.set_up = True
-    if getattr(view, "berth_public", False) or current_user.is_authenticated:
-        return None
-    return current_app.login_manager.unauthorized()
 
 
 @bp.route("/setup", methods=["GET", "POST"])

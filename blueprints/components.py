@@ -7,9 +7,10 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
+from blueprints.access import safe_next
 from blueprints.forms import BuildSourceForm, ComponentForm, EmptyForm
 from blueprints.render import page_or_block
-from blueprints.scope import current_team, get_team_object_or_404, safe_next
+from blueprints.scope import current_team, get_team_object_or_404
 from models import Application, Component, DeliveryOutcome, Registry, Release, WebhookDelivery, db
 from services import components, deliveries, endpoints, registries, releases, triggers
 from services.deploy.spec import DeployError, Port

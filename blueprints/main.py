@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, render_template
 from sqlalchemy import text
 
-from blueprints.auth import public
+from blueprints.access import open_endpoint
 from models import db
 from services import metrics as berth_metrics
 from services import runtime
@@ -27,7 +27,7 @@ def _database_ok() -> tuple[bool, str]:
 
 
 @bp.route("/healthz")
-@public
+@open_endpoint
 def healthz():
     ok, detail = _database_ok()
     leadership = runtime.of().leadership
@@ -36,13 +36,13 @@ def healthz():
 
 
 @bp.route("/readyz")
-@public
+@open_endpoint
 def readyz():
     return healthz()
 
 
 @bp.route("/metrics")
-@public
+@open_endpoint
 def metrics():
     """Prometheus text format; scrape it from inside the cluster network."""
     body, content_type = berth_metrics.render()

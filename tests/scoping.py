@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from blueprints.access import access_of
 from models import Application, Component, Membership, Registry, Release, Team, WebhookDelivery, db
 
 
 def public_endpoints(app) -> set[str]:
     return {e for e, view in app.view_functions.items()
-            if getattr(view, "berth_public", False) or getattr(view, "berth_webhook", False)}
+            if access_of(view) is not None}
 
 
 def build_url(rule, values) -> str:

@@ -33,7 +33,7 @@ def test_404_page_has_no_stack_trace(client, auth):
 
 
 def test_webhooks_and_static_files_neither_read_nor_set_the_session(app, auth, client):
-    from blueprints.scope import sessionless
+    from blueprints.access import WEBHOOK, access_of, sessionless
 
     auth.signed_in()  # the client now holds a session cookie
     rid, token = _registry_hook(app)
@@ -50,7 +50,7 @@ def test_webhooks_and_static_files_neither_read_nor_set_the_session(app, auth, c
     for rule in app.url_map.iter_rules():
         if sessionless(app, rule.rule):
             view = app.view_functions[rule.endpoint]
-            assert rule.endpoint == "static" or getattr(view, "berth_webhook", False), rule.rule
+            assert rule.endpoint == "static" or access_of(view) == WEBHOOK, rule.rule
 
 
 @pytest.mark.parametrize("method,path,status", [
