@@ -164,3 +164,14 @@ def test_hostile_listings_end_in_messages_or_clean_names(misbehaving):
         RegistryV2Client(misbehaving.url + "/deep").tag_names("a/b")
     assert RegistryV2Client(misbehaving.url + "/junktags").tag_names("a/b") == ["v1"]
     assert RegistryV2Client(misbehaving.url + "/longtag").tag_names("a/b") == ["1.0.0"]
+
+
+@pytest.mark.parametrize("body,detail", [
+    (b'{"errors": [{"code": "DENIED", "message": "no"}]}', " (DENIED: no)"),
+    (b'{"detail": "Object not found"}', " (Object not found)"),
+    (b'[1, "x", {"tags": [3]}]', ""), (b'{"errors": "oops"}', ""), (b'{"errors": [3]}', ""),
+    (b'{"detail": {"deep": 1}}', ""), (b"<html>", ""), (b"[" * 100_000, ""), (b"", "")])
+def test_error_details_from_any_body(body, detail):
+    assert errors.detail_of(body) == detail
+    error = errors.for_status(404, "Not found." + errors.detail_of(body))
+    assert isinstance(error, errors.RegistryNotFound) and error.status == 404

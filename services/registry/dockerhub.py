@@ -9,8 +9,8 @@ import requests
 
 from services.registry import errors
 from services.registry.http import HttpSettings, Response, send
-from services.registry.types import ImageDetails, RepoPage, TagInfo, TagList, parse_time
-from services.registry.v2 import RegistryV2Client, _platform
+from services.registry.types import ImageDetails, RepoPage, TagInfo, TagList, parse_time, platform_of
+from services.registry.v2 import RegistryV2Client
 
 HUB_API = "https://hub.docker.com"
 HUB_REGISTRY = "https://registry-1.docker.io"
@@ -69,16 +69,8 @@ class DockerHubClient:
             return token
 
     def _error(self, response: Response) -> errors.RegistryError:
-        detail = ""
-        try:
-            data = response.json()
-            detail = f" ({data.get('detail') or data.get('message') or ''})"[:200]
-        except errors.RegistryError:
-            pass
-        status = response.status
-        cls = {401: errors.RegistryAuthError, 403: errors.RegistryForbidden,
-               404: errors.RegistryNotFound}.get(status, errors.RegistryError)
-        return cls(f"Docker Hub API error {status}." + detail, status=status, response=response)
+        return errors.for_status(response.status, f"Docker Hub API error {response.status}."
+                                 + errors.detail_of(response.body), response=response)
 
     def ping(self) -> str:
         if self.username and self.password:
@@ -128,7 +120,7 @@ class DockerHubClient:
                 images = [i for i in t.get("images") or [] if isinstance(i, dict)]
                 out.append(TagInfo(str(t.get("name")), t.get("digest"), t.get("full_size"),
                                    parse_time(t.get("tag_last_pushed") or t.get("last_updated")),
-                                   [p for p in (_platform(i) for i in images) if p]))
+                                   [p for p in (platform_of(i) for i in images) if p]))
             if not data.get("next"):
                 break
         return out

@@ -1,6 +1,8 @@
 """The registry clients' exception tree. Every message is safe to show to the user."""
 from __future__ import annotations
 
+import json
+
 
 class RegistryError(Exception):
     """Base: something went wrong talking to a registry."""
@@ -54,3 +56,28 @@ class RegistryResponseTooLarge(RegistryProtocolError):
 
 class RegistryServerError(RegistryError):
     """5xx after retries."""
+
+
+_BY_STATUS = {401: RegistryAuthError, 403: RegistryForbidden, 404: RegistryNotFound}
+
+
+def for_status(status: int, message: str, *, response=None) -> RegistryError:
+    """The error for an HTTP status a client could not use: 401, 403 and 404 have their own classes."""
+    return _BY_STATUS.get(status, RegistryError)(message, status=status, response=response)
+
+
+def detail_of(body: bytes) -> str:
+    """A short " (code: message)" from a JSON error body, in the Registry v2 shape
+    ({"errors": [{"code", "message"}]}) or Docker Hub's ({"detail"} or {"message"}); "" otherwise."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return ""
+    if not isinstance(data, dict):
+        return ""
+    first = data.get("errors")[0] if isinstance(data.get("errors"), list) and data["errors"] else None
+    if isinstance(first, dict):
+        text = f"{first.get('code', '')}: {first.get('message', '')}"
+    else:
+        text = data.get("detail") or data.get("message") or ""
+    return f" ({text})"[:200] if isinstance(text, str) and text.strip(": ") else ""

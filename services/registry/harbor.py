@@ -7,8 +7,8 @@ import requests
 
 from services.registry import errors
 from services.registry.http import HttpSettings, Response, send
-from services.registry.types import ImageDetails, RepoPage, TagInfo, TagList, parse_time
-from services.registry.v2 import RegistryV2Client, _platform
+from services.registry.types import ImageDetails, RepoPage, TagInfo, TagList, parse_time, platform_of
+from services.registry.v2 import RegistryV2Client
 
 API = "/api/v2.0"
 PAGE_SIZE = 100  # Harbor's maximum page_size
@@ -38,24 +38,11 @@ class HarborClient:
         return response
 
     def _error(self, response: Response) -> errors.RegistryError:
-        detail = ""
-        try:
-            first = response.json()["errors"][0]
-            detail = f" ({first.get('code', '')}: {first.get('message', '')})"[:200]
-        except Exception:  # noqa: BLE001 - a courtesy detail only
-            pass
         status = response.status
-        if status == 401:
-            return errors.RegistryAuthError("Harbor API: wrong username or password (401)." + detail,
-                                            status=status, response=response)
-        if status == 403:
-            return errors.RegistryForbidden("Harbor API: this account may not do this (403)." + detail,
-                                            status=status, response=response)
-        if status == 404:
-            return errors.RegistryNotFound("Harbor API: not found (404)." + detail, status=status,
-                                           response=response)
-        return errors.RegistryError(f"Harbor API error {status}." + detail, status=status,
-                                    response=response)
+        message = {401: "Harbor API: wrong username or password (401).",
+                   403: "Harbor API: this account may not do this (403).",
+                   404: "Harbor API: not found (404)."}.get(status, f"Harbor API error {status}.")
+        return errors.for_status(status, message + errors.detail_of(response.body), response=response)
 
     def ping(self) -> str:
         try:
@@ -94,11 +81,11 @@ class HarborClient:
             if not isinstance(artifacts, list):
                 raise errors.RegistryProtocolError("Harbor's artifact list is not a list.")
             for art in artifacts:
-                platforms = [p for p in (_platform(r.get("platform")) for r in art.get("references") or []
+                platforms = [p for p in (platform_of(r.get("platform")) for r in art.get("references") or []
                                          if isinstance(r, dict)) if p]
                 extra = art.get("extra_attrs") or {}
                 if not platforms and extra.get("os"):
-                    platforms = [_platform(extra) or ""]
+                    platforms = [platform_of(extra) or ""]
                 for tag in art.get("tags") or []:
                     out.append(TagInfo(str(tag.get("name")), art.get("digest"), art.get("size"),
                                        parse_time(tag.get("push_time") or art.get("push_time")),

@@ -115,3 +115,11 @@ def parse_time(value) -> datetime | None:
     if parsed.year < 1971:  # reproducible builds set the epoch; it says nothing
         return None
     return parsed
+
+
+def platform_of(p) -> str | None:
+    """"os/architecture[/variant]" from an OCI platform object; None when it names no real platform."""
+    if not isinstance(p, dict) or not p.get("os") or p.get("os") == "unknown":
+        return None
+    text = f"{p['os']}/{p.get('architecture', '?')}"
+    return text + (f"/{p['variant']}" if p.get("variant") else "")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import threading
 import time
@@ -12,7 +11,7 @@ import requests
 
 from services.registry import errors
 from services.registry.http import HttpSettings, Response, send
-from services.registry.types import ImageDetails, RepoPage, TagInfo, TagList, parse_time
+from services.registry.types import ImageDetails, RepoPage, TagInfo, TagList, parse_time, platform_of
 
 MANIFEST_TYPES = [
     "application/vnd.oci.image.index.v1+json",
@@ -128,21 +127,12 @@ class RegistryV2Client:
 
     def _status_error(self, response: Response) -> errors.RegistryError:
         status = response.status
-        detail = _registry_error_detail(response)
-        if status == 401:
-            who = "these credentials" if self.username else "anonymous access"
-            return errors.RegistryAuthError(
-                f"The registry refused {who} (401 Unauthorized): check the username and password "
-                "or token." + detail, status=status, response=response)
-        if status == 403:
-            return errors.RegistryForbidden(
-                "The registry answered 403 Forbidden: the account may not do this." + detail,
-                status=status, response=response)
-        if status == 404:
-            return errors.RegistryNotFound("Not found in the registry (404)." + detail,
-                                           status=status, response=response)
-        return errors.RegistryError(f"The registry answered {status}." + detail, status=status,
-                                    response=response)
+        who = "these credentials" if self.username else "anonymous access"
+        message = {401: f"The registry refused {who} (401 Unauthorized): check the username and password "
+                        "or token.",
+                   403: "The registry answered 403 Forbidden: the account may not do this.",
+                   404: "Not found in the registry (404)."}.get(status, f"The registry answered {status}.")
+        return errors.for_status(status, message + errors.detail_of(response.body), response=response)
 
     # -- API --------------------------------------------------------------------------------
     def ping(self) -> str:
@@ -243,8 +233,8 @@ class RegistryV2Client:
         image = data
         if media_type in INDEX_TYPES or "manifests" in data:
             children = [m for m in data.get("manifests", []) if isinstance(m, dict)]
-            details.platforms = [p for p in (_platform(m.get("platform")) for m in children) if p]
-            chosen = _pick_platform(children)
+            details.platforms = [p for p in (platform_of(m.get("platform")) for m in children) if p]
+            chosen = _pickplatform_of(children)
             if chosen is None:
                 return details
             _, _, image = self.manifest(repository, chosen["digest"])
@@ -255,7 +245,7 @@ class RegistryV2Client:
             config = self.blob_json(repository, config_ref["digest"])
             details.created = parse_time(config.get("created"))
             if not details.platforms and config.get("os"):
-                details.platforms = [_platform(config) or ""]
+                details.platforms = [platform_of(config) or ""]
             cfg = config.get("config") or {}
             details.exposed_ports = _ports(cfg.get("ExposedPorts"))
             details.env = _env(cfg.get("Env"))
@@ -271,27 +261,11 @@ def pull_scope(repository: str) -> str:
     return f"repository:{repository}:pull"
 
 
-def _registry_error_detail(response: Response) -> str:
-    try:
-        data = json.loads(response.body)
-        first = data["errors"][0]
-        return f" ({first.get('code', '')}: {first.get('message', '')})"[:200]
-    except Exception:  # noqa: BLE001 - the detail is a courtesy; any body may come back
-        return ""
-
-
-def _platform(p) -> str | None:
-    if not isinstance(p, dict) or not p.get("os") or p.get("os") == "unknown":
-        return None
-    text = f"{p['os']}/{p.get('architecture', '?')}"
-    return text + (f"/{p['variant']}" if p.get("variant") else "")
-
-
-def _pick_platform(children: list[dict]) -> dict | None:
+def _pickplatform_of(children: list[dict]) -> dict | None:
     for child in children:
-        if _platform(child.get("platform")) == "linux/amd64":
+        if platform_of(child.get("platform")) == "linux/amd64":
             return child
-    real = [c for c in children if _platform(c.get("platform"))]
+    real = [c for c in children if platform_of(c.get("platform"))]
     return (real or children or [None])[0]
 
 
