@@ -150,7 +150,7 @@ def register_commands(app: Flask) -> None:
         except ServiceError as e:
             db.session.rollback()
             raise click.ClickException(str(e)) from e
-        click.echo(f"Created {user.email} in team {team.name} ({role.value}).")
+        click.echo(f"Created {user.email} in team {team.name} ({role}).")
 
 
 def register_services(app: Flask) -> None:

@@ -85,7 +85,7 @@ class Membership(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
-    role: Mapped[str] = mapped_column(String(16), default=Role.MEMBER.value)
+    role: Mapped[str] = mapped_column(String(16), default=Role.MEMBER)
 
     user: Mapped[User] = relationship(back_populates="memberships")
     team: Mapped[Team] = relationship(back_populates="memberships")
@@ -147,7 +147,7 @@ class ReleaseStatus(enum.StrEnum):
     STOPPED = "stopped"
 
 
-ACTIVE_RELEASE_STATUSES = (ReleaseStatus.PENDING.value, ReleaseStatus.DEPLOYING.value)
+ACTIVE_RELEASE_STATUSES = (ReleaseStatus.PENDING, ReleaseStatus.DEPLOYING)
 
 
 class Component(db.Model):
@@ -190,9 +190,9 @@ class Component(db.Model):
     team: Mapped[Team] = relationship()
     application: Mapped[Application] = relationship()
     source_registry: Mapped[Registry | None] = relationship()
+    # Loaded only to delete a component with its releases; queries go through services.releases.
     releases: Mapped[list[Release]] = relationship(
-        back_populates="component", cascade="all, delete-orphan", order_by="desc(Release.id)",
-        lazy="dynamic")
+        back_populates="component", cascade="all, delete-orphan", order_by="desc(Release.id)")
 
 
 class Release(db.Model):
@@ -212,7 +212,7 @@ class Release(db.Model):
     image_ref: Mapped[str | None] = mapped_column(String(500))
     trigger: Mapped[str] = mapped_column(String(16))  # manual / webhook / poll / rollback
     triggered_by: Mapped[str] = mapped_column(String(255))
-    status: Mapped[str] = mapped_column(String(16), default=ReleaseStatus.PENDING.value, index=True)
+    status: Mapped[str] = mapped_column(String(16), default=ReleaseStatus.PENDING, index=True)
     message: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
@@ -225,6 +225,13 @@ class Release(db.Model):
     @property
     def in_progress(self) -> bool:
         return self.status in ACTIVE_RELEASE_STATUSES
+
+
+class DeliveryStatus(enum.StrEnum):
+    PENDING = "pending"  # stored, waiting for a worker
+    PROCESSING = "processing"  # claimed by a worker
+    DONE = "done"  # decided: its outcomes say what it meant
+    FAILED = "failed"  # Berth hit an unexpected error; a replay retries it
 
 
 class WebhookDelivery(db.Model):
@@ -240,7 +247,7 @@ class WebhookDelivery(db.Model):
     headers: Mapped[dict] = mapped_column(db.JSON, default=dict)
     body: Mapped[str] = mapped_column(db.Text, default="")
     received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending / done / failed
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING, index=True)
     processed_at: Mapped[datetime | None]
     claimed_at: Mapped[datetime | None]
     summary: Mapped[str | None] = mapped_column(String(1000))

@@ -173,7 +173,7 @@ def detail(component_id: int):
                            empty=EmptyForm(),
                            release=releases.latest_release(component),
                            outcomes=recent_outcomes(component_id=component.id),
-                           history=component.releases.limit(50).all(), deploy_disabled=disabled_reason())
+                           history=releases.history(component), deploy_disabled=disabled_reason())
 
 
 @bp.route("/<int:component_id>/status")

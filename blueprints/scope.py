@@ -33,7 +33,7 @@ def current_team():
 
 
 def is_owner() -> bool:
-    return g.get("membership") is not None and g.membership.role == Role.OWNER.value
+    return g.get("membership") is not None and g.membership.role == Role.OWNER
 
 
 def owner_required(view):

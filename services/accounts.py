@@ -108,7 +108,7 @@ def working_membership(user: User, team_id: int | None) -> Membership | None:
 def add_member(team: Team, user: User, role: Role = Role.MEMBER) -> Membership:
     if membership(user, team.id) is not None:
         raise FieldErrors({"email": f"{user.email} is already a member of {team.name}."})
-    m = Membership(team=team, user=user, role=role.value)
+    m = Membership(team=team, user=user, role=role)
     db.session.add(m)
     db.session.flush()
     return m
@@ -122,8 +122,8 @@ def add_member_by_email(team: Team, email: str, role: Role) -> Membership:
 
 
 def remove_member(m: Membership) -> None:
-    owners = [x for x in m.team.memberships if x.role == Role.OWNER.value]
-    if m.role == Role.OWNER.value and len(owners) == 1:
+    owners = [x for x in m.team.memberships if x.role == Role.OWNER]
+    if m.role == Role.OWNER and len(owners) == 1:
         raise ServiceError("A team needs at least one owner; make someone else owner first.")
     db.session.delete(m)
     db.session.flush()

@@ -47,8 +47,8 @@ def outcomes(delivery, source, event, targets: list[Component] | None = None):
 
 def _reference_tag(component: Component) -> str:
     """The tag we compare against: the newest release in flight or running, else the component's."""
-    latest = component.releases.filter(Release.status.in_(
-        [ReleaseStatus.PENDING.value, ReleaseStatus.DEPLOYING.value, ReleaseStatus.RUNNING.value])).first()
+    latest = releases.newest(component, Release.status.in_(
+        [ReleaseStatus.PENDING, ReleaseStatus.DEPLOYING, ReleaseStatus.RUNNING]))
     return latest.tag if latest is not None else component.tag
 
 
@@ -78,11 +78,11 @@ def decide(delivery, source: str, component: Component, event: webhooks.PushEven
         return ignored(f"could not check the tag with the registry, so nothing was deployed: {e.message}")
     # A redelivered event (or a poll finding the same change again) makes no second release;
     # only an explicit replay retries a digest whose release failed.
-    blocking = [ReleaseStatus.PENDING.value, ReleaseStatus.DEPLOYING.value, ReleaseStatus.RUNNING.value]
+    blocking = [ReleaseStatus.PENDING, ReleaseStatus.DEPLOYING, ReleaseStatus.RUNNING]
     if not (delivery.headers or {}).get("X-Berth-Replay-Of"):
-        blocking.append(ReleaseStatus.FAILED.value)
-    same = component.releases.filter(Release.digest == digest, Release.tag == event.tag,
-                                     Release.status.in_(blocking)).first()
+        blocking.append(ReleaseStatus.FAILED)
+    same = releases.newest(component, Release.digest == digest, Release.tag == event.tag,
+                           Release.status.in_(blocking))
     if same is not None:
         return ignored(f"duplicate: release #{same.id} already has {event.tag} at {digest[:19]} ({same.status})",
                        digest)

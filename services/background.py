@@ -121,7 +121,7 @@ class BackgroundRunner:
             releases.recover_stale(stale)
             deliveries.recover_stale(stale)
             release_ids = db.session.scalars(select(Release.id).where(
-                Release.status == ReleaseStatus.PENDING.value).order_by(Release.id).limit(100)).all()
+                Release.status == ReleaseStatus.PENDING).order_by(Release.id).limit(100)).all()
             delivery_ids = deliveries.pending_ids()
             db.session.remove()
         for rid in release_ids:

@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import OperationalError
 
-from models import Component, DeliveryOutcome, WebhookDelivery, db, utcnow
+from models import Component, DeliveryOutcome, DeliveryStatus, WebhookDelivery, db, utcnow
 from services import autodeploy, images, metrics, runtime, webhooks
 from services.endpoints import Endpoint, webhook_secret
 from services.errors import ReleaseConflict
@@ -24,16 +24,16 @@ KEPT_HEADERS = ("Content-Type", "User-Agent", "X-GitHub-Event", "X-GitHub-Delive
 _DELIVERIES = WebhookDelivery.__table__
 _STORE = insert(_DELIVERIES).returning(_DELIVERIES.c.id)
 _CLAIM = (update(_DELIVERIES).where(_DELIVERIES.c.id.in_(bindparam("ids", expanding=True)),
-                                    _DELIVERIES.c.status == "pending")
-          .values(status="processing", claimed_at=bindparam("now"))
+                                    _DELIVERIES.c.status == DeliveryStatus.PENDING)
+          .values(status=DeliveryStatus.PROCESSING, claimed_at=bindparam("now"))
           .returning(_DELIVERIES.c.id, _DELIVERIES.c.team_id, _DELIVERIES.c.registry_id, _DELIVERIES.c.component_id,
                      _DELIVERIES.c.headers, _DELIVERIES.c.body))
 _RECORD_OUTCOMES = insert(DeliveryOutcome.__table__)
 _OUTCOME_FIELDS = [c.key for c in DeliveryOutcome.__table__.columns if c.key not in ("id", "created_at")]
 _FINISH = (update(_DELIVERIES).where(_DELIVERIES.c.id == bindparam("delivery_id"))
-           .values(status="done", processed_at=bindparam("now"), summary=bindparam("summary")))
+           .values(status=DeliveryStatus.DONE, processed_at=bindparam("now"), summary=bindparam("summary")))
 _FINISH_ALL = (update(_DELIVERIES).where(_DELIVERIES.c.id.in_(bindparam("ids", expanding=True)))
-               .values(status="done", processed_at=bindparam("now"), summary=bindparam("summary")))
+               .values(status=DeliveryStatus.DONE, processed_at=bindparam("now"), summary=bindparam("summary")))
 
 
 def begin_intake() -> None:
@@ -51,16 +51,16 @@ def receive(endpoint: Endpoint, headers, body: bytes, source: str = "webhook") -
     if headers.get("Authorization"):
         kept["Authorization"] = "[present]"
     values = dict(team_id=endpoint.team_id, source=source, headers=kept,
-                  body=body[:MAX_BODY].decode("utf-8", "replace"), received_at=utcnow(), status="pending",
+                  body=body[:MAX_BODY].decode("utf-8", "replace"), received_at=utcnow(), status=DeliveryStatus.PENDING,
                   registry_id=endpoint.id if endpoint.kind == "registry" else None,
                   component_id=endpoint.id if endpoint.kind == "component" else None)
     secret = webhook_secret(endpoint.secret_encrypted)
     if secret is not None and not webhooks.signature_ok(secret, headers, body):
-        values.update(status="done", processed_at=utcnow(),
+        values.update(status=DeliveryStatus.DONE, processed_at=utcnow(),
                       summary="Ignored: signature wrong (the request did not carry the webhook secret).")
         metrics.DELIVERIES.labels(source, "signature_wrong").inc()
     delivery_id = db.session.execute(_STORE, values).scalar()
-    if values["status"] == "pending":
+    if values["status"] == DeliveryStatus.PENDING:
         _kick_after_commit(delivery_id)
     return delivery_id
 
@@ -205,7 +205,7 @@ def _summary(source: str, events: list, outcomes: list[DeliveryOutcome]) -> str:
 def _back_to_pending(delivery_ids: list[int]) -> None:
     with unit_of_work():
         db.session.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_(delivery_ids))
-                           .values(status="pending"))
+                           .values(status=DeliveryStatus.PENDING))
 
 
 def _process(delivery: Claimed) -> None:
@@ -225,7 +225,7 @@ def _process(delivery: Claimed) -> None:
             log.exception("delivery %s failed", delivery.id)
             with unit_of_work():
                 row = db.session.get(WebhookDelivery, delivery.id)
-                row.status, row.processed_at = "failed", utcnow()
+                row.status, row.processed_at = DeliveryStatus.FAILED, utcnow()
                 row.summary = "Berth hit an unexpected error processing this delivery; replay it to retry."
             return
     log.warning("delivery %s hit a database conflict; it goes back to pending for the sweep", delivery.id)
@@ -257,11 +257,13 @@ def recover_stale(stale_after: float = 120) -> int:
     """Deliveries whose processor died go back to pending; nothing accepted is lost."""
     cutoff = utcnow() - timedelta(seconds=stale_after)
     with unit_of_work():
-        result = db.session.execute(update(WebhookDelivery).where(
-            WebhookDelivery.status == "processing", WebhookDelivery.claimed_at < cutoff).values(status="pending"))
+        result = db.session.execute(
+            update(WebhookDelivery).where(WebhookDelivery.status == DeliveryStatus.PROCESSING,
+                                          WebhookDelivery.claimed_at < cutoff)
+            .values(status=DeliveryStatus.PENDING))
     return result.rowcount
 
 
 def pending_ids(limit: int = 100) -> list[int]:
-    return list(db.session.scalars(select(WebhookDelivery.id).where(WebhookDelivery.status == "pending")
+    return list(db.session.scalars(select(WebhookDelivery.id).where(WebhookDelivery.status == DeliveryStatus.PENDING)
                                    .order_by(WebhookDelivery.id).limit(limit)))

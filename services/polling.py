@@ -17,8 +17,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import current_app
 from sqlalchemy import select
 
-from models import Component, Registry, WebhookDelivery, db, utcnow
-from services import autodeploy, images, metrics, runtime, triggers
+from models import Component, DeliveryStatus, Registry, WebhookDelivery, db, utcnow
+from services import autodeploy, images, metrics, releases, runtime, triggers
 from services.errors import ReleaseConflict
 from services.jobs import unit_of_work
 from services.leader import Leadership
@@ -208,7 +208,7 @@ def _apply(group: Group, now, report: PollReport) -> tuple[int, int]:
     if not findings:
         return 0, 0
     delivery = WebhookDelivery(team_id=findings[0][0].team_id, registry_id=group.registry_id, source="poll",
-                               headers={}, body="", status="done", processed_at=now,
+                               headers={}, body="", status=DeliveryStatus.DONE, processed_at=now,
                                summary=f"poll of {group.repository}: {len(findings)} change(s)")
     db.session.add(delivery)
     db.session.flush()
@@ -221,7 +221,7 @@ def _finding(component: Component, group: Group) -> PushEvent | None:
     """A push event when the registry has something this component does not run yet."""
     if component.trigger_kind == "same_tag":
         digest = group.digests.get(component.tag)
-        latest = component.releases.first()
+        latest = releases.latest_release(component)
         # Already running, deploying or tried: not news (a failed digest is retried only by a replay).
         known = {component.digest, latest.digest if latest is not None else None}
         if digest and digest not in known:

@@ -17,7 +17,7 @@ from services.deploy.spec import DeployError, DeployStatus
 from services.deployers import disabled_reason, get_deployer
 from services.errors import ReleaseConflict, ServiceError
 from services.jobs import after_commit, unit_of_work
-from services.registry.errors import RegistryError
+from services.registry.errors import RegistryError, RegistryNotFound
 
 log = logging.getLogger("berth.releases")
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
@@ -38,7 +38,7 @@ def queue_release(component: Component, trigger: str, triggered_by: str, tag: st
     set_committed_value(component, "release_seq", seen + 1)
     release = Release(team_id=component.team_id, component=component, seq=seen + 1, tag=tag or component.tag,
                       digest=digest, trigger=trigger, triggered_by=triggered_by[:255],
-                      status=ReleaseStatus.PENDING.value)
+                      status=ReleaseStatus.PENDING)
     db.session.add(release)
     db.session.flush()
     kick = runtime.of().release_kick
@@ -60,12 +60,24 @@ def rollback(release: Release, by: str) -> Release:
     return queue_release(release.component, "rollback", by, tag=release.tag, digest=release.digest)
 
 
+def newest(component: Component, *conditions) -> Release | None:
+    """The component's newest release that meets the conditions."""
+    return db.session.scalars(select(Release).where(Release.component_id == component.id, *conditions)
+                              .order_by(Release.id.desc()).limit(1)).first()
+
+
 def latest_release(component: Component) -> Release | None:
-    return component.releases.first()
+    return newest(component)
 
 
 def current_release(component: Component) -> Release | None:
-    return component.releases.filter(Release.status == ReleaseStatus.RUNNING.value).first()
+    return newest(component, Release.status == ReleaseStatus.RUNNING)
+
+
+def history(component: Component, limit: int = 50) -> list[Release]:
+    """The component's releases, newest first."""
+    return list(db.session.scalars(select(Release).where(Release.component_id == component.id)
+                                   .order_by(Release.id.desc()).limit(limit)))
 
 
 def live_status(component: Component) -> DeployStatus | None:
@@ -84,24 +96,24 @@ def claim(release_id: int) -> bool:
     """Atomically move a pending release to deploying; only one worker anywhere wins."""
     with unit_of_work():
         result = db.session.execute(
-            update(Release).where(Release.id == release_id, Release.status == ReleaseStatus.PENDING.value)
-            .values(status=ReleaseStatus.DEPLOYING.value, started_at=utcnow(), heartbeat_at=utcnow(),
+            update(Release).where(Release.id == release_id, Release.status == ReleaseStatus.PENDING)
+            .values(status=ReleaseStatus.DEPLOYING, started_at=utcnow(), heartbeat_at=utcnow(),
                     claimed_by=WORKER_ID, message="Resolving the image…"))
     return result.rowcount == 1
 
 
 def _finish(release: Release, status: ReleaseStatus, message: str) -> None:
-    release.status, release.message, release.finished_at = status.value, message[:1000], utcnow()
-    metrics.RELEASES.labels(release.trigger, status.value).inc()
+    release.status, release.message, release.finished_at = status, message[:1000], utcnow()
+    metrics.RELEASES.labels(release.trigger, status).inc()
     if status == ReleaseStatus.RUNNING:
         component = release.component
         component.digest, component.tag = release.digest, release.tag
         older = db.session.scalars(select(Release).where(
             Release.component_id == component.id, Release.id != release.id,
-            Release.status == ReleaseStatus.RUNNING.value))
+            Release.status == ReleaseStatus.RUNNING))
         for other in older:
-            other.status = ReleaseStatus.SUPERSEDED.value
-    log.info("release %s of component %s: %s (%s)", release.id, release.component_id, status.value, message)
+            other.status = ReleaseStatus.SUPERSEDED
+    log.info("release %s of component %s: %s (%s)", release.id, release.component_id, status, message)
 
 
 def run(release_id: int, rollout_timeout: float = 300, poll: float = 0.5, stop=None) -> None:
@@ -148,6 +160,8 @@ def run(release_id: int, rollout_timeout: float = 300, poll: float = 0.5, stop=N
             else:
                 _finish(release, ReleaseStatus.FAILED, f"The rollout did not finish within {rollout_timeout:g}s "
                         f"({status.reason}: {status.message}).")
+    except RegistryNotFound as e:
+        _fail(release_id, e.message, missing_tag=True)
     except (DeployError, RegistryError, ValueError) as e:
         _fail(release_id, getattr(e, "message", str(e)))
     except Exception:  # logged; a release must never stay stuck in "deploying"
@@ -158,16 +172,16 @@ def run(release_id: int, rollout_timeout: float = 300, poll: float = 0.5, stop=N
 def _requeue(release_id: int) -> None:
     with unit_of_work():
         db.session.execute(update(Release).where(Release.id == release_id, Release.status ==
-                                                 ReleaseStatus.DEPLOYING.value)
-                           .values(status=ReleaseStatus.PENDING.value, claimed_by=None,
+                                                 ReleaseStatus.DEPLOYING)
+                           .values(status=ReleaseStatus.PENDING, claimed_by=None,
                                    message="Berth restarted while waiting for the rollout; continuing."))
 
 
-def _fail(release_id: int, message: str) -> None:
+def _fail(release_id: int, message: str, missing_tag: bool = False) -> None:
     with unit_of_work():
         release = db.session.get(Release, release_id)
-        if release is not None and release.status in (ReleaseStatus.PENDING.value, ReleaseStatus.DEPLOYING.value):
-            if isinstance(message, str) and message.startswith("Not found in the registry"):
+        if release is not None and release.status in (ReleaseStatus.PENDING, ReleaseStatus.DEPLOYING):
+            if missing_tag:
                 message = f"The image tag {release.tag} does not exist in the registry. ({message})"
             _finish(release, ReleaseStatus.FAILED, message)
 
@@ -177,8 +191,8 @@ def recover_stale(stale_after: float = 120) -> int:
     cutoff = utcnow() - timedelta(seconds=stale_after)
     with unit_of_work():
         result = db.session.execute(
-            update(Release).where(Release.status == ReleaseStatus.DEPLOYING.value, Release.heartbeat_at < cutoff)
-            .values(status=ReleaseStatus.PENDING.value, claimed_by=None,
+            update(Release).where(Release.status == ReleaseStatus.DEPLOYING, Release.heartbeat_at < cutoff)
+            .values(status=ReleaseStatus.PENDING, claimed_by=None,
                     message="The worker deploying this release stopped; trying again."))
     return result.rowcount
 
@@ -190,8 +204,9 @@ def stop_component(component: Component) -> None:
     release = current_release(component) or latest_release(component)
     if release is not None:
         deployer.delete(images.deploy_spec(component, release))
-        for r in component.releases.filter(Release.status.in_([ReleaseStatus.RUNNING.value])):
-            r.status = ReleaseStatus.STOPPED.value
+        db.session.execute(update(Release).where(Release.component_id == component.id,
+                                                 Release.status == ReleaseStatus.RUNNING)
+                           .values(status=ReleaseStatus.STOPPED))
     component.stopped = True
     db.session.flush()
 
