@@ -168,3 +168,12 @@ def test_cli_create_user_reads_password_from_stdin(runner, app):
     bad = runner.invoke(args=["create-user", "x@example.com", "--team", "ops"], input="short\n")
     assert bad.exit_code != 0 and "at least 8" in bad.output
     assert count(app, User) == 1
+
+
+@pytest.mark.parametrize("email", ["x'+alert(document.domain)+'@e.co", "<b>@x.io", "a b@c.de", "a@b",
+                                   "a..b@c.com", "a@-b.com"])
+def test_email_addresses_are_what_addresses_contain(email):
+    from services.validation import check_email
+
+    assert check_email(email) is not None
+    assert check_email("o'brien+tag@mail.example.co.uk") is None

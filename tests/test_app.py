@@ -119,3 +119,39 @@ def test_production_refuses_to_start_without_secret_key():
 def test_bad_numeric_setting_is_reported():
     with pytest.raises(berth_config.ConfigError, match="BERTH_POLL_INTERVAL"):
         berth_config.load({"BERTH_SECRET_KEY": "x", "BERTH_POLL_INTERVAL": "soon"})
+
+
+def test_security_headers_on_every_kind_of_response(client, auth, app):
+    auth.signed_in()
+    for path in ("/", "/registries/", "/components/", "/static/berth.css", "/healthz", "/no-such-page"):
+        r = client.get(path)
+        csp = r.headers.get("Content-Security-Policy", "")
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "unsafe-eval" not in csp, path
+        assert "frame-ancestors 'none'" in csp and r.headers["X-Frame-Options"] == "DENY", path
+        assert r.headers["X-Content-Type-Options"] == "nosniff" and r.headers["Referrer-Policy"] == "same-origin"
+        assert "Strict-Transport-Security" not in r.headers  # served over http here
+    r = client.post("/hooks/registries/1/x", json={})
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_https_deployments_send_hsts(app_config, database_url):
+    from app import create_app
+    from tests.conftest import _test_config
+
+    app = create_app(_test_config(database_url, BERTH_EXTERNAL_URL="https://berth.example.com",
+                                  BERTH_DEPLOY_WORKERS=0))
+    try:
+        assert "max-age=" in app.test_client().get("/healthz").headers["Strict-Transport-Security"]
+    finally:
+        app.extensions["berth"].shutdown()
+
+
+def test_templates_carry_no_inline_script():
+    """The CSP forbids inline scripts: no <script> body, on* handler, hx-on or js: value in a template."""
+    import re
+    from pathlib import Path
+
+    inline = re.compile(r"<script(?![^>]*\bsrc=)|\son[a-z]+=|hx-on[:-]|js:|style=\"", re.I)
+    templates = Path(__file__).resolve().parents[1] / "templates"
+    found = [f"{p.name}: {m.group(0)}" for p in templates.rglob("*.html") for m in inline.finditer(p.read_text())]
+    assert not found, found

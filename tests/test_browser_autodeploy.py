@@ -1,8 +1,11 @@
 """Enable auto-deploy with v5.*, see the matching tags, push, watch the component move on its own."""
 from __future__ import annotations
 
+import re
+
 import pytest
 import requests
+from playwright.sync_api import expect
 
 from models import Component, db
 from tests.fixtures.images import Image, Pusher
@@ -27,8 +30,7 @@ def test_enable_regex_rule_and_watch_a_push_deploy(page, app, make_user, live_se
     page.get_by_label("Deploy automatically when a matching tag is pushed").check()
     page.get_by_label("Trigger rule").select_option("regex")
     page.get_by_label("Pattern").press_sequentially("v5.*", delay=30)
-    page.wait_for_function(
-        "document.querySelector('[data-testid=preview-count]')?.innerText.startsWith('1 current tag')")
+    expect(page.get_by_test_id("preview-count")).to_have_text(re.compile(r"^\s*1 current tag"))
     assert page.locator(".preview-tags li").all_inner_texts() == ["v5.0"]
     page.get_by_role("button", name="Save").click()
     page.get_by_text("Saved the build source.").wait_for()
@@ -39,8 +41,8 @@ def test_enable_regex_rule_and_watch_a_push_deploy(page, app, make_user, live_se
     page.evaluate("window.__sameDocument = true")
     assert page.get_by_test_id("release-tag").inner_text() == "v5.0"
     pusher.push("team/app", "v5.1", Image(content="v5.1"))
-    page.wait_for_function("document.querySelector('[data-testid=release-tag]').innerText === 'v5.1' && "
-                           "document.querySelector('[data-testid=status]').innerText === 'running'", timeout=60000)
+    expect(page.get_by_test_id("release-tag")).to_have_text("v5.1", timeout=60000)
+    expect(page.get_by_test_id("status")).to_have_text("running", timeout=60000)
     assert page.evaluate("window.__sameDocument") is True
     assert requests.get(f"http://127.0.0.1:{port}/", timeout=5).text == "v5.1"
     pusher.push("team/app", "v6.1", Image(content="v6.1"))

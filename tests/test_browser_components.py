@@ -1,6 +1,7 @@
 """The whole create-from-image flow in Chromium, deploying on podman."""
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -38,7 +39,7 @@ def test_create_component_from_registry_and_watch_it_run(page, app, make_user, r
     page.get_by_label("Search repositories").press_sequentially(repo.split("/")[1][:8], delay=20)
     page.get_by_role("option", name=repo).click()
     page.get_by_label(f"Tag of {repo}").press_sequentially("v1.1", delay=20)
-    page.wait_for_function("document.querySelector('[data-testid=tag-picker-count]').innerText.startsWith('1 of 3')")
+    expect(page.get_by_test_id("tag-picker-count")).to_have_text(re.compile(r"^\s*1 of 3"))
     page.locator("a.pick-tag[data-tag='v1.1']").click()
     page.get_by_test_id("image-details").wait_for()
     assert "tag=v1.1" in page.url
@@ -64,7 +65,7 @@ def test_create_component_from_registry_and_watch_it_run(page, app, make_user, r
         page.get_by_test_id("status").wait_for(timeout=5000) if not errors else None
         assert not errors, errors
     page.evaluate("window.__sameDocument = true")
-    page.wait_for_function("document.querySelector('[data-testid=status]').innerText === 'running'", timeout=60000)
+    expect(page.get_by_test_id("status")).to_have_text("running", timeout=60000)
     assert page.evaluate("window.__sameDocument") is True  # updated in place by the polling fragment
     assert requests.get(f"http://127.0.0.1:{host_port}/", timeout=5).text == "shop v1.1"
     from services.deploy.podman import KEY_LABEL  # noqa: F401 - the pod carries Berth's key label

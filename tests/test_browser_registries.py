@@ -1,7 +1,10 @@
 """Add a registry, test it, browse to a repository and filter its tags live, in Chromium."""
 from __future__ import annotations
 
+import re
+
 import pytest
+from playwright.sync_api import expect
 
 from tests.fixtures.registry import PASSWORD, USER
 
@@ -29,18 +32,18 @@ def test_add_test_browse_and_filter_tags(page, make_user, registries):
     assert "401" in page.get_by_test_id("test-result").inner_text()
     page.get_by_label("Password or token").fill(PASSWORD)
     page.get_by_role("button", name="Test connection").click()
-    page.wait_for_function("document.querySelector('[data-testid=test-result]').innerText.includes('Connected')")
+    expect(page.get_by_test_id("test-result")).to_contain_text("Connected")
     page.get_by_role("button", name="Save").click()
     page.wait_for_url("**/registries/*/")
     page.get_by_label("Search repositories").press_sequentially("many", delay=20)
-    page.wait_for_function("!document.querySelector('#repo-results').innerText.includes('team/demo')")
+    expect(page.locator("#repo-results")).not_to_contain_text("team/demo")
     page.get_by_role("link", name="team/many").click()
     assert "5000 of 5000 tags" in page.get_by_test_id("tag-count").inner_text()
     url_before = page.url
     page.get_by_label("Filter tags").press_sequentially("1.49.9", delay=20)
-    page.wait_for_function("document.querySelector('[data-testid=tag-count]').innerText.startsWith('11 of')")
+    expect(page.get_by_test_id("tag-count")).to_have_text(re.compile(r"^\s*11 of"))
     rows = page.locator("tr.tag-row")
     assert rows.count() == 11 and rows.first.get_attribute("data-tag") == "1.49.99"
     assert page.url == url_before  # filtered in place, no reload
     # Digest and size load into the visible rows.
-    page.wait_for_function("document.querySelector('tr.tag-row td:nth-child(2)').innerText.startsWith('sha256:')")
+    expect(page.locator("tr.tag-row td:nth-child(2)").first).to_have_text(re.compile(r"^\s*sha256:"))
