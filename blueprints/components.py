@@ -11,8 +11,8 @@ from blueprints.access import safe_next
 from blueprints.forms import BuildSourceForm, ComponentForm, EmptyForm
 from blueprints.render import page_or_block
 from blueprints.scope import current_team, get_team_object_or_404
-from models import Application, Component, DeliveryOutcome, Registry, Release, WebhookDelivery, db
-from services import components, deliveries, endpoints, registries, releases, triggers
+from models import Application, Component, Registry, Release, WebhookDelivery, db
+from services import components, deliveries, endpoints, registries, releases
 from services.deploy.spec import DeployError, Port
 from services.deployers import disabled_reason
 from services.errors import FieldErrors, ServiceError, apply_to_form
@@ -172,7 +172,7 @@ def detail(component_id: int):
     return render_template("components/detail.html", component=component, live=releases.live_status(component),
                            empty=EmptyForm(),
                            release=releases.latest_release(component),
-                           outcomes=recent_outcomes(component_id=component.id),
+                           outcomes=deliveries.recent_outcomes(component_id=component.id),
                            history=releases.history(component), deploy_disabled=disabled_reason())
 
 
@@ -247,13 +247,6 @@ def webhook_url(endpoint: str, **values) -> str:
     return current_app.config["BERTH_EXTERNAL_URL"] + url_for(endpoint, **values)
 
 
-def recent_outcomes(**where):
-    query = db.select(DeliveryOutcome).order_by(DeliveryOutcome.id.desc()).limit(30)
-    for column, value in where.items():
-        query = query.where(getattr(DeliveryOutcome, column) == value)
-    return db.session.scalars(query).all()
-
-
 @bp.route("/<int:component_id>/build-source", methods=["GET", "POST"])
 def build_source(component_id: int):
     component = get_team_object_or_404(Component, component_id)
@@ -276,7 +269,7 @@ def build_source(component_id: int):
     return render_template("components/build_source.html", component=component, form=form, empty=EmptyForm(),
                            hook_url=webhook_url("hooks.component_hook", component_id=component.id,
                                                 token=component.webhook_token),
-                           outcomes=recent_outcomes(component_id=component.id),
+                           outcomes=deliveries.recent_outcomes(component_id=component.id),
                            default_interval=current_app.config["BERTH_POLL_INTERVAL"]), 422 if form.errors else 200
 
 
@@ -285,16 +278,15 @@ def trigger_preview(component_id: int):
     """HTMX: which of the repository's current tags the rule in the form would deploy."""
 
     component = get_team_object_or_404(Component, component_id)
-    kind = request.args.get("trigger_kind", "same_tag")
-    pattern = request.args.get("trigger_pattern", "")[:255]
-    rule = triggers.Rule(kind, pattern, bool(request.args.get("include_prereleases")))
-    error = triggers.check_pattern(kind, pattern) if kind in triggers.KINDS else "Choose a rule."
-    tags, count = [], 0
-    if not error:
-        try:
-            tags, count = triggers.preview(rule, components.repository_tags(component), component.tag)
-        except RegistryError as e:
-            error = e.message
+    tags, count, error = [], 0, None
+    try:
+        tags, count = components.preview_rule(component, request.args.get("trigger_kind", "same_tag"),
+                                              request.args.get("trigger_pattern", ""),
+                                              bool(request.args.get("include_prereleases")))
+    except FieldErrors as e:
+        error = next(iter(e.errors.values()))
+    except RegistryError as e:
+        error = e.message
     return render_template("components/_trigger_preview.html", tags=tags, count=count, error=error)
 
 

@@ -6,8 +6,8 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from blueprints.forms import EmptyForm, RegistryForm, WebhookSecretForm
 from blueprints.render import page_or_block
 from blueprints.scope import current_team, get_team_object_or_404
-from models import DeliveryOutcome, Registry, WebhookDelivery, db
-from services import endpoints, registries
+from models import Registry, db
+from services import deliveries, endpoints, registries
 from services.errors import FieldErrors, ServiceError, apply_to_form
 from services.registry.errors import RegistryError
 
@@ -162,10 +162,8 @@ def webhook(registry_id: int):
             return redirect(url_for("registries.webhook", registry_id=registry.id))
     hook_url = current_app.config["BERTH_EXTERNAL_URL"] + url_for(
         "hooks.registry_hook", registry_id=registry.id, token=registry.webhook_token)
-    outcomes = db.session.scalars(db.select(DeliveryOutcome).join(WebhookDelivery).where(
-        WebhookDelivery.registry_id == registry.id).order_by(DeliveryOutcome.id.desc()).limit(30)).all()
     return render_template("registries/webhook.html", registry=registry, form=form, hook_url=hook_url,
-                           outcomes=outcomes), 422 if form.errors else 200
+                           outcomes=deliveries.recent_outcomes(registry_id=registry.id)), 422 if form.errors else 200
 
 
 @bp.route("/<int:registry_id>/webhook-token", methods=["POST"])

@@ -153,12 +153,16 @@ class BuildSourceInput:
     clear_secret: bool
 
 
-def update_build_source(component: Component, data: BuildSourceInput) -> None:
-    if data.trigger_kind not in triggers.KINDS:
+def _check_rule(kind: str, pattern: str) -> None:
+    if kind not in triggers.KINDS:
         raise FieldErrors({"trigger_kind": "Choose a rule."})
-    problem = triggers.check_pattern(data.trigger_kind, data.trigger_pattern)
+    problem = triggers.check_pattern(kind, pattern)
     if problem:
         raise FieldErrors({"trigger_pattern": problem})
+
+
+def update_build_source(component: Component, data: BuildSourceInput) -> None:
+    _check_rule(data.trigger_kind, data.trigger_pattern)
     component.auto_deploy = data.auto_deploy
     component.trigger_kind = data.trigger_kind
     component.trigger_pattern = data.trigger_pattern.strip() if data.trigger_kind != "same_tag" else None
@@ -174,3 +178,11 @@ def repository_tags(component: Component) -> list[str]:
         return registries.cached_tags(component.source_registry, component.image).names
     source = images.source_for(component.team_id, None, f"{component.image}:{component.tag}")
     return source.client.tag_list(source.repository).names
+
+
+def preview_rule(component: Component, kind: str, pattern: str, include_prereleases: bool) -> tuple[list[str], int]:
+    """The repository's current tags this rule would deploy (newest first) and how many there are.
+    Raises FieldErrors for a rule that cannot be used, RegistryError when the tags cannot be read."""
+    _check_rule(kind, pattern)
+    rule = triggers.Rule(kind, pattern, include_prereleases)
+    return triggers.preview(rule, repository_tags(component), component.tag)
