@@ -118,9 +118,18 @@ def process(delivery_ids: list[int]) -> None:
     claimed, watched = claim(delivery_ids)
     quiet = []
     for delivery in claimed:
-        verdict = _quiet(delivery, watched)
+        try:
+            source, events = _parse(delivery)  # once: the steps below share what it found
+        except webhooks.PayloadError as e:
+            quiet.append(_Verdict(delivery, [], f"Not understood: {e}", "unknown", "invalid"))
+            continue
+        except Exception:  # logged; a delivery must end, never stay "processing"
+            log.exception("delivery %s could not be parsed", delivery.id)
+            _failed(delivery)
+            continue
+        verdict = _quiet(delivery, source, events, watched)
         if verdict is None:
-            _process(delivery)
+            _process(delivery, source, events)
         else:
             quiet.append(verdict)
     if quiet:
@@ -152,12 +161,11 @@ class _Verdict:
     result: str  # the metrics label
 
 
-def _quiet(delivery: Claimed, watched: dict[int, set[str]]) -> _Verdict | None:
-    """The verdict for a delivery that cannot deploy anything (not understood, only ignored events,
-    or pushes to repositories no component on its registry deploys: most of what a registry-wide
-    notification endpoint receives); None when a component may act on it (`_process` decides)."""
+def _quiet(delivery: Claimed, source: str, events: list, watched: dict[int, set[str]]) -> _Verdict | None:
+    """The verdict for a delivery that cannot deploy anything (only ignored events, or pushes to
+    repositories no component on its registry deploys: most of what a registry-wide notification
+    endpoint receives); None when a component may act on it (`_process` decides)."""
     try:
-        source, events = _parse(delivery)
         deployed_here = watched.get(delivery.registry_id, set()) if delivery.component_id is None else None
         for event in events:
             if not isinstance(event, webhooks.Ignored) and (
@@ -165,8 +173,6 @@ def _quiet(delivery: Claimed, watched: dict[int, set[str]]) -> _Verdict | None:
                 return None
         outcomes = [outcome for event in events for outcome in autodeploy.outcomes(delivery, source, event, targets=[])]
         return _Verdict(delivery, outcomes, _summary(source, events, outcomes), source, "ignored")
-    except webhooks.PayloadError as e:
-        return _Verdict(delivery, [], f"Not understood: {e}", "unknown", "invalid")
     except Exception:  # noqa: BLE001 - `_process` records what went wrong
         return None
 
@@ -208,14 +214,14 @@ def _back_to_pending(delivery_ids: list[int]) -> None:
                            .values(status=DeliveryStatus.PENDING))
 
 
-def _process(delivery: Claimed) -> None:
-    """Parse a claimed delivery and record an outcome per component (deploying where the rule says).
+def _process(delivery: Claimed, source: str, events: list) -> None:
+    """Record an outcome per component for a claimed delivery's events (deploying where the rule says).
 
     When another writer queued a release of one of its components meanwhile (ReleaseConflict),
     nothing was written and the delivery is decided again from the new state."""
     for _ in range(autodeploy.CONFLICT_ATTEMPTS):
         try:
-            _decide_and_record(delivery)
+            _decide_and_record(delivery, source, events)
             return
         except ReleaseConflict:
             log.info("delivery %s: a component's release changed while deciding; deciding again", delivery.id)
@@ -223,23 +229,21 @@ def _process(delivery: Claimed) -> None:
             break  # a deadlock or lock timeout between processes: nothing was written
         except Exception:  # logged; a delivery must end, never stay "processing"
             log.exception("delivery %s failed", delivery.id)
-            with unit_of_work():
-                row = db.session.get(WebhookDelivery, delivery.id)
-                row.status, row.processed_at = DeliveryStatus.FAILED, utcnow()
-                row.summary = "Berth hit an unexpected error processing this delivery; replay it to retry."
+            _failed(delivery)
             return
     log.warning("delivery %s hit a database conflict; it goes back to pending for the sweep", delivery.id)
     _back_to_pending([delivery.id])
 
 
-def _decide_and_record(delivery: Claimed) -> None:
+def _failed(delivery: Claimed) -> None:
     with unit_of_work():
-        try:
-            source, events = _parse(delivery)
-        except webhooks.PayloadError as e:
-            _done(delivery, f"Not understood: {e}")
-            metrics.DELIVERIES.labels("unknown", "invalid").inc()
-            return
+        row = db.session.get(WebhookDelivery, delivery.id)
+        row.status, row.processed_at = DeliveryStatus.FAILED, utcnow()
+        row.summary = "Berth hit an unexpected error processing this delivery; replay it to retry."
+
+
+def _decide_and_record(delivery: Claimed, source: str, events: list) -> None:
+    with unit_of_work():
         outcomes = [outcome for event in events for outcome in autodeploy.outcomes(delivery, source, event)]
         deployed = any(o.outcome == "deployed" for o in outcomes)
         metrics.DELIVERIES.labels(source, "deployed" if deployed else "ignored").inc()
