@@ -190,16 +190,22 @@ def _action(component_id: int):
     return component
 
 
-@bp.route("/<int:component_id>/redeploy", methods=["POST"])
-def redeploy(component_id: int):
-    component = _action(component_id)
+def _queue(component: Component, start, done: str):
+    """Queue a release (redeploy, rollback) and say so, or say why not; back to the component."""
     try:
-        releases.redeploy(component, current_user.email)
+        start()
     except ServiceError as e:
         flash(str(e), "error")
     else:
-        flash(f"Redeploying {component.name} from {component.image}:{component.tag}.", "info")
+        flash(done, "info")
     return redirect(url_for("components.detail", component_id=component.id))
+
+
+@bp.route("/<int:component_id>/redeploy", methods=["POST"])
+def redeploy(component_id: int):
+    component = _action(component_id)
+    return _queue(component, lambda: releases.redeploy(component, current_user.email),
+                  f"Redeploying {component.name} from {component.image}:{component.tag}.")
 
 
 @bp.route("/<int:component_id>/releases/<int:release_id>/rollback", methods=["POST"])
@@ -208,13 +214,8 @@ def rollback(component_id: int, release_id: int):
     release = get_team_object_or_404(Release, release_id)
     if release.component_id != component.id:
         abort(404)
-    try:
-        releases.rollback(release, current_user.email)
-    except ServiceError as e:
-        flash(str(e), "error")
-    else:
-        flash(f"Rolling back to release #{release.id} ({release.digest[:19]}).", "info")
-    return redirect(url_for("components.detail", component_id=component.id))
+    return _queue(component, lambda: releases.rollback(release, current_user.email),
+                  f"Rolling back to release #{release.id} ({(release.digest or '')[:19]}).")
 
 
 @bp.route("/<int:component_id>/stop", methods=["POST"])
