@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import threading
 import uuid
@@ -13,6 +12,8 @@ from werkzeug.serving import make_server
 
 os.environ.setdefault("BERTH_SECRET_KEY", "test-secret-key-" + "x" * 32)
 os.environ.setdefault("BERTH_SCHEDULER", "off")
+
+from tests.helpers import create_component, create_registry, test_config, truncate
 
 pytest_plugins = ["tests.fixtures.registry", "tests.fixtures.browser", "tests.fixtures.kube", "tests.fixtures.podman"]
 
@@ -45,36 +46,11 @@ def _migrate(url: str) -> None:
 
     from app import create_app
 
-    app = create_app(_test_config(url))
+    app = create_app(test_config(url))
     with app.app_context():
         upgrade()
         from models import db
         db.engine.dispose()
-
-
-def _test_config(url: str, **extra) -> dict:
-    config = {
-        "TESTING": True,
-        "BERTH_ENV": "testing",
-        "SQLALCHEMY_DATABASE_URI": url,
-        "WTF_CSRF_ENABLED": False,
-        "BERTH_SCHEDULER": False,
-        "BERTH_DEPLOYER": "none",
-        "BERTH_TAG_CACHE_SECONDS": 30,
-        "BERTH_EXTERNAL_URL": "http://127.0.0.1:5000",
-    }
-    config.update(extra)
-    return config
-
-
-def _truncate(app) -> None:
-    from models import db
-
-    with app.app_context():
-        tables = list(reversed(db.metadata.sorted_tables))
-        with db.engine.begin() as conn:
-            for table in tables:
-                conn.execute(table.delete())
 
 
 @pytest.fixture
@@ -88,13 +64,25 @@ def app(database_url, app_config):
     from app import create_app
     from models import db
 
-    app = create_app(_test_config(database_url, **app_config))
-    _truncate(app)
+    app = create_app(test_config(database_url, **app_config))
+    truncate(app)
     yield app
     app.extensions["berth"].shutdown()
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture
+def make_registry(app):
+    """tests.helpers.create_registry on this test's app: make_registry(url=…, **fields) -> (id, token)."""
+    return lambda *args, **kwargs: create_registry(app, *args, **kwargs)
+
+
+@pytest.fixture
+def make_component(app):
+    """tests.helpers.create_component on this test's app: make_component(registry_id, …) -> id."""
+    return lambda *args, **kwargs: create_component(app, *args, **kwargs)
 
 
 @pytest.fixture
@@ -151,12 +139,6 @@ class AuthActions:
 @pytest.fixture
 def auth(client, make_user):
     return AuthActions(client, make_user)
-
-
-def field_error(html: str, field_id: str) -> str:
-    """The error text shown under one form field."""
-    m = re.search(rf'<ul class="errors" id="{re.escape(field_id)}-errors">(.*?)</ul>', html, re.S)
-    return re.sub(r"<[^>]+>", " ", m.group(1)).strip() if m else ""
 
 
 class LiveServer:

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import func, select
 
 from models import Membership, Team, User, db
-from tests.conftest import field_error
+from tests.helpers import field_error
 
 
 def count(app, model):

@@ -136,9 +136,9 @@ def test_security_headers_on_every_kind_of_response(client, auth, app):
 
 def test_https_deployments_send_hsts(app_config, database_url):
     from app import create_app
-    from tests.conftest import _test_config
+    from tests.helpers import test_config
 
-    app = create_app(_test_config(database_url, BERTH_EXTERNAL_URL="https://berth.example.com",
+    app = create_app(test_config(database_url, BERTH_EXTERNAL_URL="https://berth.example.com",
                                   BERTH_DEPLOY_WORKERS=0))
     try:
         assert "max-age=" in app.test_client().get("/healthz").headers["Strict-Transport-Security"]

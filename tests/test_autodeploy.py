@@ -9,50 +9,11 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from models import Component, DeliveryOutcome, Registry, Release, Team, WebhookDelivery, db
+from models import Component, DeliveryOutcome, Registry, Release, WebhookDelivery, db
 from services import releases
 from tests.fixtures.images import Image, Pusher
-from tests.fixtures.podman import wait_for
 from tests.fixtures.registry import PASSWORD, USER, free_port
-
-
-def make_registry_row(app, url="http://placeholder") -> tuple[int, str]:
-    from services import accounts
-
-    with app.app_context():
-        team = accounts.get_or_create_team("alpha")
-        reg = Registry(team=team, kind="registry", name="notifying", url=url, username=USER)
-        from services.registries import secret_box
-        reg.password_encrypted = secret_box().encrypt(PASSWORD)
-        db.session.add(reg)
-        db.session.commit()
-        return reg.id, reg.webhook_token
-
-
-def make_component(app, registry_id, image, tag, name, host_port, **build):
-    from services import components
-    from services.deploy.spec import Port
-
-    with app.app_context():
-        team = db.session.scalar(select(Team).where(Team.name == "alpha"))
-        c = components.create_component(team, components.ComponentInput(
-            name=name, application="shop", registry_id=registry_id, image=image, tag=tag, memory_mb=32,
-            ports=[Port(8080, "TCP", True, host_port)]), "test")
-        for k, v in build.items():
-            setattr(c, k, v)
-        db.session.commit()
-        return c.id
-
-
-def state(app, cid):
-    with app.app_context():
-        c = db.session.get(Component, cid)
-        latest = releases.latest_release(c)
-        return c.tag, c.digest, latest.status if latest else None, latest.tag if latest else None
-
-
-def wait_running(app, cid, tag, timeout=60):
-    return wait_for(lambda: state(app, cid)[2] == "running" and state(app, cid)[0] == tag, timeout)
+from tests.helpers import create_component, create_registry, state, test_config, truncate, wait_for, wait_running
 
 
 def outcomes(app, cid=None, tag=None):
@@ -78,7 +39,7 @@ def test_regex_rule_end_to_end(app, live_server, notifying, podman_deployer):
     pusher = Pusher(server.url, USER, PASSWORD)
     pusher.push("team/demo", "v5.0", Image(content="v5.0"))
     port = free_port()
-    cid = make_component(app, rid, "team/demo", "v5.0", "demo", port)
+    cid = create_component(app, rid, "team/demo", "v5.0", "demo", port)
     wait_running(app, cid, "v5.0")
     with app.app_context():
         c = db.session.get(Component, cid)
@@ -138,7 +99,7 @@ def test_same_tag_repush_redeploys_by_new_digest(app, live_server, notifying, po
     pusher = Pusher(server.url, USER, PASSWORD)
     first = pusher.push("team/web", "latest", Image(content="build 1"))
     port = free_port()
-    cid = make_component(app, rid, "team/web", "latest", "web", port)
+    cid = create_component(app, rid, "team/web", "latest", "web", port)
     wait_running(app, cid, "latest")
     with app.app_context():
         db.session.get(Component, cid).auto_deploy = True
@@ -156,10 +117,10 @@ def test_same_tag_repush_redeploys_by_new_digest(app, live_server, notifying, po
 def test_polling_alone_picks_up_a_push(app, registries):
     from services.polling import poll_cycle
 
-    rid, _ = make_registry_row(app, registries.basic.url)
+    rid, _ = create_registry(app, registries.basic.url)
     pusher = registries.pusher(registries.basic)
     first = pusher.push("team/polled", "latest", Image(content="poll 1"))
-    cid = make_component(app, rid, "team/polled", "latest", "polled", free_port(),
+    cid = create_component(app, rid, "team/polled", "latest", "polled", free_port(),
                          auto_deploy=True, digest=first)
     with app.app_context():
         assert poll_cycle().events == 0  # nothing changed: no deploy
@@ -177,16 +138,14 @@ def test_polling_alone_picks_up_a_push(app, registries):
 @pytest.mark.registry
 def test_polling_on_schedule_within_one_interval(app_config, registries, database_url):
     from app import create_app
-    from tests.conftest import _test_config
 
-    app = create_app(_test_config(database_url, BERTH_SCHEDULER=True, BERTH_POLL_INTERVAL=1))
-    from tests.conftest import _truncate
-    _truncate(app)
+    app = create_app(test_config(database_url, BERTH_SCHEDULER=True, BERTH_POLL_INTERVAL=1))
+    truncate(app)
     try:
-        rid, _ = make_registry_row(app, registries.basic.url)
+        rid, _ = create_registry(app, registries.basic.url)
         pusher = registries.pusher(registries.basic)
         first = pusher.push("team/sched", "latest", Image(content="s1"))
-        cid = make_component(app, rid, "team/sched", "latest", "sched", free_port(), auto_deploy=True, digest=first)
+        cid = create_component(app, rid, "team/sched", "latest", "sched", free_port(), auto_deploy=True, digest=first)
         app.extensions["berth"].start()
         wait_for(lambda: app.extensions["berth"].leadership.held, 10)
         second = pusher.push("team/sched", "latest", Image(content="s2"))
@@ -205,8 +164,8 @@ def test_polling_on_schedule_within_one_interval(app_config, registries, databas
 def test_polling_honours_retry_after(app, misbehaving):
     from services.polling import poll_cycle
 
-    rid, _ = make_registry_row(app, misbehaving.url + "/limited")
-    cid = make_component(app, rid, "team/x", "latest", "limited", free_port(), auto_deploy=True,
+    rid, _ = create_registry(app, misbehaving.url + "/limited")
+    cid = create_component(app, rid, "team/x", "latest", "limited", free_port(), auto_deploy=True,
                          digest="sha256:" + "0" * 64)
     calls = len(misbehaving.server.calls)
     with app.app_context():
@@ -225,7 +184,7 @@ def test_polling_honours_retry_after(app, misbehaving):
 
 
 def test_wrong_token_is_404_and_stores_nothing(client, app):
-    rid, token = make_registry_row(app)
+    rid, token = create_registry(app)
     body = json.dumps({"repository": "team/demo", "tag": "v1"})
     for path in (f"/hooks/registries/{rid}/wrong-token", f"/hooks/registries/{rid + 99}/{token}",
                  f"/hooks/components/{rid}/{token}"):
@@ -244,7 +203,7 @@ def test_wrong_token_is_404_and_stores_nothing(client, app):
     ("application/json", b'{"a": "' + b"x" * (3 * 1024 * 1024) + b'"}', 413),
 ])
 def test_garbage_bodies_get_4xx(client, app, content_type, body, status):
-    rid, token = make_registry_row(app)
+    rid, token = create_registry(app)
     r = client.post(f"/hooks/registries/{rid}/{token}", data=body, content_type=content_type)
     assert r.status_code == status and r.is_json
 
@@ -252,7 +211,7 @@ def test_garbage_bodies_get_4xx(client, app, content_type, body, status):
 def test_webhook_secret_required_when_set(client, app):
     from services.endpoints import set_webhook_secret
 
-    rid, token = make_registry_row(app)
+    rid, token = create_registry(app)
     with app.app_context():
         set_webhook_secret(db.session.get(Registry, rid), "hook-secret", False)
         db.session.commit()
@@ -268,7 +227,7 @@ def test_webhook_secret_required_when_set(client, app):
 
 def test_regenerated_token_stops_the_old_one(client, auth, app, registries):
     auth.signed_in()
-    rid, token = make_registry_row(app)
+    rid, token = create_registry(app)
     assert client.post(f"/registries/{rid}/webhook-token").status_code == 302
     body = json.dumps({"repository": "team/demo", "tag": "v1"})
     assert client.post(f"/hooks/registries/{rid}/{token}", data=body,
@@ -281,11 +240,11 @@ def test_regenerated_token_stops_the_old_one(client, auth, app, registries):
 
 def test_build_source_form_and_preview(client, auth, app, registries):
     auth.signed_in()
-    rid, _ = make_registry_row(app, registries.basic.url)
+    rid, _ = create_registry(app, registries.basic.url)
     pusher = registries.pusher(registries.basic)
     for tag in ("v5.1", "v5.2", "v5.10", "v6.0"):
         pusher.push("team/preview", tag, Image(content=tag))
-    cid = make_component(app, rid, "team/preview", "v5.1", "preview", free_port())
+    cid = create_component(app, rid, "team/preview", "v5.1", "preview", free_port())
     r = client.get(f"/components/{cid}/build-source/preview?trigger_kind=regex&trigger_pattern=v5.*")
     html = r.get_data(as_text=True)
     assert "3 current tags would deploy" in html and html.index("v5.10") < html.index("v5.2")
@@ -317,20 +276,14 @@ def test_one_registrys_odd_answers_never_stop_the_poll_of_the_others(app, misbeh
 
     hostile = {}
     for kind in ("soon", "deep", "longtag"):
-        rid, _ = make_registry_row(app, f"{misbehaving.url}/{kind}")
-        with app.app_context():
-            db.session.get(Registry, rid).name = kind
-            db.session.commit()
-        make_component(app, rid, "team/x", "1.0.0", f"odd-{kind}", free_port(), auto_deploy=True,
+        rid, _ = create_registry(app, f"{misbehaving.url}/{kind}", name=kind)
+        create_component(app, rid, "team/x", "1.0.0", f"odd-{kind}", free_port(), auto_deploy=True,
                        trigger_kind="semver", trigger_pattern=">=1.0.0", digest="sha256:" + "0" * 64)
         hostile[kind] = rid
-    good, _ = make_registry_row(app, registries.basic.url)
-    with app.app_context():
-        db.session.get(Registry, good).name = "good"
-        db.session.commit()
+    good, _ = create_registry(app, registries.basic.url, name="good")
     pusher = registries.pusher(registries.basic)
     first = pusher.push("team/isolated", "latest", Image(content="isolated 1"))
-    cid = make_component(app, good, "team/isolated", "latest", "isolated", free_port(), auto_deploy=True,
+    cid = create_component(app, good, "team/isolated", "latest", "isolated", free_port(), auto_deploy=True,
                          digest=first)
     second = pusher.push("team/isolated", "latest", Image(content="isolated 2"))
     with app.app_context():

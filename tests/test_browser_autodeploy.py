@@ -10,8 +10,7 @@ from playwright.sync_api import expect
 from models import Component, db
 from tests.fixtures.images import Image, Pusher
 from tests.fixtures.registry import PASSWORD, USER, free_port
-from tests.test_autodeploy import make_component, wait_running
-from tests.test_browser_registries import sign_in
+from tests.helpers import create_component, sign_in, wait_running
 
 pytestmark = [pytest.mark.browser, pytest.mark.registry, pytest.mark.podman]
 
@@ -23,7 +22,7 @@ def test_enable_regex_rule_and_watch_a_push_deploy(page, app, make_user, live_se
     for tag in ("v5.0", "v6.0", "v4.9"):
         pusher.push("team/app", tag, Image(content=tag))
     port = free_port()
-    cid = make_component(app, rid, "team/app", "v5.0", "app", port)
+    cid = create_component(app, rid, "team/app", "v5.0", "app", port)
     wait_running(app, cid, "v5.0")
 
     page.goto(f"/components/{cid}/build-source")

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from tests.fixtures.images import Image
 from tests.fixtures.registry import PASSWORD, USER, free_port
-from tests.test_browser_registries import sign_in
+from tests.helpers import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.registry, pytest.mark.podman]
 

@@ -7,17 +7,9 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.fixtures.registry import PASSWORD, USER
+from tests.helpers import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.registry]
-
-
-def sign_in(page, make_user):
-    make_user(email="owner@example.com", password="correct horse", admin=True)
-    page.goto("/login")
-    page.get_by_label("Email").fill("owner@example.com")
-    page.get_by_label("Password").fill("correct horse")
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/")
 
 
 def test_add_test_browse_and_filter_tags(page, make_user, registries):

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from models import Role, Team, User, db
 from services import accounts
-from tests.test_browser_registries import sign_in
+from tests.helpers import sign_in
 
 pytestmark = [pytest.mark.browser]
 PAYLOAD = "x'+alert(document.domain)+'@e.co"

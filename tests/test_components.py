@@ -8,10 +8,10 @@ import requests
 from sqlalchemy import func, select
 
 from models import Application, Component, Registry, Release, db
-from tests.conftest import field_error
 from tests.fixtures.images import Image
-from tests.fixtures.podman import berth_pods, wait_for
+from tests.fixtures.podman import berth_pods
 from tests.fixtures.registry import PASSWORD, USER, free_port
+from tests.helpers import field_error, wait_for
 
 
 @pytest.fixture

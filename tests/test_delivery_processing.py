@@ -8,23 +8,16 @@ from pathlib import Path
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 
-from models import Application, Component, DeliveryOutcome, Registry, WebhookDelivery, db
-from services import accounts, deliveries, endpoints
+from models import Component, DeliveryOutcome, Registry, WebhookDelivery, db
+from services import deliveries, endpoints
 
 NOTIFICATIONS = Path(__file__).resolve().parent / "data" / "distribution-notifications"
 
 
-def _registry_with_component(app) -> tuple[int, int]:
+def _registry_with_component(make_registry, make_component) -> tuple[int, int]:
     """A registry and one component on it deploying team/demo:v1 ("same tag only")."""
-    with app.app_context():
-        team = accounts.get_or_create_team("alpha")
-        application = Application(team=team, name="shop")
-        reg = Registry(team=team, kind="registry", name="notifying", url="http://127.0.0.1:9")
-        component = Component(team=team, application=application, source_registry=reg, name="demo",
-                              image="team/demo", tag="v1", env=[], ports=[], auto_deploy=True)
-        db.session.add_all([application, reg, component])
-        db.session.commit()
-        return reg.id, component.id
+    rid, _ = make_registry(credentials=False)
+    return rid, make_component(rid, name="demo", release=False, auto_deploy=True)
 
 
 def _store(app, kind: str, object_id: int, body: bytes, content_type="application/json") -> int:
@@ -54,8 +47,8 @@ def _count_commits(app):
     return commits
 
 
-def test_a_batch_decides_every_kind_of_delivery(app):
-    rid, cid = _registry_with_component(app)
+def test_a_batch_decides_every_kind_of_delivery(app, make_registry, make_component):
+    rid, cid = _registry_with_component(make_registry, make_component)
     pull = (NOTIFICATIONS / "15-pull-oci.image.manifest.v1-v5.2.json").read_bytes()
     ids = {
         "unwatched": _store(app, "registry", rid, _push("team/other", "v1")),
@@ -88,8 +81,8 @@ def test_a_batch_decides_every_kind_of_delivery(app):
     assert status == "done" and summary.startswith("Not understood") and outcomes == []
 
 
-def test_deliveries_that_deploy_nothing_share_one_write(app):
-    rid, _ = _registry_with_component(app)
+def test_deliveries_that_deploy_nothing_share_one_write(app, make_registry, make_component):
+    rid, _ = _registry_with_component(make_registry, make_component)
     ids = [_store(app, "registry", rid, _push(f"team/other{i}", "v1")) for i in range(20)]
     commits = _count_commits(app)
     with app.app_context():
@@ -100,8 +93,8 @@ def test_deliveries_that_deploy_nothing_share_one_write(app):
     assert len(commits) == 2  # the claim (with the look-up of watched repositories), the outcomes and finishes
 
 
-def test_a_conflict_on_the_shared_write_leaves_nothing_half_written(app):
-    rid, _ = _registry_with_component(app)
+def test_a_conflict_on_the_shared_write_leaves_nothing_half_written(app, make_registry, make_component):
+    rid, _ = _registry_with_component(make_registry, make_component)
     ids = [_store(app, "registry", rid, _push(f"team/other{i}", "v1")) for i in range(5)]
     conflicts = []
 

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from models import Component, Registry, WebhookDelivery, db
 from services import releases
-from tests.fixtures.podman import wait_for
 from tests.fixtures.registry import PASSWORD, USER
+from tests.helpers import wait_for
 
 
 def scrape(client) -> dict[tuple, float]:

@@ -14,8 +14,8 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from models import Component, DeliveryOutcome, Registry, Release, WebhookDelivery
-from tests.fixtures.podman import wait_for
 from tests.fixtures.servers import gunicorn, leader_pids, postgres_database
+from tests.helpers import wait_for
 
 
 def poke(server, times=12):

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from models import Registry, db
-from tests.conftest import field_error
 from tests.fixtures.registry import MANY_TAGS, PASSWORD, USER, free_port
+from tests.helpers import field_error
 
 pytestmark = pytest.mark.registry
 

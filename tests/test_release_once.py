@@ -13,27 +13,17 @@ from sqlalchemy import func, select
 
 from models import Application, Component, DeliveryOutcome, Registry, Release, WebhookDelivery, db
 from services import accounts, deliveries, endpoints
-from services.registries import secret_box
 from tests.fixtures.images import Image
-from tests.fixtures.podman import wait_for
-from tests.fixtures.registry import PASSWORD, USER
 from tests.fixtures.servers import gunicorn
+from tests.helpers import create_component, create_registry, wait_for
 
 COPIES = 20
 
 
-def _component_on(app, registry_url: str, tag="v1.0", image="team/demo", **extra) -> tuple[int, int, str]:
+def _component_on(app, registry_url: str, tag="v1.0", image="team/demo", **build) -> tuple[int, int, str]:
     """A registry (the real Basic-auth one) and an auto-deploy component on `image`, no release yet."""
-    with app.app_context():
-        team = accounts.get_or_create_team("alpha")
-        application = Application(team=team, name="shop")
-        reg = Registry(team=team, kind="registry", name="real", url=registry_url, username=USER,
-                       password_encrypted=secret_box().encrypt(PASSWORD))
-        component = Component(team=team, application=application, source_registry=reg, name="demo",
-                              image=image, tag=tag, env=[], ports=[], auto_deploy=True, **extra)
-        db.session.add_all([application, reg, component])
-        db.session.commit()
-        return reg.id, component.id, reg.webhook_token
+    rid, token = create_registry(app, registry_url)
+    return rid, create_component(app, rid, image, tag, name="demo", release=False, auto_deploy=True, **build), token
 
 
 def _store_copies(app, registry_id: int, tag: str, copies: int = COPIES, image="team/demo") -> list[int]:
