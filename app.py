@@ -7,12 +7,13 @@ import click
 from flask import Flask, g, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from werkzeug.routing import IntegerConverter
 
 import config as berth_config
 from blueprints import access, auth, components, hooks, main, registries, teams
 from blueprints.scope import load_current_team
 from extensions import csrf, login_manager, migrate
-from models import User, db
+from models import MAX_ID, User, db
 from services import accounts, polling, runtime
 from services.background import BackgroundRunner
 from services.errors import ServiceError
@@ -54,7 +55,17 @@ def register_extensions(app: Flask) -> None:
         return accounts.load_user(int(user_id))
 
 
+class IdConverter(IntegerConverter):
+    """`<int:…>` in every route: 1 to 2^63-1 (a database id), so a larger number is a 404, not a
+    database overflow."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def register_blueprints(app: Flask) -> None:
+    app.url_map.converters["int"] = IdConverter
     for module in (auth, main, teams, registries, components, hooks):
         app.register_blueprint(module.bp)
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from flask_login import UserMixin
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import ForeignKey, String, UniqueConstraint, event
+from sqlalchemy import ForeignKey, String, UniqueConstraint, event, true
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -30,6 +30,10 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.close()
+
+
+# Ids are 64-bit signed integers in the database; anything larger names no row.
+MAX_ID = 2**63 - 1
 
 
 def utcnow() -> datetime:
@@ -248,6 +252,9 @@ class WebhookDelivery(db.Model):
     body: Mapped[str] = mapped_column(db.Text, default="")
     received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING, index=True)
+    # False when the endpoint has a secret and the request did not carry it: recorded, never acted on
+    # (a replay of it is refused).
+    authenticated: Mapped[bool] = mapped_column(default=True, server_default=true())
     processed_at: Mapped[datetime | None]
     claimed_at: Mapped[datetime | None]
     summary: Mapped[str | None] = mapped_column(String(1000))

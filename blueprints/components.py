@@ -304,6 +304,10 @@ def replay_delivery(delivery_id: int):
     delivery = get_team_object_or_404(WebhookDelivery, delivery_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    copy = deliveries.replay(delivery)
-    flash(f"Replaying delivery #{delivery.id} as #{copy.id}.", "info")
+    try:
+        copy = deliveries.replay(delivery)
+    except ServiceError as e:
+        flash(str(e), "error")
+    else:
+        flash(f"Replaying delivery #{delivery.id} as #{copy.id}.", "info")
     return redirect(safe_next(url_for("components.index")))

@@ -134,6 +134,11 @@ class ComponentForm(FlaskForm):
         if self.source.data == "registry" and not (field.data or "").strip():
             raise ValidationError("Choose a tag.")
 
+    def validate_registry_id(self, field):
+        # Without a registry, a repository path would silently become a Docker Hub image anyone may own.
+        if self.source.data == "registry" and not (field.data or "").isdigit():
+            raise ValidationError("Choose one of your team's registries (or pick \"An image reference\").")
+
 
 class BuildSourceForm(FlaskForm):
     auto_deploy = BooleanField("Deploy automatically when a matching tag is pushed")

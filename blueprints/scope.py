@@ -7,7 +7,7 @@ from flask import abort, g, session
 from flask_login import current_user
 
 from blueprints.access import for_no_user
-from models import Role, db
+from models import MAX_ID, Role, db
 from services import accounts
 
 
@@ -56,6 +56,8 @@ def admin_required(view):
 
 def get_team_object_or_404(model, object_id: int):
     """Load a team-scoped row by id; 404 unless it belongs to the current team."""
+    if not isinstance(object_id, int) or not 0 < object_id <= MAX_ID:
+        abort(404)
     obj = db.session.get(model, object_id)
     if obj is None or obj.team_id != current_team().id:
         abort(404)

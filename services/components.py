@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 
-from models import Application, Component, Registry, Team, db
+from models import MAX_ID, Application, Component, Registry, Team, db
 from services import endpoints, images, registries, releases, triggers
 from services.deploy.spec import Port
 from services.errors import FieldErrors
@@ -35,7 +35,7 @@ class ComponentInput:
 def team_registry(team: Team, registry_id: int | None) -> Registry | None:
     if registry_id is None:
         return None
-    registry = db.session.get(Registry, registry_id)
+    registry = db.session.get(Registry, registry_id) if 0 < registry_id <= MAX_ID else None
     if registry is None or registry.team_id != team.id:
         raise FieldErrors({"registry_id": "Choose one of your team's registries."})
     return registry

@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError
 from models import Component, DeliveryOutcome, DeliveryStatus, WebhookDelivery, db, utcnow
 from services import autodeploy, images, metrics, runtime, webhooks
 from services.endpoints import Endpoint, webhook_secret
-from services.errors import ReleaseConflict
+from services.errors import ReleaseConflict, ServiceError
 from services.jobs import after_commit, unit_of_work
 
 log = logging.getLogger("berth.deliveries")
@@ -56,7 +56,7 @@ def receive(endpoint: Endpoint, headers, body: bytes, source: str = "webhook") -
                   component_id=endpoint.id if endpoint.kind == "component" else None)
     secret = webhook_secret(endpoint.secret_encrypted)
     if secret is not None and not webhooks.signature_ok(secret, headers, body):
-        values.update(status=DeliveryStatus.DONE, processed_at=utcnow(),
+        values.update(status=DeliveryStatus.DONE, processed_at=utcnow(), authenticated=False,
                       summary="Ignored: signature wrong (the request did not carry the webhook secret).")
         metrics.DELIVERIES.labels(source, "signature_wrong").inc()
     delivery_id = db.session.execute(_STORE, values).scalar()
@@ -66,6 +66,9 @@ def receive(endpoint: Endpoint, headers, body: bytes, source: str = "webhook") -
 
 
 def replay(delivery: WebhookDelivery) -> WebhookDelivery:
+    """A new pending copy of a delivery, processed like the first (a failed digest may deploy)."""
+    if not delivery.authenticated:
+        raise ServiceError("This delivery did not carry the webhook secret, so it cannot be replayed.")
     copy = WebhookDelivery(team_id=delivery.team_id, registry_id=delivery.registry_id,
                            component_id=delivery.component_id, source=delivery.source,
                            headers=dict(delivery.headers or {}, **{"X-Berth-Replay-Of": str(delivery.id)}),

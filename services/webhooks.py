@@ -9,6 +9,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
@@ -187,6 +188,20 @@ def _generic(data) -> list:
 
 def parse(headers, body: bytes) -> tuple[str, list[PushEvent | Ignored]]:
     """(source, events) for one delivery; PayloadError when the body is not understood."""
+    source, events = _parse(headers, body)
+    for event in events:
+        if any(_CONTROL.search(value) for value in (event.repository, event.tag) if isinstance(value, str)):
+            raise PayloadError("Repository and tag names cannot contain control characters.")
+    return source, events
+
+
+# NUL and the other control characters: never in a repository or tag name (nor storable everywhere).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _parse(headers, body: bytes) -> tuple[str, list[PushEvent | Ignored]]:
+    if b"\x00" in body:
+        raise PayloadError("The body contains NUL bytes.")
     content_type = (headers.get("Content-Type") or "").split(";")[0].strip().lower()
     github_event = headers.get("X-GitHub-Event")
     if content_type == "application/x-www-form-urlencoded":
@@ -196,6 +211,8 @@ def parse(headers, body: bytes) -> tuple[str, list[PushEvent | Ignored]]:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as e:
         raise PayloadError("The body is not JSON (or a form post).") from e
+    except RecursionError as e:
+        raise PayloadError("The JSON body is nested deeper than any registry notification.") from e
     if not isinstance(data, dict):
         raise PayloadError("The body must be a JSON object.")
     if github_event in ("package", "registry_package"):
@@ -217,7 +234,7 @@ def parse(headers, body: bytes) -> tuple[str, list[PushEvent | Ignored]]:
     if isinstance(data.get("message"), dict) and "data" in data["message"]:
         try:
             inner = json.loads(base64.b64decode(data["message"]["data"]))
-        except (ValueError, TypeError) as e:
+        except (ValueError, TypeError, RecursionError) as e:
             raise PayloadError("Pub/Sub message data is not base64 JSON.") from e
         if not isinstance(inner, dict):
             raise PayloadError("Pub/Sub message data is not an object.")

@@ -201,6 +201,11 @@ def test_wrong_token_is_404_and_stores_nothing(client, app):
     ("application/json", b'{"repository": ["x"], "tag": {"a": 1}}', 400),
     ("text/plain", b"\x00\x01\x02", 400),
     ("application/json", b'{"a": "' + b"x" * (3 * 1024 * 1024) + b'"}', 413),
+    ("application/json", b'{"events": ' + b"[" * 50_000 + b"]" * 50_000 + b"}", 400),  # deeper than the parser
+    ("application/x-www-form-urlencoded", b"repository=team/demo&tag=v1\x00", 400),  # NUL: PostgreSQL stores none
+    ("application/x-www-form-urlencoded", b"repository=team%00demo&tag=v1", 400),
+    ("application/json", b'{"repository": "team/demo", "tag": "v1\\u0000"}', 400),
+    ("application/json", b'{"repository": "team/\\u0001demo", "tag": "v1"}', 400),
 ])
 def test_garbage_bodies_get_4xx(client, app, content_type, body, status):
     rid, token = create_registry(app)

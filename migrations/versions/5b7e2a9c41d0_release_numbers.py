@@ -1,4 +1,4 @@
-"""release numbers: at most one release per decision, by the schema
+"""release numbers: at most one release per decision, by the schema; authenticated deliveries
 
 Revision ID: 5b7e2a9c41d0
 Revises: d56c72cc1b99
@@ -28,9 +28,13 @@ def upgrade():
     with op.batch_alter_table('releases') as batch_op:
         batch_op.alter_column('seq', existing_type=sa.Integer(), nullable=False)
         batch_op.create_unique_constraint('uq_releases_component_id_seq', ['component_id', 'seq'])
+    with op.batch_alter_table('webhook_deliveries') as batch_op:
+        batch_op.add_column(sa.Column('authenticated', sa.Boolean(), nullable=False, server_default=sa.true()))
 
 
 def downgrade():
+    with op.batch_alter_table('webhook_deliveries') as batch_op:
+        batch_op.drop_column('authenticated')
     with op.batch_alter_table('releases') as batch_op:
         batch_op.drop_constraint('uq_releases_component_id_seq', type_='unique')
         batch_op.drop_column('seq')

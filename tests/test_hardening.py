@@ -1,0 +1,60 @@
+"""Input Berth must refuse cleanly: ids beyond 64 bits, a registry image with no registry, a replay
+of a delivery that never authenticated."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from models import Component, WebhookDelivery, db
+from services import endpoints
+from tests.helpers import field_error
+
+HUGE = 2**64 + 1
+
+
+@pytest.mark.parametrize("path", [f"/components/{HUGE}", f"/registries/{HUGE}/", f"/registries/{HUGE}/edit",
+                                  f"/components/{HUGE}/build-source",
+                                  f"/components/new/repositories?registry_id={HUGE}",
+                                  f"/components/new/tags?registry_id={HUGE}&repo=x",
+                                  f"/components/new?registry_id={HUGE}&repo=team/demo&tag=v1"])
+def test_ids_beyond_64_bits_are_not_found_or_a_field_error(client, auth, path):
+    auth.signed_in()
+    r = client.get(path)
+    assert r.status_code in (200, 404, 422), (path, r.status_code)
+    if r.status_code != 404:
+        assert "Choose one of your team" in r.get_data(as_text=True)
+
+
+def test_webhook_ids_beyond_64_bits_are_404(client):
+    for kind in ("components", "registries"):
+        r = client.post(f"/hooks/{kind}/{HUGE}/token", json={"repository": "a/b", "tag": "v1"})
+        assert r.status_code == 404 and r.is_json
+
+
+def test_registry_source_without_a_registry_is_a_field_error(client, auth, app):
+    auth.signed_in()
+    r = client.post("/components/new", data={"source": "registry", "registry_id": "", "image": "team/demo",
+                                             "tag": "v1", "name": "demo", "application": "shop",
+                                             "replicas": "1", "memory_mb": "64"})
+    assert r.status_code == 422
+    assert "Choose one of your team" in field_error(r.get_data(as_text=True), "registry_id")
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Component.id))) == 0  # not a docker.io/team/demo
+
+
+def test_a_delivery_without_the_secret_cannot_be_replayed(client, auth, app, make_registry, make_component):
+    auth.signed_in()
+    rid, token = make_registry()
+    with app.app_context():
+        endpoints.set_webhook_secret(db.session.get(endpoints.Registry, rid), "s3cret-value", clear=False)
+        db.session.commit()
+    r = client.post(f"/hooks/registries/{rid}/{token}", json={"repository": "team/demo", "tag": "v1"})
+    assert r.status_code == 202
+    with app.app_context():
+        delivery = db.session.scalar(select(WebhookDelivery))
+        assert not delivery.authenticated and "signature wrong" in delivery.summary
+        delivery_id = delivery.id
+    r = client.post(f"/components/deliveries/{delivery_id}/replay", follow_redirects=True)
+    assert "cannot be replayed" in r.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count(WebhookDelivery.id))) == 1
