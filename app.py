@@ -51,8 +51,8 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
 
     @login_manager.user_loader
-    def load_user(user_id: str) -> User | None:
-        return accounts.load_user(int(user_id))
+    def load_user(session_id: str) -> User | None:
+        return accounts.load_user(session_id)
 
 
 class IdConverter(IntegerConverter):

@@ -60,6 +60,9 @@ def load(environ=None) -> dict:
         "BERTH_ROLLOUT_TIMEOUT": _int(environ, "BERTH_ROLLOUT_TIMEOUT", 300),
         "BERTH_STALE_SECONDS": _int(environ, "BERTH_STALE_SECONDS", 120),
         "BERTH_LOG_FORMAT": environ.get("BERTH_LOG_FORMAT", "text"),
+        # /metrics: with a token, scrapers send it as a Bearer token; without one it is open only
+        # outside production (in production it answers 404 until a token is set).
+        "BERTH_METRICS_TOKEN": environ.get("BERTH_METRICS_TOKEN") or None,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env == "production"

@@ -1,7 +1,7 @@
 """First-run setup, login and logout."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from blueprints.access import public, safe_next
@@ -36,21 +36,31 @@ def login():
     if current_user.is_authenticated:
         return redirect(safe_next(url_for("main.index")))
     form = LoginForm()
+    refused = False
     if form.validate_on_submit():
-        user = accounts.authenticate(form.email.data, form.password.data)
-        if user is None:
+        address = request.remote_addr or "unknown"
+        refusal = accounts.login_refused(form.email.data, address)
+        user = None if refusal else accounts.authenticate(form.email.data, form.password.data)
+        if refusal:
+            form.password.errors.append(refusal)
+            refused = True
+        elif user is None:
+            accounts.record_login_failure(form.email.data, address)
             form.password.errors.append("Wrong email or password.")
         else:
+            accounts.clear_login_failures(user.email)
             session.clear()
             login_user(user)
             flash("Signed in.", "success")
             return redirect(safe_next(url_for("main.index")))
-    return render_template("auth/login.html", form=form), 422 if form.errors else 200
+    return render_template("auth/login.html", form=form), 429 if refused else 422 if form.errors else 200
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
     if EmptyForm().validate_on_submit():
+        if current_user.is_authenticated:
+            accounts.end_sessions(current_user)  # a copy of this session's cookie stops working too
         logout_user()
         session.clear()
         flash("Signed out.", "info")

@@ -1,7 +1,9 @@
 """Dashboard and health endpoints."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, render_template
+import hmac
+
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 from sqlalchemy import text
 
 from blueprints.access import open_endpoint
@@ -44,6 +46,15 @@ def readyz():
 @bp.route("/metrics")
 @open_endpoint
 def metrics():
-    """Prometheus text format; scrape it from inside the cluster network."""
+    """Prometheus text format, for a scraper holding BERTH_METRICS_TOKEN (open outside production
+    when no token is set)."""
+    token = current_app.config["BERTH_METRICS_TOKEN"]
+    if token is None and current_app.config["BERTH_ENV"] == "production":
+        abort(404)
+    if token is not None:
+        sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(sent.encode(), token.encode()):
+            return Response("A Bearer token (BERTH_METRICS_TOKEN) is required.\n", 401,
+                            {"WWW-Authenticate": 'Bearer realm="berth-metrics"'}, content_type="text/plain")
     body, content_type = berth_metrics.render()
     return Response(body, content_type=content_type)

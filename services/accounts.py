@@ -1,11 +1,13 @@
 """Users, teams and memberships."""
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func, select
+from datetime import timedelta
+
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from models import Membership, Role, Team, User, db
+from models import MAX_ID, LoginFailure, Membership, Role, Team, User, db, utcnow
 from services.errors import FieldErrors, ServiceError
 
 # Compared against when the email is unknown, so a login takes the same time either way.
@@ -85,9 +87,52 @@ _USER_WITH_TEAMS = (select(User).options(joinedload(User.memberships).joinedload
                     .where(User.id == bindparam("user_id")))  # built once: it runs on every request
 
 
-def load_user(user_id: int) -> User | None:
-    """The signed-in user with their memberships and teams, in one query."""
-    return db.session.execute(_USER_WITH_TEAMS, {"user_id": user_id}).unique().scalar_one_or_none()
+def load_user(session_id: str) -> User | None:
+    """The signed-in user with their memberships and teams, in one query; None when the session's
+    id ("<user id>:<session version>", User.get_id) is from before the user signed out."""
+    user_id, _, version = (session_id or "").partition(":")
+    if not (user_id.isdigit() and version.isdigit()) or not 0 < int(user_id) <= MAX_ID:
+        return None
+    user = db.session.execute(_USER_WITH_TEAMS, {"user_id": int(user_id)}).unique().scalar_one_or_none()
+    return user if user is not None and user.session_version == int(version) else None
+
+
+def end_sessions(user: User) -> None:
+    """Sign the user out everywhere: every session cookie issued so far stops working."""
+    db.session.execute(update(User).where(User.id == user.id).values(session_version=User.session_version + 1))
+
+
+# -- sign-in throttling: stored in the database, so it holds across processes --------------------
+MAX_FAILURES = 10
+FAILURE_WINDOW = timedelta(minutes=15)
+
+
+def login_refused(email: str, address: str) -> str | None:
+    """A message when this account or this address failed to sign in MAX_FAILURES times within
+    FAILURE_WINDOW; the refusal ends on its own as the failures age out of the window."""
+    since = utcnow() - FAILURE_WINDOW
+    for column, value in ((LoginFailure.email, normalize_email(email)), (LoginFailure.address, address)):
+        times = db.session.scalars(select(LoginFailure.at).where(column == value, LoginFailure.at > since)
+                                   .order_by(LoginFailure.at.desc()).limit(MAX_FAILURES)).all()
+        if len(times) >= MAX_FAILURES:
+            wait = times[-1] + FAILURE_WINDOW - utcnow()
+            minutes = max(1, -(-int(wait.total_seconds()) // 60))
+            return (f"Too many failed sign-ins for this account or from this address. "
+                    f"Try again in {minutes} minute{'s' if minutes != 1 else ''}.")
+    return None
+
+
+def record_login_failure(email: str, address: str) -> None:
+    """Store a failed sign-in in its own transaction: the request that failed is rolled back, this
+    is not. Failures older than the window are dropped on the way."""
+    with db.engine.begin() as connection:
+        connection.execute(delete(LoginFailure).where(LoginFailure.at < utcnow() - FAILURE_WINDOW))
+        connection.execute(insert(LoginFailure).values(email=normalize_email(email)[:254], address=address[:64],
+                                                       at=utcnow()))
+
+
+def clear_login_failures(email: str) -> None:
+    db.session.execute(delete(LoginFailure).where(LoginFailure.email == normalize_email(email)))
 
 
 def _memberships_by_team_name(user: User) -> list[Membership]:

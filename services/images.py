@@ -43,7 +43,7 @@ def source_for(team_id: int, registry: Registry | None, image: str) -> ImageSour
         ref = reference.parse(image)
         registry = _registry_for_host(team_id, ref.host)
         if registry is None:
-            settings = registries.http_settings(insecure=False, ca_bundle=None)
+            settings = registries.http_settings(insecure=False, ca_bundle=None, label="reference")
             if ref.host == reference.DOCKER_HUB:
                 client = DockerHubClient(settings=settings)
                 return ImageSource(client, ref.repository, ref.name, None, True)

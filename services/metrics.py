@@ -28,10 +28,13 @@ POLL_LAST = Gauge("berth_poll_last_cycle_timestamp_seconds", "When the last poll
                   multiprocess_mode="max")
 
 
-def observe_registry_request(host: str, outcome: str, seconds: float) -> None:
-    """The registry clients' `observe` callback (services.registry.http.HttpSettings)."""
-    REGISTRY_REQUESTS.labels(host, outcome).inc()
-    REGISTRY_LATENCY.labels(host).observe(seconds)
+def registry_observer(label: str):
+    """The registry clients' `observe` callback (services.registry.http.HttpSettings), counting under
+    `label`: a saved registry's id, never a host someone typed (series stay bounded)."""
+    def observe(_host: str, outcome: str, seconds: float) -> None:
+        REGISTRY_REQUESTS.labels(label, outcome).inc()
+        REGISTRY_LATENCY.labels(label).observe(seconds)
+    return observe
 
 
 def render() -> tuple[bytes, str]:

@@ -52,17 +52,19 @@ def _ca_file(pem: str) -> str:
     return str(path)
 
 
-def http_settings(insecure: bool, ca_bundle: str | None) -> HttpSettings:
+def http_settings(insecure: bool, ca_bundle: str | None, label: str = "unsaved") -> HttpSettings:
+    """Client settings from the configuration; `label` names the metrics series (a saved registry's
+    id; "unsaved" for a connection test, "reference" for plain image references)."""
     cfg = current_app.config
     verify: bool | str = False if insecure else (_ca_file(ca_bundle) if ca_bundle else True)
     return HttpSettings(timeout=cfg["BERTH_REGISTRY_TIMEOUT"], max_bytes=cfg["BERTH_REGISTRY_MAX_BYTES"],
-                        verify=verify, observe=metrics.observe_registry_request)
+                        verify=verify, observe=metrics.registry_observer(label))
 
 
-def _client(kind, url, username, password, insecure, ca_bundle):
+def _client(kind, url, username, password, insecure, ca_bundle, label="unsaved"):
     hub_api = current_app.config.get("BERTH_DOCKERHUB_API_URL") or registry_clients.HUB_API
     return registry_clients.make_client(kind, url, username or None, password or None,
-                                        http_settings(insecure, ca_bundle), hub_api_url=hub_api)
+                                        http_settings(insecure, ca_bundle, label), hub_api_url=hub_api)
 
 
 _clients: dict[tuple, object] = {}
@@ -74,7 +76,7 @@ def client_for(registry: Registry):
     client = _clients.get(key)
     if client is None:
         client = _client(registry.kind, registry.url, registry.username, password_of(registry),
-                         registry.insecure, registry.ca_bundle)
+                         registry.insecure, registry.ca_bundle, label=str(registry.id))
         with _cache_lock:
             for stale in [k for k in _clients if k[0] == registry.id]:
                 del _clients[stale]

@@ -177,3 +177,48 @@ def test_email_addresses_are_what_addresses_contain(email):
 
     assert check_email(email) is not None
     assert check_email("o'brien+tag@mail.example.co.uk") is None
+
+
+def test_signing_out_ends_copies_of_the_session(client, auth, app):
+    auth.signed_in()
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    other = app.test_client()  # someone who copied the cookie before the owner signed out
+    other.set_cookie(cookie.key, cookie.value)
+    assert other.get("/components/").status_code == 200
+    auth.logout()
+    assert other.get("/components/").status_code == 302  # back to the login page
+    auth.login()  # signing in again works, with a new session
+    assert client.get("/components/").status_code == 200
+
+
+def test_sign_in_is_throttled_per_account_and_per_address_for_a_while(client, make_user, app):
+    from datetime import timedelta
+
+    from models import LoginFailure, db
+
+    make_user(email="victim@example.com")
+    make_user(email="other@example.com")
+    for _ in range(10):
+        r = client.post("/login", data={"email": "victim@example.com", "password": "wrong password"},
+                        environ_base={"REMOTE_ADDR": "203.0.113.7"})
+        assert r.status_code == 422
+    # The account: refused even with the right password, from another address.
+    r = client.post("/login", data={"email": "victim@example.com", "password": "correct horse"},
+                    environ_base={"REMOTE_ADDR": "198.51.100.1"})
+    assert r.status_code == 429 and "Try again in 15 minutes" in r.get_data(as_text=True)
+    # The address: refused for another account too.
+    r = client.post("/login", data={"email": "other@example.com", "password": "correct horse"},
+                    environ_base={"REMOTE_ADDR": "203.0.113.7"})
+    assert r.status_code == 429
+    # Another account from another address is not affected.
+    r = client.post("/login", data={"email": "other@example.com", "password": "correct horse"},
+                    environ_base={"REMOTE_ADDR": "198.51.100.1"})
+    assert r.status_code == 302
+    client.post("/logout")
+    with app.app_context():  # the window passes: nobody is locked out for good
+        for failure in db.session.scalars(db.select(LoginFailure)):
+            failure.at -= timedelta(minutes=16)
+        db.session.commit()
+    r = client.post("/login", data={"email": "victim@example.com", "password": "correct horse"},
+                    environ_base={"REMOTE_ADDR": "203.0.113.7"})
+    assert r.status_code == 302

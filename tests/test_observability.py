@@ -39,6 +39,7 @@ def test_metrics_move_with_deliveries_and_releases(client, auth, app, registries
     with app.app_context():
         reg = db.session.scalar(select(Registry))
         rid, token = reg.id, reg.webhook_token
+    assert client.get(f"/registries/{rid}/").status_code == 200  # browsing: the saved registry's client
     r = client.post("/components/new", data={"source": "registry", "registry_id": str(rid), "image": "team/demo",
                                              "tag": "v1.0", "name": "m", "application": "a", "replicas": "1",
                                              "memory_mb": "64"})
@@ -55,10 +56,14 @@ def test_metrics_move_with_deliveries_and_releases(client, auth, app, registries
     assert total(after, "berth_webhook_deliveries_total") == total(before, "berth_webhook_deliveries_total") + 1
     assert total(after, "berth_releases_total", trigger="manual", status="failed") == \
         total(before, "berth_releases_total", trigger="manual", status="failed") + 1
-    host = registries.basic.host
-    assert total(after, "berth_registry_requests_total", registry=host) > \
-        total(before, "berth_registry_requests_total", registry=host)
-    assert total(after, "berth_registry_request_seconds_count", registry=host) > 0
+    # A saved registry's series carry its id; the connection test before saving counts as "unsaved".
+    for label in (str(rid), "unsaved"):
+        assert total(after, "berth_registry_requests_total", registry=label) > \
+            total(before, "berth_registry_requests_total", registry=label), label
+        assert total(after, "berth_registry_request_seconds_count", registry=label) > 0, label
+    hosts = {lab for (n, labels), _ in after.items() if n == "berth_registry_requests_total"
+             for k, lab in labels if k == "registry"}
+    assert registries.basic.host not in hosts
 
 
 @pytest.mark.registry
@@ -110,3 +115,16 @@ def test_json_log_format_is_one_object_per_line():
     line = JsonFormatter().format(record)
     data = json.loads(line)
     assert data["message"] == "token=[redacted]" and "\n" not in line
+
+
+def test_metrics_need_the_token_when_one_is_set(app, client):
+    app.config["BERTH_METRICS_TOKEN"] = "scrape-token-123"
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    r = client.get("/metrics", headers={"Authorization": "Bearer scrape-token-123"})
+    assert r.status_code == 200 and b"berth_" in r.data
+
+
+def test_metrics_are_off_in_production_without_a_token(app, client):
+    app.config["BERTH_ENV"] = "production"
+    assert client.get("/metrics").status_code == 404

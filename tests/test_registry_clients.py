@@ -175,3 +175,10 @@ def test_error_details_from_any_body(body, detail):
     assert errors.detail_of(body) == detail
     error = errors.for_status(404, "Not found." + errors.detail_of(body))
     assert isinstance(error, errors.RegistryNotFound) and error.status == 404
+
+
+def test_https_to_a_plain_http_port_says_so(registries):
+    url = registries.basic.url.replace("http://", "https://")
+    with pytest.raises(errors.RegistryTLSError) as caught:
+        RegistryV2Client(url, USER, PASSWORD).ping()
+    assert "does not speak HTTPS on this port" in caught.value.message, caught.value.message

@@ -1,4 +1,5 @@
-"""release numbers: at most one release per decision, by the schema; authenticated deliveries
+"""release numbers (at most one release per decision, by the schema), authenticated deliveries,
+session versions and login failures
 
 Revision ID: 5b7e2a9c41d0
 Revises: d56c72cc1b99
@@ -30,9 +31,22 @@ def upgrade():
         batch_op.create_unique_constraint('uq_releases_component_id_seq', ['component_id', 'seq'])
     with op.batch_alter_table('webhook_deliveries') as batch_op:
         batch_op.add_column(sa.Column('authenticated', sa.Boolean(), nullable=False, server_default=sa.true()))
+    with op.batch_alter_table('users') as batch_op:
+        batch_op.add_column(sa.Column('session_version', sa.Integer(), nullable=False, server_default='0'))
+    op.create_table('login_failures',
+                    sa.Column('id', sa.Integer(), nullable=False),
+                    sa.Column('email', sa.String(length=254), nullable=False),
+                    sa.Column('address', sa.String(length=64), nullable=False),
+                    sa.Column('at', sa.DateTime(), nullable=False),
+                    sa.PrimaryKeyConstraint('id'))
+    for column in ('email', 'address', 'at'):
+        op.create_index(f'ix_login_failures_{column}', 'login_failures', [column])
 
 
 def downgrade():
+    op.drop_table('login_failures')
+    with op.batch_alter_table('users') as batch_op:
+        batch_op.drop_column('session_version')
     with op.batch_alter_table('webhook_deliveries') as batch_op:
         batch_op.drop_column('authenticated')
     with op.batch_alter_table('releases') as batch_op:

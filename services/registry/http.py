@@ -82,6 +82,10 @@ def parse_retry_after(value: str | None) -> float | None:
 def _describe_connection_error(e: Exception, url: str) -> errors.RegistryError:
     text = str(e)
     host = requests.utils.urlparse(url).netloc
+    lowered = text.lower()
+    # A TLS handshake answered in plain HTTP: an SSLError too, but not a certificate problem.
+    if "wrong version number" in lowered or "record layer failure" in lowered:
+        return errors.RegistryTLSError(f"{host} does not speak HTTPS on this port; try http://.")
     if isinstance(e, requests.exceptions.SSLError) or "CERTIFICATE_VERIFY_FAILED" in text:
         return errors.RegistryTLSError(
             f"TLS verification failed for {host}: the certificate is not trusted. If the registry "
@@ -89,7 +93,6 @@ def _describe_connection_error(e: Exception, url: str) -> errors.RegistryError:
             "verification only on a trusted network.")
     if isinstance(e, requests.exceptions.Timeout):
         return errors.RegistryTimeout(f"{host} did not answer in time (timeout).")
-    lowered = text.lower()
     if "name or service not known" in lowered or "nodename nor servname" in lowered \
             or "failed to resolve" in lowered or "temporary failure in name resolution" in lowered \
             or "no address associated" in lowered:
@@ -98,8 +101,6 @@ def _describe_connection_error(e: Exception, url: str) -> errors.RegistryError:
     if "connection refused" in lowered:
         return errors.RegistryConnectionError(f"Connection refused by {host}: nothing listens "
                                               "there. Check the host and port.")
-    if "wrong version number" in lowered or "record layer failure" in lowered:
-        return errors.RegistryTLSError(f"{host} does not speak HTTPS on this port; try http://.")
     return errors.RegistryConnectionError(f"Could not connect to {host}.")
 
 
