@@ -182,3 +182,17 @@ def test_https_to_a_plain_http_port_says_so(registries):
     with pytest.raises(errors.RegistryTLSError) as caught:
         RegistryV2Client(url, USER, PASSWORD).ping()
     assert "does not speak HTTPS on this port" in caught.value.message, caught.value.message
+
+
+@pytest.mark.parametrize("tag", ["size", "configstr", "index", "indexstr"])
+def test_manifests_and_configs_of_the_wrong_types_are_read_around(misbehaving, tag):
+    details = RegistryV2Client(misbehaving.url + "/odd").image_details("team/x", tag)
+    assert details.size in (0, None) and details.env == [] and details.exposed_ports == [] and details.command == []
+    assert details.created is None and all(isinstance(p, str) for p in details.platforms)
+
+
+def test_a_harbor_artifact_list_of_the_wrong_types_keeps_the_real_tags(misbehaving):
+    from services.registry.harbor import HarborClient
+
+    (tag,) = HarborClient(misbehaving.url + "/odd").tags("proj/repo")
+    assert tag.name == "ok" and tag.size == 0 and tag.digest == "sha256:" + "d" * 64

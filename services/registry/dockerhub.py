@@ -9,7 +9,17 @@ import requests
 
 from services.registry import errors
 from services.registry.http import HttpSettings, Response, send
-from services.registry.types import ImageDetails, RepoPage, TagInfo, TagList, parse_time, platform_of
+from services.registry.types import (
+    ImageDetails,
+    RepoPage,
+    TagInfo,
+    TagList,
+    as_list,
+    as_size,
+    as_str,
+    parse_time,
+    platform_of,
+)
 from services.registry.v2 import RegistryV2Client
 
 HUB_API = "https://hub.docker.com"
@@ -117,8 +127,11 @@ class DockerHubClient:
             if not isinstance(data, dict) or not isinstance(data.get("results"), list):
                 raise errors.RegistryProtocolError("Docker Hub's tag list has no results.")
             for t in data["results"]:
-                images = [i for i in t.get("images") or [] if isinstance(i, dict)]
-                out.append(TagInfo(str(t.get("name")), t.get("digest"), t.get("full_size"),
+                name = as_str(t.get("name")) if isinstance(t, dict) else None
+                if name is None or len(name) > 128:
+                    continue  # not a tag: read around it
+                images = [i for i in as_list(t.get("images")) if isinstance(i, dict)]
+                out.append(TagInfo(name, as_str(t.get("digest")), as_size(t.get("full_size")),
                                    parse_time(t.get("tag_last_pushed") or t.get("last_updated")),
                                    [p for p in (platform_of(i) for i in images) if p]))
             if not data.get("next"):

@@ -7,7 +7,18 @@ import requests
 
 from services.registry import errors
 from services.registry.http import HttpSettings, Response, send
-from services.registry.types import ImageDetails, RepoPage, TagInfo, TagList, parse_time, platform_of
+from services.registry.types import (
+    ImageDetails,
+    RepoPage,
+    TagInfo,
+    TagList,
+    as_dict,
+    as_list,
+    as_size,
+    as_str,
+    parse_time,
+    platform_of,
+)
 from services.registry.v2 import RegistryV2Client
 
 API = "/api/v2.0"
@@ -81,15 +92,19 @@ class HarborClient:
             if not isinstance(artifacts, list):
                 raise errors.RegistryProtocolError("Harbor's artifact list is not a list.")
             for art in artifacts:
-                platforms = [p for p in (platform_of(r.get("platform")) for r in art.get("references") or []
+                if not isinstance(art, dict):
+                    continue  # not an artifact: a registry's odd answer is read around, not trusted
+                platforms = [p for p in (platform_of(r.get("platform")) for r in as_list(art.get("references"))
                                          if isinstance(r, dict)) if p]
-                extra = art.get("extra_attrs") or {}
+                extra = as_dict(art.get("extra_attrs"))
                 if not platforms and extra.get("os"):
                     platforms = [platform_of(extra) or ""]
-                for tag in art.get("tags") or []:
-                    out.append(TagInfo(str(tag.get("name")), art.get("digest"), art.get("size"),
-                                       parse_time(tag.get("push_time") or art.get("push_time")),
-                                       platforms))
+                for tag in as_list(art.get("tags")):
+                    name = as_str(tag.get("name")) if isinstance(tag, dict) else None
+                    if name is None or len(name) > 128:
+                        continue
+                    out.append(TagInfo(name, as_str(art.get("digest")), as_size(art.get("size")),
+                                       parse_time(tag.get("push_time") or art.get("push_time")), platforms))
             total = response.headers.get("X-Total-Count")
             if len(artifacts) < PAGE_SIZE or (total and total.isdigit() and page * PAGE_SIZE >= int(total)):
                 break

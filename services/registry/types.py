@@ -119,7 +119,26 @@ def parse_time(value) -> datetime | None:
 
 def platform_of(p) -> str | None:
     """"os/architecture[/variant]" from an OCI platform object; None when it names no real platform."""
-    if not isinstance(p, dict) or not p.get("os") or p.get("os") == "unknown":
+    if not isinstance(p, dict) or not as_str(p.get("os")) or p["os"] == "unknown":
         return None
-    text = f"{p['os']}/{p.get('architecture', '?')}"
-    return text + (f"/{p['variant']}" if p.get("variant") else "")
+    text = f"{p['os']}/{as_str(p.get('architecture')) or '?'}"
+    return text + (f"/{p['variant']}" if as_str(p.get("variant")) else "")
+
+
+# Readers for what a registry sent, which may hold any JSON type anywhere: each gives the
+# expected type or an empty value, never an exception.
+def as_dict(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else []
+
+
+def as_str(value) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def as_size(value) -> int:
+    """A byte count: a non-negative integer below 2^53, else 0 ("abc", -1, 1e300, true…)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**53 else 0

@@ -11,7 +11,18 @@ import requests
 
 from services.registry import errors
 from services.registry.http import HttpSettings, Response, send
-from services.registry.types import ImageDetails, RepoPage, TagInfo, TagList, parse_time, platform_of
+from services.registry.types import (
+    ImageDetails,
+    RepoPage,
+    TagInfo,
+    TagList,
+    as_dict,
+    as_list,
+    as_size,
+    as_str,
+    parse_time,
+    platform_of,
+)
 
 MANIFEST_TYPES = [
     "application/vnd.oci.image.index.v1+json",
@@ -232,24 +243,26 @@ class RegistryV2Client:
         details = ImageDetails(repository, reference, digest, media_type)
         image = data
         if media_type in INDEX_TYPES or "manifests" in data:
-            children = [m for m in data.get("manifests", []) if isinstance(m, dict)]
+            # Children without a digest cannot be fetched: they are left out.
+            children = [m for m in as_list(data.get("manifests")) if isinstance(m, dict) and as_str(m.get("digest"))]
             details.platforms = [p for p in (platform_of(m.get("platform")) for m in children) if p]
-            chosen = _pickplatform_of(children)
+            chosen = _pick_platform(children)
             if chosen is None:
                 return details
             _, _, image = self.manifest(repository, chosen["digest"])
-        layers = [x for x in image.get("layers", []) if isinstance(x, dict)]
-        config_ref = image.get("config") or {}
-        details.size = sum(int(x.get("size") or 0) for x in layers) + int(config_ref.get("size") or 0)
-        if config_ref.get("digest"):
+        layers = [as_dict(x) for x in as_list(image.get("layers"))]
+        config_ref = as_dict(image.get("config"))
+        details.size = sum(as_size(x.get("size")) for x in layers) + as_size(config_ref.get("size"))
+        if as_str(config_ref.get("digest")):
             config = self.blob_json(repository, config_ref["digest"])
             details.created = parse_time(config.get("created"))
             if not details.platforms and config.get("os"):
                 details.platforms = [platform_of(config) or ""]
-            cfg = config.get("config") or {}
+            cfg = as_dict(config.get("config"))
             details.exposed_ports = _ports(cfg.get("ExposedPorts"))
             details.env = _env(cfg.get("Env"))
-            details.command = [str(x) for x in (cfg.get("Entrypoint") or []) + (cfg.get("Cmd") or [])]
+            details.command = [x for x in as_list(cfg.get("Entrypoint")) + as_list(cfg.get("Cmd"))
+                               if isinstance(x, str)]
         return details
 
     def tag_info(self, repository: str, tag: str) -> TagInfo:
@@ -261,7 +274,7 @@ def pull_scope(repository: str) -> str:
     return f"repository:{repository}:pull"
 
 
-def _pickplatform_of(children: list[dict]) -> dict | None:
+def _pick_platform(children: list[dict]) -> dict | None:
     for child in children:
         if platform_of(child.get("platform")) == "linux/amd64":
             return child
@@ -271,7 +284,7 @@ def _pickplatform_of(children: list[dict]) -> dict | None:
 
 def _ports(exposed) -> list[tuple[int, str]]:
     out = []
-    for key in (exposed or {}):
+    for key in as_dict(exposed):
         number, _, proto = str(key).partition("/")
         if number.isdigit() and 0 < int(number) < 65536:
             out.append((int(number), (proto or "tcp").upper()))
@@ -280,8 +293,10 @@ def _ports(exposed) -> list[tuple[int, str]]:
 
 def _env(env) -> list[tuple[str, str]]:
     out = []
-    for item in env or []:
-        name, sep, value = str(item).partition("=")
+    for item in as_list(env):
+        if not isinstance(item, str):
+            continue
+        name, sep, value = item.partition("=")
         if sep and name:
             out.append((name, value))
     return out
