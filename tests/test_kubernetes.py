@@ -154,3 +154,16 @@ def test_kubeconfig_is_loaded_from_the_environment(kube, tmp_path, monkeypatch):
     deployer = KubernetesDeployer.from_environment()
     deployer.apply(spec(credentials=None))
     assert kube.obj("apps/v1/deployments", "berth-alpha", "web") is not None
+
+
+@pytest.mark.parametrize("application", ["Shop & Co", "x" * 100, "-edge-", "ünïcode app", "&&&", "a.b_c-d"])
+def test_application_names_become_valid_label_values(application):
+    import re
+
+    label = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+    for manifest in manifests.build(spec(application=application)):
+        for labels in (manifest["metadata"]["labels"], manifest.get("spec", {}).get("template", {})
+                       .get("metadata", {}).get("labels", {})):
+            for value in labels.values():
+                assert len(value) <= 63 and label.match(value), (application, value)
+    assert manifests.label_value("Shop & Co") == "Shop-Co"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
 from services.deploy.spec import DeploySpec
 
@@ -10,9 +11,18 @@ MANAGED_BY = "berth"
 RELEASE_ANNOTATION = "berth.dev/release-id"
 
 
+_NOT_IN_LABELS = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def label_value(text: str) -> str:
+    """A Kubernetes label value for a name people typed ("Shop & Co" -> "Shop-Co"): at most 63 of
+    letters, digits, '-', '_' and '.', starting and ending with a letter or digit ("" if none)."""
+    return _NOT_IN_LABELS.sub("-", text)[:63].strip("-_.")
+
+
 def labels(spec: DeploySpec) -> dict[str, str]:
     return {"app.kubernetes.io/name": spec.name, "app.kubernetes.io/instance": spec.name,
-            "app.kubernetes.io/part-of": spec.application, "app.kubernetes.io/managed-by": MANAGED_BY}
+            "app.kubernetes.io/part-of": label_value(spec.application), "app.kubernetes.io/managed-by": MANAGED_BY}
 
 
 def selector(spec: DeploySpec) -> dict[str, str]:
