@@ -196,3 +196,14 @@ def test_a_harbor_artifact_list_of_the_wrong_types_keeps_the_real_tags(misbehavi
 
     (tag,) = HarborClient(misbehaving.url + "/odd").tags("proj/repo")
     assert tag.name == "ok" and tag.size == 0 and tag.digest == "sha256:" + "d" * 64
+
+
+def test_credentials_go_only_to_a_token_realm_on_the_registrys_host(registries):
+    """The token registry's realm is http://127.0.0.1:…; reached as localhost, that is another host."""
+    as_other_host = registries.token.url.replace("127.0.0.1", "localhost")
+    before = registries.token_server.requests
+    with pytest.raises(errors.RegistryAuthError) as caught:
+        RegistryV2Client(as_other_host, USER, PASSWORD).ping()
+    assert "http://127.0.0.1" in caught.value.message and "does not send" in caught.value.message
+    assert registries.token_server.requests == before  # the credentials never left
+    assert "Connected" in RegistryV2Client(registries.token.url, USER, PASSWORD).ping()

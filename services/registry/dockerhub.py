@@ -24,6 +24,7 @@ from services.registry.v2 import RegistryV2Client
 
 HUB_API = "https://hub.docker.com"
 HUB_REGISTRY = "https://registry-1.docker.io"
+HUB_AUTH_HOST = "auth.docker.io"  # Docker Hub's token service, on another host than its registry
 PAGE_SIZE = 100
 MAX_TAG_PAGES = 100
 
@@ -41,7 +42,8 @@ class DockerHubClient:
         self.username, self.password = username or None, password or None
         self.settings = settings or HttpSettings()
         self.session = session or requests.Session()
-        self.registry = RegistryV2Client(registry_url, username, password, self.settings, self.session)
+        self.registry = RegistryV2Client(registry_url, username, password, self.settings, self.session,
+                                         realm_hosts=(HUB_AUTH_HOST,))
         self._jwt: str | None = None
         self._lock = threading.Lock()
 

@@ -67,8 +67,11 @@ class RegistryV2Client:
     """Speaks the Registry v2 API with Basic or Bearer-token auth; tokens cached per scope."""
 
     def __init__(self, url: str, username: str | None = None, password: str | None = None,
-                 settings: HttpSettings | None = None, session: requests.Session | None = None):
+                 settings: HttpSettings | None = None, session: requests.Session | None = None,
+                 realm_hosts: tuple[str, ...] = ()):
         self.base = url.rstrip("/")
+        # Where the credentials may go for a token: the registry's own host, and these.
+        self.realm_hosts = {urlsplit(self.base).hostname, *realm_hosts}
         self.username = username or None
         self.password = password or None
         self.settings = settings or HttpSettings()
@@ -114,6 +117,15 @@ class RegistryV2Client:
         if scope:
             params["scope"] = scope
         auth = (self.username, self.password or "") if self.username else None
+        realm = urlsplit(challenge["realm"])
+        if realm.scheme not in ("http", "https") or not realm.hostname:
+            raise errors.RegistryProtocolError(f"The registry named a token service Berth cannot use: "
+                                               f"{challenge['realm'][:100]!r}.")
+        if auth is not None and (realm.hostname not in self.realm_hosts or
+                                 realm.scheme == "http" and self.base.startswith("https://")):
+            raise errors.RegistryAuthError(
+                f"The registry sends sign-ins to {realm.scheme}://{realm.hostname}, not to its own host; Berth "
+                "does not send the registry's credentials there.")
         response = send(self.session, self.settings, "GET", challenge["realm"], params=params,
                         auth=auth, max_bytes=1024 * 1024)
         if response.status in (401, 403):
