@@ -1,7 +1,9 @@
 """Connected registries: saving them, testing them, and browsing through their clients."""
 from __future__ import annotations
 
+import atexit
 import hashlib
+import shutil
 import tempfile
 import threading
 import time
@@ -42,13 +44,24 @@ def password_of(registry: Registry) -> str | None:
     return secret_box().decrypt(registry.password_encrypted) if registry.password_encrypted else None
 
 
+_ca_dir: Path | None = None
+
+
 def _ca_file(pem: str) -> str:
-    """requests wants a path: keep each distinct CA bundle in one temp file."""
-    path = Path(tempfile.gettempdir()) / f"berth-ca-{hashlib.sha256(pem.encode()).hexdigest()[:16]}.pem"
-    if not path.exists():
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(pem)
-        tmp.replace(path)
+    """requests wants a path: each distinct CA bundle is written once, after checking it is PEM
+    certificates, into a directory only this process created (mode 0700, removed at exit), so
+    nothing another user put in /tmp is ever trusted and nothing stale is left behind."""
+    global _ca_dir
+    problem = check_ca_bundle(pem)
+    if problem:
+        raise reg_errors.RegistryTLSError(f"The registry's CA bundle cannot be used: {problem}")
+    with _cache_lock:
+        if _ca_dir is None:
+            _ca_dir = Path(tempfile.mkdtemp(prefix="berth-ca-"))
+            atexit.register(shutil.rmtree, _ca_dir, ignore_errors=True)
+        path = _ca_dir / f"{hashlib.sha256(pem.encode()).hexdigest()}.pem"
+        if not path.exists():
+            path.write_text(pem)
     return str(path)
 
 

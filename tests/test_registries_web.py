@@ -176,3 +176,20 @@ def test_missing_repository_shows_message(client, connected):
 def test_delete_registry(client, connected, app):
     assert client.post(f"/registries/{connected}/delete").status_code == 302
     assert registry_count(app) == 0
+
+
+def test_ca_bundles_are_checked_and_kept_where_only_berth_writes(app, registries):
+    import os
+    import stat
+    import tempfile
+
+    from services.registries import http_settings
+    from services.registry import errors
+
+    with app.app_context():
+        path = Path(http_settings(insecure=False, ca_bundle=registries.ca_pem).verify)
+        planted = Path(tempfile.gettempdir()) / path.name  # the old, predictable place
+        assert path.parent != Path(tempfile.gettempdir()) and not planted.exists()
+        assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700 and path.read_text() == registries.ca_pem
+        with pytest.raises(errors.RegistryTLSError, match="CA bundle cannot be used"):
+            http_settings(insecure=False, ca_bundle="-----BEGIN CERTIFICATE-----\nnot base64\n")
