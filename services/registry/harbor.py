@@ -6,19 +6,9 @@ from urllib.parse import quote
 import requests
 
 from services.registry import errors
+from services.registry.answers import as_dict, as_list, as_size, as_str
 from services.registry.http import HttpSettings, Response, send
-from services.registry.types import (
-    ImageDetails,
-    RepoPage,
-    TagInfo,
-    TagList,
-    as_dict,
-    as_list,
-    as_size,
-    as_str,
-    parse_time,
-    platform_of,
-)
+from services.registry.types import ImageDetails, RepoPage, TagInfo, TagList, parse_time, platform_of
 from services.registry.v2 import RegistryV2Client
 
 API = "/api/v2.0"

@@ -5,6 +5,7 @@ import heapq
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from services.registry.answers import as_str
 from services.versions import highest, natural_key
 
 
@@ -123,22 +124,3 @@ def platform_of(p) -> str | None:
         return None
     text = f"{p['os']}/{as_str(p.get('architecture')) or '?'}"
     return text + (f"/{p['variant']}" if as_str(p.get("variant")) else "")
-
-
-# Readers for what a registry sent, which may hold any JSON type anywhere: each gives the
-# expected type or an empty value, never an exception.
-def as_dict(value) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def as_list(value) -> list:
-    return value if isinstance(value, list) else []
-
-
-def as_str(value) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def as_size(value) -> int:
-    """A byte count: a non-negative integer below 2^53, else 0 ("abc", -1, 1e300, true…)."""
-    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**53 else 0

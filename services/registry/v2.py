@@ -10,19 +10,9 @@ from urllib.parse import quote, urljoin, urlsplit
 import requests
 
 from services.registry import errors
+from services.registry.answers import as_dict, as_list, as_size, as_str
 from services.registry.http import HttpSettings, Response, send
-from services.registry.types import (
-    ImageDetails,
-    RepoPage,
-    TagInfo,
-    TagList,
-    as_dict,
-    as_list,
-    as_size,
-    as_str,
-    parse_time,
-    platform_of,
-)
+from services.registry.types import ImageDetails, RepoPage, TagInfo, TagList, parse_time, platform_of
 
 MANIFEST_TYPES = [
     "application/vnd.oci.image.index.v1+json",
