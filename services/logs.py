@@ -20,6 +20,23 @@ def redact(text: str) -> str:
     return text
 
 
+def _redacted_record_factory(factory):
+    """Records come out of `factory` with their message already redacted: every handler sees it
+    clean (gunicorn's access log too, whose URLs carry webhook tokens), whatever its formatter."""
+    def make(*args, **kwargs):
+        record = factory(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed log call is the formatter's to report
+            return record
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return record
+    make.berth_redacting = True
+    return make
+
+
 class RedactingFormatter(logging.Formatter):
     def format(self, record):
         return redact(super().format(record))
@@ -35,6 +52,8 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(fmt: str) -> None:
+    if not getattr(logging.getLogRecordFactory(), "berth_redacting", False):
+        logging.setLogRecordFactory(_redacted_record_factory(logging.getLogRecordFactory()))
     root = logging.getLogger()
     for handler in root.handlers:
         if getattr(handler, "_berth", False):

@@ -128,3 +128,27 @@ def test_metrics_need_the_token_when_one_is_set(app, client):
 def test_metrics_are_off_in_production_without_a_token(app, client):
     app.config["BERTH_ENV"] = "production"
     assert client.get("/metrics").status_code == 404
+
+
+def test_records_are_redacted_before_any_handler_sees_them(app):
+    """gunicorn's access log has its own handler and formatter: the record itself must be clean."""
+    import logging
+
+    seen = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            seen.append(logging.Formatter("%(message)s").format(record))
+    access = logging.getLogger("gunicorn.access")
+    handler = Keep()
+    access.addHandler(handler)
+    old_level, access.level = access.level, logging.INFO
+    try:
+        access.info('%(h)s "%(r)s" %(s)s', {"h": "127.0.0.1", "s": "202",
+                                            "r": "POST /hooks/registries/7/AbCdEf0123456789-_token HTTP/1.1"})
+        access.info("Authorization: Bearer %s", "eyJhbGciOi.secret")
+    finally:
+        access.removeHandler(handler)
+        access.level = old_level
+    assert seen and all("AbCdEf0123456789" not in line and "eyJhbGciOi" not in line for line in seen), seen
+    assert "/hooks/registries/7/[redacted]" in seen[0]
