@@ -11,7 +11,7 @@ from werkzeug.routing import IntegerConverter
 
 import config as berth_config
 from blueprints import access, auth, components, hooks, main, registries, teams
-from blueprints.scope import load_current_team
+from blueprints.scope import is_owner, load_current_team
 from extensions import csrf, login_manager, migrate
 from models import MAX_ID, User, db
 from services import accounts, polling, runtime
@@ -130,7 +130,7 @@ def register_template_helpers(app: Flask) -> None:
         def user_teams():
             return accounts.teams_of(current_user) if current_user.is_authenticated else []
 
-        return {"nav_links": nav_links, "user_teams": user_teams}
+        return {"nav_links": nav_links, "user_teams": user_teams, "is_owner": is_owner}
 
 
 def register_errorhandlers(app: Flask) -> None:

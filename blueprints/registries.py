@@ -5,7 +5,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 
 from blueprints.forms import EmptyForm, RegistryForm, WebhookSecretForm
 from blueprints.render import page_or_block
-from blueprints.scope import current_team, get_team_object_or_404
+from blueprints.scope import current_team, get_team_object_or_404, is_owner, owner_required
 from models import Registry, db
 from services import deliveries, endpoints, registries
 from services.errors import FieldErrors, ServiceError, apply_to_form
@@ -29,6 +29,7 @@ def index():
 
 
 @bp.route("/new", methods=["GET", "POST"])
+@owner_required
 def new():
     form = RegistryForm()
     if form.validate_on_submit():
@@ -43,6 +44,7 @@ def new():
 
 
 @bp.route("/<int:registry_id>/edit", methods=["GET", "POST"])
+@owner_required
 def edit(registry_id: int):
     registry = get_team_object_or_404(Registry, registry_id)
     form = RegistryForm(obj=registry if request.method == "GET" else None)
@@ -61,6 +63,7 @@ def edit(registry_id: int):
 
 
 @bp.route("/<int:registry_id>/delete", methods=["POST"])
+@owner_required
 def delete(registry_id: int):
     registry = get_team_object_or_404(Registry, registry_id)
     if not EmptyForm().validate_on_submit():
@@ -151,6 +154,8 @@ def tag(registry_id: int):
 def webhook(registry_id: int):
     """The registry-wide webhook (fans out to components by repository), polling state, deliveries."""
     registry = get_team_object_or_404(Registry, registry_id)
+    if request.method == "POST" and not is_owner():
+        abort(404)
     form = WebhookSecretForm()
     if form.validate_on_submit():
         try:
@@ -167,6 +172,7 @@ def webhook(registry_id: int):
 
 
 @bp.route("/<int:registry_id>/webhook-token", methods=["POST"])
+@owner_required
 def regenerate_token(registry_id: int):
     registry = get_team_object_or_404(Registry, registry_id)
     if not EmptyForm().validate_on_submit():

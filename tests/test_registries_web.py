@@ -193,3 +193,24 @@ def test_ca_bundles_are_checked_and_kept_where_only_berth_writes(app, registries
         assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700 and path.read_text() == registries.ca_pem
         with pytest.raises(errors.RegistryTLSError, match="CA bundle cannot be used"):
             http_settings(insecure=False, ca_bundle="-----BEGIN CERTIFICATE-----\nnot base64\n")
+
+
+def test_owners_manage_registries_and_members_use_them(client, auth, app, make_user, make_registry):
+    make_user(email="owner@example.com", team="alpha")  # the team's first user: its owner
+    rid, _ = make_registry(name="shared")
+    auth.signed_in(email="member@example.com", team="alpha", admin=False, role="member")
+    page = client.get("/registries/").get_data(as_text=True)
+    assert "Team owners add, change and remove registries" in page and "Add registry" not in page
+    assert client.get(f"/registries/{rid}/webhook").status_code == 200  # members see the URL and deliveries
+    for method, path in (("get", "/registries/new"), ("get", f"/registries/{rid}/edit"),
+                         ("post", f"/registries/{rid}/edit"), ("post", f"/registries/{rid}/delete"),
+                         ("post", f"/registries/{rid}/webhook-token"), ("post", f"/registries/{rid}/webhook")):
+        assert getattr(client, method)(path).status_code == 404, (method, path)
+    with app.app_context():
+        assert db.session.get(Registry, rid) is not None
+    auth.logout()
+    auth.login("owner@example.com")
+    assert "Add registry" in client.get("/registries/").get_data(as_text=True)
+    assert client.post(f"/registries/{rid}/delete").status_code == 302
+    with app.app_context():
+        assert db.session.get(Registry, rid) is None
