@@ -63,6 +63,10 @@ def load(environ=None) -> dict:
         # /metrics: with a token, scrapers send it as a Bearer token; without one it is open only
         # outside production (in production it answers 404 until a token is set).
         "BERTH_METRICS_TOKEN": environ.get("BERTH_METRICS_TOKEN") or None,
+        # Registry URLs (and their token services and redirects) on loopback, private or link-local
+        # addresses: allowed for local development, refused in production unless switched on.
+        "BERTH_ALLOW_PRIVATE_REGISTRIES": environ.get(
+            "BERTH_ALLOW_PRIVATE_REGISTRIES", "off" if env == "production" else "on") != "off",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env == "production"

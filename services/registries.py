@@ -71,7 +71,8 @@ def http_settings(insecure: bool, ca_bundle: str | None, label: str = "unsaved")
     cfg = current_app.config
     verify: bool | str = False if insecure else (_ca_file(ca_bundle) if ca_bundle else True)
     return HttpSettings(timeout=cfg["BERTH_REGISTRY_TIMEOUT"], max_bytes=cfg["BERTH_REGISTRY_MAX_BYTES"],
-                        verify=verify, observe=metrics.registry_observer(label))
+                        verify=verify, observe=metrics.registry_observer(label),
+                        allow_private=cfg["BERTH_ALLOW_PRIVATE_REGISTRIES"])
 
 
 def _client(kind, url, username, password, insecure, ca_bundle, label="unsaved"):

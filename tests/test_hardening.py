@@ -58,3 +58,22 @@ def test_a_delivery_without_the_secret_cannot_be_replayed(client, auth, app, mak
     assert "cannot be replayed" in r.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(select(func.count(WebhookDelivery.id))) == 1
+
+
+def test_private_addresses_are_refused_unless_allowed(client, auth, app, misbehaving):
+    """With BERTH_ALLOW_PRIVATE_REGISTRIES off (production's default), "test connection" cannot make
+    Berth reach loopback or link-local services (cloud metadata), and nothing is sent there."""
+    from config import load
+
+    assert load({"BERTH_ENV": "production", "BERTH_SECRET_KEY": "k" * 40,
+                 "BERTH_DATABASE_URL": "sqlite://"})["BERTH_ALLOW_PRIVATE_REGISTRIES"] is False
+    assert load({})["BERTH_ALLOW_PRIVATE_REGISTRIES"] is True  # make run: local registries work
+    app.config["BERTH_ALLOW_PRIVATE_REGISTRIES"] = False
+    auth.signed_in()
+    calls = len(misbehaving.server.calls)
+    for url in (misbehaving.url + "/html", "http://169.254.169.254", "http://[::1]:9", "http://10.0.0.1:5000"):
+        r = client.post("/registries/test", data={"kind": "registry", "name": "x", "url": url})
+        assert r.status_code < 500
+        assert "private or local address" in r.get_data(as_text=True), url
+    assert len(misbehaving.server.calls) == calls  # not one request reached the loopback service
+    assert "Welcome" not in r.get_data(as_text=True)

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import email.utils
+import ipaddress
 import json
 import logging
 import math
+import socket
 import ssl
 import time
 from dataclasses import dataclass, field
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
@@ -60,6 +63,9 @@ class HttpSettings:
     # Told of every request's end: observe(host, outcome, seconds), outcome "2xx"… or the error's
     # class name. The app passes its metrics here; this package imports nothing of the app.
     observe: object = field(default=None, repr=False)
+    # False: refuse hosts that resolve to loopback, private, link-local or other non-global
+    # addresses (every redirect hop and token realm included). The app sets it from its config.
+    allow_private: bool = True
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -132,9 +138,7 @@ def _send(session, settings, method, url, *, headers, auth, params, data, max_by
     attempt = 0
     while True:
         try:
-            raw = session.request(method, url, headers=all_headers, auth=auth, params=params,
-                                  data=data, timeout=settings.timeout, verify=settings.verify,
-                                  stream=True, allow_redirects=True)
+            raw = _open(session, settings, method, url, headers=all_headers, auth=auth, params=params, data=data)
         except (requests.exceptions.SSLError, ssl.SSLError) as e:
             raise _describe_connection_error(e, url) from e
         except requests.exceptions.Timeout as e:
@@ -165,6 +169,50 @@ def _send(session, settings, method, url, *, headers, auth, params, data, max_by
                 status=raw.status_code, response=response)
         settings.sleep(wait if wait is not None else settings.backoff * (2 ** attempt))
         attempt += 1
+
+
+MAX_REDIRECTS = 5
+REDIRECTS = (301, 302, 303, 307, 308)
+
+
+def _open(session, settings, method, url, *, headers, auth, params, data) -> requests.Response:
+    """session.request, following redirects itself: every hop passes the address check, and the
+    credentials never follow to another host."""
+    for _ in range(MAX_REDIRECTS + 1):
+        check_address(url, settings)
+        raw = session.request(method, url, headers=headers, auth=auth, params=params, data=data,
+                              timeout=settings.timeout, verify=settings.verify, stream=True, allow_redirects=False)
+        location = raw.headers.get("Location")
+        if raw.status_code not in REDIRECTS or not location or method not in ("GET", "HEAD"):
+            return raw
+        raw.close()
+        target = urljoin(raw.url, location)
+        if urlsplit(target).scheme not in ("http", "https"):
+            raise errors.RegistryProtocolError("The registry redirected to something that is not a web address.")
+        if urlsplit(target).netloc != urlsplit(url).netloc:
+            headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+            auth = None
+        url, params = target, None
+    raise errors.RegistryProtocolError(f"The registry redirected more than {MAX_REDIRECTS} times.")
+
+
+def check_address(url: str, settings: HttpSettings) -> None:
+    """Unless private addresses are allowed, refuse a host that resolves to any address that is not
+    globally routable (loopback, RFC 1918, link-local such as cloud metadata, reserved…)."""
+    if settings.allow_private:
+        return
+    parts = urlsplit(url)
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
+                                   type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return  # the request itself fails and says why (DNS)
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        if not address.is_global:
+            raise errors.RegistryConnectionError(
+                f"{parts.hostname} is at {address}, a private or local address: Berth does not connect "
+                "there unless an administrator sets BERTH_ALLOW_PRIVATE_REGISTRIES=on.")
 
 
 def _read_capped(raw: requests.Response, limit: int, deadline: float) -> bytes:
