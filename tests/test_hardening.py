@@ -77,3 +77,30 @@ def test_private_addresses_are_refused_unless_allowed(client, auth, app, misbeha
         assert "private or local address" in r.get_data(as_text=True), url
     assert len(misbehaving.server.calls) == calls  # not one request reached the loopback service
     assert "Welcome" not in r.get_data(as_text=True)
+
+
+FAULTS = ["html", "huge", "badlink", "limited", "soon", "deep", "longtag", "looplink", "junktags", "odd"]
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_every_page_that_asks_a_broken_registry_answers_with_a_message(client, auth, app, misbehaving,
+                                                                        make_registry, make_component, fault):
+    """Test connection, browse, tag search, a tag's row, the create form's prefill and the rule preview,
+    against a registry that answers HTML, 50 MB, broken or looping Links, 429s, deep JSON, junk tags
+    or manifests of the wrong types: never a 5xx."""
+    auth.signed_in()
+    url = f"{misbehaving.url}/{fault}"
+    rid, _ = make_registry(url=url, name=fault)
+    cid = make_component(rid, image="team/x", tag="size", name=f"c-{fault}", release=False,
+                         trigger_kind="regex", trigger_pattern=".*")
+    pages = [("post", "/registries/test", {"kind": "registry", "name": "t", "url": url}),
+             ("post", f"/registries/{rid}/test", {}),
+             ("get", f"/registries/{rid}/?q=team", None),
+             ("get", f"/registries/{rid}/repository?repo=team/x&q=1", None),
+             ("get", f"/registries/{rid}/tag?repo=team/x&tag=size", None),
+             ("get", f"/components/new?registry_id={rid}&repo=team/x&tag=size", None),
+             ("get", f"/components/new/tags?registry_id={rid}&repo=team/x", None),
+             ("get", f"/components/{cid}/build-source/preview?trigger_kind=semver&trigger_pattern=%3E%3D1", None)]
+    for method, path, data in pages:
+        r = getattr(client, method)(path, data=data) if data is not None else getattr(client, method)(path)
+        assert r.status_code < 500, (fault, path, r.status_code)
