@@ -170,7 +170,6 @@ def new_row(kind: str):
 def detail(component_id: int):
     component = get_team_object_or_404(Component, component_id)
     return render_template("components/detail.html", component=component, live=releases.live_status(component),
-                           empty=EmptyForm(),
                            release=releases.latest_release(component),
                            outcomes=deliveries.recent_outcomes(component_id=component.id),
                            history=releases.history(component), deploy_disabled=disabled_reason())
@@ -267,7 +266,7 @@ def build_source(component_id: int):
         else:
             flash("Saved the build source.", "success")
             return redirect(url_for("components.build_source", component_id=component.id))
-    return render_template("components/build_source.html", component=component, form=form, empty=EmptyForm(),
+    return render_template("components/build_source.html", component=component, form=form,
                            hook_url=webhook_url("hooks.component_hook", component_id=component.id,
                                                 token=component.webhook_token),
                            outcomes=deliveries.recent_outcomes(component_id=component.id),

@@ -29,7 +29,7 @@ def switch(team_id: int):
 def members():
     team = current_team()
     return render_template("teams/members.html", team=team, form=MemberForm(),
-                           empty=EmptyForm(), can_manage=is_owner())
+                           can_manage=is_owner())
 
 
 @bp.route("/members", methods=["POST"])
@@ -45,7 +45,7 @@ def add_member():
         else:
             flash(f"Added {m.user.email} to {team.name}.", "success")
             return redirect(url_for("teams.members"))
-    return render_template("teams/members.html", team=team, form=form, empty=EmptyForm(),
+    return render_template("teams/members.html", team=team, form=form,
                            can_manage=True), 422
 
 

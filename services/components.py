@@ -15,7 +15,6 @@ from services.registry.types import ImageDetails
 
 DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-MAX_MEMORY_MB = 131072
 
 
 @dataclass

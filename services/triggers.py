@@ -1,14 +1,12 @@
 """Trigger rules: which pushed tags deploy a component. User regexes run on RE2."""
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import re2
 
 from services.versions import RangeError, natural_key, parse_range, parse_version, satisfies
 
-log = logging.getLogger("berth.triggers")
 KINDS = {"same_tag": "Same tag only", "regex": "Tag matches a regular expression",
          "semver": "Semantic version range"}
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 
 import urllib3
@@ -13,7 +12,6 @@ from kubernetes.config.config_exception import ConfigException
 from services.deploy import manifests
 from services.deploy.spec import DeployError, DeploySpec, DeployStatus
 
-log = logging.getLogger("berth.deploy.kubernetes")
 REQUEST_TIMEOUT = (5, 30)
 FIELD_MANAGER = "berth"
 PULL_FAILURES = {"ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull"}

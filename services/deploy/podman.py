@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 import os
 import re
 import shutil
@@ -17,7 +16,6 @@ import yaml
 from services.deploy import manifests
 from services.deploy.spec import DeployError, DeploySpec, DeployStatus
 
-log = logging.getLogger("berth.deploy.podman")
 KEY_LABEL = "berth.dev/key"
 
 
