@@ -168,11 +168,13 @@ def test_hostile_listings_end_in_messages_or_clean_names(misbehaving):
 
 @pytest.mark.parametrize("body,detail", [
     (b'{"errors": [{"code": "DENIED", "message": "no"}]}', " (DENIED: no)"),
-    (b'{"detail": "Object not found"}', " (Object not found)"),
+    (b'{"detail": "Object not found"}', ""),  # not a registry's shape: only the Docker Hub client reads it
+    (b'{"errors": [{"code": "internal secret", "message": "x"}]}', ""),
     (b'[1, "x", {"tags": [3]}]', ""), (b'{"errors": "oops"}', ""), (b'{"errors": [3]}', ""),
     (b'{"detail": {"deep": 1}}', ""), (b"<html>", ""), (b"[" * 100_000, ""), (b"", "")])
 def test_error_details_from_any_body(body, detail):
     assert errors.detail_of(body) == detail
+    assert errors.detail_of(b'{"detail": "Object not found"}', hub=True) == " (Object not found)"
     error = errors.for_status(404, "Not found." + errors.detail_of(body))
     assert isinstance(error, errors.RegistryNotFound) and error.status == 404
 

@@ -73,7 +73,7 @@ class DockerHubClient:
 
     def _error(self, response: Response) -> errors.RegistryError:
         return errors.for_status(response.status, f"Docker Hub API error {response.status}."
-                                 + errors.detail_of(response.body), response=response)
+                                 + errors.detail_of(response.body, hub=True), response=response)
 
     def ping(self) -> str:
         if self.username and self.password:

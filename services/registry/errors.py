@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 
 class RegistryError(Exception):
@@ -66,9 +67,13 @@ def for_status(status: int, message: str, *, response=None) -> RegistryError:
     return _BY_STATUS.get(status, RegistryError)(message, status=status, response=response)
 
 
-def detail_of(body: bytes) -> str:
-    """A short " (code: message)" from a JSON error body, in the Registry v2 shape
-    ({"errors": [{"code", "message"}]}) or Docker Hub's ({"detail"} or {"message"}); "" otherwise."""
+_CODE = re.compile(r"^[A-Z][A-Z_]{1,63}$")
+
+
+def detail_of(body: bytes, hub: bool = False) -> str:
+    """A short " (CODE: message)" from a Registry v2 error body ({"errors": [{"code", "message"}]},
+    the code an upper-case identifier); with `hub`, also Docker Hub API's {"detail"} or {"message"}.
+    "" for anything else: what some other server says is never shown."""
     try:
         data = json.loads(body)
     except (ValueError, RecursionError):
@@ -76,8 +81,10 @@ def detail_of(body: bytes) -> str:
     if not isinstance(data, dict):
         return ""
     first = data.get("errors")[0] if isinstance(data.get("errors"), list) and data["errors"] else None
-    if isinstance(first, dict):
-        text = f"{first.get('code', '')}: {first.get('message', '')}"
-    else:
+    if isinstance(first, dict) and isinstance(first.get("code"), str) and _CODE.match(first["code"]):
+        text = f"{first['code']}: {first.get('message', '')}"
+    elif hub:
         text = data.get("detail") or data.get("message") or ""
+    else:
+        return ""
     return f" ({text})"[:200] if isinstance(text, str) and text.strip(": ") else ""

@@ -23,6 +23,7 @@ MANIFEST_TYPES = [
 INDEX_TYPES = set(MANIFEST_TYPES[:2])
 ACCEPT = ", ".join(MANIFEST_TYPES)
 MAX_PAGES = 1000
+KNOWN_REALM_HOSTS = {"registry.gitlab.com": ("gitlab.com",), "registry-1.docker.io": ("auth.docker.io",)}
 # Longest names kept from a listing: a tag has at most 128 characters, a repository path 255.
 MAX_NAME = {"tags": 128, "repositories": 255}
 _CHALLENGE_RE = re.compile(r'(\w+)="([^"]*)"')
@@ -60,8 +61,10 @@ class RegistryV2Client:
                  settings: HttpSettings | None = None, session: requests.Session | None = None,
                  realm_hosts: tuple[str, ...] = ()):
         self.base = url.rstrip("/")
-        # Where the credentials may go for a token: the registry's own host, and these.
-        self.realm_hosts = {urlsplit(self.base).hostname, *realm_hosts}
+        # Where the credentials may go for a token: the registry's own host, its known token
+        # service (gitlab.com's registry signs in at gitlab.com), and these.
+        host = urlsplit(self.base).hostname
+        self.realm_hosts = {host, *KNOWN_REALM_HOSTS.get(host, ()), *realm_hosts}
         self.username = username or None
         self.password = password or None
         self.settings = settings or HttpSettings()
