@@ -141,6 +141,8 @@ class Registry(db.Model):
     password_encrypted: Mapped[str | None] = mapped_column(db.Text)
     insecure: Mapped[bool] = mapped_column(default=False)
     ca_bundle: Mapped[str | None] = mapped_column(db.Text)
+    # A host the user confirmed may receive the credentials for Bearer tokens (besides the registry's).
+    token_host: Mapped[str | None] = mapped_column(String(253))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     last_checked_at: Mapped[datetime | None]

@@ -80,6 +80,9 @@ class RegistryForm(FlaskForm):
     ca_bundle = TextAreaField("CA bundle (PEM)", description="For registries whose certificate is "
                               "signed by a private CA or self-signed")
     insecure = BooleanField("Skip TLS verification (insecure)")
+    token_host = StringField("Token service host", description="Only for a registry that signs in at another "
+                             "host (self-hosted GitLab: your GitLab's host). Berth sends the registry's "
+                             "credentials there for tokens; to no other host.")
 
     def validate_username(self, field):
         if field.data and len(field.data) > 255:

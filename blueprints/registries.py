@@ -18,7 +18,7 @@ def _input(form: RegistryForm) -> registries.RegistryInput:
     return registries.RegistryInput(
         kind=form.kind.data, name=form.name.data or "", url=form.url.data or "",
         username=form.username.data or "", password=form.password.data or "",
-        insecure=bool(form.insecure.data), ca_bundle=form.ca_bundle.data or "")
+        insecure=bool(form.insecure.data), ca_bundle=form.ca_bundle.data or "", token_host=form.token_host.data or "")
 
 
 @bp.route("/")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import re
 import shutil
 import tempfile
 import threading
@@ -33,6 +34,7 @@ class RegistryInput:
     password: str  # empty on edit keeps the stored one
     insecure: bool
     ca_bundle: str
+    token_host: str = ""  # a host the user trusts with the credentials for Bearer tokens
 
 
 def secret_box() -> SecretBox:
@@ -65,20 +67,22 @@ def _ca_file(pem: str) -> str:
     return str(path)
 
 
-def http_settings(insecure: bool, ca_bundle: str | None, label: str = "unsaved") -> HttpSettings:
+def http_settings(insecure: bool, ca_bundle: str | None, label: str = "unsaved",
+                  token_host: str | None = None) -> HttpSettings:
     """Client settings from the configuration; `label` names the metrics series (a saved registry's
     id; "unsaved" for a connection test, "reference" for plain image references)."""
     cfg = current_app.config
     verify: bool | str = False if insecure else (_ca_file(ca_bundle) if ca_bundle else True)
     return HttpSettings(timeout=cfg["BERTH_REGISTRY_TIMEOUT"], max_bytes=cfg["BERTH_REGISTRY_MAX_BYTES"],
                         verify=verify, observe=metrics.registry_observer(label),
-                        allow_private=cfg["BERTH_ALLOW_PRIVATE_REGISTRIES"])
+                        allow_private=cfg["BERTH_ALLOW_PRIVATE_REGISTRIES"],
+                        token_hosts=(token_host,) if token_host else ())
 
 
-def _client(kind, url, username, password, insecure, ca_bundle, label="unsaved"):
+def _client(kind, url, username, password, insecure, ca_bundle, label="unsaved", token_host=None):
     hub_api = current_app.config.get("BERTH_DOCKERHUB_API_URL") or registry_clients.HUB_API
     return registry_clients.make_client(kind, url, username or None, password or None,
-                                        http_settings(insecure, ca_bundle, label), hub_api_url=hub_api)
+                                        http_settings(insecure, ca_bundle, label, token_host), hub_api_url=hub_api)
 
 
 _clients: dict[tuple, object] = {}
@@ -90,12 +94,16 @@ def client_for(registry: Registry):
     client = _clients.get(key)
     if client is None:
         client = _client(registry.kind, registry.url, registry.username, password_of(registry),
-                         registry.insecure, registry.ca_bundle, label=str(registry.id))
+                         registry.insecure, registry.ca_bundle, label=str(registry.id), token_host=registry.token_host)
         with _cache_lock:
             for stale in [k for k in _clients if k[0] == registry.id]:
                 del _clients[stale]
             _clients[key] = client
     return client
+
+
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$")
 
 
 def check_ca_bundle(pem: str) -> str | None:
@@ -122,7 +130,7 @@ def try_connection(data: RegistryInput, existing: Registry | None = None) -> str
     password = data.password or (password_of(existing) if existing else None)
     try:
         return _client(kind, url, data.username, password, data.insecure,
-                       data.ca_bundle.strip() or None).ping()
+                       data.ca_bundle.strip() or None, token_host=data.token_host.strip().lower() or None).ping()
     except reg_errors.RegistryError as e:
         raise FieldErrors({_error_field(e): e.message}) from e
 
@@ -145,6 +153,8 @@ def save_registry(team: Team, data: RegistryInput, existing: Registry | None = N
     ca_problem = check_ca_bundle(data.ca_bundle)
     if ca_problem:
         problems["ca_bundle"] = ca_problem
+    if data.token_host.strip() and not _HOST.match(data.token_host.strip()):
+        problems["token_host"] = "Enter a host name only, like gitlab.example.com (no scheme, port or path)."
     clash = db.session.scalar(select(Registry).where(Registry.team_id == team.id,
                                                      Registry.name == data.name.strip()))
     if clash is not None and clash is not existing:
@@ -161,6 +171,7 @@ def save_registry(team: Team, data: RegistryInput, existing: Registry | None = N
         registry.password_encrypted = None
     registry.insecure = data.insecure
     registry.ca_bundle = data.ca_bundle.strip() or None
+    registry.token_host = data.token_host.strip().lower() or None
     if existing is None:
         db.session.add(registry)
     _remember_check(registry, True, message)

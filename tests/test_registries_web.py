@@ -214,3 +214,21 @@ def test_owners_manage_registries_and_members_use_them(client, auth, app, make_u
     assert client.post(f"/registries/{rid}/delete").status_code == 302
     with app.app_context():
         assert db.session.get(Registry, rid) is None
+
+
+def test_a_token_service_on_another_host_needs_the_users_word(client, auth, app, registries):
+    """Reached as localhost, the token registry signs in at 127.0.0.1: another host. Berth keeps the
+    credentials until the user names that host on the form."""
+    auth.signed_in()
+    url = registries.token.url.replace("127.0.0.1", "localhost")
+    form = {"kind": "registry", "name": "elsewhere", "url": url, "username": USER, "password": PASSWORD}
+    r = client.post("/registries/new", data=form)
+    assert r.status_code == 422 and "not to its own host" in field_error(r.get_data(as_text=True), "password")
+    r = client.post("/registries/new", data={**form, "token_host": "https://127.0.0.1/token"})
+    assert r.status_code == 422 and "host name only" in field_error(r.get_data(as_text=True), "token_host")
+    assert client.post("/registries/new", data={**form, "token_host": "127.0.0.1"}).status_code == 302
+    with app.app_context():
+        registry = db.session.scalar(select(Registry).where(Registry.name == "elsewhere"))
+        assert registry.token_host == "127.0.0.1"
+    assert client.get(f"/registries/{registry.id}/?q=team").status_code == 200
+    assert "team/demo" in client.get(f"/registries/{registry.id}/?q=team").get_data(as_text=True)

@@ -1,5 +1,5 @@
 """release numbers (at most one release per decision, by the schema), authenticated deliveries,
-session versions and login failures
+session versions, login failures and registries' confirmed token hosts
 
 Revision ID: 5b7e2a9c41d0
 Revises: d56c72cc1b99
@@ -33,6 +33,8 @@ def upgrade():
         batch_op.add_column(sa.Column('authenticated', sa.Boolean(), nullable=False, server_default=sa.true()))
     with op.batch_alter_table('users') as batch_op:
         batch_op.add_column(sa.Column('session_version', sa.Integer(), nullable=False, server_default='0'))
+    with op.batch_alter_table('registries') as batch_op:
+        batch_op.add_column(sa.Column('token_host', sa.String(length=253), nullable=True))
     op.create_table('login_failures',
                     sa.Column('id', sa.Integer(), nullable=False),
                     sa.Column('email', sa.String(length=254), nullable=False),
@@ -45,6 +47,8 @@ def upgrade():
 
 def downgrade():
     op.drop_table('login_failures')
+    with op.batch_alter_table('registries') as batch_op:
+        batch_op.drop_column('token_host')
     with op.batch_alter_table('users') as batch_op:
         batch_op.drop_column('session_version')
     with op.batch_alter_table('webhook_deliveries') as batch_op:

@@ -66,6 +66,9 @@ class HttpSettings:
     # False: refuse hosts that resolve to loopback, private, link-local or other non-global
     # addresses (every redirect hop and token realm included). The app sets it from its config.
     allow_private: bool = True
+    # Hosts besides the registry's own that the user confirmed may receive its credentials for a
+    # Bearer token (a registry that signs in at another host, as self-hosted GitLab does).
+    token_hosts: tuple[str, ...] = ()
 
 
 def parse_retry_after(value: str | None) -> float | None:

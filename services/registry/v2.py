@@ -61,14 +61,14 @@ class RegistryV2Client:
                  settings: HttpSettings | None = None, session: requests.Session | None = None,
                  realm_hosts: tuple[str, ...] = ()):
         self.base = url.rstrip("/")
-        # Where the credentials may go for a token: the registry's own host, its known token
-        # service (gitlab.com's registry signs in at gitlab.com), and these.
-        host = urlsplit(self.base).hostname
-        self.realm_hosts = {host, *KNOWN_REALM_HOSTS.get(host, ()), *realm_hosts}
         self.username = username or None
         self.password = password or None
         self.settings = settings or HttpSettings()
         self.session = session or requests.Session()
+        # Where the credentials may go for a token: the registry's own host, its known token
+        # service (gitlab.com's registry signs in at gitlab.com), these, and those the user confirmed.
+        host = urlsplit(self.base).hostname
+        self.realm_hosts = {host, *KNOWN_REALM_HOSTS.get(host, ()), *realm_hosts, *self.settings.token_hosts}
         self._tokens: dict[str, tuple[str, float]] = {}
         self._basic = False
         self._lock = threading.Lock()
@@ -118,7 +118,8 @@ class RegistryV2Client:
                                  realm.scheme == "http" and self.base.startswith("https://")):
             raise errors.RegistryAuthError(
                 f"The registry sends sign-ins to {realm.scheme}://{realm.hostname}, not to its own host; Berth "
-                "does not send the registry's credentials there.")
+                "does not send the registry's credentials there unless you name that host as the token "
+                "service on the registry's settings.")
         response = send(self.session, self.settings, "GET", challenge["realm"], params=params,
                         auth=auth, max_bytes=1024 * 1024)
         if response.status in (401, 403):
