@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from models import Component, WebhookDelivery, db
+from models import Component, Registry, WebhookDelivery, db
 from services import endpoints
 from tests.helpers import field_error
 
@@ -104,3 +104,31 @@ def test_every_page_that_asks_a_broken_registry_answers_with_a_message(client, a
     for method, path, data in pages:
         r = getattr(client, method)(path, data=data) if data is not None else getattr(client, method)(path)
         assert r.status_code < 500, (fault, path, r.status_code)
+
+
+@pytest.mark.registry
+def test_a_poll_cycle_over_every_broken_registry_still_deploys_the_healthy_one(app, misbehaving, registries,
+                                                                              make_registry, make_component):
+    from services import releases
+    from services.polling import poll_cycle
+    from tests.fixtures.images import Image
+
+    broken = {}
+    for fault in FAULTS:
+        rid, _ = make_registry(url=f"{misbehaving.url}/{fault}", name=fault)
+        make_component(rid, image="team/x", tag="size", name=f"same-{fault}", release=False, auto_deploy=True,
+                       digest="sha256:" + "0" * 64)
+        make_component(rid, image="team/x", tag="1.0.0", name=f"semver-{fault}", release=False, auto_deploy=True,
+                       trigger_kind="semver", trigger_pattern=">=1.0.0", digest="sha256:" + "0" * 64)
+        broken[fault] = rid
+    good, _ = make_registry(url=registries.basic.url, name="good")
+    pusher = registries.pusher(registries.basic)
+    first = pusher.push("team/allfaults", "latest", Image(content="all faults 1"))
+    cid = make_component(good, image="team/allfaults", tag="latest", name="healthy", release=False,
+                         auto_deploy=True, digest=first)
+    second = pusher.push("team/allfaults", "latest", Image(content="all faults 2"))
+    with app.app_context():
+        report = poll_cycle()  # some broken registries do name a digest (they answer 200 to anything)
+        assert releases.latest_release(db.session.get(Component, cid)).digest == second, report
+        for fault, rid in broken.items():
+            assert db.session.get(Registry, rid).last_poll_at is not None, fault
