@@ -13,9 +13,9 @@ import requests
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
-from models import Component, DeliveryOutcome, Registry, Release, WebhookDelivery
+from models import Component, DeliveryOutcome, Release, WebhookDelivery
 from tests.fixtures.servers import gunicorn, leader_pids, postgres_database
-from tests.helpers import wait_for
+from tests.helpers import create_component, create_registry, wait_for
 
 
 def poke(server, times=12):
@@ -52,24 +52,14 @@ def _seed(url, registry_url, components=50):
     """One registry, `components` auto-deploy components (same tag rule), committed."""
     from app import create_app
     from models import db
-    from services import accounts
-    from services.registries import secret_box
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "BERTH_SCHEDULER": False, "BERTH_DEPLOYER": "none"})
+    rid, token = create_registry(app, registry_url, name="r")
+    for i in range(components):
+        create_component(app, rid, "team/many", f"1.0.{i}", name=f"c{i}", release=False, auto_deploy=True)
     with app.app_context():
-        team = accounts.get_or_create_team("alpha")
-        from models import Application
-        application = Application(team=team, name="shop")
-        reg = Registry(team=team, kind="registry", name="r", url=registry_url, username="alice",
-                       password_encrypted=secret_box().encrypt("alice-registry-pass"))
-        db.session.add_all([application, reg])
-        for i in range(components):
-            db.session.add(Component(team=team, application=application, source_registry=reg, name=f"c{i}",
-                                     image="team/many", tag=f"1.0.{i}", env=[], ports=[], auto_deploy=True))
-        db.session.commit()
-        out = reg.id, reg.webhook_token
         db.engine.dispose()
-    return out
+    return rid, token
 
 
 def test_deliveries_spread_over_two_instances_are_processed_once(registries):
