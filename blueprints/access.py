@@ -48,8 +48,8 @@ def access_of(view) -> str | None:
 def for_no_user() -> bool:
     """Static files and webhooks: requests that act for no signed-in user, so neither login nor the
     current team applies."""
-    return request.endpoint == "static" or access_of(current_app.view_functions.get(request.endpoint or "")) \
-        == WEBHOOK
+    view = current_app.view_functions.get(request.endpoint or "")
+    return request.endpoint == "static" or access_of(view) == WEBHOOK
 
 
 class CookieSessions(SecureCookieSessionInterface):

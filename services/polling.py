@@ -96,8 +96,13 @@ def _check(group: Group) -> None:
         group.error = e
     except Exception as e:  # logged; one registry's odd answer must not stop the cycle
         log.exception("polling %s failed", group.repository)
-        group.error = RegistryError(f"Berth could not use the registry's answer for {group.repository} "
-                                    f"({type(e).__name__}); see the server log.")
+        group.error = _unusable(group, e)
+
+
+def _unusable(group: Group, error: Exception) -> RegistryError:
+    """The error recorded on a registry whose answer broke something Berth did with it."""
+    return RegistryError(f"Berth could not use the registry's answer for {group.repository} "
+                         f"({type(error).__name__}); see the server log.")
 
 
 def lag(component: Component, now, default_interval: int) -> float:
@@ -161,8 +166,7 @@ def _apply_alone(group: Group, now, report: PollReport) -> None:
             continue
         except Exception as e:  # logged; one group must not stop the others
             log.exception("applying the poll of %s failed", group.repository)
-            group.error = RegistryError(f"Berth could not use the registry's answer for {group.repository} "
-                                        f"({type(e).__name__}); see the server log.")
+            group.error = _unusable(group, e)
             break
     if group.error is None:
         return  # conflicts every time: the next cycle tries again
