@@ -22,6 +22,16 @@ def _int(environ, name, default):
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from e
 
 
+def _port_range(raw: str) -> tuple[int, int]:
+    try:
+        low, high = (int(x) for x in raw.split("-", 1))
+    except ValueError as e:
+        raise ConfigError(f"BERTH_HOST_PORTS must look like 20000-29999, got {raw!r}") from e
+    if not 1 <= low <= high <= 65535:
+        raise ConfigError(f"BERTH_HOST_PORTS must be a range within 1-65535, got {raw!r}")
+    return low, high
+
+
 def _secret_key(environ, env):
     key = environ.get("BERTH_SECRET_KEY")
     if key:
@@ -60,6 +70,15 @@ def load(environ=None) -> dict:
         "BERTH_ROLLOUT_TIMEOUT": _int(environ, "BERTH_ROLLOUT_TIMEOUT", 300),
         "BERTH_STALE_SECONDS": _int(environ, "BERTH_STALE_SECONDS", 120),
         "BERTH_LOG_FORMAT": environ.get("BERTH_LOG_FORMAT", "text"),
+        # podman: exposed ports without a chosen host port get one from this range; they are
+        # published on BERTH_PUBLISH_ADDRESS and linked at BERTH_ACCESS_HOST (default: the host of
+        # BERTH_EXTERNAL_URL).
+        "BERTH_HOST_PORTS": _port_range(environ.get("BERTH_HOST_PORTS", "20000-29999")),
+        "BERTH_PUBLISH_ADDRESS": environ.get("BERTH_PUBLISH_ADDRESS", "127.0.0.1"),
+        "BERTH_ACCESS_HOST": environ.get("BERTH_ACCESS_HOST", ""),
+        # Kubernetes: the class and TLS secret of the Ingress made for ports with a public host.
+        "BERTH_INGRESS_CLASS": environ.get("BERTH_INGRESS_CLASS", ""),
+        "BERTH_INGRESS_TLS_SECRET": environ.get("BERTH_INGRESS_TLS_SECRET", ""),
         # /metrics: with a token, scrapers send it as a Bearer token; without one it is open only
         # outside production (in production it answers 404 until a token is set).
         "BERTH_METRICS_TOKEN": environ.get("BERTH_METRICS_TOKEN") or None,

@@ -168,6 +168,7 @@ class ReleaseStatus(enum.StrEnum):
     FAILED = "failed"
     SUPERSEDED = "superseded"
     STOPPED = "stopped"
+    CANCELLED = "cancelled"  # a newer release replaced it before it ran
 
 
 ACTIVE_RELEASE_STATUSES = (ReleaseStatus.PENDING, ReleaseStatus.DEPLOYING)
@@ -209,6 +210,16 @@ class Component(db.Model):
     # The number of the last release queued; a release takes the next one only if nobody else did
     # since this component was read (see `releases.queue_release`).
     release_seq: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Health check (services.settings.health_of): {"kind": "http"|"tcp", "port", "path", "initial_delay",
+    # "period", "failure_threshold"}, or None.
+    health: Mapped[dict | None] = mapped_column(db.JSON)
+    # Set while auto-deploy is paused (after a rollback, a hand-picked older tag or an automatic
+    # rollback): the sentence the page shows. Pushes are recorded "ignored" until a person resumes.
+    paused_reason: Mapped[str | None] = mapped_column(String(300))
+    paused_at: Mapped[datetime | None]
+    # Digests whose release failed and was rolled back automatically: never auto-deployed again until
+    # a person clears the mark. [{"digest", "tag", "release", "reason", "at"}]
+    bad_digests: Mapped[list] = mapped_column(db.JSON, default=list)
 
     team: Mapped[Team] = relationship()
     application: Mapped[Application] = relationship()
@@ -242,6 +253,10 @@ class Release(db.Model):
     finished_at: Mapped[datetime | None]
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     heartbeat_at: Mapped[datetime | None]
+    # What this release deployed besides the image (services.settings.snapshot): a rollback restores it.
+    settings: Mapped[dict | None] = mapped_column(db.JSON)
+    # The last lines the failed container printed, shown beside the failure.
+    log_tail: Mapped[str | None] = mapped_column(db.Text)
 
     component: Mapped[Component] = relationship(back_populates="releases")
 

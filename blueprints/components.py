@@ -2,23 +2,26 @@
 from __future__ import annotations
 
 import re
+import time
+from contextlib import suppress
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from blueprints.access import safe_next
-from blueprints.forms import BuildSourceForm, ComponentForm, EmptyForm
-from blueprints.render import page_or_block
+from blueprints.forms import BuildSourceForm, ComponentForm, EmptyForm, ScaleForm
+from blueprints.render import is_htmx, page_or_block
 from blueprints.scope import current_team, get_team_object_or_404
 from models import Application, Component, Registry, Release, WebhookDelivery, db
-from services import components, deliveries, endpoints, registries, releases
-from services.deploy.spec import DeployError, Port
+from services import components, deliveries, endpoints, operations, registries, releases
+from services.deploy.spec import DeployError, HealthCheck, Port
 from services.deployers import disabled_reason
 from services.errors import FieldErrors, ServiceError, apply_to_form
 from services.registry.errors import RegistryError
 
 bp = Blueprint("components", __name__, url_prefix="/components")
+FOLLOW_SECONDS = 600  # a followed log re-reads itself for at most this long, then offers to go on
 
 
 def _team_registries():
@@ -65,8 +68,40 @@ def _input(form: ComponentForm) -> components.ComponentInput:
         replicas=form.replicas.data, memory_mb=form.memory_mb.data, cpu_millicores=form.cpu_millicores.data,
         env=[(e.form.name.data.strip(), e.form.value.data or "") for e in form.env if (e.form.name.data or "").strip()
              or e.form.value.data],
-        ports=[Port(p.form.port.data, p.form.protocol.data, bool(p.form.expose.data), p.form.host_port.data)
-               for p in form.ports if p.form.port.data])
+        ports=[Port(p.form.port.data, p.form.protocol.data, bool(p.form.expose.data), p.form.host_port.data,
+                    (p.form.public_host.data or "").strip().lower() or None)
+               for p in form.ports if p.form.port.data],
+        health=_health(form))
+
+
+def _health(form: ComponentForm) -> HealthCheck | None:
+    if form.health_kind.data not in ("http", "tcp"):
+        return None
+    return HealthCheck(form.health_kind.data, form.health_port.data or 0, (form.health_path.data or "/").strip(),
+                       form.health_initial_delay.data or 0, form.health_period.data or 10,
+                       form.health_failure_threshold.data or 3)
+
+
+def _fill(form: ComponentForm, component: Component) -> None:
+    """The edit form, filled with the component's saved settings (secret-like values left out)."""
+    form.source.data = "registry" if component.registry_id else "reference"
+    form.registry_id.data = str(component.registry_id or "")
+    form.image.data, form.tag.data = component.image, component.tag
+    form.name.data, form.application.data = component.name, component.application.name
+    form.replicas.data, form.memory_mb.data = component.replicas, component.memory_mb
+    form.cpu_millicores.data = component.cpu_millicores
+    for name, value in component.env or []:
+        form.env.append_entry({"name": name, "value": "" if components.SECRET_NAME.search(name) else value})
+    for p in component.ports or []:
+        form.ports.append_entry({"port": p["port"], "protocol": p.get("protocol", "TCP"),
+                                 "expose": p.get("expose", True), "host_port": p.get("host_port"),
+                                 "public_host": p.get("public_host") or ""})
+    h = component.health or {}
+    form.health_kind.data = h.get("kind", "none")
+    form.health_port.data, form.health_path.data = h.get("port"), h.get("path") or "/"
+    form.health_initial_delay.data = h.get("initial_delay", 0)
+    form.health_period.data = h.get("period", 10)
+    form.health_failure_threshold.data = h.get("failure_threshold", 3)
 
 
 def _apply_errors(form: ComponentForm, error: FieldErrors) -> None:
@@ -87,7 +122,8 @@ def _apply_errors(form: ComponentForm, error: FieldErrors) -> None:
 def index():
     items = db.session.scalars(db.select(Component).where(Component.team_id == current_team().id)
                                .order_by(Component.name)).all()
-    return render_template("components/index.html", components=items, latest=releases.latest_release)
+    return render_template("components/index.html", components=items, latest=releases.latest_release,
+                           first_link=operations.first_link)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -166,20 +202,144 @@ def new_row(kind: str):
     return render_template(f"components/_{kind}_row.html", row=entry, index=index)
 
 
+def _detail_context(component: Component) -> dict:
+    return {"component": component, "view": operations.view(component),
+            "scale_form": ScaleForm(replicas=component.replicas)}
+
+
 @bp.route("/<int:component_id>")
 def detail(component_id: int):
     component = get_team_object_or_404(Component, component_id)
-    return render_template("components/detail.html", component=component, live=releases.live_status(component),
-                           release=releases.latest_release(component),
+    return render_template("components/detail.html", **_detail_context(component),
                            outcomes=deliveries.recent_outcomes(component_id=component.id),
-                           history=releases.history(component), deploy_disabled=disabled_reason())
+                           deploy_disabled=disabled_reason())
 
 
 @bp.route("/<int:component_id>/status")
 def status(component_id: int):
+    """The card, the status and the releases together (one self-polling fragment)."""
     component = get_team_object_or_404(Component, component_id)
-    return page_or_block("components/detail.html", "status", component=component,
-                         release=releases.latest_release(component))
+    return page_or_block("components/detail.html", "live", **_detail_context(component),
+                         outcomes=deliveries.recent_outcomes(component_id=component.id),
+                         deploy_disabled=disabled_reason())
+
+
+@bp.route("/<int:component_id>/edit", methods=["GET", "POST"])
+def edit(component_id: int):
+    """Edit the settings; "Review changes" shows the diff against what runs, "Save" stores them for the
+    next release, "Save and deploy" releases them now."""
+    component = get_team_object_or_404(Component, component_id)
+    form = _form()
+    changes, status = None, 200
+    if request.method == "GET":
+        _fill(form, component)
+        if request.args.get("tag"):  # "Update <component>" from the registry browser
+            form.tag.data = request.args["tag"][:128]
+        with suppress(FieldErrors):
+            changes = components.edit_changes(component, _input(form))
+    elif form.validate_on_submit():
+        action = request.form.get("action", "review")
+        try:
+            if action in ("save", "deploy"):
+                release, changes = components.update_component(component, _input(form), current_user.email,
+                                                               deploy=action == "deploy")
+                if release is not None:
+                    flash(f"Saved; deploying release #{release.seq}: " + ("; ".join(changes) or "no changes"),
+                          "success")
+                else:
+                    flash("Saved; the changes deploy with the next release: " + ("; ".join(changes) or
+                                                                                "no changes"), "success")
+                return redirect(url_for("components.detail", component_id=component.id))
+            changes = components.edit_changes(component, _input(form))
+        except FieldErrors as e:
+            _apply_errors(form, e)
+    if is_htmx() and request.method == "POST":
+        return render_template("components/_changes.html", changes=changes), 200
+    return render_template("components/edit.html", form=form, component=component, changes=changes,
+                           applications=_team_applications(), deploy_disabled=disabled_reason()), \
+        422 if form.errors else status
+
+
+@bp.route("/<int:component_id>/start", methods=["POST"])
+def start(component_id: int):
+    component = _action(component_id)
+    return _queue(component, lambda: releases.start(component, current_user.email), f"Starting {component.name}.")
+
+
+@bp.route("/<int:component_id>/restart", methods=["POST"])
+def restart(component_id: int):
+    component = _action(component_id)
+    try:
+        releases.restart(component)
+    except (DeployError, ServiceError) as e:
+        flash(f"Could not restart {component.name}: {getattr(e, 'message', str(e))}", "error")
+    else:
+        flash(f"Restarting {component.name}.", "success")
+    return redirect(url_for("components.detail", component_id=component.id))
+
+
+@bp.route("/<int:component_id>/scale", methods=["POST"])
+def scale(component_id: int):
+    component = get_team_object_or_404(Component, component_id)
+    form = ScaleForm()
+    if form.validate_on_submit():
+        try:
+            release = operations.scale(component, form.replicas.data, current_user.email)
+        except FieldErrors as e:
+            apply_to_form(form, e)
+        else:
+            flash(f"Scaling {component.name} to {form.replicas.data}: release #{release.seq}.", "info")
+            return redirect(url_for("components.detail", component_id=component.id))
+    context = _detail_context(component)
+    context["scale_form"] = form
+    return render_template("components/detail.html", **context, deploy_disabled=disabled_reason(),
+                           outcomes=deliveries.recent_outcomes(component_id=component.id)), 422
+
+
+@bp.route("/<int:component_id>/resume", methods=["POST"])
+def resume(component_id: int):
+    component = _action(component_id)
+    try:
+        outcome = operations.resume(component, current_user.email)
+    except RegistryError as e:
+        flash(f"Auto-deploy resumed; the registry could not be asked for the newest tag: {e.message}", "warning")
+    else:
+        flash("Auto-deploy resumed. " + (f"Newest matching tag {outcome.tag}: {outcome.reason}." if outcome
+                                         else "Nothing newer to deploy."), "success")
+    return redirect(url_for("components.detail", component_id=component.id))
+
+
+@bp.route("/<int:component_id>/bad-digests/clear", methods=["POST"])
+def clear_bad(component_id: int):
+    component = _action(component_id)
+    digest = request.form.get("digest", "")[:100]
+    releases.clear_bad(component, digest)
+    flash(f"{digest[:19]} may be auto-deployed again.", "success")
+    return redirect(url_for("components.detail", component_id=component.id))
+
+
+@bp.route("/<int:component_id>/logs")
+def logs(component_id: int):
+    """The last lines of each replica; `follow` re-reads them every 2 s for a bounded time."""
+    component = get_team_object_or_404(Component, component_id)
+    tail = max(1, min(request.args.get("tail", 200, type=int), 5000))
+    follow_until = request.args.get("until", 0, type=float)
+    if request.args.get("follow") and not follow_until:
+        follow_until = time.time() + FOLLOW_SECONDS
+    following = follow_until > time.time()
+    streams, error = operations.logs(component, tail)
+    return page_or_block("components/logs.html", "streams", component=component, streams=streams, error=error,
+                         tail=tail, following=following, follow_until=follow_until)
+
+
+@bp.route("/<int:component_id>/logs/download")
+def download_logs(component_id: int):
+    component = get_team_object_or_404(Component, component_id)
+    tail = max(1, min(request.args.get("tail", 5000, type=int), 100_000))
+    streams, error = operations.logs(component, tail)
+    text = "\n".join(f"==> {s.name} <==\n" + "\n".join(s.lines) for s in streams) if streams else (error or "")
+    return Response(text + "\n", mimetype="text/plain", headers={
+        "Content-Disposition": f'attachment; filename="{component.name}.log"'})
 
 
 def _action(component_id: int):
@@ -214,7 +374,8 @@ def rollback(component_id: int, release_id: int):
     if release.component_id != component.id:
         abort(404)
     return _queue(component, lambda: releases.rollback(release, current_user.email),
-                  f"Rolling back to release #{release.id} ({(release.digest or '')[:19]}).")
+                  f"Rolling back to release #{release.seq} ({release.tag}, {(release.digest or '')[:19]}) "
+                  "with its settings.")
 
 
 @bp.route("/<int:component_id>/stop", methods=["POST"])

@@ -107,7 +107,9 @@ class PortForm(Form):
     protocol = SelectField("Protocol", choices=[SelectChoice("TCP", "TCP"), SelectChoice("UDP", "UDP")])
     expose = BooleanField("Expose")
     host_port = IntegerField("Host port (podman)", validators=[
-        Optional(), NumberRange(1, 65535, "Use a port from 1 to 65535.")])
+        Optional(), NumberRange(1, 65535, "Use a port from 1 to 65535.")],
+        description="Empty: one is assigned from the host port range")
+    public_host = StringField("Public host (Kubernetes Ingress)", description="e.g. app.example.com; optional")
 
 
 class ComponentForm(FlaskForm):
@@ -128,6 +130,20 @@ class ComponentForm(FlaskForm):
         Optional(), NumberRange(10, 64000, "Use 10 to 64000 millicores.")])
     env = FieldList(FormField(EnvForm), min_entries=0, max_entries=200)
     ports = FieldList(FormField(PortForm), min_entries=0, max_entries=50)
+    health_kind = SelectField("Health check", choices=[SelectChoice("none", "None"), SelectChoice("http", "HTTP GET"),
+                                                        SelectChoice("tcp", "TCP connect")], default="none")
+    health_port = IntegerField("Port", validators=[Optional(), NumberRange(1, 65535, "Use a port from 1 to 65535.")])
+    health_path = StringField("Path (HTTP)", default="/", description="e.g. /healthz; answers 200-399 pass")
+    health_initial_delay = IntegerField("Initial delay (s)", default=0, validators=[
+        Optional(), NumberRange(0, 3600, "Use 0 to 3600 seconds.")])
+    health_period = IntegerField("Period (s)", default=10, validators=[
+        Optional(), NumberRange(1, 3600, "Use 1 to 3600 seconds.")])
+    health_failure_threshold = IntegerField("Failures before unhealthy", default=3, validators=[
+        Optional(), NumberRange(1, 100, "Use 1 to 100 failures.")])
+
+    def validate_health_port(self, field):
+        if self.health_kind.data in ("http", "tcp") and field.data is None and not field.errors:
+            raise ValidationError("Enter the port the health check connects to.")
 
     def validate_image(self, field):
         if not (field.data or "").strip():
@@ -141,6 +157,11 @@ class ComponentForm(FlaskForm):
         # Without a registry, a repository path would silently become a Docker Hub image anyone may own.
         if self.source.data == "registry" and not (field.data or "").isdigit():
             raise ValidationError("Choose one of your team's registries (or pick \"An image reference\").")
+
+
+class ScaleForm(FlaskForm):
+    replicas = IntegerField("Replicas", validators=[
+        InputRequired("Enter how many replicas to run."), NumberRange(1, 50, "Use 1 to 50 replicas.")])
 
 
 class BuildSourceForm(FlaskForm):

@@ -7,7 +7,7 @@ from blueprints.forms import EmptyForm, RegistryForm, WebhookSecretForm
 from blueprints.render import page_or_block
 from blueprints.scope import current_team, get_team_object_or_404, is_owner, owner_required
 from models import Registry, db
-from services import deliveries, endpoints, registries
+from services import components, deliveries, endpoints, registries
 from services.errors import FieldErrors, ServiceError, apply_to_form
 from services.registry.errors import RegistryError
 
@@ -125,7 +125,7 @@ def repository(registry_id: int):
         abort(404)
     query = request.args.get("q", "")[:128]
     context = {"registry": registry, "repo": repo, "q": query, "error": None,
-               "tags": [], "matched": 0, "total": 0}
+               "tags": [], "matched": 0, "total": 0, "users": components.using_repository(registry, repo)}
     try:
         context["tags"], context["matched"], context["total"] = registries.search_tags(
             registry, repo, query, refresh=bool(request.args.get("refresh")))
@@ -146,7 +146,7 @@ def tag(registry_id: int):
     except RegistryError as e:
         info, error = None, e.message
     return render_template("registries/_tag_row.html", registry=registry, repo=repo, name=name,
-                           t=info, error=error)
+                           t=info, error=error, users=components.using_repository(registry, repo))
 
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import bindparam, func, select
 
-from models import Component, DeliveryOutcome, Release, ReleaseStatus, db
+from models import Component, DeliveryOutcome, DeliveryStatus, Release, ReleaseStatus, WebhookDelivery, db, utcnow
 from services import images, releases, triggers, webhooks
 from services.registry.errors import RegistryError, RegistryNotFound
 
@@ -61,6 +61,8 @@ def decide(delivery, source: str, component: Component, event: webhooks.PushEven
     seen = component.release_seq  # read before anything is decided: see releases.queue_release
     if not component.auto_deploy:
         return ignored("auto-deploy is off for this component")
+    if component.paused_reason:
+        return ignored(f"auto-deploy paused: {component.paused_reason}")
     expected = images.component_repository(component)
     if event.repository.lower() != expected.lower():
         return ignored(f"repository {event.repository} differs from the component's {expected}")
@@ -76,6 +78,10 @@ def decide(delivery, source: str, component: Component, event: webhooks.PushEven
         return ignored(f"tag {event.tag} is not in the registry (any more)")
     except RegistryError as e:
         return ignored(f"could not check the tag with the registry, so nothing was deployed: {e.message}")
+    bad = releases.is_bad(component, digest)
+    if bad is not None:
+        return ignored(f"{digest[:19]} is marked bad (release #{bad['release']} of {bad['tag']} failed and was "
+                       "rolled back); a person must clear the mark before it deploys again", digest)
     # A redelivered event (or a poll finding the same change again) makes no second release;
     # only an explicit replay retries a digest whose release failed.
     blocking = [ReleaseStatus.PENDING, ReleaseStatus.DEPLOYING, ReleaseStatus.RUNNING]
@@ -106,3 +112,31 @@ def decide(delivery, source: str, component: Component, event: webhooks.PushEven
     return _outcome(delivery, component, event, "deployed", f"deployed: {why}", release=release, digest=digest)
 
 
+
+
+def reevaluate(component: Component, by: str) -> DeliveryOutcome | None:
+    """After auto-deploy resumes: decide once for the newest tag the rule picks now (or the
+    component's tag when it follows one tag), recorded as a delivery like any push."""
+    source_ = images.source_for(component.team_id, component.source_registry,
+                                component.image if component.source_registry else f"{component.image}:{component.tag}")
+    rule = triggers.Rule.of(component)
+    if rule.kind == "same_tag":
+        tag = component.tag
+    else:
+        tags = source_.client.tag_list(source_.repository).names
+        tag = triggers.newest([t for t in tags if triggers.matches(rule, t, component.tag)[0]])
+        if tag is None:
+            return None
+    digest = source_.client.manifest_digest(source_.repository, tag)
+    if digest == component.digest and tag == component.tag:
+        return None
+    delivery = WebhookDelivery(team_id=component.team_id, registry_id=component.registry_id,
+                               component_id=component.id, source="resume", headers={}, body="",
+                               status=DeliveryStatus.DONE, processed_at=utcnow(),
+                               summary=f"auto-deploy resumed by {by}: newest matching tag {tag}"[:1000])
+    db.session.add(delivery)
+    db.session.flush()
+    outcome = decide(delivery, "resume", component, webhooks.PushEvent(source_.repository, tag, digest),
+                     trigger="resume")
+    db.session.add(outcome)
+    return outcome

@@ -2,18 +2,23 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from flask import current_app
 from sqlalchemy import func, select
 
 from models import MAX_ID, Application, Component, Registry, Team, db
-from services import endpoints, images, registries, releases, triggers
-from services.deploy.spec import Port
+from services import endpoints, images, registries, releases, settings, triggers
+from services.deploy.spec import HealthCheck, Port
+from services.deployers import get_deployer
 from services.errors import FieldErrors
 from services.registry import reference
 from services.registry.types import ImageDetails
 
 DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+PUBLIC_HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)+$")
+HEALTH_PATH = re.compile(r"^/[\x21-\x7e]{0,499}$")
+SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|KEY|CREDENTIAL|PRIVATE)", re.IGNORECASE)
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -29,6 +34,7 @@ class ComponentInput:
     cpu_millicores: int | None = None
     env: list[tuple[str, str]] = field(default_factory=list)
     ports: list[Port] = field(default_factory=list)
+    health: HealthCheck | None = None
 
 
 def team_registry(team: Team, registry_id: int | None) -> Registry | None:
@@ -104,7 +110,90 @@ def _check(team: Team, data: ComponentInput, existing: Component | None = None) 
         if (p.port, p.protocol) in seen_ports:
             problems[f"ports-{i}-port"] = f"Port {p.port}/{p.protocol} is listed twice."
         seen_ports.add((p.port, p.protocol))
+        if p.public_host and not PUBLIC_HOST.match(p.public_host):
+            problems[f"ports-{i}-public_host"] = ("Use a host name such as app.example.com (lowercase letters, "
+                                                  "digits, dashes, dots).")
+    problems.update(_host_port_problems(team, data.ports, existing))
+    problems.update(_health_problems(data))
+    limit = getattr(get_deployer(), "max_replicas", None)
+    if limit is not None and data.replicas > limit:
+        problems["replicas"] = ("This Berth deploys with podman, which runs one replica of a component "
+                                "(`podman kube play` starts one pod); use 1, or deploy to Kubernetes to scale.")
     return problems
+
+
+def _health_problems(data: ComponentInput) -> dict[str, str]:
+    h = data.health
+    if h is None:
+        return {}
+    problems = {}
+    if h.kind not in ("http", "tcp"):
+        problems["health_kind"] = "Choose none, HTTP or TCP."
+    if not 1 <= h.port <= 65535:
+        problems["health_port"] = "Use a port from 1 to 65535."
+    elif h.port not in {p.port for p in data.ports if p.protocol == "TCP"}:
+        problems["health_port"] = f"Port {h.port} is not one of the component's TCP ports; add it under Ports."
+    elif get_deployer() is not None and not getattr(get_deployer(), "probes_itself", True) and \
+            h.port not in {p.port for p in data.ports if p.expose and p.protocol == "TCP"}:
+        problems["health_port"] = (f"On podman Berth checks health through the published port: tick Expose "
+                                   f"for port {h.port}.")
+    if h.kind == "http" and not HEALTH_PATH.match(h.path or ""):
+        problems["health_path"] = "Use a path starting with /, e.g. /healthz (no spaces, at most 500 characters)."
+    if not 0 <= h.initial_delay <= 3600:
+        problems["health_initial_delay"] = "Use 0 to 3600 seconds."
+    if not 1 <= h.period <= 3600:
+        problems["health_period"] = "Use 1 to 3600 seconds."
+    if not 1 <= h.failure_threshold <= 100:
+        problems["health_failure_threshold"] = "Use 1 to 100 failures."
+    return problems
+
+
+def _host_ports_in_use(existing: Component | None) -> dict[int, Component]:
+    """Host ports other components hold (host ports are shared by every team on the machine)."""
+    used = {}
+    query = select(Component)
+    if existing is not None:
+        query = query.where(Component.id != existing.id)
+    for other in db.session.scalars(query):
+        for p in other.ports or []:
+            if p.get("expose", True) and p.get("host_port"):
+                used[p["host_port"]] = other
+    return used
+
+
+def _host_port_problems(team: Team, ports: list[Port], existing: Component | None) -> dict[str, str]:
+    used, problems, mine = _host_ports_in_use(existing), {}, set()
+    for i, p in enumerate(ports):
+        if not p.expose or not p.host_port:
+            continue
+        holder = used.get(p.host_port)
+        if holder is not None:
+            owner = f"component {holder.name}" if holder.team_id == team.id else "a component of another team"
+            problems[f"ports-{i}-host_port"] = f"Host port {p.host_port} is already used by {owner}."
+        elif p.host_port in mine:
+            problems[f"ports-{i}-host_port"] = f"Host port {p.host_port} is listed twice."
+        mine.add(p.host_port)
+    return problems
+
+
+def assign_host_ports(ports: list[Port], existing: Component | None) -> list[Port]:
+    """Give every exposed port without a host port a free one from BERTH_HOST_PORTS (podman only:
+    on Kubernetes a Service reaches the port)."""
+    deployer = get_deployer()
+    if not getattr(deployer, "publishes_host_ports", False):
+        return ports
+    low, high = current_app.config["BERTH_HOST_PORTS"]
+    taken = set(_host_ports_in_use(existing)) | {p.host_port for p in ports if p.host_port}
+    free = (n for n in range(low, high + 1) if n not in taken and deployer.host_port_free(n))
+    out = []
+    for p in ports:
+        if p.expose and not p.host_port:
+            number = next(free, None)
+            if number is None:
+                raise FieldErrors({"ports": f"No free host port is left in {low}-{high} (BERTH_HOST_PORTS)."})
+            p = replace(p, host_port=number)
+        out.append(p)
+    return out
 
 
 def _application(team: Team, name: str) -> Application:
@@ -132,12 +221,92 @@ def create_component(team: Team, data: ComponentInput, triggered_by: str) -> Com
     component = Component(team=team, application=_application(team, data.application), source_registry=registry,
                           name=data.name, image=image, tag=tag, replicas=data.replicas, memory_mb=data.memory_mb,
                           cpu_millicores=data.cpu_millicores, env=[list(e) for e in data.env],
-                          ports=[{"port": p.port, "protocol": p.protocol, "expose": p.expose,
-                                  "host_port": p.host_port} for p in data.ports])
+                          ports=[settings.port_dict(p) for p in assign_host_ports(data.ports, None)],
+                          health=settings.health_dict(data.health))
     db.session.add(component)
     db.session.flush()
     releases.queue_release(component, "manual", triggered_by, tag=tag, digest=digest)
     return component
+
+
+def _source_of(team: Team, data: ComponentInput) -> tuple[Registry | None, str, str, str | None]:
+    """(registry, image, tag, digest) of valid input: a plain reference is split into its parts."""
+    registry = team_registry(team, data.registry_id)
+    image, tag = data.image.strip(), data.tag.strip()
+    if registry is not None:
+        return registry, image, tag, None
+    ref = reference.parse(_with_tag(image, tag))
+    return None, ref.name, ref.tag or tag, ref.digest
+
+
+def _keep_secrets(component: Component, env: list[tuple[str, str]]) -> list[list[str]]:
+    """An empty value for a secret-like variable that already has one keeps it (the form never shows it)."""
+    old = dict(map(tuple, component.env or []))
+    return [[k, old[k] if v == "" and k in old and SECRET_NAME.search(k) else v] for k, v in env]
+
+
+def proposed_settings(component: Component, data: ComponentInput) -> tuple[dict, str | None]:
+    """The settings the edit would give the component, and the digest a plain reference pins.
+    Raises FieldErrors (every problem at once) for input that cannot be saved."""
+    team = component.team
+    problems = _check(team, data, existing=component)
+    if problems:
+        raise FieldErrors(problems)
+    registry, image, tag, digest = _source_of(team, data)
+    return {"registry_id": registry.id if registry else None, "image": image, "tag": tag,
+            "replicas": data.replicas, "memory_mb": data.memory_mb, "cpu_millicores": data.cpu_millicores,
+            "env": _keep_secrets(component, data.env),
+            "ports": [settings.port_dict(p) for p in assign_host_ports(data.ports, component)],
+            "health": settings.health_dict(data.health)}, digest
+
+
+def running_settings(component: Component) -> dict | None:
+    """What runs now (the running release's recorded settings), to compare an edit against."""
+    current = releases.current_release(component)
+    if current is None:
+        return None
+    recorded = current.settings or settings.snapshot(component)
+    return {**recorded, "tag": current.tag}
+
+
+def update_component(component: Component, data: ComponentInput, by: str, deploy: bool):
+    """Save an edit ("Save"), and with `deploy` start a release of it ("Save and deploy"): at the
+    running digest when the image did not change, else the new tag resolved anew. Returns the
+    release (or None) and the changes against what runs. Choosing by hand a tag older than the one
+    running, with auto-deploy on, pauses auto-deploy (the next push must not undo the choice)."""
+    new, digest = proposed_settings(component, data)
+    running = running_settings(component)
+    changes = settings.diff(running, new, registry_names(component.team))
+    same_image = running is not None and all(running.get(k) == new[k] for k in ("registry_id", "image", "tag"))
+    component.application = _application(component.team, data.application)
+    settings.restore(component, new)
+    release = None
+    if deploy:
+        keep = digest or (releases.current_release(component).digest if same_image else None)
+        release = releases.deploy_settings(component, by, keep)
+        if component.auto_deploy and running is not None and new["tag"] != running["tag"] and \
+                triggers.older(new["tag"], running["tag"]):
+            releases.pause(component, f"Auto-deploy paused since release #{release.seq}: {new['tag']} was chosen "
+                           f"by hand over the newer {running['tag']}.")
+    db.session.flush()
+    return release, changes
+
+
+def edit_changes(component: Component, data: ComponentInput) -> list[str]:
+    """The diff an edit would make against what runs, or FieldErrors."""
+    new, _ = proposed_settings(component, data)
+    return settings.diff(running_settings(component), new, registry_names(component.team))
+
+
+def using_repository(registry: Registry, repository: str) -> list[Component]:
+    """The components deploying this repository of this registry (for "Update <component>")."""
+    return list(db.session.scalars(select(Component).where(
+        Component.registry_id == registry.id, func.lower(Component.image) == repository.lower())
+        .order_by(Component.name).limit(20)))
+
+
+def registry_names(team: Team) -> dict:
+    return dict(db.session.execute(select(Registry.id, Registry.name).where(Registry.team_id == team.id)).all())
 
 
 @dataclass

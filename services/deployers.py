@@ -12,7 +12,7 @@ from services.deploy.podman import PodmanDeployer
 log = logging.getLogger("berth.deploy")
 
 
-def _select(mode: str, instance_path: str):
+def _select(mode: str, instance_path: str, config):
     if mode == "none":
         return None, "Deploying is disabled (BERTH_DEPLOYER=none)."
     if mode in ("kubernetes", "auto"):
@@ -20,13 +20,15 @@ def _select(mode: str, instance_path: str):
             # Imported only when a cluster may be used: the kubernetes client is slow to import.
             from services.deploy.kubernetes import KubernetesDeployer  # noqa: PLC0415
 
-            return KubernetesDeployer.from_environment(), ""
+            return KubernetesDeployer.from_environment(config.get("BERTH_INGRESS_CLASS"),
+                                                       config.get("BERTH_INGRESS_TLS_SECRET")), ""
         except Exception as e:  # noqa: BLE001 - any config failure means "no cluster here"
             if mode == "kubernetes":
                 return None, f"BERTH_DEPLOYER=kubernetes but no kubeconfig or in-cluster config loads: {e}"
     if mode in ("podman", "auto"):
         if PodmanDeployer.available():
-            return PodmanDeployer(Path(instance_path) / "podman"), ""
+            return PodmanDeployer(Path(instance_path) / "podman",
+                                  publish_address=config.get("BERTH_PUBLISH_ADDRESS", "127.0.0.1")), ""
         if mode == "podman":
             return None, "BERTH_DEPLOYER=podman but podman is not installed."
     return None, "No Kubernetes cluster is configured and podman is not installed, so Berth cannot deploy."
@@ -37,7 +39,7 @@ def get_deployer():
     state = runtime.of()
     if not state.has_deployer:
         state.deployer, state.deployer_reason = _select(current_app.config["BERTH_DEPLOYER"],
-                                                        current_app.instance_path)
+                                                        current_app.instance_path, current_app.config)
         log.info("deployer: %s", state.deployer.name if state.deployer else f"none ({state.deployer_reason})")
     return state.deployer
 

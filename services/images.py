@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from models import Component, Registry, Release, Team, db
-from services import registries
+from services import registries, settings
 from services import registry as registry_clients
-from services.deploy.spec import DeploySpec, Port, PullCredentials
+from services.deploy.spec import DeploySpec, PullCredentials
 from services.registry import reference
 from services.registry.dockerhub import DockerHubClient, hub_repository
 from services.registry.v2 import RegistryV2Client
@@ -62,16 +62,30 @@ def source_for(team_id: int, registry: Registry | None, image: str) -> ImageSour
                        registry.ca_bundle if tls_verify else None)
 
 
+def release_source(component: Component, release: Release) -> ImageSource:
+    """Where the image of this release comes from (the registry and image it recorded)."""
+    recorded = release.settings or settings.snapshot(component)
+    registry_id = recorded.get("registry_id")
+    registry = component.source_registry if registry_id == component.registry_id else \
+        db.session.get(Registry, registry_id) if registry_id else None
+    if registry is not None and registry.team_id != component.team_id:
+        registry = None
+    image = recorded.get("image") or component.image
+    return source_for(component.team_id, registry, image if registry else f"{image}:{release.tag}")
+
+
 def deploy_spec(component: Component, release: Release, source: ImageSource | None = None) -> DeploySpec:
-    source = source or source_for(component.team_id, component.source_registry, component.image)
+    """What the runtime runs for this release: its image and the settings it recorded (the
+    component's settings for a release from before snapshots)."""
+    recorded = release.settings or settings.snapshot(component)
+    source = source or release_source(component, release)
     image = f"{source.pull_name}@{release.digest}" if release.digest else f"{source.pull_name}:{release.tag}"
     return DeploySpec(
         namespace=namespace_for(component.team), name=component.name, application=component.application.name,
-        image=image, release_id=release.id, replicas=component.replicas, memory_mb=component.memory_mb,
-        cpu_millicores=component.cpu_millicores, env=[(k, v) for k, v in component.env],
-        ports=[Port(p["port"], p.get("protocol", "TCP"), p.get("expose", True), p.get("host_port"))
-               for p in component.ports],
-        credentials=source.credentials, tls_verify=source.tls_verify, ca_bundle=source.ca_bundle)
+        image=image, release_id=release.id, replicas=recorded["replicas"], memory_mb=recorded["memory_mb"],
+        cpu_millicores=recorded["cpu_millicores"], env=[(k, v) for k, v in recorded["env"]],
+        ports=settings.ports_of(recorded), credentials=source.credentials, tls_verify=source.tls_verify,
+        ca_bundle=source.ca_bundle, health=settings.health_of(recorded))
 
 
 def component_repository(component: Component) -> str:

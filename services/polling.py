@@ -17,7 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import current_app
 from sqlalchemy import select
 
-from models import Component, DeliveryStatus, Registry, WebhookDelivery, db, utcnow
+from models import Component, DeliveryOutcome, DeliveryStatus, Registry, WebhookDelivery, db, utcnow
 from services import autodeploy, images, metrics, releases, runtime, triggers
 from services.errors import ReleaseConflict
 from services.jobs import unit_of_work
@@ -207,7 +207,7 @@ def _apply(group: Group, now, report: PollReport) -> tuple[int, int]:
         component = db.session.get(Component, cid, with_for_update=True)
         component.last_polled_at = now
         event = _finding(component, group)
-        if event is not None:
+        if event is not None and not _told_paused(component, event):
             findings.append((component, event))
     if not findings:
         return 0, 0
@@ -219,6 +219,17 @@ def _apply(group: Group, now, report: PollReport) -> tuple[int, int]:
     outcomes = [autodeploy.decide(delivery, "poll", component, event, trigger="poll") for component, event in findings]
     db.session.add_all(outcomes)
     return len(outcomes), sum(o.outcome == "deployed" for o in outcomes)
+
+
+def _told_paused(component: Component, event: PushEvent) -> bool:
+    """A poll finding again a tag it was refused for (auto-deploy paused, or an image marked bad) is
+    recorded once, not every cycle."""
+    if not component.paused_reason and not component.bad_digests:
+        return False
+    last = db.session.scalars(select(DeliveryOutcome).where(DeliveryOutcome.component_id == component.id)
+                              .order_by(DeliveryOutcome.id.desc()).limit(1)).first()
+    return last is not None and last.tag == event.tag and last.outcome == "ignored" and (
+        last.reason.startswith("auto-deploy paused") or "is marked bad" in last.reason)
 
 
 def _finding(component: Component, group: Group) -> PushEvent | None:

@@ -62,21 +62,22 @@ def create_registry(app, url: str = "http://127.0.0.1:9", name: str | None = Non
 
 def create_component(app, registry_id: int | None, image: str = "team/demo", tag: str = "v1",
                      name: str | None = None, host_port: int | None = None, release: bool = True,
-                     team: str = "alpha", **fields) -> int:
+                     team: str = "alpha", expose: bool = False, health: dict | None = None, **fields) -> int:
     """A component of the team in application "shop". With `release` it is created as the form
-    creates it (its first release queued; container port 8080 published on `host_port`); without,
-    only the row is written. Other keyword arguments set its fields (build source, digest…)."""
-    from services import components
+    creates it (its first release queued; container port 8080 published on `host_port`, or on one
+    from the range with `expose`; `health` its health check); without, only the row is written.
+    Other keyword arguments set its fields (build source, digest…)."""
+    from services import components, settings
     from services.deploy.spec import Port
 
     name = name or f"c{next(_names)}"
     with app.app_context():
         if release:
             t = db.session.scalar(select(Team).where(Team.name == team)) or accounts.get_or_create_team(team)
-            ports = [Port(8080, "TCP", True, host_port)] if host_port else []
+            ports = [Port(8080, "TCP", True, host_port)] if host_port or expose else []
             c = components.create_component(t, components.ComponentInput(
                 name=name, application="shop", registry_id=registry_id, image=image, tag=tag, memory_mb=32,
-                ports=ports), "test")
+                ports=ports, health=settings.health_of({"health": health})), "test")
         else:
             t = accounts.get_or_create_team(team)
             application = db.session.scalar(select(Application).where(Application.team_id == t.id,

@@ -7,10 +7,11 @@ import json
 
 import kubernetes_validate
 import pytest
+import yaml
 
 from services.deploy import manifests
 from services.deploy.kubernetes import KubernetesDeployer
-from services.deploy.spec import DeployError, DeploySpec, Port, PullCredentials
+from services.deploy.spec import DeployError, DeploySpec, HealthCheck, Port, PullCredentials
 
 DIGEST = "sha256:" + "ab" * 32
 K8S_VERSION = "1.30.0"
@@ -30,9 +31,8 @@ def spec(**overrides) -> DeploySpec:
     {"ports": [Port(53, "UDP", True), Port(53, "TCP", True)]},
 ])
 def test_manifests_pass_kubernetes_validate(variant):
-    for host_ports in (False, True):
-        for manifest in manifests.build(spec(**variant), host_ports=host_ports):
-            kubernetes_validate.validate(manifest, K8S_VERSION, strict=True)
+    for manifest in manifests.build(spec(**variant)) + [manifests.deployment(spec(**variant), host_ip="127.0.0.1")]:
+        kubernetes_validate.validate(manifest, K8S_VERSION, strict=True)
 
 
 def test_manifest_contents():
@@ -167,3 +167,130 @@ def test_application_names_become_valid_label_values(application):
             for value in labels.values():
                 assert len(value) <= 63 and label.match(value), (application, value)
     assert manifests.label_value("Shop & Co") == "Shop-Co"
+
+
+def test_edit_applies_server_side_so_removed_env_ports_and_probes_go_away(kube):
+    """An edit that drops an env var, a port and the probe: Berth sends a server-side apply of the
+    whole manifest (field manager berth, forced), not a strategic-merge patch that would keep them."""
+    deployer = KubernetesDeployer(kube.api_client())
+    health = HealthCheck("http", 8080, "/healthz", 3, 5, 4)
+    deployer.apply(spec(health=health, ports=[Port(8080, "TCP", True), Port(9090, "TCP", True)]))
+    container = kube.obj("apps/v1/deployments", "berth-alpha", "web")["spec"]["template"]["spec"]["containers"][0]
+    assert container["readinessProbe"] == container["livenessProbe"] == {
+        "httpGet": {"path": "/healthz", "port": 8080}, "initialDelaySeconds": 3, "periodSeconds": 5,
+        "failureThreshold": 4, "timeoutSeconds": 2}
+    kube.proxy.requests.clear()
+
+    deployer.apply(spec(env=[("FOO", "bar")], ports=[Port(8080, "TCP", True)], replicas=4, memory_mb=128))
+    patches = [(path, ctype, body) for method, path, ctype, body in kube.proxy.requests if method == "PATCH"]
+    deployment_patch = [p for p in patches if p[0].endswith("/deployments/web")]
+    assert deployment_patch, patches
+    path, ctype, body = deployment_patch[0]
+    assert ctype == "application/apply-patch+yaml"
+    sent = yaml.safe_load(body)  # JSON is YAML
+    sent_container = sent["spec"]["template"]["spec"]["containers"][0]
+    assert sent_container["env"] == [{"name": "FOO", "value": "bar"}]
+    assert [p["containerPort"] for p in sent_container["ports"]] == [8080]
+    assert "readinessProbe" not in sent_container and "livenessProbe" not in sent_container
+    assert all(ctype == "application/apply-patch+yaml" for _, ctype, _ in patches)
+    read_back = kube.obj("apps/v1/deployments", "berth-alpha", "web")
+    c = read_back["spec"]["template"]["spec"]["containers"][0]
+    assert c["env"] == [{"name": "FOO", "value": "bar"}] and [p["containerPort"] for p in c["ports"]] == [8080]
+    assert "readinessProbe" not in c and read_back["spec"]["replicas"] == 4
+    assert c["resources"]["limits"]["memory"] == "128Mi"
+    assert [p["port"] for p in kube.obj("v1/services", "berth-alpha", "web")["spec"]["ports"]] == [8080]
+
+
+def test_apply_request_carries_field_manager_and_force(kube):
+    deployer = KubernetesDeployer(kube.api_client())
+    deployer.apply(spec())
+    kube.proxy.requests.clear()
+    captured = []
+    original = deployer.apps.api_client.call_api
+
+    def spy(method, url, *args, **kwargs):
+        captured.append(url)
+        return original(method, url, *args, **kwargs)
+    deployer.apps.api_client.call_api = spy
+    deployer.apply(spec(replicas=3))
+    assert any("fieldManager=berth" in u and "force=true" in u for u in captured), captured
+
+
+def test_ingress_for_a_public_host_with_class_and_tls(kube):
+    deployer = KubernetesDeployer(kube.api_client(), ingress_class="nginx", tls_secret="wildcard-tls")
+    deployer.apply(spec(ports=[Port(8080, "TCP", True, public_host="shop.example.com")]))
+    ingress = kube.obj("networking.k8s.io/v1/ingresses", "berth-alpha", "web")
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    assert ingress["spec"]["tls"] == [{"hosts": ["shop.example.com"], "secretName": "wildcard-tls"}]
+    (rule,) = ingress["spec"]["rules"]
+    assert rule["host"] == "shop.example.com"
+    assert rule["http"]["paths"][0]["backend"] == {"service": {"name": "web", "port": {"number": 8080}}}
+    # The public host removed: the Ingress goes.
+    deployer.apply(spec(ports=[Port(8080, "TCP", True)]))
+    assert kube.obj("networking.k8s.io/v1/ingresses", "berth-alpha", "web") is None
+
+
+@pytest.mark.parametrize("variant", [
+    {"health": HealthCheck("http", 8080, "/healthz", 0, 10, 3)},
+    {"health": HealthCheck("tcp", 8080)},
+    {"ports": [Port(8080, "TCP", True, public_host="a.example.com"),
+               Port(9090, "TCP", True, public_host="b.example.com")]},
+])
+def test_day_two_manifests_pass_kubernetes_validate(variant):
+    for manifest in manifests.build(spec(**variant), "nginx", "tls"):
+        kubernetes_validate.validate(manifest, K8S_VERSION, strict=True)
+
+
+def test_restart_sets_the_restarted_at_annotation(kube):
+    deployer = KubernetesDeployer(kube.api_client())
+    deployer.apply(spec())
+    kube.proxy.requests.clear()
+    deployer.restart(spec())
+    ((method, path, ctype, body),) = [r for r in kube.proxy.requests if r[0] == "PATCH"]
+    assert path.endswith("/deployments/web") and ctype == "application/strategic-merge-patch+json"
+    stamp = json.loads(body)["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"]
+    d = kube.obj("apps/v1/deployments", "berth-alpha", "web")
+    assert d["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"] == stamp
+
+
+def test_pod_logs_and_events_through_the_client(kube):
+    deployer = KubernetesDeployer(kube.api_client())
+    deployer.apply(spec())
+    _pod(kube, "web-abc", container_state={"waiting": {"reason": "CrashLoopBackOff", "message": "back-off"}},
+         last_state={"terminated": {"reason": "Error", "exitCode": 2}}, restarts=4)
+    kube.proxy.logs["web-abc", False] = ""
+    kube.proxy.logs["web-abc", True] = "\n".join(f"line {i}" for i in range(1, 51)) + "\npanic: no database"
+    (stream,) = deployer.logs(spec(), tail=5, previous=True)
+    assert stream.name == "web-abc" and stream.previous
+    assert stream.lines == ["line 47", "line 48", "line 49", "line 50", "panic: no database"]
+    assert kube.proxy.log_requests[-1]["previous"] == "true" and kube.proxy.log_requests[-1]["tailLines"] == "5"
+    assert kube.proxy.log_requests[-1]["container"] == "web"
+    status = deployer.status(spec())
+    assert status.reason == "CrashLoopBackOff" and "last exit code 2" in status.message
+
+    kube.emu.objects["v1/events", "berth-alpha", "web-abc.1"] = {
+        "apiVersion": "v1", "kind": "Event", "metadata": {"name": "web-abc.1", "namespace": "berth-alpha"},
+        "involvedObject": {"kind": "Pod", "name": "web-abc", "namespace": "berth-alpha"},
+        "reason": "BackOff", "message": "Back-off restarting failed container web", "type": "Warning",
+        "count": 7, "lastTimestamp": "2026-11-28T10:00:00Z"}
+    kube.emu.objects["v1/events", "berth-alpha", "other.1"] = {
+        "apiVersion": "v1", "kind": "Event", "metadata": {"name": "other.1", "namespace": "berth-alpha"},
+        "involvedObject": {"kind": "Pod", "name": "webhook-x", "namespace": "berth-alpha"},
+        "reason": "Pulled", "message": "not ours", "type": "Normal", "count": 1,
+        "lastTimestamp": "2026-11-28T10:00:00Z"}
+    (event,) = deployer.events(spec())
+    assert (event["reason"], event["object"], event["count"]) == ("BackOff", "Pod/web-abc", 7)
+
+
+def test_failing_readiness_probe_ends_the_rollout_with_its_message(kube):
+    deployer = KubernetesDeployer(kube.api_client())
+    health = HealthCheck("http", 8080, "/healthz", 0, 5, 3)
+    deployer.apply(spec(health=health))
+    kube.emu.objects["v1/events", "berth-alpha", "web-abc.2"] = {
+        "apiVersion": "v1", "kind": "Event", "metadata": {"name": "web-abc.2", "namespace": "berth-alpha"},
+        "involvedObject": {"kind": "Pod", "name": "web-abc", "namespace": "berth-alpha"},
+        "reason": "Unhealthy", "message": "Readiness probe failed: HTTP probe failed with statuscode: 500",
+        "type": "Warning", "count": 3, "lastTimestamp": "2026-11-28T10:00:00Z"}
+    status = deployer.status(spec(health=health))
+    assert (status.state, status.reason) == ("failed", "Unhealthy")
+    assert status.message == "Readiness probe failed: HTTP probe failed with statuscode: 500"

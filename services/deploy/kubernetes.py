@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime
 
 import urllib3
 from kubernetes import client, config
@@ -10,11 +11,12 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from services.deploy import manifests
-from services.deploy.spec import DeployError, DeploySpec, DeployStatus
+from services.deploy.spec import DeployError, DeploySpec, DeployStatus, LogStream
 
 REQUEST_TIMEOUT = (5, 30)
 FIELD_MANAGER = "berth"
 PULL_FAILURES = {"ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull"}
+LOG_BYTES = 1_000_000  # at most this much log per container per read
 START_FAILURES = {"CrashLoopBackOff", "CreateContainerConfigError", "CreateContainerError", "RunContainerError"}
 
 
@@ -35,16 +37,25 @@ def _api_message(e: ApiException) -> str:
         return (e.reason or "")[:200]
 
 
+APPLY = "application/apply-patch+yaml"
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+
+
 class KubernetesDeployer:
     name = "kubernetes"
+    probes_itself = True  # the kubelet runs readiness and liveness probes
+    max_replicas = None
 
-    def __init__(self, api_client: client.ApiClient):
+    def __init__(self, api_client: client.ApiClient, ingress_class: str | None = None,
+                 tls_secret: str | None = None):
         self.core = client.CoreV1Api(api_client)
         self.apps = client.AppsV1Api(api_client)
+        self.networking = client.NetworkingV1Api(api_client)
+        self.ingress_class, self.tls_secret = ingress_class or None, tls_secret or None
 
     @classmethod
-    def from_environment(cls) -> KubernetesDeployer:
-        return cls(load_api_client())
+    def from_environment(cls, ingress_class: str | None = None, tls_secret: str | None = None) -> KubernetesDeployer:
+        return cls(load_api_client(), ingress_class, tls_secret)
 
     def call(self, fn, *args, missing_ok: bool = False, **kwargs):
         """The one way Berth calls the API server: a timeout, errors in plain words."""
@@ -80,46 +91,111 @@ class KubernetesDeployer:
                 if e.status != 409:  # created meanwhile by another worker: fine
                     raise
 
-    def _upsert(self, read, create, patch, manifest: dict) -> None:
+    def _apply(self, read, create, patch, manifest: dict) -> None:
+        """Create the object, or server-side apply it: the object becomes exactly the manifest for
+        the fields Berth owns, so an env var, port or probe removed from the settings goes away
+        (a strategic-merge patch would keep list entries the manifest no longer has)."""
         name, namespace = manifest["metadata"]["name"], manifest["metadata"]["namespace"]
         if self.call(read, name, namespace, missing_ok=True) is None:
             self.call(create, namespace, manifest, field_manager=FIELD_MANAGER)
         else:
-            self.call(patch, name, namespace, manifest, field_manager=FIELD_MANAGER)
+            self.call(patch, name, namespace, manifest, field_manager=FIELD_MANAGER, force=True, _content_type=APPLY)
 
     def apply(self, spec: DeploySpec) -> None:
         self.ensure_namespace(spec.namespace)
-        for manifest in manifests.build(spec):
-            kind = manifest["kind"]
-            if kind == "Secret":
-                self._upsert(self.core.read_namespaced_secret, self.core.create_namespaced_secret,
-                             self.core.patch_namespaced_secret, manifest)
-            elif kind == "Deployment":
-                self._upsert(self.apps.read_namespaced_deployment, self.apps.create_namespaced_deployment,
-                             self.apps.patch_namespaced_deployment, manifest)
-            elif kind == "Service":
-                self._upsert(self.core.read_namespaced_service, self.core.create_namespaced_service,
-                             self.core.patch_namespaced_service, manifest)
-        if not any(p.expose for p in spec.ports):
+        kinds = {
+            "Secret": (self.core.read_namespaced_secret, self.core.create_namespaced_secret,
+                       self.core.patch_namespaced_secret),
+            "Deployment": (self.apps.read_namespaced_deployment, self.apps.create_namespaced_deployment,
+                           self.apps.patch_namespaced_deployment),
+            "Service": (self.core.read_namespaced_service, self.core.create_namespaced_service,
+                        self.core.patch_namespaced_service),
+            "Ingress": (self.networking.read_namespaced_ingress, self.networking.create_namespaced_ingress,
+                        self.networking.patch_namespaced_ingress),
+        }
+        built = manifests.build(spec, self.ingress_class, self.tls_secret)
+        for manifest in built:
+            self._apply(*kinds[manifest["kind"]], manifest)
+        present = {m["kind"] for m in built}
+        if "Service" not in present:
             self.call(self.core.delete_namespaced_service, spec.name, spec.namespace, missing_ok=True)
+        if "Ingress" not in present:
+            self.call(self.networking.delete_namespaced_ingress, spec.name, spec.namespace, missing_ok=True)
+
+    def restart(self, spec: DeploySpec) -> None:
+        """A rolling restart, as `kubectl rollout restart` does it: a new pod template annotation."""
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        body = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
+        self.call(self.apps.patch_namespaced_deployment, spec.name, spec.namespace, body,
+                  field_manager=FIELD_MANAGER, _content_type="application/strategic-merge-patch+json")
+
+    def _pods(self, spec: DeploySpec):
+        selector = ",".join(f"{k}={v}" for k, v in manifests.selector(spec).items())
+        return self.call(self.core.list_namespaced_pod, spec.namespace, label_selector=selector).items
+
+    def logs(self, spec: DeploySpec, tail: int = 200, since_seconds: int | None = None,
+             previous: bool = False) -> list[LogStream]:
+        """Each replica's log through the pod log API; with `previous`, a crashed container's last run
+        is read where the current one has not printed anything yet."""
+        streams = []
+        for pod in self._pods(spec):
+            name = pod.metadata.name
+            kwargs = {"container": spec.name, "tail_lines": tail, "limit_bytes": LOG_BYTES}
+            if since_seconds:
+                kwargs["since_seconds"] = since_seconds
+            try:
+                text = self.call(self.core.read_namespaced_pod_log, name, spec.namespace, **kwargs)
+                crashed = any(cs.restart_count for cs in (pod.status.container_statuses or [])) \
+                    if pod.status else False
+                if previous and crashed:
+                    text = self.call(self.core.read_namespaced_pod_log, name, spec.namespace, previous=True,
+                                     **kwargs)
+                    streams.append(LogStream(name, (text or "").splitlines()[-tail:], previous=True))
+                else:
+                    streams.append(LogStream(name, (text or "").splitlines()[-tail:]))
+            except DeployError as e:
+                streams.append(LogStream(name, [], error=e.message))
+        return streams
+
+    def events(self, spec: DeploySpec, limit: int = 30) -> list[dict]:
+        """Events of the Deployment, its ReplicaSets and pods, newest last: what Kubernetes says went wrong."""
+        items = self.call(self.core.list_namespaced_event, spec.namespace, limit=500).items
+        prefix = f"{spec.name}-"
+        mine = [e for e in items if e.involved_object and (e.involved_object.name == spec.name or (
+            e.involved_object.name or "").startswith(prefix)) and e.involved_object.kind in
+            ("Deployment", "ReplicaSet", "Pod")]
+        mine.sort(key=lambda e: _event_time(e))
+        return [{"type": e.type or "", "reason": e.reason or "", "object": f"{e.involved_object.kind}/"
+                 f"{e.involved_object.name}", "message": (e.message or "")[:500], "count": e.count or 1,
+                 "at": _event_time(e)} for e in mine[-limit:]]
 
     def status(self, spec: DeploySpec) -> DeployStatus:
         deployment = self.call(self.apps.read_namespaced_deployment, spec.name, spec.namespace, missing_ok=True)
         if deployment is None:
             return DeployStatus("stopped", "NotFound", "No Deployment exists for this component.")
-        selector = ",".join(f"{k}={v}" for k, v in manifests.selector(spec).items())
-        pods = self.call(self.core.list_namespaced_pod, spec.namespace, label_selector=selector)
-        for pod in pods.items:
+        for pod in self._pods(spec):
             found = pod_problem(pod)
             if found:
                 return found
-        return deployment_state(deployment)
+        state = deployment_state(deployment)
+        if state.state == "deploying" and spec.health is not None:
+            unhealthy = [e for e in self.events(spec) if e["reason"] == "Unhealthy"]
+            if unhealthy and unhealthy[-1]["count"] >= spec.health.failure_threshold:
+                return DeployStatus("failed", "Unhealthy", unhealthy[-1]["message"])
+        return state
 
     def delete(self, spec: DeploySpec) -> None:
         self.call(self.apps.delete_namespaced_deployment, spec.name, spec.namespace, missing_ok=True)
         self.call(self.core.delete_namespaced_service, spec.name, spec.namespace, missing_ok=True)
+        self.call(self.networking.delete_namespaced_ingress, spec.name, spec.namespace, missing_ok=True)
         self.call(self.core.delete_namespaced_secret, manifests.pull_secret_name(spec), spec.namespace,
                   missing_ok=True)
+
+
+def _event_time(event) -> str:
+    at = event.last_timestamp or event.event_time or event.first_timestamp or \
+        (event.metadata.creation_timestamp if event.metadata else None)
+    return at.isoformat() if at else ""
 
 
 def pod_problem(pod) -> DeployStatus | None:
@@ -138,8 +214,10 @@ def pod_problem(pod) -> DeployStatus | None:
             return DeployStatus("failed", "OOMKilled", "The container ran out of memory and was killed; raise the "
                                 "memory limit.")
         if waiting and waiting.reason in START_FAILURES:
+            last = cs.last_state.terminated if cs.last_state else None
+            code = f", last exit code {last.exit_code}" if last is not None and last.exit_code is not None else ""
             return DeployStatus("failed", waiting.reason, f"The container keeps failing to start "
-                                f"({cs.restart_count} restarts). {waiting.message or ''}".strip())
+                                f"({cs.restart_count} restarts{code}). {waiting.message or ''}".strip())
     for cond in status.conditions or []:
         if cond.type == "PodScheduled" and cond.status == "False" and cond.reason == "Unschedulable":
             return DeployStatus("failed", "Unschedulable", f"Pending: no node can run the pod. {cond.message or ''}"

@@ -50,7 +50,19 @@ def secret(spec: DeploySpec) -> dict | None:
     }
 
 
-def deployment(spec: DeploySpec, host_ports: bool = False) -> dict:
+def probe(spec: DeploySpec) -> dict | None:
+    """The health check as a Kubernetes probe (readiness and liveness use the same one)."""
+    h = spec.health
+    if h is None:
+        return None
+    action = {"httpGet": {"path": h.path, "port": h.port}} if h.kind == "http" else {"tcpSocket": {"port": h.port}}
+    return {**action, "initialDelaySeconds": h.initial_delay, "periodSeconds": h.period,
+            "failureThreshold": h.failure_threshold, "timeoutSeconds": h.timeout}
+
+
+def deployment(spec: DeploySpec, host_ip: str | None = None, probes: bool = True) -> dict:
+    """The Deployment. `host_ip` (podman) publishes exposed ports on the host at that address;
+    `probes=False` leaves the health check to Berth (podman runs no probes without systemd)."""
     limits = {"memory": f"{spec.memory_mb}Mi"}
     if spec.cpu_millicores:
         limits["cpu"] = f"{spec.cpu_millicores}m"
@@ -63,13 +75,17 @@ def deployment(spec: DeploySpec, host_ports: bool = False) -> dict:
     }
     ports = []
     for p in spec.ports:
-        entry = {"containerPort": p.port, "protocol": p.protocol, "name": f"p{p.port}-{p.protocol.lower()}"}
-        if host_ports and p.expose:
+        entry = {"containerPort": p.port, "protocol": p.protocol, "name": port_name(p)}
+        if host_ip and p.expose:
             entry["hostPort"] = p.host_port or p.port
-            entry["hostIP"] = "127.0.0.1"
+            entry["hostIP"] = host_ip
         ports.append(entry)
     if ports:
         container["ports"] = ports
+    check = probe(spec) if probes else None
+    if check:
+        container["readinessProbe"] = check
+        container["livenessProbe"] = dict(check)
     pod_spec = {"containers": [container]}
     if spec.credentials is not None:
         pod_spec["imagePullSecrets"] = [{"name": pull_secret_name(spec)}]
@@ -88,6 +104,10 @@ def deployment(spec: DeploySpec, host_ports: bool = False) -> dict:
     }
 
 
+def port_name(p) -> str:
+    return f"p{p.port}-{p.protocol.lower()}"
+
+
 def service(spec: DeploySpec) -> dict | None:
     exposed = [p for p in spec.ports if p.expose]
     if not exposed:
@@ -96,11 +116,30 @@ def service(spec: DeploySpec) -> dict | None:
         "apiVersion": "v1", "kind": "Service",
         "metadata": {"name": spec.name, "namespace": spec.namespace, "labels": labels(spec)},
         "spec": {"type": "ClusterIP", "selector": selector(spec),
-                 "ports": [{"name": f"p{p.port}-{p.protocol.lower()}", "port": p.port, "targetPort": p.port,
+                 "ports": [{"name": port_name(p), "port": p.port, "targetPort": p.port,
                             "protocol": p.protocol} for p in exposed]},
     }
 
 
-def build(spec: DeploySpec, host_ports: bool = False) -> list[dict]:
-    """Secret (when the registry needs credentials), Deployment, Service (when a port is exposed)."""
-    return [m for m in (secret(spec), deployment(spec, host_ports), service(spec)) if m is not None]
+def ingress(spec: DeploySpec, ingress_class: str | None = None, tls_secret: str | None = None) -> dict | None:
+    """An Ingress for the exposed TCP ports that have a public host name."""
+    public = [p for p in spec.ports if p.expose and p.public_host and p.protocol == "TCP"]
+    if not public:
+        return None
+    body: dict = {"rules": [{"host": p.public_host, "http": {"paths": [{
+        "path": "/", "pathType": "Prefix",
+        "backend": {"service": {"name": spec.name, "port": {"number": p.port}}}}]}} for p in public]}
+    if ingress_class:
+        body["ingressClassName"] = ingress_class
+    if tls_secret:
+        body["tls"] = [{"hosts": sorted({p.public_host for p in public}), "secretName": tls_secret}]
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": spec.name, "namespace": spec.namespace, "labels": labels(spec)},
+            "spec": body}
+
+
+def build(spec: DeploySpec, ingress_class: str | None = None, tls_secret: str | None = None) -> list[dict]:
+    """Secret (when the registry needs credentials), Deployment, Service (when a port is exposed),
+    Ingress (when an exposed port has a public host)."""
+    return [m for m in (secret(spec), deployment(spec), service(spec), ingress(spec, ingress_class, tls_secret))
+            if m is not None]

@@ -6,15 +6,17 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
 
 from services.deploy import manifests
-from services.deploy.spec import DeployError, DeploySpec, DeployStatus
+from services.deploy.spec import DeployError, DeploySpec, DeployStatus, LogStream
 
 KEY_LABEL = "berth.dev/key"
 
@@ -38,14 +40,41 @@ def plain_words(stderr: str) -> str:
     return re.sub(r"\s+", " ", last)[:500] or "podman failed without a message."
 
 
+_STARTED = re.compile(r"^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(\.\d+)?\s*(Z|[+-]\d\d:?\d\d)?")
+
+
+def _uptime(started_at: str) -> float:
+    """Seconds since podman's StartedAt (RFC 3339 with nanoseconds, or Go's default format); when it
+    cannot be read, the container is taken as settled (never waiting forever on a format)."""
+    m = _STARTED.match(started_at or "")
+    if not m:
+        return float("inf")
+    fraction = (m.group(3) or ".0")[:7]
+    zone = (m.group(4) or "Z").replace("Z", "+00:00")
+    if len(zone) == 5:
+        zone = zone[:3] + ":" + zone[3:]
+    try:
+        started = datetime.fromisoformat(f"{m.group(1)}T{m.group(2)}{fraction}{zone}")
+    except ValueError:
+        return float("inf")
+    return (datetime.now(UTC) - started).total_seconds()
+
+
 class PodmanDeployer:
     name = "podman"
+    publishes_host_ports = True
+    probes_itself = False  # no systemd timers here: Berth runs the health check (services.deploy.probe)
+    max_replicas = 1  # `podman kube play` starts one pod whatever the Deployment's replicas
 
-    def __init__(self, workdir: str | Path, podman: str = "podman", timeout: int = 300):
+    def __init__(self, workdir: str | Path, podman: str = "podman", timeout: int = 300,
+                 publish_address: str = "127.0.0.1", settle: float = 2.0):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.podman = podman
         self.timeout = timeout
+        self.publish_address = publish_address
+        # A container counts as running once it has stayed up this long (one that exits at once fails).
+        self.settle = settle
 
     @staticmethod
     def available() -> bool:
@@ -54,11 +83,12 @@ class PodmanDeployer:
     def _key(self, spec: DeploySpec) -> str:
         return f"{spec.namespace}-{spec.name}"
 
-    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    def _run(self, *args: str, check: bool = True, merge_output: bool = False) -> subprocess.CompletedProcess:
         """The one way Berth calls podman: a timeout, errors in plain words."""
         try:
-            result = subprocess.run([self.podman, *args], capture_output=True, text=True, timeout=self.timeout,
-                                    env=os.environ.copy())
+            result = subprocess.run([self.podman, *args], stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT if merge_output else subprocess.PIPE,
+                                    text=True, errors="replace", timeout=self.timeout, env=os.environ.copy())
         except subprocess.TimeoutExpired as e:
             raise DeployError(f"podman {args[0]} did not finish within {self.timeout}s.") from e
         except FileNotFoundError as e:
@@ -72,7 +102,7 @@ class PodmanDeployer:
 
     def apply(self, spec: DeploySpec) -> None:
         local = replace(spec, name=self._key(spec))
-        docs = [manifests.deployment(local, host_ports=True)]
+        docs = [manifests.deployment(local, host_ip=self.publish_address, probes=False)]
         # Let the pod find itself by a label that is unique across teams.
         docs[0]["spec"]["template"]["metadata"]["labels"][KEY_LABEL] = local.name
         path = self._manifest_path(spec)
@@ -125,7 +155,10 @@ class PodmanDeployer:
                 return DeployStatus("failed", reason, f"The container exited with code {state.get('ExitCode')}"
                                     + (f" after {restarts} restarts." if restarts else "."))
         if all(c.get("State", {}).get("Running") for c in containers):
-            return DeployStatus("running", "Running", "The container is running.")
+            up = min(_uptime(c.get("State", {}).get("StartedAt", "")) for c in containers)
+            if up >= self.settle:
+                return DeployStatus("running", "Running", "The container is running.")
+            return DeployStatus("deploying", "Started", "The container started; checking that it stays up.")
         return DeployStatus("deploying", "ContainerCreating", "The container is starting.")
 
     def delete(self, spec: DeploySpec) -> None:
@@ -135,6 +168,52 @@ class PodmanDeployer:
             path.unlink(missing_ok=True)
         for c in self._containers(spec):
             self._run("pod", "rm", "-f", c.get("Pod", ""), check=False)
+
+    def host_port_free(self, port: int) -> bool:
+        """Whether nothing listens on this host port now (another program, or a pod Berth forgot)."""
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((self.publish_address or "0.0.0.0", port))
+            except OSError:
+                return False
+        return True
+
+    def probe_address(self, spec: DeploySpec) -> tuple[str, int] | None:
+        """Where the health check's port answers on the host (None when it is not published)."""
+        port = next((p for p in spec.ports if p.port == spec.health.port and p.expose), None)
+        if port is None:
+            return None
+        host = "127.0.0.1" if self.publish_address in ("0.0.0.0", "127.0.0.1", "") else self.publish_address
+        return host, port.host_port or port.port
+
+    def logs(self, spec: DeploySpec, tail: int = 200, since_seconds: int | None = None,
+             previous: bool = False) -> list[LogStream]:
+        """The last lines of each container (a crashed one's too: podman keeps its log)."""
+        streams = []
+        for c in self._containers(spec):
+            name = c.get("Name", "?")
+            args = ["logs", "--tail", str(tail)]
+            if since_seconds:
+                args += ["--since", f"{since_seconds}s"]
+            result = self._run(*args, name, check=False, merge_output=True)
+            lines = result.stdout.splitlines()
+            short = name.removeprefix(f"{self._key(spec)}-pod-")
+            if result.returncode != 0:
+                streams.append(LogStream(short, [], error=plain_words(result.stdout)))
+            else:
+                streams.append(LogStream(short, lines[-tail:]))
+        return streams
+
+    def restart(self, spec: DeploySpec) -> None:
+        pods = {c.get("Pod") for c in self._containers(spec) if c.get("Pod")}
+        if not pods:
+            raise DeployError("No pod is running for this component.")
+        for pod in pods:
+            self._run("pod", "restart", pod)
+
+    def events(self, spec: DeploySpec) -> list[dict]:
+        """Podman has no event objects per component; the state and log tell the story."""
+        return []
 
     def inspect(self, spec: DeploySpec) -> list[dict]:
         """Raw podman inspection of the component's containers (for the UI and tests)."""

@@ -25,7 +25,21 @@ class Port:
     port: int
     protocol: str = "TCP"
     expose: bool = True
-    host_port: int | None = None
+    host_port: int | None = None  # podman: the port on the host (assigned from a range when not chosen)
+    public_host: str | None = None  # Kubernetes: a host name an Ingress routes to this port
+
+
+@dataclass
+class HealthCheck:
+    """One probe for readiness and liveness: an HTTP GET answering 2xx/3xx, or a TCP connect."""
+
+    kind: str  # http / tcp
+    port: int
+    path: str = "/"
+    initial_delay: int = 0
+    period: int = 10
+    failure_threshold: int = 3
+    timeout: int = 2
 
 
 @dataclass
@@ -43,6 +57,17 @@ class DeploySpec:
     credentials: PullCredentials | None = None
     tls_verify: bool = True
     ca_bundle: str | None = None  # a private registry CA (PEM); podman gets it per pull, clusters must trust it
+    health: HealthCheck | None = None
+
+
+@dataclass
+class LogStream:
+    """The last lines one container printed (oldest first)."""
+
+    name: str  # replica/container, as the runtime names it
+    lines: list[str]
+    previous: bool = False  # Kubernetes: the crashed run before the current one
+    error: str = ""
 
 
 @dataclass
