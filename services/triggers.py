@@ -5,7 +5,8 @@ from dataclasses import dataclass
 
 import re2
 
-from services.versions import RangeError, natural_key, parse_range, parse_version, satisfies
+from services.semver import RangeError, parse_range, satisfies
+from services.versions import natural_key, parse_version
 
 KINDS = {"same_tag": "Same tag only", "regex": "Tag matches a regular expression",
          "semver": "Semantic version range"}
@@ -36,7 +37,7 @@ def check_pattern(kind: str, pattern: str | None) -> str | None:
         try:
             re2.compile(pattern)
         except re2.error as e:
-            return f"This is not a regular expression RE2 accepts: {e}"
+            return f"This is not a regular expression RE2 accepts: {_re2_message(e)}"
         return None
     if kind == "semver":
         try:
@@ -45,6 +46,14 @@ def check_pattern(kind: str, pattern: str | None) -> str | None:
             return str(e)
         return None
     return "Choose a rule."
+
+
+def _re2_message(error: Exception) -> str:
+    """RE2's message in plain text (the binding hands it over as bytes: b'missing ): v5.(')."""
+    detail = error.args[0] if error.args else error
+    if isinstance(detail, bytes):
+        detail = detail.decode("utf-8", "replace")
+    return str(detail)
 
 
 def matches(rule: Rule, tag: str, component_tag: str) -> tuple[bool, str]:
@@ -60,10 +69,11 @@ def matches(rule: Rule, tag: str, component_tag: str) -> tuple[bool, str]:
     version = parse_version(tag)
     if version is None:
         return False, f"tag {tag} is not a semantic version (rule: {rule.pattern})"
-    if version.prerelease and not rule.include_prereleases:
-        return False, f"tag {tag} is a pre-release and the rule does not include pre-releases"
-    if satisfies(version, parse_range(rule.pattern), rule.include_prereleases):
+    if satisfies(version, parse_range(rule.pattern, rule.include_prereleases), rule.include_prereleases):
         return True, f"version {tag} is in range {rule.pattern}"
+    if version.prerelease and not rule.include_prereleases and satisfies(
+            version, parse_range(rule.pattern, True), True):
+        return False, f"tag {tag} is a pre-release and the rule does not include pre-releases"
     return False, f"version {tag} is not in range {rule.pattern}"
 
 

@@ -47,14 +47,19 @@ def _is_digest(value: str | None) -> bool:
     return bool(value) and value.startswith("sha256:")
 
 
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
 def _split_ref(ref: str) -> tuple[str | None, str]:
-    """host/path of an image reference without tag or digest -> (host, path)."""
-    ref = ref.split("@", 1)[0]
+    """An image reference or repository URL, without tag or digest -> (host, path): a scheme
+    (https://, docker://) is dropped, and the first path component is a host by Docker's rule
+    (it has a '.' or a ':', is 'localhost', or has upper-case letters)."""
+    ref = _SCHEME.sub("", ref.strip()).rstrip("/").split("@", 1)[0]
     last = ref.rsplit("/", 1)
     if ":" in last[-1]:
         ref = ref.rsplit(":", 1)[0]
     first, sep, rest = ref.partition("/")
-    if sep and ("." in first or ":" in first or first == "localhost"):
+    if sep and ("." in first or ":" in first or first == "localhost" or first != first.lower()):
         return first.lower(), rest.lower()
     return None, ref.lower()
 
@@ -63,7 +68,7 @@ def _str(value) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _distribution_event(event) -> PushEvent | Ignored:
+def _distribution_event(event, acr: bool = False) -> PushEvent | Ignored:
     if not isinstance(event, dict):
         raise PayloadError("A notification event is not an object.")
     action, target = event.get("action"), event.get("target")
@@ -72,7 +77,8 @@ def _distribution_event(event) -> PushEvent | Ignored:
     repo, tag = _str(target.get("repository")), _str(target.get("tag"))
     if action != "push":
         return Ignored(f"{action or 'unknown'} event, not a push", repo, tag)
-    if target.get("mediaType") not in MANIFEST_TYPES:
+    # ACR's push events are always of manifests, and may leave mediaType out.
+    if target.get("mediaType") not in MANIFEST_TYPES and not (acr and target.get("mediaType") is None):
         return Ignored(f"push of a blob ({target.get('mediaType')}), not of a manifest", repo, tag)
     if not repo:
         raise PayloadError("A push event has no repository.")
@@ -106,7 +112,8 @@ def _dockerhub(data) -> list:
 
 
 def _harbor(data, event_type: str, event_data, event_id=None) -> list:
-    if event_type not in ("PUSH_ARTIFACT", "harbor.artifact.pushed"):
+    # PUSH_ARTIFACT: Harbor 2 (Default); harbor.artifact.pushed: CloudEvents; pushImage: Harbor 1.x.
+    if event_type not in ("PUSH_ARTIFACT", "harbor.artifact.pushed", "pushImage"):
         return [Ignored(f"Harbor {event_type} event, not a push")]
     if not isinstance(event_data, dict):
         raise PayloadError("Harbor payload has no event data.")
@@ -138,7 +145,7 @@ def _quay(data) -> list:
         tags = list(tags)
     if not isinstance(tags, list) or not tags:
         return [Ignored("Quay event without updated tags", name.lower())]
-    return [PushEvent(name.lower(), t, None, host) for t in tags[:MAX_EVENTS] if isinstance(t, str) and t]
+    return [PushEvent(_split_ref(name)[1], t, None, host) for t in tags[:MAX_EVENTS] if isinstance(t, str) and t]
 
 
 def _github(data, event: str) -> list:
@@ -154,12 +161,25 @@ def _github(data, event: str) -> list:
     meta = version.get("container_metadata") if isinstance(version.get("container_metadata"), dict) else {}
     tag_info = meta.get("tag") if isinstance(meta.get("tag"), dict) else {}
     url = _str(version.get("package_url"))
-    host, name = _split_ref(url) if url else ("ghcr.io", f"{package.get('namespace', '')}/{package.get('name', '')}")
+    host, name = _split_ref(url) if url else ("ghcr.io", f"{_github_owner(data, package)}/{package.get('name', '')}"
+                                              .lower())
+    if not name.strip("/") or name.startswith("/") or name.endswith("/"):
+        raise PayloadError(f"GitHub {event} payload names no owner and package.")
     tag, digest = _str(tag_info.get("name")), _str(tag_info.get("digest")) or _str(version.get("name"))
     if not tag:
         return [Ignored("GitHub package version without a tag", name)]
     return [PushEvent(name, tag, digest if _is_digest(digest) else None, host or "ghcr.io",
                       f"github:{version.get('id')}")]
+
+
+def _github_owner(data, package) -> str:
+    """Who owns a package without package_url: the organization, else the package's owner."""
+    for holder in (data.get("organization"), package.get("owner"), data.get("repository", {}).get("owner")
+                   if isinstance(data.get("repository"), dict) else None):
+        login = _str(holder.get("login")) if isinstance(holder, dict) else None
+        if login:
+            return login
+    return _str(package.get("namespace")) or ""
 
 
 def _gcr(message) -> list:
@@ -230,7 +250,7 @@ def _parse(headers, body: bytes) -> tuple[str, list[PushEvent | Ignored]]:
     if "updated_tags" in data or "docker_url" in data:
         return "quay", _quay(data)
     if "action" in data and isinstance(data.get("target"), dict):
-        return "acr", [_distribution_event(data)]
+        return "acr", [_distribution_event(data, acr=True)]
     if isinstance(data.get("message"), dict) and "data" in data["message"]:
         try:
             inner = json.loads(base64.b64decode(data["message"]["data"]))

@@ -245,7 +245,7 @@ def test_reference_parsing(ref, expected):
     assert (r.host, r.repository, r.tag, r.digest) == expected
 
 
-@pytest.mark.parametrize("ref", ["", "UPPER/case", "nginx:bad tag", "https://x.io/a", "a@sha256:short"])
+@pytest.mark.parametrize("ref", ["", "upper/Case", "nginx:bad tag", "https://x.io/a", "a@sha256:short"])
 def test_reference_parsing_rejects(ref):
     from services.registry.reference import parse
 

@@ -1,4 +1,8 @@
-"""Image references by Docker's rules: [host[:port]/]path[:tag][@digest]."""
+"""Image references by Docker's rules (distribution/reference's ParseNormalizedNamed):
+[host[:port]/]path[:tag][@digest]. The first path component is a host when it has a '.', a ':',
+is 'localhost' or has upper-case letters; docker.io and index.docker.io are Docker Hub, where a
+one-component path gets 'library/'; a name has at most 255 characters; 64 hex characters are an
+image id, not a repository."""
 from __future__ import annotations
 
 import re
@@ -11,7 +15,9 @@ _DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
 _HOST_RE = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
                       r"|\[[0-9a-fA-F:]+\])(?::[0-9]{1,5})?$")
 DOCKER_HUB = "docker.io"
-_HUB_ALIASES = {"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"}
+_HUB_ALIASES = {"docker.io", "index.docker.io"}
+_IMAGE_ID = re.compile(r"^[a-f0-9]{64}$")
+NAME_MAX = 255
 
 
 @dataclass(frozen=True)
@@ -74,8 +80,11 @@ def parse(text: str) -> ImageReference:
         problem = check_tag(tag)
         if problem:
             raise ValueError(problem)
+    if _IMAGE_ID.match(name):
+        raise ValueError("That is an image id (64 hexadecimal characters), not a repository name.")
     first, sep, rest = name.partition("/")
-    if sep and ("." in first or ":" in first or first == "localhost" or first.startswith("[")):
+    if sep and ("." in first or ":" in first or first == "localhost" or first.startswith("[")
+                or first != first.lower()):
         host, path = first, rest
         if not _HOST_RE.match(host):
             raise ValueError(f"{host} is not a valid registry host.")
@@ -85,9 +94,13 @@ def parse(text: str) -> ImageReference:
         host = DOCKER_HUB
     if host == DOCKER_HUB and "/" not in path:
         path = f"library/{path}"
+    if path != path.lower():
+        raise ValueError("A repository name must be lowercase.")
     problem = check_repository(path)
     if problem:
         raise ValueError(problem)
+    if len(f"{host}/{path}") > NAME_MAX:
+        raise ValueError(f"An image name (registry host and repository) has at most {NAME_MAX} characters.")
     if tag is None and digest is None:
         tag = "latest"
     return ImageReference(host, path, tag, digest)
