@@ -220,6 +220,10 @@ class Component(db.Model):
     # Digests whose release failed and was rolled back automatically: never auto-deployed again until
     # a person clears the mark. [{"digest", "tag", "release", "reason", "at"}]
     bad_digests: Mapped[list] = mapped_column(db.JSON, default=list)
+    # Rule options: deploy only a tag whose image has this platform (e.g. linux/amd64), and only
+    # tags first seen (pushed) at least this many minutes ago.
+    require_platform: Mapped[str | None] = mapped_column(String(64))
+    cooldown_minutes: Mapped[int | None]
 
     team: Mapped[Team] = relationship()
     application: Mapped[Application] = relationship()
@@ -263,6 +267,20 @@ class Release(db.Model):
     @property
     def in_progress(self) -> bool:
         return self.status in ACTIVE_RELEASE_STATUSES
+
+
+class TagSighting(db.Model):
+    """When Berth first saw a tag at a digest for a component (by webhook or poll): the push time
+    a cooldown counts from. One row per (component, tag, digest), by the schema."""
+
+    __tablename__ = "tag_sightings"
+    __table_args__ = (UniqueConstraint("component_id", "tag", "digest", name="uq_tag_sightings"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    component_id: Mapped[int] = mapped_column(ForeignKey("components.id", ondelete="CASCADE"), index=True)
+    tag: Mapped[str] = mapped_column(String(128))
+    digest: Mapped[str] = mapped_column(String(100))
+    first_seen: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class DeliveryStatus(enum.StrEnum):

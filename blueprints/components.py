@@ -414,6 +414,8 @@ def build_source(component_id: int):
     form = BuildSourceForm(obj=component if request.method == "GET" else None)
     if request.method == "GET":
         form.trigger_pattern.data = component.trigger_pattern or ""
+        form.platform_only.data = bool(component.require_platform)
+        form.platform.data = component.require_platform or "linux/amd64"
     if form.validate_on_submit():
         try:
             components.update_build_source(component, components.BuildSourceInput(
@@ -421,7 +423,9 @@ def build_source(component_id: int):
                 trigger_pattern=form.trigger_pattern.data or "",
                 include_prereleases=bool(form.include_prereleases.data), no_downgrade=bool(form.no_downgrade.data),
                 poll_interval=form.poll_interval.data,
-                webhook_secret=form.webhook_secret.data or "", clear_secret=bool(form.clear_secret.data)))
+                webhook_secret=form.webhook_secret.data or "", clear_secret=bool(form.clear_secret.data),
+                require_platform=(form.platform.data or "").strip().lower() if form.platform_only.data else None,
+                cooldown_minutes=form.cooldown_minutes.data))
         except FieldErrors as e:
             apply_to_form(form, e)
         else:
@@ -436,19 +440,24 @@ def build_source(component_id: int):
 
 @bp.route("/<int:component_id>/build-source/preview")
 def trigger_preview(component_id: int):
-    """HTMX: which of the repository's current tags the rule in the form would deploy."""
-
+    """HTMX: every current tag with what the rule in the form would make of it (paged). The
+    pattern's field error is replaced out of band, so an old error never sits beside a new preview."""
     component = get_team_object_or_404(Component, component_id)
-    tags, count, error = [], 0, None
+    preview, error, pattern_error = None, None, ""
+    platform = (request.args.get("platform") or "").strip().lower()[:64] if request.args.get("platform_only") else None
+    cooldown = request.args.get("cooldown_minutes", type=int)
     try:
-        tags, count = components.preview_rule(component, request.args.get("trigger_kind", "same_tag"),
-                                              request.args.get("trigger_pattern", ""),
-                                              bool(request.args.get("include_prereleases")))
+        preview = components.preview_rule(component, request.args.get("trigger_kind", "same_tag"),
+                                          request.args.get("trigger_pattern", ""),
+                                          bool(request.args.get("include_prereleases")), platform,
+                                          cooldown if cooldown and 0 < cooldown <= 10080 else None,
+                                          page=max(1, min(request.args.get("page", 1, type=int), 10_000)))
     except FieldErrors as e:
-        error = next(iter(e.errors.values()))
+        error = pattern_error = next(iter(e.errors.values()))
     except RegistryError as e:
         error = e.message
-    return render_template("components/_trigger_preview.html", tags=tags, count=count, error=error)
+    return render_template("components/_trigger_preview.html", preview=preview, error=error,
+                           pattern_error=pattern_error, component=component)
 
 
 @bp.route("/<int:component_id>/webhook-token", methods=["POST"])

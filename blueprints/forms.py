@@ -171,6 +171,12 @@ class BuildSourceForm(FlaskForm):
                                   "e.g. v5.*; or a version range, e.g. >=5.0.0 <6, ~5.1, ^5")
     include_prereleases = BooleanField("Include pre-releases (e.g. 5.2.0-rc.1)")
     no_downgrade = BooleanField("Never deploy an older version than the one running")
+    platform_only = BooleanField("Only when the image has my platform")
+    platform = StringField("Platform", default="linux/amd64", description="os/architecture[/variant] the "
+                           "runtime needs, e.g. linux/amd64 or linux/arm64/v8; a tag without it waits")
+    cooldown_minutes = IntegerField("Cooldown (minutes, optional)", validators=[
+        Optional(), NumberRange(1, 10080, "Use 1 to 10080 minutes (a week).")],
+        description="Deploy only tags first seen at least this long ago")
     poll_interval = IntegerField("Poll every (seconds, optional)", validators=[
         Optional(), NumberRange(15, 86400, "Use 15 to 86400 seconds.")],
         description="Polling is the fallback for registries that cannot send webhooks; empty uses the default")

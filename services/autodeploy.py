@@ -2,9 +2,23 @@
 this component (and make its release), or why not."""
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func, select
+from datetime import datetime, timedelta
 
-from models import Component, DeliveryOutcome, DeliveryStatus, Release, ReleaseStatus, WebhookDelivery, db, utcnow
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from models import (
+    Component,
+    DeliveryOutcome,
+    DeliveryStatus,
+    Release,
+    ReleaseStatus,
+    TagSighting,
+    WebhookDelivery,
+    db,
+    utcnow,
+)
 from services import images, releases, triggers, webhooks
 from services.registry.errors import RegistryError, RegistryNotFound
 
@@ -105,6 +119,10 @@ def decide(delivery, source: str, component: Component, event: webhooks.PushEven
         if is_older:
             return ignored(f"{event.tag} is older than {reference_tag}, which is running or deploying "
                            "(never deploy an older version)", digest)
+    wait = waiting(component.id, component.require_platform, component.cooldown_minutes, source_, event.tag,
+                   digest)
+    if wait:
+        return ignored(wait, digest)
     release = releases.queue_release(component, trigger, f"{trigger} ({source})", tag=event.tag, digest=digest,
                                        expected_seq=seen)
     if digest != event.digest and event.digest:
@@ -112,6 +130,41 @@ def decide(delivery, source: str, component: Component, event: webhooks.PushEven
     return _outcome(delivery, component, event, "deployed", f"deployed: {why}", release=release, digest=digest)
 
 
+
+
+def first_seen(component_id: int, tag: str, digest: str, record: bool = True) -> datetime | None:
+    """When Berth first saw this tag at this digest for the component (now, if this is the first
+    time; with `record=False`, None). One row per sighting on any database: an insert that yields
+    to an existing row."""
+    if record:
+        insert = postgresql_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+        db.session.execute(insert(TagSighting).values(component_id=component_id, tag=tag[:128], digest=digest,
+                                                      first_seen=utcnow()).on_conflict_do_nothing())
+    return db.session.scalar(select(TagSighting.first_seen).where(
+        TagSighting.component_id == component_id, TagSighting.tag == tag[:128], TagSighting.digest == digest))
+
+
+def waiting(component_id: int, platform: str | None, cooldown: int | None, source_, tag: str, digest: str,
+            record: bool = True) -> str | None:
+    """Why a tag the rule accepts must wait (the platform is missing, the cooldown runs), or None.
+    Reasons are stable sentences: a poll that finds the same wait again records nothing new."""
+    if platform:
+        try:
+            platforms = source_.client.image_details(source_.repository, tag).platforms
+        except RegistryError as e:
+            return f"waiting: could not read the platforms of {tag} ({e.message})"
+        if platform not in platforms:
+            return (f"waiting: {tag} ({digest[:19]}) has no {platform} image (it has "
+                    f"{', '.join(platforms) or 'no platform listed'}); it deploys when a push adds one")
+    if cooldown:
+        seen = first_seen(component_id, tag, digest, record)
+        if seen is None:
+            return f"waiting: Berth has not seen {tag} pushed yet; its {cooldown}-minute cooldown starts when it does"
+        until = seen + timedelta(minutes=cooldown)
+        if utcnow() < until:
+            return (f"waiting: {tag} was first seen at {seen:%Y-%m-%d %H:%M} UTC; it deploys after "
+                    f"{until:%H:%M} UTC (cooldown {cooldown} min)")
+    return None
 
 
 def reevaluate(component: Component, by: str) -> DeliveryOutcome | None:

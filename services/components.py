@@ -8,7 +8,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from models import MAX_ID, Application, Component, Registry, Team, db
-from services import endpoints, images, registries, releases, settings, triggers
+from services import autodeploy, endpoints, images, registries, releases, settings, triggers
 from services.deploy.spec import HealthCheck, Port
 from services.deployers import get_deployer
 from services.errors import FieldErrors
@@ -319,6 +319,8 @@ class BuildSourceInput:
     poll_interval: int | None
     webhook_secret: str  # empty keeps the stored one
     clear_secret: bool
+    require_platform: str | None = None
+    cooldown_minutes: int | None = None
 
 
 def _check_rule(kind: str, pattern: str) -> None:
@@ -329,8 +331,15 @@ def _check_rule(kind: str, pattern: str) -> None:
         raise FieldErrors({"trigger_pattern": problem})
 
 
+PLATFORM = re.compile(r"^[a-z0-9]{1,20}/[a-z0-9_]{1,20}(/[a-z0-9]{1,10})?$")
+
+
 def update_build_source(component: Component, data: BuildSourceInput) -> None:
     _check_rule(data.trigger_kind, data.trigger_pattern)
+    if data.require_platform is not None and not PLATFORM.match(data.require_platform):
+        raise FieldErrors({"platform": "Write the platform as os/architecture, e.g. linux/amd64 or linux/arm64/v8."})
+    component.require_platform = data.require_platform
+    component.cooldown_minutes = data.cooldown_minutes
     component.auto_deploy = data.auto_deploy
     component.trigger_kind = data.trigger_kind
     component.trigger_pattern = data.trigger_pattern.strip() if data.trigger_kind != "same_tag" else None
@@ -348,9 +357,38 @@ def repository_tags(component: Component) -> list[str]:
     return source.client.tag_list(source.repository).names
 
 
-def preview_rule(component: Component, kind: str, pattern: str, include_prereleases: bool) -> tuple[list[str], int]:
-    """The repository's current tags this rule would deploy (newest first) and how many there are.
-    Raises FieldErrors for a rule that cannot be used, RegistryError when the tags cannot be read."""
+@dataclass
+class Preview:
+    rows: list  # triggers.Verdict, this page
+    total: int  # tags in the repository
+    matching: int  # tags the rule accepts
+    winner: str | None
+    page: int
+    pages: int
+
+
+def preview_rule(component: Component, kind: str, pattern: str, include_prereleases: bool,
+                 require_platform: str | None = None, cooldown_minutes: int | None = None,
+                 page: int = 1, per_page: int = 50) -> Preview:
+    """Every current tag of the repository with what this rule would make of it (paged), the one
+    that would deploy marked; its platform and cooldown checked as a push would be. Raises
+    FieldErrors for a rule that cannot be used, RegistryError when the tags cannot be read."""
     _check_rule(kind, pattern)
-    rule = triggers.Rule(kind, pattern, include_prereleases)
-    return triggers.preview(rule, repository_tags(component), component.tag)
+    rule = triggers.Rule(kind, pattern, include_prereleases, component.no_downgrade)
+    running = releases.current_release(component)
+    verdicts = triggers.explain(rule, repository_tags(component), component.tag,
+                                running.tag if running is not None and not component.stopped else None)
+    winner = next((v.tag for v in verdicts if v.deploys), None)
+    if winner is not None and (require_platform or cooldown_minutes):
+        source = images.source_for(component.team_id, component.source_registry, component.image
+                                   if component.source_registry else f"{component.image}:{component.tag}")
+        digest = source.client.manifest_digest(source.repository, winner)
+        waiting = autodeploy.waiting(component.id, require_platform, cooldown_minutes, source, winner, digest,
+                                     record=False)
+        if waiting:
+            verdicts = [triggers.Verdict(v.tag, False, waiting, True) if v.tag == winner else v for v in verdicts]
+            winner = None
+    pages = max(1, -(-len(verdicts) // per_page))
+    page = max(1, min(page, pages))
+    return Preview(verdicts[(page - 1) * per_page:page * per_page], len(verdicts),
+                   sum(v.matches for v in verdicts), winner, page, pages)

@@ -217,8 +217,22 @@ def _apply(group: Group, now, report: PollReport) -> tuple[int, int]:
     db.session.add(delivery)
     db.session.flush()
     outcomes = [autodeploy.decide(delivery, "poll", component, event, trigger="poll") for component, event in findings]
+    # A poll that finds the same wait or refusal again (a cooldown running, a platform missing)
+    # records nothing new.
+    outcomes = [o for o in outcomes if not _repeats(o)]
+    if not outcomes:
+        db.session.delete(delivery)
+        return 0, 0
     db.session.add_all(outcomes)
     return len(outcomes), sum(o.outcome == "deployed" for o in outcomes)
+
+
+def _repeats(outcome: DeliveryOutcome) -> bool:
+    if outcome.outcome != "ignored" or outcome.component_id is None:
+        return False
+    last = db.session.scalars(select(DeliveryOutcome).where(DeliveryOutcome.component_id == outcome.component_id)
+                              .order_by(DeliveryOutcome.id.desc()).limit(1)).first()
+    return last is not None and (last.tag, last.outcome, last.reason) == (outcome.tag, "ignored", outcome.reason)
 
 
 def _told_paused(component: Component, event: PushEvent) -> bool:

@@ -96,8 +96,37 @@ def newest(tags: list[str]) -> str | None:
                                     parse_version(t).key() if parse_version(t) else (), natural_key(t)))
 
 
-def preview(rule: Rule, tags: list[str], component_tag: str, limit: int = 50) -> tuple[list[str], int]:
-    """The repository's tags this rule would deploy, newest first, and how many there are."""
-    matching = [t for t in tags if matches(rule, t, component_tag)[0]]
-    matching.sort(key=lambda t: (parse_version(t).key() if parse_version(t) else (), natural_key(t)), reverse=True)
-    return matching[:limit], len(matching)
+@dataclass(frozen=True)
+class Verdict:
+    """What the rule makes of one tag: whether it would deploy now, and why (not)."""
+
+    tag: str
+    deploys: bool
+    reason: str
+    matches: bool = True  # the rule accepts the tag (whether or not it deploys now)
+
+
+def _newest_first(tag: str):
+    version = parse_version(tag)
+    return (version is not None, version.key() if version else (), natural_key(tag))
+
+
+def explain(rule: Rule, tags: list[str], component_tag: str, running_tag: str | None) -> list[Verdict]:
+    """Every tag, newest first, with what the rule makes of it: the one that would deploy (the
+    newest match, never older than what runs), and for each other why not. The same checks the
+    decision makes, so the preview and the delivery log agree."""
+    out, winner = [], None
+    for tag in sorted(set(tags), key=_newest_first, reverse=True):
+        ok, why = matches(rule, tag, component_tag)
+        if not ok:
+            out.append(Verdict(tag, False, why, False))
+        elif tag == running_tag:
+            out.append(Verdict(tag, False, "already running (a push of a new digest under it redeploys)"))
+        elif winner is not None:
+            out.append(Verdict(tag, False, f"matches, but the newer {winner} comes first"))
+        elif rule.kind != "same_tag" and rule.no_downgrade and running_tag and older(tag, running_tag):
+            out.append(Verdict(tag, False, f"older than {running_tag}, which runs (never deploy an older version)"))
+        else:
+            winner = tag
+            out.append(Verdict(tag, True, why))
+    return out

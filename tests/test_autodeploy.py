@@ -252,15 +252,17 @@ def test_build_source_form_and_preview(client, auth, app, registries):
     cid = create_component(app, rid, "team/preview", "v5.1", "preview", free_port())
     r = client.get(f"/components/{cid}/build-source/preview?trigger_kind=regex&trigger_pattern=v5.*")
     html = r.get_data(as_text=True)
-    assert "3 current tags would deploy" in html and html.index("v5.10") < html.index("v5.2")
+    assert "3 of 4 current tags match" in html and '<strong class="mono">v5.10</strong> would deploy' in html
+    assert html.index("v5.10") < html.index("v5.2")
+    assert "matches, but the newer v5.10 comes first" in html and "tag v6.0 does not match /v5.*/" in html
     r = client.get(f"/components/{cid}/build-source/preview?trigger_kind=semver&trigger_pattern=%5E6")
-    assert "1 current tag would deploy" in r.get_data(as_text=True)
+    assert '1 of 4 current tags match; <strong class="mono">v6.0</strong> would deploy' in r.get_data(as_text=True)
     r = client.post(f"/components/{cid}/build-source", data={"auto_deploy": "y", "trigger_kind": "regex",
                                                              "trigger_pattern": "(?<=v)5", "no_downgrade": "y"})
     assert r.status_code == 422 and "RE2" in r.get_data(as_text=True)
     r = client.post(f"/components/{cid}/build-source", data={"auto_deploy": "y", "trigger_kind": "semver",
                                                              "trigger_pattern": ">=banana"})
-    assert r.status_code == 422 and "not a version" in r.get_data(as_text=True)
+    assert r.status_code == 422 and "Expected a version number, x or * at position 3" in r.get_data(as_text=True)
     with app.app_context():
         assert db.session.get(Component, cid).auto_deploy is False
     r = client.post(f"/components/{cid}/build-source", data={"auto_deploy": "y", "trigger_kind": "regex",

@@ -29,8 +29,11 @@ def test_enable_regex_rule_and_watch_a_push_deploy(page, app, make_user, live_se
     page.get_by_label("Deploy automatically when a matching tag is pushed").check()
     page.get_by_label("Trigger rule").select_option("regex")
     page.get_by_label("Pattern").press_sequentially("v5.*", delay=30)
-    expect(page.get_by_test_id("preview-count")).to_have_text(re.compile(r"^\s*1 current tag"))
-    assert page.locator(".preview-tags li").all_inner_texts() == ["v5.0"]
+    expect(page.get_by_test_id("preview-count")).to_have_text(re.compile(r"^\s*1 of 3 current tags match; none"))
+    assert page.locator(".preview-tags tr[data-tag='v5.0']").inner_text().split("\t")[1:] == [
+        "no", "already running (a push of a new digest under it redeploys)"]
+    assert page.locator(".preview-tags tr[data-tag]").evaluate_all("rows => rows.map(r => r.dataset.tag)") == [
+        "v6.0", "v5.0", "v4.9"]
     page.get_by_role("button", name="Save").click()
     page.get_by_text("Saved the build source.").wait_for()
     with app.app_context():
