@@ -10,7 +10,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.routing import IntegerConverter
 
 import config as berth_config
-from blueprints import access, auth, components, hooks, main, registries, teams
+from blueprints import access, auth, components, hooks, main, oversight, registries, teams
 from blueprints.scope import is_owner, load_current_team
 from extensions import csrf, login_manager, migrate
 from models import MAX_ID, User, db
@@ -66,7 +66,7 @@ class IdConverter(IntegerConverter):
 
 def register_blueprints(app: Flask) -> None:
     app.url_map.converters["int"] = IdConverter
-    for module in (auth, main, teams, registries, components, hooks):
+    for module in (auth, main, teams, registries, components, oversight, hooks):
         app.register_blueprint(module.bp)
 
 
@@ -118,7 +118,9 @@ def register_unit_of_work(app: Flask) -> None:
             db.session.rollback()
 
 
-NAV_LINKS = [("registries.index", "Registries"), ("components.index", "Components")]
+NAV_LINKS = [("registries.index", "Registries"), ("components.index", "Components"),
+             ("oversight.approvals_list", "Approvals"), ("oversight.channels", "Notifications"),
+             ("oversight.audit_log", "Audit")]
 
 
 def register_template_helpers(app: Flask) -> None:
@@ -198,6 +200,7 @@ def register_services(app: Flask) -> None:
         if app.config["BERTH_DEPLOY_WORKERS"] > 0:
             runner = BackgroundRunner(app, app.config["BERTH_DEPLOY_WORKERS"])
             state.release_kick, state.delivery_kick = runner.releases.submit, runner.deliveries.submit
+            state.notify_kick = runner.notifier.kick
             state.shutdowns.append(runner.shutdown)
         if app.config["BERTH_SCHEDULER"]:
             state.shutdowns.append(polling.start_poller(app))

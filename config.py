@@ -12,14 +12,14 @@ class ConfigError(RuntimeError):
     """The environment does not describe a runnable Berth."""
 
 
-def _int(environ, name, default):
+def _int(environ, name, default, kind=int):
     raw = environ.get(name)
     if raw in (None, ""):
         return default
     try:
-        return int(raw)
+        return kind(raw)
     except ValueError as e:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from e
+        raise ConfigError(f"{name} must be a {'whole ' if kind is int else ''}number, got {raw!r}") from e
 
 
 def _port_range(raw: str) -> tuple[int, int]:
@@ -76,6 +76,15 @@ def load(environ=None) -> dict:
         "BERTH_HOST_PORTS": _port_range(environ.get("BERTH_HOST_PORTS", "20000-29999")),
         "BERTH_PUBLISH_ADDRESS": environ.get("BERTH_PUBLISH_ADDRESS", "127.0.0.1"),
         "BERTH_ACCESS_HOST": environ.get("BERTH_ACCESS_HOST", ""),
+        # Notifications: the first retry waits this many seconds, each next one twice as long (5 tries).
+        "BERTH_NOTIFY_BACKOFF": _int(environ, "BERTH_NOTIFY_BACKOFF", 30.0, float),
+        # Email channels: off while BERTH_SMTP_HOST is unset.
+        "BERTH_SMTP_HOST": environ.get("BERTH_SMTP_HOST", ""),
+        "BERTH_SMTP_PORT": _int(environ, "BERTH_SMTP_PORT", 587),
+        "BERTH_SMTP_USER": environ.get("BERTH_SMTP_USER", ""),
+        "BERTH_SMTP_PASSWORD": environ.get("BERTH_SMTP_PASSWORD", ""),
+        "BERTH_SMTP_FROM": environ.get("BERTH_SMTP_FROM", ""),
+        "BERTH_SMTP_STARTTLS": environ.get("BERTH_SMTP_STARTTLS", "on") != "off",
         # Kubernetes: the class and TLS secret of the Ingress made for ports with a public host.
         "BERTH_INGRESS_CLASS": environ.get("BERTH_INGRESS_CLASS", ""),
         "BERTH_INGRESS_TLS_SECRET": environ.get("BERTH_INGRESS_TLS_SECRET", ""),

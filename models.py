@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from flask_login import UserMixin
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import ForeignKey, String, UniqueConstraint, event, true
+from sqlalchemy import ForeignKey, String, UniqueConstraint, event, false, true
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -224,6 +224,11 @@ class Component(db.Model):
     # tags first seen (pushed) at least this many minutes ago.
     require_platform: Mapped[str | None] = mapped_column(String(64))
     cooldown_minutes: Mapped[int | None]
+    # Approvals for auto-deploy: a matching push waits for this many approvals (0: none needed),
+    # for at most approval_hours; owners only when set.
+    approvals_required: Mapped[int] = mapped_column(default=0, server_default="0")
+    approval_hours: Mapped[int] = mapped_column(default=24, server_default="24")
+    approvals_owners_only: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     team: Mapped[Team] = relationship()
     application: Mapped[Application] = relationship()
@@ -267,6 +272,107 @@ class Release(db.Model):
     @property
     def in_progress(self) -> bool:
         return self.status in ACTIVE_RELEASE_STATUSES
+
+
+class NotificationChannel(db.Model):
+    """Where a team's notifications go: a signed generic webhook, a Slack-compatible incoming
+    webhook, or email. `events` lists what it wants (services.notifications.EVENTS)."""
+
+    __tablename__ = "notification_channels"
+    __table_args__ = (UniqueConstraint("team_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(63))
+    kind: Mapped[str] = mapped_column(String(16))  # webhook / slack / email
+    url: Mapped[str | None] = mapped_column(String(500))
+    email_to: Mapped[str | None] = mapped_column(String(500))
+    secret_encrypted: Mapped[str | None] = mapped_column(db.Text)
+    events: Mapped[list] = mapped_column(db.JSON, default=list)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class NotificationStatus(enum.StrEnum):
+    PENDING = "pending"  # waiting for its (next) try
+    SENDING = "sending"  # claimed by one sender
+    SENT = "sent"
+    FAILED = "failed"  # every try failed
+
+
+class Notification(db.Model):
+    """One message to one channel, stored before it is sent: retried with backoff by whichever
+    process claims it (one at a time), across restarts."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("notification_channels.id", ondelete="CASCADE"), index=True)
+    uid: Mapped[str] = mapped_column(String(36), unique=True)  # the delivery id receivers see
+    event: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict] = mapped_column(db.JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default=NotificationStatus.PENDING, index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_at: Mapped[datetime | None]
+    last_status_code: Mapped[int | None]
+    last_latency_ms: Mapped[int | None]
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+    channel: Mapped[NotificationChannel] = relationship()
+
+
+class ApprovalStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    SUPERSEDED = "superseded"
+
+
+class Approval(db.Model):
+    """A matching push waiting for people: approved, it releases exactly this digest."""
+
+    __tablename__ = "approvals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    component_id: Mapped[int] = mapped_column(ForeignKey("components.id", ondelete="CASCADE"), index=True)
+    tag: Mapped[str] = mapped_column(String(128))
+    digest: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16), default=ApprovalStatus.PENDING, index=True)
+    required: Mapped[int] = mapped_column(default=1)
+    owners_only: Mapped[bool] = mapped_column(default=False)
+    approvers: Mapped[list] = mapped_column(db.JSON, default=list)  # emails, in order
+    # How many approved: the compare-and-set that lets two approvals at once not both be the last.
+    approved_count: Mapped[int] = mapped_column(default=0)
+    requested_by: Mapped[str] = mapped_column(String(255))  # the trigger: "webhook (harbor)", "poll"
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(255))
+    note: Mapped[str | None] = mapped_column(String(500))
+    release_id: Mapped[int | None] = mapped_column(ForeignKey("releases.id", ondelete="SET NULL"))
+
+    component: Mapped[Component] = relationship()
+
+
+class AuditEntry(db.Model):
+    """Who changed what: one row per action, never a secret value."""
+
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    actor: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target: Mapped[str] = mapped_column(String(255))  # "component web", "registry local"
+    summary: Mapped[str] = mapped_column(String(1000), default="")
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class TagSighting(db.Model):

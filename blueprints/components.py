@@ -14,7 +14,7 @@ from blueprints.forms import BuildSourceForm, ComponentForm, EmptyForm, ScaleFor
 from blueprints.render import is_htmx, page_or_block
 from blueprints.scope import current_team, get_team_object_or_404
 from models import Application, Component, Registry, Release, WebhookDelivery, db
-from services import components, deliveries, endpoints, operations, registries, releases
+from services import approvals, audit, components, deliveries, endpoints, operations, registries, releases
 from services.deploy.spec import DeployError, HealthCheck, Port
 from services.deployers import disabled_reason
 from services.errors import FieldErrors, ServiceError, apply_to_form
@@ -157,6 +157,7 @@ def new():
             _apply_errors(form, e)
             status = 422
         else:
+            _audit(component, "component.created", f"{component.image}:{component.tag}")
             flash(f"Created {component.name}; deploying {component.image}:{component.tag}.", "success")
             return redirect(url_for("components.detail", component_id=component.id))
     return render_template("components/new.html", form=form, preview=preview, preview_error=preview_error,
@@ -204,7 +205,7 @@ def new_row(kind: str):
 
 def _detail_context(component: Component) -> dict:
     return {"component": component, "view": operations.view(component),
-            "scale_form": ScaleForm(replicas=component.replicas)}
+            "scale_form": ScaleForm(replicas=component.replicas), "approvals": approvals.pending(component)}
 
 
 @bp.route("/<int:component_id>")
@@ -243,6 +244,8 @@ def edit(component_id: int):
             if action in ("save", "deploy"):
                 release, changes = components.update_component(component, _input(form), current_user.email,
                                                                deploy=action == "deploy")
+                done = f"deployed as release #{release.seq}: " if release else "saved: "
+                _audit(component, "component.edited", done + ("; ".join(changes) or "no changes"))
                 if release is not None:
                     flash(f"Saved; deploying release #{release.seq}: " + ("; ".join(changes) or "no changes"),
                           "success")
@@ -263,7 +266,8 @@ def edit(component_id: int):
 @bp.route("/<int:component_id>/start", methods=["POST"])
 def start(component_id: int):
     component = _action(component_id)
-    return _queue(component, lambda: releases.start(component, current_user.email), f"Starting {component.name}.")
+    return _queue(component, lambda: releases.start(component, current_user.email), f"Starting {component.name}.",
+                  "component.started")
 
 
 @bp.route("/<int:component_id>/restart", methods=["POST"])
@@ -274,6 +278,7 @@ def restart(component_id: int):
     except (DeployError, ServiceError) as e:
         flash(f"Could not restart {component.name}: {getattr(e, 'message', str(e))}", "error")
     else:
+        _audit(component, "component.restarted")
         flash(f"Restarting {component.name}.", "success")
     return redirect(url_for("components.detail", component_id=component.id))
 
@@ -288,6 +293,7 @@ def scale(component_id: int):
         except FieldErrors as e:
             apply_to_form(form, e)
         else:
+            _audit(component, "component.scaled", f"{form.replicas.data} replicas, release #{release.seq}")
             flash(f"Scaling {component.name} to {form.replicas.data}: release #{release.seq}.", "info")
             return redirect(url_for("components.detail", component_id=component.id))
     context = _detail_context(component)
@@ -299,6 +305,7 @@ def scale(component_id: int):
 @bp.route("/<int:component_id>/resume", methods=["POST"])
 def resume(component_id: int):
     component = _action(component_id)
+    _audit(component, "component.resumed", "auto-deploy resumed")
     try:
         outcome = operations.resume(component, current_user.email)
     except RegistryError as e:
@@ -314,6 +321,7 @@ def clear_bad(component_id: int):
     component = _action(component_id)
     digest = request.form.get("digest", "")[:100]
     releases.clear_bad(component, digest)
+    _audit(component, "component.cleared_bad_digest", digest[:100])
     flash(f"{digest[:19]} may be auto-deployed again.", "success")
     return redirect(url_for("components.detail", component_id=component.id))
 
@@ -349,13 +357,18 @@ def _action(component_id: int):
     return component
 
 
-def _queue(component: Component, start, done: str):
+def _audit(component: Component, action: str, summary: str = "") -> None:
+    audit.record(component.team_id, current_user.email, action, f"component {component.name}", summary)
+
+
+def _queue(component: Component, start, done: str, action: str):
     """Queue a release (redeploy, rollback) and say so, or say why not; back to the component."""
     try:
-        start()
+        release = start()
     except ServiceError as e:
         flash(str(e), "error")
     else:
+        _audit(component, action, f"release #{release.seq} of {release.tag}")
         flash(done, "info")
     return redirect(url_for("components.detail", component_id=component.id))
 
@@ -364,7 +377,7 @@ def _queue(component: Component, start, done: str):
 def redeploy(component_id: int):
     component = _action(component_id)
     return _queue(component, lambda: releases.redeploy(component, current_user.email),
-                  f"Redeploying {component.name} from {component.image}:{component.tag}.")
+                  f"Redeploying {component.name} from {component.image}:{component.tag}.", "component.redeployed")
 
 
 @bp.route("/<int:component_id>/releases/<int:release_id>/rollback", methods=["POST"])
@@ -375,7 +388,7 @@ def rollback(component_id: int, release_id: int):
         abort(404)
     return _queue(component, lambda: releases.rollback(release, current_user.email),
                   f"Rolling back to release #{release.seq} ({release.tag}, {(release.digest or '')[:19]}) "
-                  "with its settings.")
+                  "with its settings.", "component.rolled_back")
 
 
 @bp.route("/<int:component_id>/stop", methods=["POST"])
@@ -386,6 +399,7 @@ def stop(component_id: int):
     except DeployError as e:
         flash(f"Could not stop {component.name}: {e.message}", "error")
         return redirect(url_for("components.detail", component_id=component.id))
+    _audit(component, "component.stopped")
     flash(f"Stopped {component.name}.", "success")
     return redirect(url_for("components.detail", component_id=component.id))
 
@@ -399,6 +413,7 @@ def delete(component_id: int):
     except DeployError as e:
         flash(f"Could not remove {name} from the runtime, so it was kept: {e.message}", "error")
         return redirect(url_for("components.detail", component_id=component.id))
+    audit.record(current_team().id, current_user.email, "component.deleted", f"component {name}")
     flash(f"Deleted {name} and what it ran.", "success")
     return redirect(url_for("components.index"))
 
@@ -416,6 +431,8 @@ def build_source(component_id: int):
         form.trigger_pattern.data = component.trigger_pattern or ""
         form.platform_only.data = bool(component.require_platform)
         form.platform.data = component.require_platform or "linux/amd64"
+        form.require_approval.data = component.approvals_required > 0
+        form.approvals_required.data = component.approvals_required or 1
     if form.validate_on_submit():
         try:
             components.update_build_source(component, components.BuildSourceInput(
@@ -425,10 +442,16 @@ def build_source(component_id: int):
                 poll_interval=form.poll_interval.data,
                 webhook_secret=form.webhook_secret.data or "", clear_secret=bool(form.clear_secret.data),
                 require_platform=(form.platform.data or "").strip().lower() if form.platform_only.data else None,
-                cooldown_minutes=form.cooldown_minutes.data))
+                cooldown_minutes=form.cooldown_minutes.data,
+                approvals_required=form.approvals_required.data if form.require_approval.data else 0,
+                approval_hours=form.approval_hours.data, approvals_owners_only=bool(form.approvals_owners_only.data)))
         except FieldErrors as e:
             apply_to_form(form, e)
         else:
+            audit.record(component.team_id, current_user.email, "component.build_source", f"component {component.name}",
+                         f"auto-deploy {'on' if component.auto_deploy else 'off'}, rule {component.trigger_kind}"
+                         f"{' ' + component.trigger_pattern if component.trigger_pattern else ''}, approvals "
+                         f"{component.approvals_required}")
             flash("Saved the build source.", "success")
             return redirect(url_for("components.build_source", component_id=component.id))
     return render_template("components/build_source.html", component=component, form=form,
@@ -464,6 +487,7 @@ def trigger_preview(component_id: int):
 def regenerate_token(component_id: int):
     component = _action(component_id)
     endpoints.regenerate_token(component)
+    _audit(component, "component.webhook_token_regenerated")
     flash("New webhook URL generated; the old one no longer works. Update it in your registry.", "success")
     return redirect(url_for("components.build_source", component_id=component.id))
 
@@ -478,5 +502,7 @@ def replay_delivery(delivery_id: int):
     except ServiceError as e:
         flash(str(e), "error")
     else:
+        audit.record(delivery.team_id, current_user.email, "delivery.replayed", f"delivery #{delivery.id}",
+                     f"as #{copy.id}")
         flash(f"Replaying delivery #{delivery.id} as #{copy.id}.", "info")
     return redirect(safe_next(url_for("components.index")))

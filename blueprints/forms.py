@@ -10,12 +10,15 @@ from wtforms import (
     IntegerField,
     PasswordField,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, NumberRange, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
+from services.notifications import KINDS as NOTIFY_KINDS
 from services.registry import KINDS as REGISTRY_KINDS
 from services.triggers import KINDS as TRIGGER_KINDS
 from services.validation import check_email, check_object_name, check_password, check_team_name
@@ -27,6 +30,13 @@ def _check(fn):
         if problem:
             raise ValidationError(problem)
     return validator
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """A list of checkboxes (one per choice), each with its own label."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
 
 
 class EmptyForm(FlaskForm):
@@ -177,12 +187,31 @@ class BuildSourceForm(FlaskForm):
     cooldown_minutes = IntegerField("Cooldown (minutes, optional)", validators=[
         Optional(), NumberRange(1, 10080, "Use 1 to 10080 minutes (a week).")],
         description="Deploy only tags first seen at least this long ago")
+    require_approval = BooleanField("Require approval before an automatic deploy",
+                                    description="Manual deploys and rollbacks never wait.")
+    approvals_required = IntegerField("Approvals needed", default=1, validators=[
+        InputRequired("Enter how many approvals a deploy needs."), NumberRange(1, 10, "Use 1 to 10 approvals.")])
+    approval_hours = IntegerField("Approval expires after (hours)", default=24, validators=[
+        InputRequired("Enter how many hours an approval may wait."), NumberRange(1, 720, "Use 1 to 720 hours.")])
+    approvals_owners_only = BooleanField("Only owners may approve")
     poll_interval = IntegerField("Poll every (seconds, optional)", validators=[
         Optional(), NumberRange(15, 86400, "Use 15 to 86400 seconds.")],
         description="Polling is the fallback for registries that cannot send webhooks; empty uses the default")
     webhook_secret = PasswordField("Webhook secret (optional)", description="When set, deliveries must carry it as "
                                    "an Authorization header or an X-Hub-Signature-256 HMAC. Leave empty to keep it.")
     clear_secret = BooleanField("Remove the webhook secret")
+
+
+class ChannelForm(FlaskForm):
+    name = StringField("Name", description="e.g. team-slack")
+    kind = SelectField("Kind", choices=[SelectChoice(k, label) for k, label in NOTIFY_KINDS.items()])
+    url = StringField("URL", description="The receiver's https:// URL (webhook, or Slack-compatible incoming "
+                      "webhook)")
+    email_to = StringField("Email to", description="Addresses separated by commas (email channels)")
+    secret = PasswordField("Signing secret", description="Signs each request as X-Berth-Signature-256 "
+                           "(HMAC-SHA256 of the body). Leave empty to keep the stored one.")
+    events = MultiCheckboxField("Events")
+    enabled = BooleanField("Enabled")
 
 
 class WebhookSecretForm(FlaskForm):

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 
 from blueprints.forms import EmptyForm, RegistryForm, WebhookSecretForm
 from blueprints.render import page_or_block
 from blueprints.scope import current_team, get_team_object_or_404, is_owner, owner_required
 from models import Registry, db
-from services import components, deliveries, endpoints, registries
+from services import audit, components, deliveries, endpoints, registries
 from services.errors import FieldErrors, ServiceError, apply_to_form
 from services.registry.errors import RegistryError
 
@@ -38,6 +39,8 @@ def new():
         except FieldErrors as e:
             apply_to_form(form, e)
         else:
+            audit.record(registry.team_id, current_user.email, "registry.created", f"registry {registry.name}",
+                         f"{registry.kind} {registry.url}")
             flash(f"Connected {registry.name}. {registry.last_check_message}", "success")
             return redirect(url_for("registries.browse", registry_id=registry.id))
     return render_template("registries/form.html", form=form, registry=None), 422 if form.errors else 200
@@ -56,6 +59,8 @@ def edit(registry_id: int):
         except FieldErrors as e:
             apply_to_form(form, e)
         else:
+            audit.record(registry.team_id, current_user.email, "registry.saved", f"registry {registry.name}",
+                         f"{registry.kind} {registry.url}" + ("; credentials changed" if form.password.data else ""))
             flash(f"Saved {registry.name}. {registry.last_check_message}", "success")
             return redirect(url_for("registries.index"))
     return render_template("registries/form.html", form=form, registry=registry), \
@@ -73,6 +78,7 @@ def delete(registry_id: int):
     except ServiceError as e:
         flash(str(e), "error")
         return redirect(url_for("registries.index"))
+    audit.record(current_team().id, current_user.email, "registry.deleted", f"registry {registry.name}")
     flash(f"Deleted registry {registry.name}.", "success")
     return redirect(url_for("registries.index"))
 
@@ -163,6 +169,9 @@ def webhook(registry_id: int):
         except FieldErrors as e:
             apply_to_form(form, e)
         else:
+            audit.record(registry.team_id, current_user.email, "registry.webhook_secret", f"registry {registry.name}",
+                         "secret removed" if form.clear_secret.data else "secret set" if form.webhook_secret.data
+                         else "unchanged")
             flash("Saved the webhook secret.", "success")
             return redirect(url_for("registries.webhook", registry_id=registry.id))
     hook_url = current_app.config["BERTH_EXTERNAL_URL"] + url_for(
@@ -178,5 +187,7 @@ def regenerate_token(registry_id: int):
     if not EmptyForm().validate_on_submit():
         abort(400)
     endpoints.regenerate_token(registry)
+    audit.record(registry.team_id, current_user.email, "registry.webhook_token_regenerated",
+                 f"registry {registry.name}")
     flash("New webhook URL generated; the old one no longer works.", "success")
     return redirect(url_for("registries.webhook", registry_id=registry.id))

@@ -7,7 +7,7 @@ from flask_login import current_user
 from blueprints.forms import EmptyForm, MemberForm, TeamForm, UserForm
 from blueprints.scope import admin_required, current_team, get_team_object_or_404, is_owner, owner_required
 from models import Membership, Role, User, db
-from services import accounts
+from services import accounts, audit
 from services.errors import FieldErrors, ServiceError, apply_to_form
 
 bp = Blueprint("teams", __name__, url_prefix="/team")
@@ -43,6 +43,7 @@ def add_member():
         except FieldErrors as e:
             apply_to_form(form, e)
         else:
+            audit.record(team.id, current_user.email, "team.member_added", f"user {m.user.email}", f"as {m.role}")
             flash(f"Added {m.user.email} to {team.name}.", "success")
             return redirect(url_for("teams.members"))
     return render_template("teams/members.html", team=team, form=form,
@@ -55,11 +56,13 @@ def remove_member(membership_id: int):
     if not EmptyForm().validate_on_submit():
         abort(400)
     member = get_team_object_or_404(Membership, membership_id)
+    email, team_id = member.user.email, member.team_id
     try:
         accounts.remove_member(member)
     except ServiceError as e:
         flash(str(e), "error")
     else:
+        audit.record(team_id, current_user.email, "team.member_removed", f"user {email}")
         flash("Member removed.", "success")
     return redirect(url_for("teams.members"))
 
@@ -75,6 +78,7 @@ def new_team():
             apply_to_form(form, e)
         else:
             session["team_id"] = team.id
+            audit.record(team.id, current_user.email, "team.created", f"team {team.name}")
             flash(f"Created team {team.name}.", "success")
             return redirect(url_for("teams.members"))
     return render_template("teams/new.html", form=form), 422 if form.errors else 200
@@ -91,6 +95,8 @@ def users():
         except FieldErrors as e:
             apply_to_form(form, e)
         else:
+            audit.record(team.id, current_user.email, "user.created", f"user {user.email}",
+                         "administrator" if form.is_admin.data else "")
             flash(f"Created {user.email} in team {team.name}.", "success")
             return redirect(url_for("teams.users"))
     all_users = db.session.scalars(db.select(User).order_by(User.email)).all()

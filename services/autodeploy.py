@@ -19,7 +19,7 @@ from models import (
     db,
     utcnow,
 )
-from services import images, releases, triggers, webhooks
+from services import approvals, images, notifications, releases, triggers, webhooks
 from services.registry.errors import RegistryError, RegistryNotFound
 
 # How often a decision is made again when another writer queued a release of its component meanwhile.
@@ -123,6 +123,14 @@ def decide(delivery, source: str, component: Component, event: webhooks.PushEven
                    digest)
     if wait:
         return ignored(wait, digest)
+    if component.approvals_required > 0 and trigger in ("webhook", "poll"):
+        asked = next((a for a in approvals.pending(component) if a.digest == digest and a.tag == event.tag), None)
+        if asked is not None:
+            return ignored(f"duplicate: approval #{asked.id} for {event.tag} is pending", digest)
+        approval = approvals.request(component, event.tag, digest, f"{trigger} ({source})")
+        return _outcome(delivery, component, event, "awaiting", f"awaiting approval #{approval.id} "
+                        f"({approval.required} needed, until {approval.expires_at:%Y-%m-%d %H:%M} UTC): {why}",
+                        digest=digest)
     release = releases.queue_release(component, trigger, f"{trigger} ({source})", tag=event.tag, digest=digest,
                                        expected_seq=seen)
     if digest != event.digest and event.digest:
@@ -130,6 +138,17 @@ def decide(delivery, source: str, component: Component, event: webhooks.PushEven
     return _outcome(delivery, component, event, "deployed", f"deployed: {why}", release=release, digest=digest)
 
 
+
+
+def announce(outcomes: list[DeliveryOutcome]) -> None:
+    """Tell the channels that want it of each push ignored for a component (recorded outcomes only)."""
+    for o in outcomes:
+        if o.outcome == "ignored" and o.component_id is not None:
+            component = db.session.get(Component, o.component_id)
+            notifications.notify(o.team_id, "autodeploy.ignored", f"{component.name}: push of {o.tag} ignored",
+                                 {"component": component.name, "tag": o.tag, "digest": o.digest,
+                                  "outcome": "ignored", "reason": o.reason},
+                                 notifications.external_link(f"/components/{component.id}"))
 
 
 def first_seen(component_id: int, tag: str, digest: str, record: bool = True) -> datetime | None:

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import select
 
 from models import Release, ReleaseStatus, db
-from services import deliveries, releases
+from services import approvals, deliveries, notifications, releases
 
 log = logging.getLogger("berth.background")
 
@@ -102,6 +102,43 @@ class Batches:
         self._thread.join()
 
 
+class Notifier:
+    """One thread per process that sends due notifications (and expires approvals): woken by a kick
+    after a commit, and every `every` seconds for retries and for what other processes stored."""
+
+    def __init__(self, app, every: float = 1.0):
+        self.app, self.every = app, every
+        self._wake = threading.Event()
+        self.closed = False
+        self._thread = threading.Thread(target=self._loop, name="berth-notify", daemon=True)
+        self._thread.start()
+
+    def kick(self) -> None:
+        self._wake.set()
+
+    def _loop(self) -> None:
+        stale = self.app.config.get("BERTH_STALE_SECONDS", 120)
+        while not self.closed:
+            self._wake.wait(self.every)
+            self._wake.clear()
+            if self.closed:
+                return
+            try:
+                with self.app.app_context():
+                    approvals.expire_due()
+                    notifications.recover_stale(stale)
+                    while notifications.send_due() and not self.closed:
+                        pass
+                    db.session.remove()
+            except Exception:  # logged; the sender must survive a database hiccup
+                log.exception("sending notifications failed")
+
+    def shutdown(self) -> None:
+        self.closed = True
+        self._wake.set()
+        self._thread.join(15)
+
+
 class BackgroundRunner:
     def __init__(self, app, release_workers: int, sweep_every: float = 2.0):
         cfg = app.config
@@ -111,6 +148,7 @@ class BackgroundRunner:
             rid, rollout_timeout=float(cfg.get("BERTH_ROLLOUT_TIMEOUT", 300)), stop=self._stop))
         # One delivery thread per process keeps decisions for a component in order.
         self.deliveries = Batches(app, "delivery", deliveries.process)
+        self.notifier = Notifier(app, float(cfg.get("BERTH_NOTIFY_EVERY", 1.0)))
         self.sweep_every = sweep_every
         self._sweeper = threading.Thread(target=self._sweep_loop, name="berth-sweep", daemon=True)
         self._sweeper.start()
@@ -140,3 +178,4 @@ class BackgroundRunner:
         self._stop.set()
         self.releases.shutdown()
         self.deliveries.shutdown()
+        self.notifier.shutdown()

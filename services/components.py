@@ -321,6 +321,9 @@ class BuildSourceInput:
     clear_secret: bool
     require_platform: str | None = None
     cooldown_minutes: int | None = None
+    approvals_required: int = 0  # 0: pushes deploy without approval
+    approval_hours: int = 24
+    approvals_owners_only: bool = False
 
 
 def _check_rule(kind: str, pattern: str) -> None:
@@ -340,6 +343,9 @@ def update_build_source(component: Component, data: BuildSourceInput) -> None:
         raise FieldErrors({"platform": "Write the platform as os/architecture, e.g. linux/amd64 or linux/arm64/v8."})
     component.require_platform = data.require_platform
     component.cooldown_minutes = data.cooldown_minutes
+    component.approvals_required = data.approvals_required
+    component.approval_hours = data.approval_hours
+    component.approvals_owners_only = data.approvals_owners_only
     component.auto_deploy = data.auto_deploy
     component.trigger_kind = data.trigger_kind
     component.trigger_pattern = data.trigger_pattern.strip() if data.trigger_kind != "same_tag" else None

@@ -253,6 +253,7 @@ def _decide_and_record(delivery: Claimed, source: str, events: list) -> None:
         # The writes come last and together: on SQLite the write lock is held from here to commit.
         if outcomes:
             db.session.execute(_RECORD_OUTCOMES, [{f: getattr(o, f) for f in _OUTCOME_FIELDS} for o in outcomes])
+            autodeploy.announce(outcomes)
         _done(delivery, _summary(source, events, outcomes))
 
 

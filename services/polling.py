@@ -18,7 +18,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from models import Component, DeliveryOutcome, DeliveryStatus, Registry, WebhookDelivery, db, utcnow
-from services import autodeploy, images, metrics, releases, runtime, triggers
+from services import autodeploy, images, metrics, notifications, releases, runtime, triggers
 from services.errors import ReleaseConflict
 from services.jobs import unit_of_work
 from services.leader import Leadership
@@ -194,6 +194,11 @@ def _apply(group: Group, now, report: PollReport) -> tuple[int, int]:
     if group.error is not None:
         report.errors.append(group.error.message)
         if registry is not None:
+            if registry.last_poll_error is None:  # it starts failing: say so once, not every cycle
+                notifications.notify(registry.team_id, "registry.poll_failing", f"polling registry {registry.name} "
+                                     f"fails: {group.error.message[:200]}", {"registry": registry.name,
+                                                                            "reason": group.error.message[:500]},
+                                     notifications.external_link(f"/registries/{registry.id}/webhook"))
             registry.last_poll_at, registry.last_poll_error = now, group.error.message[:500]
             if isinstance(group.error, RegistryRateLimited):
                 wait = group.error.retry_after if group.error.retry_after is not None else 60
@@ -224,6 +229,7 @@ def _apply(group: Group, now, report: PollReport) -> tuple[int, int]:
         db.session.delete(delivery)
         return 0, 0
     db.session.add_all(outcomes)
+    autodeploy.announce(outcomes)
     return len(outcomes), sum(o.outcome == "deployed" for o in outcomes)
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from models import Component, Release, ReleaseStatus, db, utcnow
-from services import images, metrics, runtime, settings
+from services import audit, images, metrics, notifications, runtime, settings
 from services.deploy import probe
 from services.deploy.spec import DeployError, DeployStatus
 from services.deployers import disabled_reason, get_deployer
@@ -94,6 +94,7 @@ def rollback(release: Release, by: str) -> Release:
                         recorded=settings.snapshot(component))
     if component.auto_deploy:
         pause(component, f"Auto-deploy paused since rollback #{new.seq} to {release.tag} (release #{release.seq}).")
+    _tell(new, "release.rollback", f"rolled back by {by} to release #{release.seq} ({release.tag})")
     return new
 
 
@@ -174,9 +175,21 @@ def claim(release_id: int) -> bool:
     return result.rowcount == 1
 
 
+def _tell(release: Release, event: str, subject: str, **extra) -> None:
+    """Store the notification for this release's channels (sent after the commit)."""
+    component = release.component
+    notifications.notify(release.team_id, event, f"{component.name}: {subject}", {
+        "component": component.name, "release": release.seq, "tag": release.tag, "digest": release.digest,
+        "trigger": release.trigger, "triggered_by": release.triggered_by, **extra},
+        notifications.external_link(f"/components/{component.id}"))
+
+
 def _finish(release: Release, status: ReleaseStatus, message: str) -> None:
     release.status, release.message, release.finished_at = status, message[:1000], utcnow()
     metrics.RELEASES.labels(release.trigger, status).inc()
+    if status in (ReleaseStatus.RUNNING, ReleaseStatus.FAILED):
+        _tell(release, f"release.{status}", f"release #{release.seq} of {release.tag} {status}",
+              outcome=str(status), reason=message[:500])
     if status == ReleaseStatus.RUNNING:
         component = release.component
         component.digest, component.tag = release.digest, release.tag
@@ -242,6 +255,7 @@ def run(release_id: int, rollout_timeout: float = 300, poll: float = 0.5, stop=N
             spec = images.deploy_spec(component, release, source)
             release.image_ref = spec.image
             release.message = "Applying the manifests…"
+            _tell(release, "release.started", f"release #{release.seq} of {release.tag} started")
         deployer.apply(spec)
         status = _watch(release_id, deployer, spec, rollout_timeout, poll, stop)
         if status is None:
@@ -333,6 +347,9 @@ def _roll_back_automatically(release: Release, why: str) -> None:
                       f"as release #{back.seq}."[:1000]
     if component.auto_deploy:
         pause(component, f"{summary}; auto-deploy paused.")
+    _tell(back, "release.rollback", f"{summary} automatically", reason=why[:500])
+    audit.record(component.team_id, "Berth", "release.auto_rollback", f"component {component.name}",
+                 f"release #{release.seq} ({release.tag}) failed; rolled back to #{previous.seq} ({previous.tag})")
 
 
 def recover_stale(stale_after: float = 120) -> int:

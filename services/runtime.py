@@ -17,6 +17,7 @@ class Runtime:
 
     release_kick: Callable[[int], None] | None = None  # queue a release for this process's workers
     delivery_kick: Callable[[int], None] | None = None  # queue a stored delivery
+    notify_kick: Callable[[], None] | None = None  # wake the notification sender
     leadership: object | None = None  # services.leader.Leadership while this process may poll
     deployer: object = _UNSET  # chosen on first use (services.deployers)
     deployer_reason: str = ""  # why deploying is disabled, when it is

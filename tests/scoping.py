@@ -1,10 +1,24 @@
 """Objects of one team for the route-scoping test; add each new route argument here."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 
 from blueprints.access import access_of
-from models import Application, Component, Membership, Registry, Release, Team, WebhookDelivery, db
+from models import (
+    Application,
+    Approval,
+    Component,
+    Membership,
+    NotificationChannel,
+    Registry,
+    Release,
+    Team,
+    WebhookDelivery,
+    db,
+    utcnow,
+)
 
 
 def public_endpoints(app) -> set[str]:
@@ -16,7 +30,8 @@ def build_url(rule, values) -> str:
     return rule.map.bind("localhost").build(rule.endpoint, values)
 
 
-OBJECT_ARGS = {"team_id", "membership_id", "registry_id", "component_id", "release_id", "delivery_id"}
+OBJECT_ARGS = {"team_id", "membership_id", "registry_id", "component_id", "release_id", "delivery_id",
+               "channel_id", "approval_id"}
 # Route arguments that are not objects of a team; routes with only these are not team-scoped.
 PLAIN_ARGS = {"kind": "env"}
 
@@ -32,7 +47,11 @@ def make_team_objects(app, make_user, team: str) -> dict[str, int]:
         release = Release(team_id=t.id, component=component, seq=1, tag="v1", digest="sha256:" + "0" * 64,
                           trigger="manual", triggered_by="test", status="running")
         delivery = WebhookDelivery(team_id=t.id, source="test", body="{}")
-        db.session.add_all([registry, component, release, delivery])
+        channel = NotificationChannel(team_id=t.id, name="scoped", kind="webhook", url="https://example.com/hook",
+                                      events=["release.running"])
+        approval = Approval(team_id=t.id, component=component, tag="v2", digest="sha256:" + "1" * 64,
+                            requested_by="test", expires_at=utcnow() + timedelta(hours=1))
+        db.session.add_all([registry, component, release, delivery, channel, approval])
         db.session.commit()
         return {
             "delivery_id": delivery.id,
@@ -41,4 +60,6 @@ def make_team_objects(app, make_user, team: str) -> dict[str, int]:
             "team_id": t.id,
             "membership_id": db.session.scalar(select(Membership.id).where(Membership.team_id == t.id)),
             "registry_id": registry.id,
+            "channel_id": channel.id,
+            "approval_id": approval.id,
         }

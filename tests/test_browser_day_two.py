@@ -107,3 +107,37 @@ def test_edit_deploy_roll_back_pause_and_resume(page, app, make_user, live_serve
     assert requests.get(f"http://127.0.0.1:{port}/", timeout=5).text == "five three"
     page.reload()
     expect(page.get_by_test_id("paused")).to_have_count(0)
+
+
+def test_approve_a_pending_deploy_from_the_component_page(page, app, make_user, registries):
+    from services import deliveries, endpoints
+
+    sign_in(page, make_user)
+    rid, _ = create_registry(app, url=registries.basic.url, name="gate")
+    repo = f"team/gate-{uuid.uuid4().hex[:6]}"
+    pusher = registries.pusher(registries.basic)
+    first = pusher.push(repo, "v1.0", Image(content="1.0"))
+    cid = create_component(app, rid, repo, "v1.0", "gate", release=False, auto_deploy=True, trigger_kind="semver",
+                           trigger_pattern="^1", digest=first, approvals_required=1)
+    digest = pusher.push(repo, "v1.1", Image(content="1.1"))
+    import json
+    with app.app_context(), app.test_request_context():
+        from models import Registry
+        token = db.session.get(Registry, rid).webhook_token
+        delivery_id = deliveries.receive(endpoints.find_endpoint("registry", rid, token),
+                                         {"Content-Type": "application/json"},
+                                         json.dumps({"repository": repo, "tag": "v1.1"}).encode())
+        db.session.commit()
+    with app.app_context():
+        deliveries.process([delivery_id])
+
+    page.goto(f"/components/{cid}")
+    expect(page.get_by_test_id("approval")).to_contain_text("v1.1")
+    page.get_by_role("button", name="Approve v1.1").click()
+    expect(page.locator(".flash-success")).to_contain_text("Approved v1.1 (1 of 1)")
+    expect(page.get_by_test_id("approval")).to_have_count(0)
+    with app.app_context():
+        release = db.session.scalars(select(Release).where(Release.component_id == cid)).one()
+        assert (release.tag, release.digest, release.trigger) == ("v1.1", digest, "approval")
+    page.goto("/approvals")
+    expect(page.get_by_test_id("approvals")).to_contain_text("approved")
