@@ -389,3 +389,64 @@ def test_bad_approval_settings_are_field_errors(app, client, auth, data, field):
         c = db.session.get(Component, cid)
         assert (c.approvals_required, c.approval_hours, c.auto_deploy) == (0, 24, False)
         assert db.session.scalar(select(func.count()).select_from(Team)) >= 1
+
+
+class SmtpReceiver:
+    """A minimal SMTP server (EHLO, MAIL, RCPT, DATA, QUIT) that keeps each message it is given."""
+
+    def __init__(self):
+        import socketserver
+
+        self.messages: list[str] = []
+        outer = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                self.wfile.write(b"220 test ESMTP\r\n")
+                while line := self.rfile.readline():
+                    verb = line[:4].upper()
+                    if verb in (b"EHLO", b"HELO"):
+                        self.wfile.write(b"250 test\r\n")
+                    elif verb == b"DATA":
+                        self.wfile.write(b"354 go ahead\r\n")
+                        body = []
+                        while (data := self.rfile.readline()) not in (b".\r\n", b""):
+                            body.append(data.decode())
+                        outer.messages.append("".join(body))
+                        self.wfile.write(b"250 queued\r\n")
+                    elif verb == b"QUIT":
+                        self.wfile.write(b"221 bye\r\n")
+                        return
+                    else:
+                        self.wfile.write(b"250 ok\r\n")
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_email_channel_sends_over_smtp(app, client, auth):
+    smtp = SmtpReceiver()
+    try:
+        app.config.update(BERTH_SMTP_HOST="127.0.0.1", BERTH_SMTP_PORT=smtp.port, BERTH_SMTP_STARTTLS=False,
+                          BERTH_SMTP_FROM="berth@example.com")
+        auth.signed_in()
+        r = client.post("/team/notifications/new", data={"name": "mail", "kind": "email",
+                                                          "email_to": "ops@example.com, dev@example.com",
+                                                          "events": ["release.failed"], "enabled": "y"})
+        assert r.status_code == 302
+        with app.app_context():
+            channel_id = db.session.scalar(select(NotificationChannel.id))
+        client.post(f"/team/notifications/{channel_id}/test")
+        message = wait_for(lambda: _message(app, "sent"), 30)
+        assert message.event == "test" and len(smtp.messages) == 1
+        assert "Subject: [Berth] Test message from Berth, sent by owner@example.com" in smtp.messages[0]
+        assert "To: ops@example.com, dev@example.com" in smtp.messages[0]
+        page = client.get(f"/team/notifications/{channel_id}").get_data(as_text=True)
+        assert ">sent<" in page
+    finally:
+        smtp.close()

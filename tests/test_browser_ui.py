@@ -1,0 +1,81 @@
+"""Every main page at 1280 px and 375 px: no horizontal overflow, no serious or critical axe-core
+accessibility violation (axe-core as bundled by axe-playwright-python). Screenshots are saved under
+test-artifacts/ (or $BERTH_TEST_ARTIFACTS) for people to look at."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+
+from tests.helpers import create_component, create_registry, sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.registry]
+ARTIFACTS = Path(os.environ.get("BERTH_TEST_ARTIFACTS") or Path(__file__).resolve().parent.parent / "test-artifacts")
+WIDTHS = {"desktop": (1280, 900), "phone": (375, 740)}
+
+
+def _pages(app, registries) -> dict[str, str]:
+    from models import Release, db
+
+    rid, _ = create_registry(app, url=registries.basic.url, name="local")
+    registries.pusher(registries.basic).push("team/ui", "v1.0")
+    cid = create_component(app, rid, "team/ui", "v1.0", "shop-frontend-with-a-long-name", release=False,
+                           env=[["GREETING", "hello"], ["DATABASE_URL", "postgres://db/shop"]],
+                           ports=[{"port": 8080, "protocol": "TCP", "expose": True, "host_port": 20001}])
+    with app.app_context():
+        db.session.add(Release(team_id=1, component_id=cid, seq=1, tag="v1.0", digest="sha256:" + "ab" * 32,
+                               trigger="manual", triggered_by="owner@example.com", status="failed",
+                               message="The image tag v1.0 could not be pulled: a long message " * 3))
+        from models import Component
+        db.session.get(Component, cid).release_seq = 1
+        db.session.commit()
+    return {
+        "dashboard": "/", "registries": "/registries/", "registry-form": "/registries/new",
+        "browse": f"/registries/{rid}/", "repository": f"/registries/{rid}/repository?repo=team/ui",
+        "registry-webhook": f"/registries/{rid}/webhook",
+        "components": "/components/", "component-new": "/components/new",
+        "component-new-prefilled": f"/components/new?registry_id={rid}&repo=team/ui&tag=v1.0",
+        "component": f"/components/{cid}", "component-edit": f"/components/{cid}/edit",
+        "build-source": f"/components/{cid}/build-source", "logs": f"/components/{cid}/logs",
+        "team": "/team/", "users": "/team/users", "new-team": "/team/new", "notifications": "/team/notifications",
+        "channel-new": "/team/notifications/new", "approvals": "/approvals", "audit": "/team/audit",
+    }
+
+
+def _check(page, name: str) -> list[str]:
+    problems = []
+    for label, (width, height) in WIDTHS.items():
+        page.set_viewport_size({"width": width, "height": height})
+        page.reload()
+        page.wait_for_load_state("networkidle")
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        if overflow > 0:
+            problems.append(f"{name} @ {width}px overflows by {overflow}px")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"{name}-{label}.png"), full_page=True)
+    results = Axe().run(page)
+    for violation in results.response["violations"]:
+        if violation["impact"] in ("serious", "critical"):
+            targets = [n["target"] for n in violation["nodes"]][:3]
+            problems.append(f"{name}: {violation['id']} ({violation['impact']}) {violation['help']} {targets}")
+    return problems
+
+
+def test_every_main_page_fits_a_phone_and_passes_axe(page, app, make_user, registries):
+    sign_in(page, make_user)
+    problems = []
+    for name, path in _pages(app, registries).items():
+        page.goto(path)
+        problems += _check(page, name)
+    assert not problems, "\n".join(problems)
+
+
+def test_setup_and_login_fit_a_phone_and_pass_axe(page, app, make_user):
+    page.goto("/setup")
+    problems = _check(page, "setup")
+    make_user(email="someone@example.com")
+    page.goto("/login")
+    problems += _check(page, "login")
+    assert not problems, "\n".join(problems)
