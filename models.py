@@ -57,6 +57,8 @@ class User(UserMixin, db.Model):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     is_admin: Mapped[bool] = mapped_column(default=False)
+    # A deactivated user cannot sign in; their sessions end.
+    active: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Part of the id a session carries (`get_id`): signing out raises it, so a session cookie copied
     # before stops working.
@@ -68,6 +70,10 @@ class User(UserMixin, db.Model):
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_version}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
 
     def __repr__(self) -> str:
         return f"<User {self.email}>"
@@ -88,12 +94,19 @@ class Team(db.Model):
     __tablename__ = "teams"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The slug: a DNS label, unique, naming the team's namespace (berth-<name>).
     name: Mapped[str] = mapped_column(String(63), unique=True)
+    # What people call the team ("Shop & Co"); the slug is made from it.
+    display_name: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="team", cascade="all, delete-orphan"
     )
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.name
     applications: Mapped[list[Application]] = relationship(
         back_populates="team", cascade="all, delete-orphan", order_by="Application.name"
     )

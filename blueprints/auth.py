@@ -5,8 +5,8 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_login import current_user, login_user, logout_user
 
 from blueprints.access import public, safe_next
-from blueprints.forms import EmptyForm, LoginForm, SetupForm
-from services import accounts
+from blueprints.forms import EmptyForm, LoginForm, PasswordChangeForm, SetupForm
+from services import accounts, audit
 from services.errors import FieldErrors, apply_to_form
 
 bp = Blueprint("auth", __name__)
@@ -65,3 +65,20 @@ def logout():
         session.clear()
         flash("Signed out.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+def account():
+    """The signed-in user's own account: change the password (the current one is required)."""
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        try:
+            accounts.change_password(current_user, form.current_password.data or "", form.new_password.data or "")
+        except FieldErrors as e:
+            apply_to_form(form, e)
+        else:
+            audit.record(None, current_user.email, "user.password_changed", f"user {current_user.email}")
+            login_user(current_user)  # this session continues; every other one ended
+            flash("Password changed; your other sessions were signed out.", "success")
+            return redirect(url_for("auth.account"))
+    return render_template("auth/account.html", form=form), 422 if form.errors else 200

@@ -71,7 +71,7 @@ def _input(form: ComponentForm) -> components.ComponentInput:
         ports=[Port(p.form.port.data, p.form.protocol.data, bool(p.form.expose.data), p.form.host_port.data,
                     (p.form.public_host.data or "").strip().lower() or None)
                for p in form.ports if p.form.port.data],
-        health=_health(form))
+        health=_health(form), create_anyway=bool(form.create_anyway.data))
 
 
 def _health(form: ComponentForm) -> HealthCheck | None:
@@ -104,14 +104,18 @@ def _fill(form: ComponentForm, component: Component) -> None:
     form.health_failure_threshold.data = h.get("failure_threshold", 3)
 
 
-def _apply_errors(form: ComponentForm, error: FieldErrors) -> None:
-    """Service errors name list rows as env-0-name / ports-1-port; put them on those inputs."""
+def _apply_errors(form: ComponentForm, error: FieldErrors, keep_existing: bool = False) -> None:
+    """Service errors name list rows as env-0-name / ports-1-port; put them on those inputs. With
+    `keep_existing`, a field the form already found wrong keeps its own message (one per field)."""
     rest = {}
     for key, message in error.errors.items():
         m = re.fullmatch(r"(env|ports)-(\d+)-(\w+)", key)
         if m and int(m.group(2)) < len(getattr(form, m.group(1))):
             sub = getattr(form, m.group(1))[int(m.group(2))].form[m.group(3)]
-            sub.errors = list(sub.errors) + [message]
+            if not (keep_existing and sub.errors):
+                sub.errors = list(sub.errors) + [message]
+        elif keep_existing and getattr(getattr(form, key, None), "errors", None):
+            continue
         else:
             rest[key] = message
     if rest:
@@ -126,10 +130,53 @@ def index():
                            first_link=operations.first_link)
 
 
+TAGS_PER_PAGE = 20
+
+
+def _pickers(registry_id: str) -> dict:
+    """The registry -> repository -> tag pickers, rendered by the server (the page works without
+    JavaScript; HTMX only swaps the same fragments in place)."""
+    if not registry_id.isdigit():
+        return {}
+    registry = get_team_object_or_404(Registry, int(registry_id))
+    query, pick = request.args.get("q", "")[:200], request.args.get("pick", "")[:255]
+    out = {"picker_registry": registry, "repo_q": query, "pick": pick}
+    try:
+        out["repo_result"] = registries.repositories(registry, query, 1, 20)
+    except RegistryError as e:
+        out["repo_error"] = e.message
+    if pick:
+        out.update(_tag_choices(registry, pick))
+    return out
+
+
+def _tag_choices(registry: Registry, repo: str) -> dict:
+    tq = request.args.get("tq", request.args.get("q", "") if request.endpoint == "components.pick_tag" else "")[:128]
+    shown = max(1, min(request.args.get("more", 1, type=int), 500)) * TAGS_PER_PAGE
+    try:
+        tags, matched, total = registries.search_tags(registry, repo, tq, limit=shown)
+        error = None
+    except RegistryError as e:
+        tags, matched, total, error = [], 0, 0, e.message
+    return {"tag_registry": registry, "tag_repo": repo, "tags": tags, "matched": matched, "total": total,
+            "tag_error": error, "tq": tq, "more": shown // TAGS_PER_PAGE}
+
+
+def _add_row(form: ComponentForm) -> bool:
+    """"Add variable" / "Add port" without JavaScript: the form comes back with one more row."""
+    action = request.form.get("action", "")
+    if action not in ("add-env", "add-port"):
+        return False
+    (form.env if action == "add-env" else form.ports).append_entry()
+    for field_ in form:
+        field_.errors = [] if not isinstance(field_.errors, dict) else {}
+    return True
+
+
 @bp.route("/new", methods=["GET", "POST"])
 def new():
     form = _form()
-    preview, preview_error, status = None, None, 200
+    preview, preview_error, status, pickers = None, None, 200, {}
     if request.method == "GET":
         registry_id, repo = request.args.get("registry_id", ""), request.args.get("repo", "")
         tag, ref = request.args.get("tag", ""), request.args.get("ref", "").strip()
@@ -150,18 +197,26 @@ def new():
                 preview_error = e.message
         elif registry_id:
             form.registry_id.data = registry_id
-    elif form.validate_on_submit():
+            pickers = _pickers(registry_id)
+    elif _add_row(form):
+        status = 200
+    else:
+        valid = form.validate_on_submit()
         try:
-            component = components.create_component(current_team(), _input(form), current_user.email)
+            if not valid:
+                components.check_input(current_team(), _input(form))
+            else:
+                component = components.create_component(current_team(), _input(form), current_user.email)
         except FieldErrors as e:
-            _apply_errors(form, e)
+            _apply_errors(form, e, keep_existing=True)
             status = 422
         else:
-            _audit(component, "component.created", f"{component.image}:{component.tag}")
-            flash(f"Created {component.name}; deploying {component.image}:{component.tag}.", "success")
-            return redirect(url_for("components.detail", component_id=component.id))
+            if valid:
+                _audit(component, "component.created", f"{component.image}:{component.tag}")
+                flash(f"Created {component.name}; deploying {component.image}:{component.tag}.", "success")
+                return redirect(url_for("components.detail", component_id=component.id))
     return render_template("components/new.html", form=form, preview=preview, preview_error=preview_error,
-                           applications=_team_applications(), deploy_disabled=disabled_reason()), \
+                           applications=_team_applications(), deploy_disabled=disabled_reason(), **pickers), \
         422 if form.errors else status
 
 
@@ -173,20 +228,14 @@ def pick_repository():
         result, error = registries.repositories(registry, query, 1, 20), None
     except RegistryError as e:
         result, error = None, e.message
-    return render_template("components/_repo_picker.html", registry=registry, result=result, error=error, q=query)
+    return render_template("components/_repo_picker.html", picker_registry=registry, repo_result=result,
+                           repo_error=error, repo_q=query)
 
 
 @bp.route("/new/tags")
 def pick_tag():
     registry = get_team_object_or_404(Registry, request.args.get("registry_id", 0, type=int))
-    repo, query = request.args.get("repo", "")[:255], request.args.get("q", "")[:128]
-    try:
-        tags, matched, total = registries.search_tags(registry, repo, query, limit=20)
-        error = None
-    except RegistryError as e:
-        tags, matched, total, error = [], 0, 0, e.message
-    return render_template("components/_tag_picker.html", registry=registry, repo=repo, tags=tags, matched=matched,
-                           total=total, error=error, q=query)
+    return render_template("components/_tag_picker.html", **_tag_choices(registry, request.args.get("repo", "")[:255]))
 
 
 @bp.route("/new/row/<kind>")
@@ -238,7 +287,14 @@ def edit(component_id: int):
             form.tag.data = request.args["tag"][:128]
         with suppress(FieldErrors):
             changes = components.edit_changes(component, _input(form))
-    elif form.validate_on_submit():
+    elif _add_row(form):
+        pass
+    elif not form.validate_on_submit():
+        try:  # every problem at once: the form's own and the service's
+            components.check_input(component.team, _input(form), component)
+        except FieldErrors as e:
+            _apply_errors(form, e, keep_existing=True)
+    else:
         action = request.form.get("action", "review")
         try:
             if action in ("save", "deploy"):

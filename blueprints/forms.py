@@ -47,7 +47,8 @@ class SetupForm(FlaskForm):
     email = StringField("Email", validators=[_check(check_email)])
     password = PasswordField("Password", validators=[_check(check_password)])
     team = StringField("First team name", validators=[_check(check_team_name)],
-                       description="Lowercase letters, digits and dashes, e.g. platform")
+                       description="What your team is called, e.g. Shop & Co; Berth makes its slug (shop-co) for "
+                       "the Kubernetes namespace")
 
 
 class LoginForm(FlaskForm):
@@ -75,8 +76,28 @@ class MemberForm(FlaskForm):
                                            SelectChoice("owner", "Owner")])
 
 
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField("Current password")
+    new_password = PasswordField("New password", description="At least 10 characters")
+
+
+class PasswordResetForm(FlaskForm):
+    new_password = PasswordField("New password", description="The user signs in with it; their sessions end")
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", choices=[SelectChoice("member", "Member"), SelectChoice("owner", "Owner")])
+
+
 class TeamForm(FlaskForm):
-    name = StringField("Team name", validators=[_check(check_team_name)])
+    name = StringField("Team name", validators=[_check(check_team_name)],
+                       description="e.g. Shop & Co; its slug (shop-co) names the Kubernetes namespace")
+
+
+class TeamSettingsForm(FlaskForm):
+    display_name = StringField("Team name")
+    slug = StringField("Slug", description="Names the Kubernetes namespace (berth-<slug>); lowercase letters, "
+                       "digits and dashes; changes only while the team has no components")
 
 
 class RegistryForm(FlaskForm):
@@ -140,6 +161,7 @@ class ComponentForm(FlaskForm):
         Optional(), NumberRange(10, 64000, "Use 10 to 64000 millicores.")])
     env = FieldList(FormField(EnvForm), min_entries=0, max_entries=200)
     ports = FieldList(FormField(PortForm), min_entries=0, max_entries=50)
+    create_anyway = BooleanField("Create anyway: the registry cannot be reached now; the release checks the tag later")
     health_kind = SelectField("Health check", choices=[SelectChoice("none", "None"), SelectChoice("http", "HTTP GET"),
                                                         SelectChoice("tcp", "TCP connect")], default="none")
     health_port = IntegerField("Port", validators=[Optional(), NumberRange(1, 65535, "Use a port from 1 to 65535.")])

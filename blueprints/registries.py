@@ -5,7 +5,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 
 from blueprints.forms import EmptyForm, RegistryForm, WebhookSecretForm
-from blueprints.render import page_or_block
+from blueprints.render import is_htmx, page_or_block
 from blueprints.scope import current_team, get_team_object_or_404, is_owner, owner_required
 from models import Registry, db
 from services import audit, components, deliveries, endpoints, registries
@@ -98,6 +98,9 @@ def test_unsaved():
             message = " ".join(e.errors.values())
     else:
         message = " ".join(f"{form[k].label.text}: {v[0]}" for k, v in form.errors.items())
+    if not is_htmx():  # without JavaScript: the whole form again, with the result under it
+        return render_template("registries/form.html", form=form, registry=existing, test_ok=ok,
+                               test_message=message)
     return render_template("registries/_test_result.html", ok=ok, message=message)
 
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, session, url_for
 from flask_login import current_user
 
-from blueprints.forms import EmptyForm, MemberForm, TeamForm, UserForm
+from blueprints.forms import (
+    EmptyForm,
+    MemberForm,
+    PasswordResetForm,
+    RoleForm,
+    TeamForm,
+    TeamSettingsForm,
+    UserForm,
+)
 from blueprints.scope import admin_required, current_team, get_team_object_or_404, is_owner, owner_required
 from models import Membership, Role, User, db
 from services import accounts, audit
@@ -21,7 +29,7 @@ def switch(team_id: int):
     if m is None:
         abort(404)
     session["team_id"] = m.team_id
-    flash(f"Now working in team {m.team.name}.", "info")
+    flash(f"Now working in team {m.team.label}.", "info")
     return redirect(url_for("main.index"))
 
 
@@ -29,6 +37,7 @@ def switch(team_id: int):
 def members():
     team = current_team()
     return render_template("teams/members.html", team=team, form=MemberForm(),
+                           settings_form=TeamSettingsForm(display_name=team.label, slug=team.name),
                            can_manage=is_owner())
 
 
@@ -44,9 +53,10 @@ def add_member():
             apply_to_form(form, e)
         else:
             audit.record(team.id, current_user.email, "team.member_added", f"user {m.user.email}", f"as {m.role}")
-            flash(f"Added {m.user.email} to {team.name}.", "success")
+            flash(f"Added {m.user.email} to {team.label}.", "success")
             return redirect(url_for("teams.members"))
     return render_template("teams/members.html", team=team, form=form,
+                           settings_form=TeamSettingsForm(display_name=team.label, slug=team.name),
                            can_manage=True), 422
 
 
@@ -79,7 +89,7 @@ def new_team():
         else:
             session["team_id"] = team.id
             audit.record(team.id, current_user.email, "team.created", f"team {team.name}")
-            flash(f"Created team {team.name}.", "success")
+            flash(f"Created team {team.label} (slug {team.name}, namespace berth-{team.name}).", "success")
             return redirect(url_for("teams.members"))
     return render_template("teams/new.html", form=form), 422 if form.errors else 200
 
@@ -97,8 +107,94 @@ def users():
         else:
             audit.record(team.id, current_user.email, "user.created", f"user {user.email}",
                          "administrator" if form.is_admin.data else "")
-            flash(f"Created {user.email} in team {team.name}.", "success")
+            flash(f"Created {user.email} in team {team.label}.", "success")
             return redirect(url_for("teams.users"))
     all_users = db.session.scalars(db.select(User).order_by(User.email)).all()
-    return render_template("teams/users.html", form=form, users=all_users), \
+    return render_template("teams/users.html", form=form, users=all_users, reset_form=PasswordResetForm()), \
         422 if form.errors else 200
+
+
+@bp.route("/members/<int:membership_id>/role", methods=["POST"])
+@owner_required
+def change_role(membership_id: int):
+    member = get_team_object_or_404(Membership, membership_id)
+    form = RoleForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        accounts.change_role(member, Role(form.role.data))
+    except ServiceError as e:
+        flash(str(e), "error")
+    else:
+        audit.record(member.team_id, current_user.email, "team.role_changed", f"user {member.user.email}",
+                     f"now {member.role}")
+        flash(f"{member.user.email} is now {member.role}.", "success")
+    return redirect(url_for("teams.members"))
+
+
+@bp.route("/settings", methods=["POST"])
+@owner_required
+def settings():
+    team = current_team()
+    form = TeamSettingsForm()
+    if form.validate_on_submit():
+        try:
+            accounts.rename_team(team, form.display_name.data or "", (form.slug.data or "").strip())
+        except FieldErrors as e:
+            apply_to_form(form, e)
+        else:
+            audit.record(team.id, current_user.email, "team.renamed", f"team {team.name}", team.label)
+            flash(f"Saved: {team.label} ({team.name}).", "success")
+            return redirect(url_for("teams.members"))
+    return render_template("teams/members.html", team=team, form=MemberForm(), settings_form=form,
+                           can_manage=True), 422
+
+
+@bp.route("/users/<int:user_id>/password", methods=["POST"])
+@admin_required
+def reset_password(user_id: int):
+    user = db.get_or_404(User, user_id)
+    form = PasswordResetForm()
+    if form.validate_on_submit():
+        try:
+            accounts.set_password(user, form.new_password.data or "")
+        except FieldErrors as e:
+            flash(f"Password not changed: {' '.join(e.errors.values())}", "error")
+        else:
+            audit.record(None, current_user.email, "user.password_reset", f"user {user.email}")
+            flash(f"New password set for {user.email}; their sessions ended.", "success")
+    return redirect(url_for("teams.users"))
+
+
+@bp.route("/users/<int:user_id>/active", methods=["POST"])
+@admin_required
+def set_active(user_id: int):
+    user = db.get_or_404(User, user_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        accounts.set_active(user, not user.active, current_user)
+    except ServiceError as e:
+        flash(str(e), "error")
+    else:
+        audit.record(None, current_user.email, "user.activated" if user.active else "user.deactivated",
+                     f"user {user.email}")
+        flash(f"{user.email} is {'active' if user.active else 'deactivated'}.", "success")
+    return redirect(url_for("teams.users"))
+
+
+@bp.route("/users/<int:user_id>/delete", methods=["POST"])
+@admin_required
+def delete_user(user_id: int):
+    user = db.get_or_404(User, user_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    email = user.email
+    try:
+        accounts.delete_user(user, current_user)
+    except ServiceError as e:
+        flash(str(e), "error")
+    else:
+        audit.record(None, current_user.email, "user.deleted", f"user {email}")
+        flash(f"Deleted {email}.", "success")
+    return redirect(url_for("teams.users"))

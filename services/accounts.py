@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from models import MAX_ID, LoginFailure, Membership, Role, Team, User, db, utcnow
+from models import MAX_ID, Component, LoginFailure, Membership, Role, Team, User, db, utcnow
 from services.errors import FieldErrors, ServiceError
+from services.validation import check_password, check_team_name, check_team_slug, slugify
 
 # Compared against when the email is unknown, so a login takes the same time either way.
 _DUMMY_HASH = generate_password_hash("berth-dummy-password", method="scrypt")
@@ -37,25 +38,56 @@ def create_user(email: str, password: str, *, is_admin: bool = False) -> User:
     return user
 
 
+def _unique_slug(base: str) -> str:
+    slug, n = base, 1
+    while db.session.scalar(select(Team.id).where(Team.name == slug)) is not None:
+        n += 1
+        slug = f"{base[:40 - len(str(n)) - 1]}-{n}"
+    return slug
+
+
 def get_or_create_team(name: str) -> Team:
+    """The team with this slug or display name (any case); made, with a slug from the name, if none."""
     name = name.strip()
-    team = db.session.scalar(select(Team).where(func.lower(Team.name) == name.lower()))
+    team = db.session.scalar(select(Team).where(or_(func.lower(Team.name) == name.lower(),
+                                                    func.lower(Team.display_name) == name.lower())))
     if team is None:
-        team = Team(name=name)
+        team = Team(name=_unique_slug(slugify(name)), display_name=name)
         db.session.add(team)
         db.session.flush()
     return team
 
 
 def create_team(name: str, owner: User) -> Team:
+    """A new team called `name` ("Shop & Co"), its slug made from it (shop-co, shop-co-2…)."""
     name = name.strip()
-    if db.session.scalar(select(Team).where(func.lower(Team.name) == name.lower())):
+    if db.session.scalar(select(Team).where(func.lower(Team.display_name) == name.lower())):
         raise FieldErrors({"team": "A team with this name already exists."})
-    team = Team(name=name)
+    team = Team(name=_unique_slug(slugify(name)), display_name=name)
     db.session.add(team)
     db.session.flush()
     add_member(team, owner, Role.OWNER)
     return team
+
+
+def rename_team(team: Team, display_name: str, slug: str) -> None:
+    """Change the display name and the slug (a DNS label, unique; it names the namespace)."""
+    problems = {}
+    problem = check_team_name(display_name)
+    if problem:
+        problems["display_name"] = problem
+    problem = check_team_slug(slug)
+    if problem:
+        problems["slug"] = problem
+    elif slug != team.name and db.session.scalar(select(Team.id).where(Team.name == slug)) is not None:
+        problems["slug"] = "Another team already uses this slug."
+    elif slug != team.name and db.session.scalar(select(Component.id).where(Component.team_id == team.id).limit(1)):
+        problems["slug"] = ("The slug names the namespace the team's components run in; it can change only while "
+                            "the team has no components.")
+    if problems:
+        raise FieldErrors(problems)
+    team.display_name, team.name = display_name.strip(), slug
+    db.session.flush()
 
 
 def first_setup(email: str, password: str, team_name: str) -> User:
@@ -72,7 +104,7 @@ def authenticate(email: str, password: str) -> User | None:
     if user is None:
         check_password_hash(_DUMMY_HASH, password)
         return None
-    return user if check_password_hash(user.password_hash, password) else None
+    return user if check_password_hash(user.password_hash, password) and user.active else None
 
 
 def membership(user: User, team_id: int) -> Membership | None:
@@ -94,7 +126,7 @@ def load_user(session_id: str) -> User | None:
     if not (user_id.isdigit() and version.isdigit()) or not 0 < int(user_id) <= MAX_ID:
         return None
     user = db.session.execute(_USER_WITH_TEAMS, {"user_id": int(user_id)}).unique().scalar_one_or_none()
-    return user if user is not None and user.session_version == int(version) else None
+    return user if user is not None and user.active and user.session_version == int(version) else None
 
 
 def end_sessions(user: User) -> None:
@@ -164,6 +196,60 @@ def add_member_by_email(team: Team, email: str, role: Role) -> Membership:
     if user is None:
         raise FieldErrors({"email": "No user with this email. Ask an admin to create the account first."})
     return add_member(team, user, role)
+
+
+def change_role(m: Membership, role: Role) -> None:
+    """Make a member an owner or a member; the last owner cannot be demoted."""
+    owners = [x for x in m.team.memberships if x.role == Role.OWNER]
+    if m.role == Role.OWNER and role != Role.OWNER and len(owners) == 1:
+        raise ServiceError("A team needs at least one owner; make someone else owner first.")
+    m.role = role
+    db.session.flush()
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    """The user's own password change: the current one is required; other sessions end."""
+    problems = {}
+    if not check_password_hash(user.password_hash, current or ""):
+        problems["current_password"] = "This is not your current password."
+    problem = check_password(new)
+    if problem:
+        problems["new_password"] = problem
+    if problems:
+        raise FieldErrors(problems)
+    set_password(user, new)
+
+
+def set_password(user: User, new: str) -> None:
+    """Set a password (an admin's reset, or the user's change) and end the user's sessions."""
+    problem = check_password(new)
+    if problem:
+        raise FieldErrors({"new_password": problem})
+    user.password_hash = generate_password_hash(new, method="scrypt")
+    user.session_version += 1
+    db.session.flush()
+
+
+def set_active(user: User, active: bool, by: User) -> None:
+    if user.id == by.id and not active:
+        raise ServiceError("You cannot deactivate yourself.")
+    user.active = active
+    if not active:
+        user.session_version += 1
+    db.session.flush()
+
+
+def delete_user(user: User, by: User) -> None:
+    """Delete an account (its audit entries stay: they name the email, not the row). A user who is
+    the last owner of a team is kept until that team has another owner."""
+    if user.id == by.id:
+        raise ServiceError("You cannot delete yourself.")
+    for m in user.memberships:
+        owners = [x for x in m.team.memberships if x.role == Role.OWNER]
+        if m.role == Role.OWNER and len(owners) == 1:
+            raise ServiceError(f"{user.email} is the last owner of {m.team.label}; make someone else owner first.")
+    db.session.delete(user)
+    db.session.flush()
 
 
 def remove_member(m: Membership) -> None:

@@ -13,6 +13,7 @@ from services.deploy.spec import HealthCheck, Port
 from services.deployers import get_deployer
 from services.errors import FieldErrors
 from services.registry import reference
+from services.registry.errors import RegistryAuthError, RegistryError, RegistryForbidden, RegistryNotFound
 from services.registry.types import ImageDetails
 
 DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -35,6 +36,7 @@ class ComponentInput:
     env: list[tuple[str, str]] = field(default_factory=list)
     ports: list[Port] = field(default_factory=list)
     health: HealthCheck | None = None
+    create_anyway: bool = False  # save even though the registry cannot be reached to check the tag
 
 
 def team_registry(team: Team, registry_id: int | None) -> Registry | None:
@@ -116,7 +118,7 @@ def _check(team: Team, data: ComponentInput, existing: Component | None = None) 
     problems.update(_host_port_problems(team, data.ports, existing))
     problems.update(_health_problems(data))
     limit = getattr(get_deployer(), "max_replicas", None)
-    if limit is not None and data.replicas > limit:
+    if limit is not None and (data.replicas or 1) > limit:
         problems["replicas"] = ("This Berth deploys with podman, which runs one replica of a component "
                                 "(`podman kube play` starts one pod); use 1, or deploy to Kubernetes to scale.")
     return problems
@@ -207,17 +209,43 @@ def _application(team: Team, name: str) -> Application:
     return app
 
 
-def create_component(team: Team, data: ComponentInput, triggered_by: str) -> Component:
-    """Create the component and its first (pending) release; the release runs in the background."""
-    problems = _check(team, data)
+def check_input(team: Team, data: ComponentInput, existing: Component | None = None) -> None:
+    """Every problem the service can see in this input, at once (FieldErrors), or nothing."""
+    problems = _check(team, data, existing)
     if problems:
         raise FieldErrors(problems)
+
+
+def resolve_digest(team: Team, registry: Registry | None, image: str, tag: str, create_anyway: bool) -> str | None:
+    """The digest the tag points to now, asked before anything is saved: a tag or image the registry
+    does not have is a field error; a registry that cannot be reached is one too, unless the person
+    chose to create anyway (then None: the release resolves it later)."""
+    try:
+        source = images.source_for(team.id, registry, image if registry else f"{image}:{tag}")
+        return source.client.manifest_digest(source.repository, tag)
+    except RegistryNotFound as e:
+        raise FieldErrors({"tag": f"{image}:{tag} does not exist in the registry ({e.message})"}) from e
+    except (RegistryAuthError, RegistryForbidden) as e:
+        raise FieldErrors({"tag": f"The registry refused access to {image}:{tag}: {e.message} Connect the "
+                                  "registry with credentials that may pull it."}) from e
+    except RegistryError as e:
+        if create_anyway:
+            return None
+        raise FieldErrors({"tag": f"Berth could not reach the registry to check {image}:{tag}: {e.message} "
+                                  "Tick “Create anyway” to save it now; its release will try again."}) from e
+
+
+def create_component(team: Team, data: ComponentInput, triggered_by: str) -> Component:
+    """Create the component and its first (pending) release, pinned to the digest the tag has now;
+    the release runs in the background."""
+    check_input(team, data)
     registry = team_registry(team, data.registry_id)
     image, tag = data.image.strip(), data.tag.strip()
     digest = None
     if registry is None:
         ref = reference.parse(_with_tag(image, tag))
         image, tag, digest = ref.name, ref.tag or tag, ref.digest
+    digest = digest or resolve_digest(team, registry, image, tag, data.create_anyway)
     component = Component(team=team, application=_application(team, data.application), source_registry=registry,
                           name=data.name, image=image, tag=tag, replicas=data.replicas, memory_mb=data.memory_mb,
                           cpu_millicores=data.cpu_millicores, env=[list(e) for e in data.env],
@@ -249,10 +277,10 @@ def proposed_settings(component: Component, data: ComponentInput) -> tuple[dict,
     """The settings the edit would give the component, and the digest a plain reference pins.
     Raises FieldErrors (every problem at once) for input that cannot be saved."""
     team = component.team
-    problems = _check(team, data, existing=component)
-    if problems:
-        raise FieldErrors(problems)
+    check_input(team, data, component)
     registry, image, tag, digest = _source_of(team, data)
+    if (registry.id if registry else None, image, tag) != (component.registry_id, component.image, component.tag):
+        digest = digest or resolve_digest(team, registry, image, tag, data.create_anyway)
     return {"registry_id": registry.id if registry else None, "image": image, "tag": tag,
             "replicas": data.replicas, "memory_mb": data.memory_mb, "cpu_millicores": data.cpu_millicores,
             "env": _keep_secrets(component, data.env),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 # What addresses really contain: a dot-atom local part (RFC 5322, no quoted strings or comments)
 # and a domain of DNS labels.
@@ -32,13 +33,29 @@ def check_password(value: str) -> str | None:
 
 
 def check_team_name(value: str) -> str | None:
+    """A team's display name: what people call it ("Shop & Co"); its slug is made from it."""
     value = (value or "").strip()
     if not value:
         return "Enter a team name."
-    if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?", value):
-        return ("Use 1–40 lowercase letters, digits and dashes, starting and ending with a "
-                "letter or digit (it names the team's Kubernetes namespace).")
+    if len(value) > 100 or any(ord(c) < 32 for c in value):
+        return "A team name has at most 100 characters, on one line."
+    if not slugify(value):
+        return "Use at least one letter or digit in the team name."
     return None
+
+
+def check_team_slug(value: str) -> str | None:
+    """The slug names the team's Kubernetes namespace (berth-<slug>): a DNS label."""
+    if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?", value or ""):
+        return ("Use 1–40 lowercase letters, digits and dashes, starting and ending with a letter or digit "
+                "(it names the team's Kubernetes namespace).")
+    return None
+
+
+def slugify(text: str) -> str:
+    """"Shop & Co" -> "shop-co": ASCII letters and digits, dashes between, at most 40 characters."""
+    folded = unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "-", folded).strip("-")[:40].rstrip("-")
 
 
 def check_object_name(value: str) -> str | None:

@@ -33,7 +33,7 @@ def build_url(rule, values) -> str:
 OBJECT_ARGS = {"team_id", "membership_id", "registry_id", "component_id", "release_id", "delivery_id",
                "channel_id", "approval_id"}
 # Route arguments that are not objects of a team; routes with only these are not team-scoped.
-PLAIN_ARGS = {"kind": "env"}
+PLAIN_ARGS = {"kind": "env", "user_id": 1}  # user_id: admins' own pages, not a team's objects
 
 
 def make_team_objects(app, make_user, team: str) -> dict[str, int]:

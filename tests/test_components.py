@@ -127,14 +127,25 @@ def component_spec(app, cid):
         return images.deploy_spec(component, releases.current_release(component))
 
 
-@pytest.mark.podman
-def test_missing_tag_fails_with_reason(client, app, registry_id, podman_deployer):
+def test_missing_tag_is_a_field_error_and_saves_nothing(client, app, registry_id):
+    before = counts(app)
     r = client.post("/components/new", data=component_form(registry_id, tag="does-not-exist"))
-    assert r.status_code == 302
-    release = wait_release(app, component_id_of(app))
-    assert release.status == "failed" and "does not exist" in release.message
-    with app.app_context():
-        assert db.session.get(Component, component_id_of(app)).digest is None
+    assert r.status_code == 422
+    assert "team/demo:does-not-exist does not exist in the registry" in field_error(r.get_data(as_text=True), "tag")
+    assert counts(app) == before
+
+
+@pytest.mark.podman
+def test_a_tag_deleted_later_fails_the_release_with_reason(client, app, registry_id, registries, podman_deployer):
+    repo = f"team/gone-{uuid.uuid4().hex[:8]}"
+    digest = registries.pusher(registries.basic).push(repo, "v1", Image(content="soon gone"))
+    assert client.post("/components/new", data=component_form(registry_id, image=repo, tag="v1")).status_code == 302
+    assert wait_release(app, component_id_of(app)).status == "running"
+    registries.pusher(registries.basic).delete(repo, digest)
+    assert client.post(f"/components/{component_id_of(app)}/redeploy").status_code == 302
+    release = wait_for(lambda: (lambda r: r if r.seq == 2 and r.status == "failed" else None)(
+        release_of(app, component_id_of(app))), 60)
+    assert "does not exist" in release.message
 
 
 @pytest.mark.podman
@@ -144,9 +155,9 @@ def test_private_image_without_credentials_fails(client, app, auth, registries, 
     data = component_form(None, source="reference", image=ref, tag="")
     data["registry_id"] = ""
     r = client.post("/components/new", data=data)
-    assert r.status_code == 302, r.get_data(as_text=True)
-    release = wait_release(app, component_id_of(app))
-    assert release.status == "failed" and "401" in release.message
+    assert r.status_code == 422
+    assert "The registry refused access" in field_error(r.get_data(as_text=True), "tag")
+    assert component_id_of(app) is None
 
 
 def test_kubernetes_403_fails_the_release_and_keeps_the_component(client, app, registry_id, kube):

@@ -1,4 +1,5 @@
-"""notification channels and their stored messages, approvals for auto-deploy, the audit trail
+"""notification channels and their stored messages, approvals for auto-deploy, the audit trail,
+teams' display names
 
 Revision ID: 9e5f1a3b4c8d
 Revises: 8d4e0f2a3b7c
@@ -16,6 +17,10 @@ depends_on = None
 
 
 def upgrade():
+    with op.batch_alter_table('teams') as batch_op:
+        batch_op.add_column(sa.Column('display_name', sa.String(length=100), nullable=True))
+    with op.batch_alter_table('users') as batch_op:
+        batch_op.add_column(sa.Column('active', sa.Boolean(), nullable=False, server_default=sa.true()))
     with op.batch_alter_table('components') as batch_op:
         batch_op.add_column(sa.Column('approvals_required', sa.Integer(), nullable=False, server_default='0'))
         batch_op.add_column(sa.Column('approval_hours', sa.Integer(), nullable=False, server_default='24'))
@@ -102,3 +107,7 @@ def downgrade():
         batch_op.drop_column('approvals_owners_only')
         batch_op.drop_column('approval_hours')
         batch_op.drop_column('approvals_required')
+    with op.batch_alter_table('users') as batch_op:
+        batch_op.drop_column('active')
+    with op.batch_alter_table('teams') as batch_op:
+        batch_op.drop_column('display_name')
