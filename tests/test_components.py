@@ -1,6 +1,7 @@
 """Components from registry images: a real deploy on podman, failures, bad input."""
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -262,3 +263,19 @@ def test_reference_parsing_rejects(ref):
 
     with pytest.raises(ValueError):
         parse(ref)
+
+
+def test_a_form_with_every_field_wrong_shows_every_error_at_once(client, registry_id):
+    data = component_form(registry_id, name="Bad Name!", application="", image="", tag="",
+                          replicas="0", memory_mb="1", cpu_millicores="5",
+                          **{"env-0-name": "1BAD", "env-1-name": "1BAD", "ports-0-port": "99999",
+                             "ports-0-host_port": "0", "health_kind": "http", "health_port": "",
+                             "health_period": "0"})
+    r = client.post("/components/new", data=data)
+    assert r.status_code == 422
+    html = r.get_data(as_text=True)
+    wrong = ["name", "application", "image", "tag", "replicas", "memory_mb", "cpu_millicores", "env-0-name",
+             "env-1-name", "ports-0-port", "ports-0-host_port", "health_port", "health_period"]
+    missing = [f for f in wrong if not field_error(html, f)]
+    assert not missing, missing
+    assert len(re.findall(r'<ul class="errors" id="[^"]+"><li>', html)) == len(wrong)
