@@ -133,11 +133,12 @@ def repository(registry_id: int):
     if not repo:
         abort(404)
     query = request.args.get("q", "")[:128]
-    context = {"registry": registry, "repo": repo, "q": query, "error": None,
+    more = max(1, min(request.args.get("more", 1, type=int), 200))
+    context = {"registry": registry, "repo": repo, "q": query, "error": None, "more": more,
                "tags": [], "matched": 0, "total": 0, "users": components.using_repository(registry, repo)}
     try:
         context["tags"], context["matched"], context["total"] = registries.search_tags(
-            registry, repo, query, refresh=bool(request.args.get("refresh")))
+            registry, repo, query, limit=50 * more, refresh=bool(request.args.get("refresh")))
     except RegistryError as e:
         context["error"] = e.message
     return page_or_block("registries/repository.html", "tag_results", **context)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -232,3 +233,16 @@ def test_a_token_service_on_another_host_needs_the_users_word(client, auth, app,
         assert registry.token_host == "127.0.0.1"
     assert client.get(f"/registries/{registry.id}/?q=team").status_code == 200
     assert "team/demo" in client.get(f"/registries/{registry.id}/?q=team").get_data(as_text=True)
+
+
+def test_repository_page_shows_more_tags_on_request(client, auth, app, registries):
+    from tests.helpers import create_registry
+
+    auth.signed_in()
+    rid, _ = create_registry(app, registries.basic.url, name="many-tags")
+    html = client.get(f"/registries/{rid}/repository?repo=team/many").get_data(as_text=True)
+    total = int(re.search(r"(\d+) of (\d+) tags", html).group(2))
+    assert html.count('class="tag-row"') == 50 and f"50 of {total}" not in html  # all match, 50 shown
+    assert "more=2" in html and "Show more" in html
+    more = client.get(f"/registries/{rid}/repository?repo=team/many&more=2", headers={"HX-Request": "true"})
+    assert more.get_data(as_text=True).count('class="tag-row"') == 100
