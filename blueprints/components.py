@@ -499,8 +499,9 @@ def build_source(component_id: int):
                 webhook_secret=form.webhook_secret.data or "", clear_secret=bool(form.clear_secret.data),
                 require_platform=(form.platform.data or "").strip().lower() if form.platform_only.data else None,
                 cooldown_minutes=form.cooldown_minutes.data,
-                approvals_required=form.approvals_required.data if form.require_approval.data else 0,
-                approval_hours=form.approval_hours.data, approvals_owners_only=bool(form.approvals_owners_only.data)))
+                approvals_required=(form.approvals_required.data or 1) if form.require_approval.data else 0,
+                approval_hours=form.approval_hours.data or component.approval_hours or 24,
+                approvals_owners_only=bool(form.approvals_owners_only.data)))
         except FieldErrors as e:
             apply_to_form(form, e)
         else:

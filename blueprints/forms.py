@@ -212,9 +212,9 @@ class BuildSourceForm(FlaskForm):
     require_approval = BooleanField("Require approval before an automatic deploy",
                                     description="Manual deploys and rollbacks never wait.")
     approvals_required = IntegerField("Approvals needed", default=1, validators=[
-        InputRequired("Enter how many approvals a deploy needs."), NumberRange(1, 10, "Use 1 to 10 approvals.")])
+        Optional(), NumberRange(1, 10, "Use 1 to 10 approvals.")])
     approval_hours = IntegerField("Approval expires after (hours)", default=24, validators=[
-        InputRequired("Enter how many hours an approval may wait."), NumberRange(1, 720, "Use 1 to 720 hours.")])
+        Optional(), NumberRange(1, 720, "Use 1 to 720 hours.")])
     approvals_owners_only = BooleanField("Only owners may approve")
     poll_interval = IntegerField("Poll every (seconds, optional)", validators=[
         Optional(), NumberRange(15, 86400, "Use 15 to 86400 seconds.")],
