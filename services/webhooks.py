@@ -52,14 +52,15 @@ _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 def _split_ref(ref: str) -> tuple[str | None, str]:
     """An image reference or repository URL, without tag or digest -> (host, path): a scheme
-    (https://, docker://) is dropped, and the first path component is a host by Docker's rule
-    (it has a '.' or a ':', is 'localhost', or has upper-case letters)."""
+    (https://, docker://) is dropped, and the first path component is a host when it has a '.' or a
+    ':' or is 'localhost'. (Docker's rule also takes upper case as a host; a payload's repository
+    field is a path, so "Team/Demo" stays the repository team/demo here.)"""
     ref = _SCHEME.sub("", ref.strip()).rstrip("/").split("@", 1)[0]
     last = ref.rsplit("/", 1)
     if ":" in last[-1]:
         ref = ref.rsplit(":", 1)[0]
     first, sep, rest = ref.partition("/")
-    if sep and ("." in first or ":" in first or first == "localhost" or first != first.lower()):
+    if sep and ("." in first or ":" in first or first == "localhost"):
         return first.lower(), rest.lower()
     return None, ref.lower()
 

@@ -209,6 +209,7 @@ def _events(payload: dict, **headers):
     ("https://registry.example.com/team/app", ("registry.example.com", "team/app")),
     ("registry.example.com/team/app:v1", ("registry.example.com", "team/app")),
     ("docker://Registry.Example.com/team/app", ("registry.example.com", "team/app")),
+    ("Team/App", (None, "team/app")),  # a payload's repository is a path: case differs, same repository
     ("team/app", (None, "team/app")),
 ])
 def test_generic_repository_given_as_a_url(repository, expected):
