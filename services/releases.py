@@ -168,6 +168,11 @@ def claim(release_id: int) -> bool:
             Release.component_id == component_id, Release.status == ReleaseStatus.DEPLOYING).limit(1))
         if busy is not None:
             return False
+        release = db.session.get(Release, release_id)
+        newer = _newer(release) if release is not None and release.status == ReleaseStatus.PENDING else None
+        if newer is not None:  # e.g. taken back from a worker that died: the newer one replaces it
+            _finish(release, ReleaseStatus.CANCELLED, f"Release #{newer.seq} replaced it before it ran.")
+            return False
         result = db.session.execute(
             update(Release).where(Release.id == release_id, Release.status == ReleaseStatus.PENDING)
             .values(status=ReleaseStatus.DEPLOYING, started_at=utcnow(), heartbeat_at=utcnow(),
