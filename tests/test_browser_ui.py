@@ -25,11 +25,13 @@ def _pages(app, registries) -> dict[str, str]:
                            env=[["GREETING", "hello"], ["DATABASE_URL", "postgres://db/shop"]],
                            ports=[{"port": 8080, "protocol": "TCP", "expose": True, "host_port": 20001}])
     with app.app_context():
-        db.session.add(Release(team_id=1, component_id=cid, seq=1, tag="v1.0", digest="sha256:" + "ab" * 32,
-                               trigger="manual", triggered_by="owner@example.com", status="failed",
-                               message="The image tag v1.0 could not be pulled: a long message " * 3))
         from models import Component
-        db.session.get(Component, cid).release_seq = 1
+
+        component = db.session.get(Component, cid)
+        db.session.add(Release(team_id=component.team_id, component_id=cid, seq=1, tag="v1.0",
+                               digest="sha256:" + "ab" * 32, trigger="manual", triggered_by="owner@example.com",
+                               status="failed", message="The image tag v1.0 could not be pulled: a long message " * 3))
+        component.release_seq = 1
         db.session.commit()
     return {
         "dashboard": "/", "registries": "/registries/", "registry-form": "/registries/new",
