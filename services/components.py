@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from flask import current_app
 from sqlalchemy import func, select
 
-from models import MAX_ID, Application, Component, Registry, Team, db
+from models import MAX_ID, Application, Component, Registry, Release, Team, db
 from services import autodeploy, endpoints, images, registries, releases, settings, triggers
 from services.deploy.spec import HealthCheck, Port
 from services.deployers import get_deployer
@@ -288,9 +288,14 @@ def proposed_settings(component: Component, data: ComponentInput) -> tuple[dict,
             "health": settings.health_dict(data.health)}, digest
 
 
-def running_settings(component: Component) -> dict | None:
-    """What runs now (the running release's recorded settings), to compare an edit against."""
-    current = releases.current_release(component)
+_UNREAD = object()
+
+
+def running_settings(component: Component, current: Release | None = _UNREAD) -> dict | None:
+    """What runs now (the running release's recorded settings), to compare an edit against;
+    `current`, the running release, when the caller has it already."""
+    if current is _UNREAD:
+        current = releases.current_release(component)
     if current is None:
         return None
     recorded = current.settings or settings.snapshot(component)

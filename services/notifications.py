@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import requests
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 
 from models import Notification, NotificationChannel, NotificationStatus, Team, db, utcnow
 from services import registries
@@ -302,8 +302,3 @@ def _send_mail(to: str, payload: dict) -> None:
 def recent(channel: NotificationChannel, limit: int = 50) -> list[Notification]:
     return list(db.session.scalars(select(Notification).where(Notification.channel_id == channel.id)
                                    .order_by(Notification.id.desc()).limit(limit)))
-
-
-def pending_count() -> int:
-    return len(db.session.scalars(select(Notification.id).where(or_(
-        Notification.status == NotificationStatus.PENDING, Notification.status == NotificationStatus.SENDING))).all())

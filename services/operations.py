@@ -85,14 +85,14 @@ def view(component: Component) -> DetailView:
     latest = history[0] if history else None
     current = next((r for r in history if r.status == ReleaseStatus.RUNNING), None) or \
         releases.current_release(component)
-    running = components.running_settings(component)
+    running = components.running_settings(component, current)
     result = DetailView(latest, current, history, running)
     deployer = get_deployer()
     if current is not None and not component.stopped:
-        result.live = releases.live_status(component)
+        result.live = releases.live_status(component, current)
         result.links = links(component, running or settings.snapshot(component), deployer)
     if running is not None:
-        result.unsaved = [line for line in settings.diff(running, settings.snapshot(component))]
+        result.unsaved = settings.diff(running, settings.snapshot(component))
     spec_release = latest if latest is not None and latest.status in (
         ReleaseStatus.FAILED, ReleaseStatus.DEPLOYING) else current
     if deployer is not None and spec_release is not None and not component.stopped:

@@ -212,7 +212,7 @@ def _apply(group: Group, now, report: PollReport) -> tuple[int, int]:
         component = db.session.get(Component, cid, with_for_update=True)
         component.last_polled_at = now
         event = _finding(component, group)
-        if event is not None and not _told_paused(component, event):
+        if event is not None:
             findings.append((component, event))
     if not findings:
         return 0, 0
@@ -222,8 +222,8 @@ def _apply(group: Group, now, report: PollReport) -> tuple[int, int]:
     db.session.add(delivery)
     db.session.flush()
     outcomes = [autodeploy.decide(delivery, "poll", component, event, trigger="poll") for component, event in findings]
-    # A poll that finds the same wait or refusal again (a cooldown running, a platform missing)
-    # records nothing new.
+    # A poll that finds the same refusal again (auto-deploy paused, a digest marked bad, a cooldown
+    # running, a platform missing) records nothing new.
     outcomes = [o for o in outcomes if not _repeats(o)]
     if not outcomes:
         db.session.delete(delivery)
@@ -239,17 +239,6 @@ def _repeats(outcome: DeliveryOutcome) -> bool:
     last = db.session.scalars(select(DeliveryOutcome).where(DeliveryOutcome.component_id == outcome.component_id)
                               .order_by(DeliveryOutcome.id.desc()).limit(1)).first()
     return last is not None and (last.tag, last.outcome, last.reason) == (outcome.tag, "ignored", outcome.reason)
-
-
-def _told_paused(component: Component, event: PushEvent) -> bool:
-    """A poll finding again a tag it was refused for (auto-deploy paused, or an image marked bad) is
-    recorded once, not every cycle."""
-    if not component.paused_reason and not component.bad_digests:
-        return False
-    last = db.session.scalars(select(DeliveryOutcome).where(DeliveryOutcome.component_id == component.id)
-                              .order_by(DeliveryOutcome.id.desc()).limit(1)).first()
-    return last is not None and last.tag == event.tag and last.outcome == "ignored" and (
-        last.reason.startswith("auto-deploy paused") or "is marked bad" in last.reason)
 
 
 def _finding(component: Component, group: Group) -> PushEvent | None:

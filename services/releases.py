@@ -141,9 +141,10 @@ def history(component: Component, limit: int = 50) -> list[Release]:
                                    .order_by(Release.id.desc()).limit(limit)))
 
 
-def live_status(component: Component) -> DeployStatus | None:
-    """What the runtime says of the component's running release now; None when nothing runs."""
-    current = current_release(component)
+def live_status(component: Component, current: Release | None = None) -> DeployStatus | None:
+    """What the runtime says of the component's running release now (`current` when the caller has
+    read it); None when nothing runs."""
+    current = current or current_release(component)
     deployer = get_deployer()
     if deployer is None or current is None or component.stopped:
         return None
