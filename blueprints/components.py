@@ -13,8 +13,18 @@ from blueprints.access import safe_next
 from blueprints.forms import BuildSourceForm, ComponentForm, EmptyForm, ScaleForm
 from blueprints.render import is_htmx, page_or_block
 from blueprints.scope import current_team, get_team_object_or_404
-from models import Application, Component, Registry, Release, WebhookDelivery, db
-from services import approvals, audit, components, deliveries, endpoints, operations, registries, releases
+from models import Application, Component, Registry, Release, ReleaseStatus, WebhookDelivery, db
+from services import (
+    approvals,
+    audit,
+    components,
+    deliveries,
+    endpoints,
+    listing,
+    operations,
+    registries,
+    releases,
+)
 from services.deploy.spec import DeployError, HealthCheck, Port
 from services.deployers import disabled_reason
 from services.errors import FieldErrors, ServiceError, apply_to_form
@@ -124,10 +134,13 @@ def _apply_errors(form: ComponentForm, error: FieldErrors, keep_existing: bool =
 
 @bp.route("/")
 def index():
-    items = db.session.scalars(db.select(Component).where(Component.team_id == current_team().id)
-                               .order_by(Component.name)).all()
-    return render_template("components/index.html", components=items, latest=releases.latest_release,
-                           first_link=operations.first_link)
+    """The team's components, 50 a page, filtered by name, application and state."""
+    team_id = current_team().id
+    args = request.args
+    rows = listing.components(team_id, listing.page_number(args.get("page")), name=args.get("name", "")[:63].strip(),
+                              application=args.get("application", "")[:63], state=args.get("state", ""))
+    return page_or_block("components/index.html", "results", rows=rows, first_link=operations.first_link,
+                         applications=listing.application_names(team_id), states=listing.STATES)
 
 
 TAGS_PER_PAGE = 20
@@ -252,8 +265,11 @@ def new_row(kind: str):
     return render_template(f"components/_{kind}_row.html", row=entry, index=index)
 
 
+RECENT = 10  # releases and deliveries on the component page; the rest on their own pages
+
+
 def _detail_context(component: Component) -> dict:
-    return {"component": component, "view": operations.view(component),
+    return {"component": component, "view": operations.view(component, RECENT),
             "scale_form": ScaleForm(replicas=component.replicas), "approvals": approvals.pending(component)}
 
 
@@ -261,7 +277,7 @@ def _detail_context(component: Component) -> dict:
 def detail(component_id: int):
     component = get_team_object_or_404(Component, component_id)
     return render_template("components/detail.html", **_detail_context(component),
-                           outcomes=deliveries.recent_outcomes(component_id=component.id),
+                           outcomes=listing.outcomes(component_id=component.id, per_page=RECENT),
                            deploy_disabled=disabled_reason())
 
 
@@ -269,9 +285,30 @@ def detail(component_id: int):
 def status(component_id: int):
     """The card, the status and the releases together (one self-polling fragment)."""
     component = get_team_object_or_404(Component, component_id)
-    return page_or_block("components/detail.html", "live", **_detail_context(component),
-                         outcomes=deliveries.recent_outcomes(component_id=component.id),
+    outcomes = None if is_htmx() else listing.outcomes(component_id=component.id, per_page=RECENT)
+    return page_or_block("components/detail.html", "live", **_detail_context(component), outcomes=outcomes,
                          deploy_disabled=disabled_reason())
+
+
+@bp.route("/<int:component_id>/releases")
+def release_list(component_id: int):
+    """Every release of the component, 50 a page, filtered by status."""
+    component = get_team_object_or_404(Component, component_id)
+    rows = listing.releases(component.id, listing.page_number(request.args.get("page")),
+                            status=request.args.get("status", ""))
+    return page_or_block("components/releases.html", "results", component=component, rows=rows,
+                         statuses=list(ReleaseStatus))
+
+
+@bp.route("/<int:component_id>/deliveries")
+def delivery_list(component_id: int):
+    """What every delivery meant for the component, 50 a page, filtered by outcome and repository."""
+    component = get_team_object_or_404(Component, component_id)
+    rows = listing.outcomes(listing.page_number(request.args.get("page")), component_id=component.id,
+                            outcome=request.args.get("outcome", ""),
+                            repository=request.args.get("repository", "")[:255])
+    return page_or_block("components/deliveries.html", "results", component=component, outcomes=rows,
+                         choices=listing.OUTCOMES)
 
 
 @bp.route("/<int:component_id>/edit", methods=["GET", "POST"])
@@ -355,7 +392,7 @@ def scale(component_id: int):
     context = _detail_context(component)
     context["scale_form"] = form
     return render_template("components/detail.html", **context, deploy_disabled=disabled_reason(),
-                           outcomes=deliveries.recent_outcomes(component_id=component.id)), 422
+                           outcomes=listing.outcomes(component_id=component.id, per_page=RECENT)), 422
 
 
 @bp.route("/<int:component_id>/resume", methods=["POST"])
@@ -514,7 +551,7 @@ def build_source(component_id: int):
     return render_template("components/build_source.html", component=component, form=form,
                            hook_url=webhook_url("hooks.component_hook", component_id=component.id,
                                                 token=component.webhook_token),
-                           outcomes=deliveries.recent_outcomes(component_id=component.id),
+                           outcomes=listing.outcomes(component_id=component.id, per_page=RECENT),
                            default_interval=current_app.config["BERTH_POLL_INTERVAL"]), 422 if form.errors else 200
 
 

@@ -3,20 +3,22 @@ from __future__ import annotations
 
 import hmac
 
-from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, abort, current_app, g, jsonify, render_template, request
 from sqlalchemy import text
 
 from blueprints.access import open_endpoint
 from models import db
+from services import listing, runtime
 from services import metrics as berth_metrics
-from services import runtime
 
 bp = Blueprint("main", __name__)
 
 
 @bp.route("/")
 def index():
-    return render_template("index.html")
+    """Counts by state, the last releases, what failed: a fixed number of statements at any size."""
+    team = g.get("team")
+    return render_template("index.html", board=listing.dashboard(team.id) if team is not None else None)
 
 
 def _database_ok() -> tuple[bool, str]:

@@ -7,8 +7,8 @@ from flask_login import current_user
 from blueprints.forms import EmptyForm, RegistryForm, WebhookSecretForm
 from blueprints.render import is_htmx, page_or_block
 from blueprints.scope import current_team, get_team_object_or_404, is_owner, owner_required
-from models import Registry, db
-from services import audit, components, deliveries, endpoints, registries
+from models import Registry
+from services import audit, components, endpoints, listing, registries
 from services.errors import FieldErrors, ServiceError, apply_to_form
 from services.registry.errors import RegistryError
 
@@ -24,9 +24,10 @@ def _input(form: RegistryForm) -> registries.RegistryInput:
 
 @bp.route("/")
 def index():
-    items = db.session.scalars(db.select(Registry).where(Registry.team_id == current_team().id)
-                               .order_by(Registry.name)).all()
-    return render_template("registries/index.html", registries=items)
+    """The team's registries, 50 a page, filtered by name or URL."""
+    rows = listing.registries(current_team().id, listing.page_number(request.args.get("page")),
+                              name=request.args.get("name", "")[:63].strip())
+    return page_or_block("registries/index.html", "results", rows=rows)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -180,8 +181,11 @@ def webhook(registry_id: int):
             return redirect(url_for("registries.webhook", registry_id=registry.id))
     hook_url = current_app.config["BERTH_EXTERNAL_URL"] + url_for(
         "hooks.registry_hook", registry_id=registry.id, token=registry.webhook_token)
-    return render_template("registries/webhook.html", registry=registry, form=form, hook_url=hook_url,
-                           outcomes=deliveries.recent_outcomes(registry_id=registry.id)), 422 if form.errors else 200
+    outcomes = listing.outcomes(listing.page_number(request.args.get("page")), registry_id=registry.id,
+                                outcome=request.args.get("outcome", ""),
+                                repository=request.args.get("repository", "")[:255])
+    return page_or_block("registries/webhook.html", "results", 422 if form.errors else 200, registry=registry,
+                         form=form, hook_url=hook_url, outcomes=outcomes, choices=listing.OUTCOMES)
 
 
 @bp.route("/<int:registry_id>/webhook-token", methods=["POST"])

@@ -276,13 +276,3 @@ def pending_ids(limit: int = 100) -> list[int]:
     return list(db.session.scalars(select(WebhookDelivery.id).where(WebhookDelivery.status == DeliveryStatus.PENDING)
                                    .order_by(WebhookDelivery.id).limit(limit)))
 
-
-def recent_outcomes(component_id: int | None = None, registry_id: int | None = None,
-                    limit: int = 30) -> list[DeliveryOutcome]:
-    """The newest outcomes for a component, or for deliveries to a registry's endpoint."""
-    query = select(DeliveryOutcome).order_by(DeliveryOutcome.id.desc()).limit(limit)
-    if component_id is not None:
-        query = query.where(DeliveryOutcome.component_id == component_id)
-    if registry_id is not None:
-        query = query.join(WebhookDelivery).where(WebhookDelivery.registry_id == registry_id)
-    return list(db.session.scalars(query))

@@ -80,8 +80,8 @@ def first_link(component: Component) -> Link | None:
     return next((link for link in found if link.url), found[0] if found else None)
 
 
-def view(component: Component) -> DetailView:
-    history = releases.history(component)
+def view(component: Component, limit: int = 10) -> DetailView:
+    history = releases.history(component, limit)
     latest = history[0] if history else None
     current = next((r for r in history if r.status == ReleaseStatus.RUNNING), None) or \
         releases.current_release(component)
