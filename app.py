@@ -14,7 +14,7 @@ from blueprints import access, auth, components, hooks, main, oversight, registr
 from blueprints.scope import is_owner, load_current_team
 from extensions import csrf, login_manager, migrate
 from models import MAX_ID, User, db
-from services import accounts, polling, runtime
+from services import accounts, polling, retention, runtime
 from services.background import BackgroundRunner
 from services.errors import ServiceError
 from services.jobs import run_after_commit
@@ -189,6 +189,11 @@ def register_commands(app: Flask) -> None:
             db.session.rollback()
             raise click.ClickException(str(e)) from e
         click.echo(f"Created {user.email} in team {team.name} ({role}).")
+
+    @app.cli.command("prune")
+    def prune_command():
+        """Apply the retention settings now (the leader also does it every BERTH_PRUNE_EVERY seconds)."""
+        click.echo(f"Pruned {retention.prune()}.")
 
 
 def register_services(app: Flask) -> None:

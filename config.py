@@ -76,6 +76,13 @@ def load(environ=None) -> dict:
         "BERTH_HOST_PORTS": _port_range(environ.get("BERTH_HOST_PORTS", "20000-29999")),
         "BERTH_PUBLISH_ADDRESS": environ.get("BERTH_PUBLISH_ADDRESS", "127.0.0.1"),
         "BERTH_ACCESS_HOST": environ.get("BERTH_ACCESS_HOST", ""),
+        # Retention (services/retention.py): pruned by the leader every BERTH_PRUNE_EVERY seconds.
+        "BERTH_DELIVERY_RETENTION_DAYS": _int(environ, "BERTH_DELIVERY_RETENTION_DAYS", 30.0, float),
+        "BERTH_DELIVERIES_KEPT": _int(environ, "BERTH_DELIVERIES_KEPT", 1000),
+        "BERTH_UNWATCHED_RETENTION_HOURS": _int(environ, "BERTH_UNWATCHED_RETENTION_HOURS", 24.0, float),
+        "BERTH_RELEASES_KEPT": _int(environ, "BERTH_RELEASES_KEPT", 1000),
+        "BERTH_PRUNE_EVERY": _int(environ, "BERTH_PRUNE_EVERY", 600),
+        "BERTH_PRUNE_BATCH": _int(environ, "BERTH_PRUNE_BATCH", 5000),
         # Notifications: the first retry waits this many seconds, each next one twice as long (5 tries).
         "BERTH_NOTIFY_BACKOFF": _int(environ, "BERTH_NOTIFY_BACKOFF", 30.0, float),
         # Email channels: off while BERTH_SMTP_HOST is unset.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +19,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from models import Component, DeliveryOutcome, DeliveryStatus, Registry, WebhookDelivery, db, utcnow
-from services import autodeploy, images, metrics, notifications, releases, runtime, triggers
+from services import autodeploy, images, metrics, notifications, releases, retention, runtime, triggers
 from services.errors import ReleaseConflict
 from services.jobs import unit_of_work
 from services.leader import Leadership
@@ -58,6 +59,8 @@ def start_poller(app) -> Callable[[], None]:
         leadership = Leadership(db.engine)
     runtime.of(app).leadership = leadership
 
+    pruned_at = [0.0]  # the leader prunes (services.retention) every BERTH_PRUNE_EVERY seconds
+
     def tick():
         with app.app_context():
             if leadership.try_acquire():
@@ -66,6 +69,13 @@ def start_poller(app) -> Callable[[], None]:
                 metrics.POLL_LAST.set_to_current_time()
                 log.info("poll cycle: %d group(s), %d change(s), %d deploy(s), %d error(s)",
                          report.groups, report.events, report.deployed, len(report.errors))
+                if time.monotonic() - pruned_at[0] >= app.config["BERTH_PRUNE_EVERY"]:
+                    pruned_at[0] = time.monotonic()
+                    try:
+                        retention.prune()
+                    except Exception:  # logged; the next tick polls all the same
+                        db.session.rollback()
+                        log.exception("retention failed")
             db.session.remove()
 
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per tick is noise
