@@ -8,6 +8,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -212,8 +213,9 @@ def registry_users(registry: Registry) -> list[str]:
 
 
 # -- browsing, with a short-lived tag cache --------------------------------------------------
-_cache: dict[tuple, tuple[float, TagList]] = {}
+_cache: OrderedDict[tuple, tuple[float, object]] = OrderedDict()
 _cache_lock = threading.Lock()
+CACHE_ENTRIES = 256  # least recently used go first: searches are cached per query
 
 
 def forget_cache(registry_id: int) -> None:
@@ -222,29 +224,43 @@ def forget_cache(registry_id: int) -> None:
             del _cache[key]
 
 
-def cached_tags(registry: Registry, repository: str, refresh: bool = False) -> TagList:
-    key = (registry.id, repository)
-    ttl = current_app.config["BERTH_TAG_CACHE_SECONDS"]
+def _cached(key: tuple, refresh: bool, fetch):
     now = time.monotonic()
     if not refresh:
         with _cache_lock:
             hit = _cache.get(key)
-        if hit and hit[0] > now:
-            return hit[1]
-    tags = client_for(registry).tag_list(repository)
+            if hit and hit[0] > now:
+                _cache.move_to_end(key)
+                return hit[1]
+    value = fetch()
     with _cache_lock:
-        _cache[key] = (now + ttl, tags)
-    return tags
+        _cache[key] = (now + current_app.config["BERTH_TAG_CACHE_SECONDS"], value)
+        _cache.move_to_end(key)
+        while len(_cache) > CACHE_ENTRIES:
+            _cache.popitem(last=False)
+    return value
+
+
+def cached_tags(registry: Registry, repository: str, refresh: bool = False) -> TagList:
+    return _cached((registry.id, repository), refresh, lambda: client_for(registry).tag_list(repository))
 
 
 def search_tags(registry: Registry, repository: str, query: str = "", limit: int = 50,
-                refresh: bool = False) -> tuple[list[TagInfo], int, int]:
-    """(first `limit` tags containing query, newest first; how many match; how many in all).
+                refresh: bool = False) -> tuple[list[TagInfo], int, int | None]:
+    """(first `limit` tags containing query, newest first; how many match; how many in all, or
+    None when the registry does not say).
 
-    Only the matches are ordered, and only the top `limit` of them: a 5,000-tag repository
-    costs one fetch and a filter, not a full sort per keystroke.
+    Docker Hub and Harbor filter and order on their side (one request per search). A v2 registry
+    cannot, so its whole list is fetched once (largest pages it accepts), cached, and only the
+    matches are ordered, only the top `limit` of them: a keystroke costs a filter, not a fetch.
     """
-    tags = cached_tags(registry, repository, refresh)
+    query = query.strip()
+    client = client_for(registry)
+    if hasattr(client, "search_tags"):
+        found = _cached((registry.id, repository, "search", query, limit), refresh,
+                        lambda: client.search_tags(repository, query, limit))
+        return found.tags, found.matched, found.total
+    tags = _cached((registry.id, repository), refresh, lambda: client.tag_list(repository))
     shown, matched = tags.search(query, limit)
     return shown, matched, len(tags)
 

@@ -140,3 +140,91 @@ def test_harbor_and_hub_through_the_web(client, auth, app, harbor, hub):
     r = client.post("/registries/new", data={"kind": "harbor", "name": "h2", "url": harbor.url,
                                              "username": "robot$berth", "password": "nope"})
     assert r.status_code == 422 and "401" in r.get_data(as_text=True)
+
+
+# -- server-side tag search: Docker Hub's `name` + `ordering`, Harbor's `q=tags=~` + `sort` ------
+def _calls(fake, part):
+    return [path for _, path in fake.server.calls if part in path]
+
+
+@pytest.fixture(scope="module")
+def big_hub():
+    tags = [hub_tag(f"{i // 100}.{i % 100}.0", "sha256:" + f"{i:064x}",
+                    f"2026-{i % 12 + 1:02d}-{i % 28 + 1:02d}T{i % 24:02d}:00:00.{i:06d}Z") for i in range(10_000)]
+    fake = FakeDockerHub("alice", "hub-token", {"alice/big": tags})
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="module")
+def big_harbor():
+    arts = [harbor_artifact("proj/big", "sha256:" + f"{i:064x}", [f"{i // 100}.{i % 100}.0"],
+                            f"2026-{i % 12 + 1:02d}-{i % 28 + 1:02d}T{i % 24:02d}:00:00.000Z") for i in range(10_000)]
+    fake = FakeHarbor({"robot$berth": "robot-secret"}, {"proj/big": arts})
+    yield fake
+    fake.stop()
+
+
+def newest(tags, needle, n):
+    return [t["name"] for t in sorted((t for t in tags if needle in t["name"]), key=lambda t: t["last_updated"],
+                                      reverse=True)][:n]
+
+
+def test_hub_search_is_one_filtered_request(big_hub):
+    c = DockerHubClient("alice", "hub-token", HttpSettings(timeout=5), api_url=big_hub.url)
+    big_hub.server.calls.clear()
+    found = c.search_tags("alice/big", "42.", 50)
+    tag_calls = _calls(big_hub, "/tags")
+    assert len(tag_calls) == 1 and "name=42." in tag_calls[0] and "ordering=last_updated" in tag_calls[0]
+    assert len(big_hub.server.calls) == 2  # and the login
+    assert found.matched == 199 and found.total is None  # 42.*.0 and *.42.0
+    assert [t.name for t in found.tags] == newest(big_hub.repos["alice/big"], "42.", 50)
+    assert all(t.digest and t.created and t.platforms for t in found.tags)
+    # More than a page: pages of 100 (Docker Hub's maximum), still filtered
+    big_hub.server.calls.clear()
+    found = c.search_tags("alice/big", ".1", 150)
+    assert len(found.tags) == 150 and found.matched == sum(".1" in n["name"] for n in big_hub.repos["alice/big"])
+    assert len(_calls(big_hub, "/tags")) == 2
+    # No query: the newest, and the count is the repository's
+    found = c.search_tags("alice/big", "", 50)
+    assert found.total == 10_000 and found.matched == 10_000 and len(found.tags) == 50
+    assert c.search_tags("alice/big", "nothing-like-this", 50).matched == 0
+
+
+def test_harbor_search_is_one_filtered_request(big_harbor, harbor_spec):
+    c = HarborClient(big_harbor.url, "robot$berth", "robot-secret", HttpSettings(timeout=5))
+    big_harbor.server.calls.clear()
+    found = c.search_tags("proj/big", "42.", 50)
+    (call,) = big_harbor.server.calls
+    assert "q=tags%3D~42." in call[1] and "sort=-push_time" in call[1]
+    assert found.matched == 199 and len(found.tags) == 50
+    assert [t.created for t in found.tags] == sorted((t.created for t in found.tags), reverse=True)
+    assert all("42." in t.name for t in found.tags)
+    # The filtered answer is still what Harbor's spec says a list of artifacts is
+    arts = requests.get(big_harbor.url + "/api/v2.0/projects/proj/repositories/big/artifacts",
+                        params={"with_tag": "true", "q": "tags=~42.", "sort": "-push_time", "page_size": 5},
+                        auth=("robot$berth", "robot-secret"), timeout=5).json()
+    jsonschema.validate(arts, harbor_schema(harbor_spec, "Artifact", array=True))
+    assert "query" in [p.get("$ref", "").rsplit("/", 1)[-1] for p in harbor_spec["paths"][
+        "/projects/{project_name}/repositories/{repository_name}/artifacts"]["get"]["parameters"]]
+
+
+def test_search_through_the_web_uses_the_server_filter_and_caches_it(client, auth, app, big_hub):
+    app.config["BERTH_DOCKERHUB_API_URL"] = big_hub.url
+    auth.signed_in()
+    r = client.post("/registries/new", data={"kind": "dockerhub", "name": "hub", "url": "",
+                                             "username": "alice", "password": "hub-token"})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    rid = r.headers["Location"].rstrip("/").split("/")[-1]
+    big_hub.server.calls.clear()
+    html = client.get(f"/registries/{rid}/repository?repo=alice/big&q=42.",
+                      headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "199 tags matching “42.”, showing the first 50" in html
+    first = newest(big_hub.repos["alice/big"], "42.", 1)[0]
+    assert html.index(first) < html.index(newest(big_hub.repos["alice/big"], "42.", 2)[1])
+    assert len(_calls(big_hub, "/tags")) == 1
+    client.get(f"/registries/{rid}/repository?repo=alice/big&q=42.", headers={"HX-Request": "true"})
+    assert len(_calls(big_hub, "/tags")) == 1  # cached
+    html = client.get(f"/registries/{rid}/repository?repo=alice/big", headers={"HX-Request": "true"}).get_data(
+        as_text=True)
+    assert "10000 of 10000 tags, showing the first 50" in html

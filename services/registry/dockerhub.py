@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import datetime
 from urllib.parse import quote
 
 import requests
@@ -10,7 +11,15 @@ import requests
 from services.registry import errors
 from services.registry.answers import as_list, as_size, as_str
 from services.registry.http import HttpSettings, Response, send
-from services.registry.types import ImageDetails, RepoPage, TagInfo, TagList, parse_time, platform_of
+from services.registry.types import (
+    ImageDetails,
+    RepoPage,
+    TagInfo,
+    TagList,
+    TagSearch,
+    parse_time,
+    platform_of,
+)
 from services.registry.v2 import RegistryV2Client
 
 HUB_API = "https://hub.docker.com"
@@ -109,27 +118,56 @@ class DockerHubClient:
         start = (page - 1) * per_page
         return RepoPage(names[start:start + per_page], len(names), page, per_page)
 
-    def tags(self, repository: str) -> list[TagInfo]:
+    def _tags_path(self, repository: str) -> str:
         namespace, _, repo = hub_repository(repository).partition("/")
+        return f"/v2/repositories/{quote(namespace)}/{quote(repo)}/tags"
+
+    def _tag_page(self, path: str, params: dict) -> tuple[list[TagInfo], dict]:
+        data = self.api(path, params=params).json()
+        if not isinstance(data, dict) or not isinstance(data.get("results"), list):
+            raise errors.RegistryProtocolError("Docker Hub's tag list has no results.")
+        out = []
+        for t in data["results"]:
+            name = as_str(t.get("name")) if isinstance(t, dict) else None
+            if name is None or len(name) > 128:
+                continue  # not a tag: read around it
+            images = [i for i in as_list(t.get("images")) if isinstance(i, dict)]
+            out.append(TagInfo(name, as_str(t.get("digest")), as_size(t.get("full_size")),
+                               parse_time(t.get("tag_last_pushed") or t.get("last_updated")),
+                               [p for p in (platform_of(i) for i in images) if p]))
+        return out, data
+
+    def tags(self, repository: str) -> list[TagInfo]:
+        path = self._tags_path(repository)
         out: list[TagInfo] = []
-        path = f"/v2/repositories/{quote(namespace)}/{quote(repo)}/tags"
-        params = {"page": 1, "page_size": PAGE_SIZE}
         for page in range(1, MAX_TAG_PAGES + 1):
-            params["page"] = page
-            data = self.api(path, params=params).json()
-            if not isinstance(data, dict) or not isinstance(data.get("results"), list):
-                raise errors.RegistryProtocolError("Docker Hub's tag list has no results.")
-            for t in data["results"]:
-                name = as_str(t.get("name")) if isinstance(t, dict) else None
-                if name is None or len(name) > 128:
-                    continue  # not a tag: read around it
-                images = [i for i in as_list(t.get("images")) if isinstance(i, dict)]
-                out.append(TagInfo(name, as_str(t.get("digest")), as_size(t.get("full_size")),
-                                   parse_time(t.get("tag_last_pushed") or t.get("last_updated")),
-                                   [p for p in (platform_of(i) for i in images) if p]))
+            found, data = self._tag_page(path, {"page": page, "page_size": PAGE_SIZE})
+            out += found
             if not data.get("next"):
                 break
         return out
+
+    def search_tags(self, repository: str, query: str, limit: int) -> TagSearch:
+        """The newest `limit` tags whose name contains `query`, filtered and ordered by Docker Hub
+        (`name`, `ordering=last_updated`: what hub.docker.com's own tag page sends), so a
+        10,000-tag repository costs one request, not a hundred."""
+        path = self._tags_path(repository)
+        params = {"page_size": min(limit, PAGE_SIZE), "ordering": "last_updated"}
+        if query:
+            params["name"] = query
+        out: list[TagInfo] = []
+        reported, more = None, False
+        for page in range(1, -(-limit // PAGE_SIZE) + 1):
+            found, data = self._tag_page(path, {**params, "page": page})
+            out += [t for t in found if query.lower() in t.name.lower()]
+            count = data.get("count")
+            reported = count if isinstance(count, int) and not isinstance(count, bool) and count >= 0 else None
+            more = bool(data.get("next"))
+            if not more:
+                break
+        out.sort(key=lambda t: t.created or datetime.min, reverse=True)
+        matched = max(len(out), reported or 0) if more else len(out)
+        return TagSearch(out[:limit], matched, matched if not query else None)
 
     def tag_list(self, repository: str) -> TagList:
         return TagList.of(self.tags(repository))

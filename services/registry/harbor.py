@@ -1,6 +1,7 @@
 """Harbor: its REST API v2.0 for browsing, the registry v2 API on the same host for images."""
 from __future__ import annotations
 
+from datetime import datetime
 from urllib.parse import quote
 
 import requests
@@ -8,7 +9,15 @@ import requests
 from services.registry import errors
 from services.registry.answers import as_dict, as_list, as_size, as_str
 from services.registry.http import HttpSettings, Response, send
-from services.registry.types import ImageDetails, RepoPage, TagInfo, TagList, parse_time, platform_of
+from services.registry.types import (
+    ImageDetails,
+    RepoPage,
+    TagInfo,
+    TagList,
+    TagSearch,
+    parse_time,
+    platform_of,
+)
 from services.registry.v2 import RegistryV2Client
 
 API = "/api/v2.0"
@@ -71,34 +80,58 @@ class HarborClient:
         return RepoPage([str(r.get("name")) for r in data if isinstance(r, dict)],
                         int(total) if total and total.isdigit() else None, page, params["page_size"])
 
-    def tags(self, repository: str) -> list[TagInfo]:
+    def _artifacts(self, repository: str, params: dict) -> tuple[list[TagInfo], int | None, int]:
+        """One page of artifacts as tags: (tags, X-Total-Count of artifacts, artifacts on the page)."""
         project, _, repo = repository.partition("/")
+        response = self.api(f"/projects/{quote(project, safe='')}/repositories/{encode_repository(repo)}/artifacts",
+                            params={"with_tag": "true", **params})
+        artifacts = response.json()
+        if not isinstance(artifacts, list):
+            raise errors.RegistryProtocolError("Harbor's artifact list is not a list.")
+        out = []
+        for art in artifacts:
+            if not isinstance(art, dict):
+                continue  # not an artifact: a registry's odd answer is read around, not trusted
+            platforms = [p for p in (platform_of(r.get("platform")) for r in as_list(art.get("references"))
+                                     if isinstance(r, dict)) if p]
+            extra = as_dict(art.get("extra_attrs"))
+            if not platforms and extra.get("os"):
+                platforms = [platform_of(extra) or ""]
+            for tag in as_list(art.get("tags")):
+                name = as_str(tag.get("name")) if isinstance(tag, dict) else None
+                if name is None or len(name) > 128:
+                    continue
+                out.append(TagInfo(name, as_str(art.get("digest")), as_size(art.get("size")),
+                                   parse_time(tag.get("push_time") or art.get("push_time")), platforms))
+        total = response.headers.get("X-Total-Count")
+        return out, int(total) if total and total.isdigit() else None, len(artifacts)
+
+    def tags(self, repository: str) -> list[TagInfo]:
         out: list[TagInfo] = []
         for page in range(1, MAX_PAGES + 1):
-            response = self.api(f"/projects/{quote(project, safe='')}/repositories/"
-                                f"{encode_repository(repo)}/artifacts",
-                                params={"page": page, "page_size": PAGE_SIZE, "with_tag": "true"})
-            artifacts = response.json()
-            if not isinstance(artifacts, list):
-                raise errors.RegistryProtocolError("Harbor's artifact list is not a list.")
-            for art in artifacts:
-                if not isinstance(art, dict):
-                    continue  # not an artifact: a registry's odd answer is read around, not trusted
-                platforms = [p for p in (platform_of(r.get("platform")) for r in as_list(art.get("references"))
-                                         if isinstance(r, dict)) if p]
-                extra = as_dict(art.get("extra_attrs"))
-                if not platforms and extra.get("os"):
-                    platforms = [platform_of(extra) or ""]
-                for tag in as_list(art.get("tags")):
-                    name = as_str(tag.get("name")) if isinstance(tag, dict) else None
-                    if name is None or len(name) > 128:
-                        continue
-                    out.append(TagInfo(name, as_str(art.get("digest")), as_size(art.get("size")),
-                                       parse_time(tag.get("push_time") or art.get("push_time")), platforms))
-            total = response.headers.get("X-Total-Count")
-            if len(artifacts) < PAGE_SIZE or (total and total.isdigit() and page * PAGE_SIZE >= int(total)):
+            found, total, count = self._artifacts(repository, {"page": page, "page_size": PAGE_SIZE})
+            out += found
+            if count < PAGE_SIZE or (total is not None and page * PAGE_SIZE >= total):
                 break
         return out
+
+    def search_tags(self, repository: str, query: str, limit: int) -> TagSearch:
+        """The newest `limit` tags whose name contains `query`: Harbor filters (`q=tags=~query`,
+        fuzzy) and orders (`sort=-push_time`) the artifacts, so one request answers."""
+        params = {"page_size": min(limit, PAGE_SIZE), "sort": "-push_time"}
+        if query:
+            params["q"] = f"tags=~{query}"
+        out: list[TagInfo] = []
+        artifacts_total = None
+        for page in range(1, -(-limit // PAGE_SIZE) + 1):
+            found, artifacts_total, count = self._artifacts(repository, {**params, "page": page})
+            out += [t for t in found if query.lower() in t.name.lower()]  # an artifact's other tags
+            if count < params["page_size"] or (artifacts_total is not None and page * PAGE_SIZE >= artifacts_total):
+                artifacts_total = None  # all of them are here: count the tags themselves
+                break
+        out.sort(key=lambda t: t.created or datetime.min, reverse=True)
+        # Harbor counts artifacts, not tags: past the first pages, "at least" that many match.
+        return TagSearch(out[:limit], max(len(out), artifacts_total or 0), None)
 
     def tag_list(self, repository: str) -> TagList:
         return TagList.of(self.tags(repository))

@@ -69,6 +69,15 @@ class TagList:
 
 
 @dataclass
+class TagSearch:
+    """What a registry that filters server-side (Docker Hub, Harbor) answers to a tag search."""
+
+    tags: list[TagInfo]
+    matched: int  # how many match (at least as many as shown)
+    total: int | None  # how many tags in all, when the registry said so at no extra cost
+
+
+@dataclass
 class RepoPage:
     items: list[str]
     total: int | None
