@@ -82,7 +82,8 @@ def load(environ=None) -> dict:
         "BERTH_UNWATCHED_RETENTION_HOURS": _int(environ, "BERTH_UNWATCHED_RETENTION_HOURS", 24.0, float),
         "BERTH_RELEASES_KEPT": _int(environ, "BERTH_RELEASES_KEPT", 1000),
         "BERTH_PRUNE_EVERY": _int(environ, "BERTH_PRUNE_EVERY", 600),
-        "BERTH_PRUNE_BATCH": _int(environ, "BERTH_PRUNE_BATCH", 5000),
+        "BERTH_PRUNE_BATCH": _int(environ, "BERTH_PRUNE_BATCH", 10_000),
+        "BERTH_PRUNE_PAUSE": _int(environ, "BERTH_PRUNE_PAUSE", 0.25, float),
         # Notifications: the first retry waits this many seconds, each next one twice as long (5 tries).
         "BERTH_NOTIFY_BACKOFF": _int(environ, "BERTH_NOTIFY_BACKOFF", 30.0, float),
         # Email channels: off while BERTH_SMTP_HOST is unset.

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from flask_login import UserMixin
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import ForeignKey, String, UniqueConstraint, event, false, true
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, event, false, true
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -257,7 +257,10 @@ class Release(db.Model):
     __tablename__ = "releases"
     # Releases of one component are numbered 1, 2, 3…: two writers deciding from the same state
     # cannot both add one, on SQLite as on PostgreSQL.
-    __table_args__ = (UniqueConstraint("component_id", "seq", name="uq_releases_component_id_seq"),)
+    __table_args__ = (UniqueConstraint("component_id", "seq", name="uq_releases_component_id_seq"),
+                      # a component's newest release, its history page, the dashboard's last releases
+                      Index("ix_releases_component_id_id", "component_id", "id"),
+                      Index("ix_releases_team_id_id", "team_id", "id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
@@ -413,6 +416,9 @@ class WebhookDelivery(db.Model):
     """One request to a webhook endpoint (or one poll finding), stored before it is processed."""
 
     __tablename__ = "webhook_deliveries"
+    # an endpoint's newest deliveries (retention keeps the newest N of each)
+    __table_args__ = (Index("ix_webhook_deliveries_component_id_id", "component_id", "id"),
+                      Index("ix_webhook_deliveries_registry_id_id", "registry_id", "id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
@@ -438,6 +444,7 @@ class DeliveryOutcome(db.Model):
     """What one push event meant for one component: deployed (with its release) or ignored, and why."""
 
     __tablename__ = "delivery_outcomes"
+    __table_args__ = (Index("ix_delivery_outcomes_component_id_id", "component_id", "id"),)  # a component's page
 
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
