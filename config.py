@@ -63,6 +63,8 @@ def load(environ=None) -> dict:
         "BERTH_DEPLOYER": environ.get("BERTH_DEPLOYER", "auto"),
         "BERTH_POLL_INTERVAL": _int(environ, "BERTH_POLL_INTERVAL", 60),
         "BERTH_SCHEDULER": environ.get("BERTH_SCHEDULER", "on") != "off",
+        # Docker Hub's API (its tag search, login): another address only for a mirror or a test double.
+        "BERTH_DOCKERHUB_API_URL": environ.get("BERTH_DOCKERHUB_API_URL", ""),
         "BERTH_TAG_CACHE_SECONDS": _int(environ, "BERTH_TAG_CACHE_SECONDS", 30),
         "BERTH_REGISTRY_TIMEOUT": _int(environ, "BERTH_REGISTRY_TIMEOUT", 10),
         "BERTH_REGISTRY_MAX_BYTES": _int(environ, "BERTH_REGISTRY_MAX_BYTES", 16 * 1024 * 1024),

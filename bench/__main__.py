@@ -4,7 +4,8 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ["bench.tag_search", "bench.deploy_time", "bench.webhooks"]
+BENCHES = ["bench.lists", "bench.retention", "bench.tag_search", "bench.overhead", "bench.polling",
+           "bench.deploy_time", "bench.webhooks"]
 
 
 def main(argv: list[str]) -> int:

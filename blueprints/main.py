@@ -4,6 +4,7 @@ from __future__ import annotations
 import hmac
 
 from flask import Blueprint, Response, abort, current_app, g, jsonify, render_template, request
+from flask_login import current_user
 from sqlalchemy import text
 
 from blueprints.access import open_endpoint
@@ -19,6 +20,13 @@ def index():
     """Counts by state, the last releases, what failed: a fixed number of statements at any size."""
     team = g.get("team")
     return render_template("index.html", board=listing.dashboard(team.id) if team is not None else None)
+
+
+@bp.route("/whoami")
+def whoami():
+    """The signed-in user and their current team (for scripts checking a session)."""
+    team = g.get("team")
+    return jsonify(email=current_user.email, team=team.name if team is not None else None)
 
 
 def _database_ok() -> tuple[bool, str]:

@@ -16,9 +16,9 @@ from datetime import timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
-from models import Component, DeliveryOutcome, DeliveryStatus, Registry, WebhookDelivery, db, utcnow
+from models import Component, DeliveryOutcome, DeliveryStatus, Registry, Release, WebhookDelivery, db, utcnow
 from services import autodeploy, images, metrics, notifications, releases, retention, runtime, triggers
 from services.errors import ReleaseConflict
 from services.jobs import unit_of_work
@@ -135,6 +135,7 @@ def poll_cycle(now=None) -> PollReport:
     metrics.POLL_LAG.set(max([lag(c, now, default_interval) for c in comps], default=0))
     groups: dict[tuple, Group] = {}
     backoff: dict[int, bool] = {}
+    sources: dict[tuple, object] = {}  # one per repository, not per component (a password decrypted once)
     for c in comps:
         reg = c.source_registry
         if reg is not None:
@@ -142,8 +143,11 @@ def poll_cycle(now=None) -> PollReport:
                 backoff[reg.id] = bool(reg.poll_backoff_until and reg.poll_backoff_until > now)
             if backoff[reg.id]:
                 continue
+        image = c.image if reg else f"{c.image}:{c.tag}"
         try:
-            source = images.source_for(c.team_id, reg, c.image if reg else f"{c.image}:{c.tag}")
+            source = sources.get((c.team_id, reg.id if reg else None, image))
+            if source is None:
+                source = sources[(c.team_id, reg.id if reg else None, image)] = images.source_for(c.team_id, reg, image)
         except (ValueError, RegistryError) as e:
             report.errors.append(f"{c.name}: {e}")
             continue
@@ -156,9 +160,45 @@ def poll_cycle(now=None) -> PollReport:
             group.needs_list = True
     report.groups = len(groups)
     _run_checks(list(groups.values()))
+    # Most groups find nothing new: they are recorded together, in one short unit of work. Only a
+    # group that failed or may have news is decided on its own, with its components locked.
+    by_id = {c.id: c for c in comps}
+    latest = _latest_digests([cid for g in groups.values() for cid in g.component_ids])
+    quiet = [g for g in groups.values() if g.error is None and not any(
+        _finding(by_id[cid], g, latest.get(cid)) for cid in g.component_ids)]
+    _record_quiet(quiet, now)
+    quiet_ids = {id(g) for g in quiet}
     for group in groups.values():
-        _apply_alone(group, now, report)
+        if id(group) not in quiet_ids:
+            _apply_alone(group, now, report)
     return report
+
+
+def _latest_digests(component_ids: list[int]) -> dict[int, str | None]:
+    """The digest of each component's newest release, in one statement per 5,000 components."""
+    out: dict[int, str | None] = {}
+    for i in range(0, len(component_ids), 5000):
+        chunk = component_ids[i:i + 5000]
+        newest = (select(func.max(Release.id)).where(Release.component_id.in_(chunk))
+                  .group_by(Release.component_id))
+        out.update(db.session.execute(select(Release.component_id, Release.digest).where(Release.id.in_(newest))).all())
+    return out
+
+
+def _record_quiet(groups: list[Group], now) -> None:
+    """Polled, nothing new: the components' and registries' poll times, a few statements for all."""
+    if not groups:
+        return
+    component_ids = [cid for g in groups for cid in g.component_ids]
+    registry_ids = sorted({g.registry_id for g in groups if g.registry_id is not None})
+    with unit_of_work():
+        for i in range(0, len(component_ids), 5000):
+            db.session.execute(update(Component).where(Component.id.in_(component_ids[i:i + 5000]))
+                               .values(last_polled_at=now).execution_options(synchronize_session=False))
+        if registry_ids:
+            db.session.execute(update(Registry).where(Registry.id.in_(registry_ids))
+                               .values(last_poll_at=now, last_poll_error=None, poll_backoff_until=None)
+                               .execution_options(synchronize_session=False))
 
 
 def _apply_alone(group: Group, now, report: PollReport) -> None:
@@ -251,13 +291,19 @@ def _repeats(outcome: DeliveryOutcome) -> bool:
     return last is not None and (last.tag, last.outcome, last.reason) == (outcome.tag, "ignored", outcome.reason)
 
 
-def _finding(component: Component, group: Group) -> PushEvent | None:
-    """A push event when the registry has something this component does not run yet."""
+_READ = object()
+
+
+def _finding(component: Component, group: Group, latest_digest=_READ) -> PushEvent | None:
+    """A push event when the registry has something this component does not run yet
+    (`latest_digest`: its newest release's digest, when the caller read it already)."""
     if component.trigger_kind == "same_tag":
         digest = group.digests.get(component.tag)
-        latest = releases.latest_release(component)
+        if latest_digest is _READ:
+            latest = releases.latest_release(component)
+            latest_digest = latest.digest if latest is not None else None
         # Already running, deploying or tried: not news (a failed digest is retried only by a replay).
-        known = {component.digest, latest.digest if latest is not None else None}
+        known = {component.digest, latest_digest}
         if digest and digest not in known:
             return PushEvent(group.repository, component.tag, digest)
         return None

@@ -90,8 +90,10 @@ _clients: dict[tuple, object] = {}
 
 
 def client_for(registry: Registry):
-    """A client per saved registry version, kept so tokens and connections are reused."""
-    key = (registry.id, registry.updated_at, registry.url)
+    """A client per registry and connection settings, kept so tokens and connections are reused
+    (across requests and poll cycles: what a poll records on the row does not make a new one)."""
+    key = (registry.id, registry.kind, registry.url, registry.username, registry.password_encrypted,
+           registry.insecure, registry.ca_bundle, registry.token_host)
     client = _clients.get(key)
     if client is None:
         client = _client(registry.kind, registry.url, registry.username, password_of(registry),

@@ -304,3 +304,87 @@ def test_one_registrys_odd_answers_never_stop_the_poll_of_the_others(app, misbeh
         assert "nested deeper" in polled["deep"].last_poll_error
         assert polled["longtag"].last_poll_error is None
     assert len(report.errors) == 2, report.errors
+
+
+@pytest.mark.registry
+def test_a_quiet_poll_costs_a_fixed_number_of_statements(app, registries):
+    """Nothing changed: the cycle's statements do not grow with the components (a bulk record of
+    the quiet groups), and every component's and registry's poll time moves on."""
+    import threading
+    from datetime import timedelta
+
+    from sqlalchemy import event
+
+    from services.polling import poll_cycle
+    from services.registry.v2 import RegistryV2Client
+    from tests.fixtures.bulk import seed_components
+
+    rid, _ = create_registry(app, registries.basic.url)
+    repos = ["other/app0", "other/app1", "other/app2"]
+    client = RegistryV2Client(registries.basic.url, USER, PASSWORD)
+    digests = {repo: client.manifest_digest(repo, "1.0") for repo in repos}
+
+    def add(count, start):
+        with app.app_context():
+            for i in range(start, start + count):
+                repo = repos[i % 3]
+                db.session.add(Component(team_id=db.session.get(Registry, rid).team_id, application_id=app_id,
+                                         registry_id=rid, name=f"q{i}", image=repo, tag="1.0", digest=digests[repo],
+                                         env=[], ports=[], auto_deploy=True,
+                                         trigger_kind="same_tag" if i % 2 else "regex",
+                                         trigger_pattern=None if i % 2 else "^1\\.0$"))
+            db.session.commit()
+
+    seed_components(app, count=0, applications=1, registries=0)
+    with app.app_context():
+        from models import Application
+        app_id = db.session.scalar(select(Application.id))
+
+    def statements(at):
+        seen, me = [], threading.get_ident()
+
+        def count(conn, cursor, statement, *a):
+            if threading.get_ident() == me:
+                seen.append(statement)
+        with app.app_context():
+            engine = db.engine
+            event.listen(engine, "before_cursor_execute", count)
+            try:
+                report = poll_cycle(now=at)
+            finally:
+                event.remove(engine, "before_cursor_execute", count)
+        assert report.events == 0 and not report.errors, report
+        return len(seen)
+
+    from models import utcnow
+    add(6, 0)
+    statements(utcnow() + timedelta(hours=1))
+    few = statements(utcnow() + timedelta(hours=2))
+    add(60, 6)
+    statements(utcnow() + timedelta(hours=3))
+    at = utcnow() + timedelta(hours=4)
+    many = statements(at)
+    assert many == few and many <= 12, (few, many)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).where(Component.last_polled_at != at)) == 0
+        assert db.session.get(Registry, rid).last_poll_at == at
+
+
+def test_a_registry_client_outlives_what_a_poll_records(app):
+    """Tokens and connections stay across poll cycles: recording a poll on the registry's row does
+    not make a new client; changing how Berth connects does."""
+    from models import utcnow
+    from services import registries
+    from services.registries import secret_box
+
+    rid, _ = create_registry(app)
+    with app.app_context():
+        reg = db.session.get(Registry, rid)
+        first = registries.client_for(reg)
+        reg.last_poll_at, reg.last_poll_error = utcnow(), "HTTP 503"
+        db.session.commit()
+        assert registries.client_for(db.session.get(Registry, rid)) is first
+        reg = db.session.get(Registry, rid)
+        reg.password_encrypted = secret_box().encrypt("another password")
+        db.session.commit()
+        assert registries.client_for(db.session.get(Registry, rid)) is not first

@@ -41,6 +41,7 @@ def _pages(app, registries) -> dict[str, str]:
         "component-new-prefilled": f"/components/new?registry_id={rid}&repo=team/ui&tag=v1.0",
         "component": f"/components/{cid}", "component-edit": f"/components/{cid}/edit",
         "build-source": f"/components/{cid}/build-source", "logs": f"/components/{cid}/logs",
+        "releases": f"/components/{cid}/releases", "deliveries": f"/components/{cid}/deliveries",
         "team": "/team/", "users": "/team/users", "new-team": "/team/new", "notifications": "/team/notifications",
         "channel-new": "/team/notifications/new", "approvals": "/approvals", "audit": "/team/audit",
     }
