@@ -1,4 +1,4 @@
-"""Webhook intake under gunicorn, push-to-deploy-request latency, and the cost of a poll cycle."""
+"""Webhook intake under gunicorn and push-to-deploy-request latency (a poll cycle's cost: bench.polling)."""
 from __future__ import annotations
 
 import json
@@ -126,56 +126,6 @@ def latency(server_reg: RegistryServer) -> tuple[float, float]:
     return statistics.median(lat), lat[int(len(lat) * 0.99) - 1]
 
 
-def poll_requests(server_reg: RegistryServer) -> tuple[int, int, int]:
-    """Registry requests for one poll cycle of 1,000 components over 200 repositories, nothing changed."""
-    from app import create_app
-    from services.polling import poll_cycle
-    from services.registry import http as reg_http
-
-    pusher = Pusher(server_reg.url, USER, PASSWORD)
-    body, blobs = Image(content="poll").manifest()
-    digest = None
-    for i in range(200):
-        for blob in blobs:
-            pusher.blob(f"poll/r{i}", blob)
-        digest = pusher.manifest(f"poll/r{i}", "latest", body)
-        pusher.manifest(f"poll/r{i}", "v1", body)
-    comps = []
-    for i in range(1000):
-        repo = f"poll/r{i % 200}"
-        if i // 200 < 3:  # per repository: three "same tag" components and two regex ones
-            comps.append(dict(name=f"p{i}", image=repo, tag="latest", digest=digest))
-        else:
-            comps.append(dict(name=f"p{i}", image=repo, tag="v1", digest=digest, trigger_kind="regex",
-                              trigger_pattern="v.*"))
-    db_path = Path(tempfile.mkdtemp()) / "poll.db"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}", "BERTH_SCHEDULER": False,
-                      "BERTH_DEPLOYER": "none"})
-    from flask_migrate import upgrade
-    with app.app_context():
-        upgrade()
-    seed(app, server_reg.url, comps)
-    from services.registry import v2
-
-    calls = []
-    real_send = reg_http.send
-
-    def counting_send(session, settings, method, url, **kw):
-        response = real_send(session, settings, method, url, **kw)
-        calls.append((method, url, response.status))
-        return response
-    v2.send = counting_send  # the v2 client's one choke point
-    try:
-        with app.app_context():
-            result = poll_cycle()
-    finally:
-        v2.send = real_send
-    assert result.events == 0, result
-    manifest_gets = sum(1 for m, u, _ in calls if m == "GET" and "/manifests/" in u)
-    challenges = sum(1 for *_, status in calls if status == 401)
-    return len(calls), manifest_gets, result.groups, challenges
-
-
 def run() -> None:
     from tests.fixtures.servers import postgres_database
 
@@ -193,12 +143,5 @@ def run() -> None:
         p50, p99 = latency(server)
         report("push event -> deploy request latency p50", f"{p50:.0f} ms", "", True)
         report("push event -> deploy request latency p99", f"{p99:.0f} ms", "<= 200 ms", p99 <= 200)
-        total, gets, groups, challenges = poll_requests(server)
-        expected = groups * 2  # each repository has "same tag" and regex components: one HEAD + one tag list
-        print(f"  poll cycle: 1,000 components over {groups} repositories, 2 rule kinds each; {total} requests, "
-              f"of which {challenges} were answered 401 (parallel first contact learning the auth scheme)")
-        report("poll cycle registry requests (nothing changed), excl. 401s", f"{total - challenges}",
-               f"<= {expected}", total - challenges <= expected)
-        report("poll cycle manifest GETs (nothing changed)", f"{gets}", "0", gets == 0)
     finally:
         server.stop()
