@@ -175,3 +175,34 @@ def test_lists_are_team_scoped(app, client, auth):
     assert client.get(f"/registries/{r}/webhook").status_code == 404
     body, _ = get(client, app, "/")
     assert "No component yet" in body
+
+
+@pytest.mark.browser
+def test_filters_narrow_in_place_and_pages_keep_them(app, page, make_user):
+    """In Chromium: typing a name narrows the list without a page load (HTMX), the URL follows (so
+    Back and a shared link work), and the page links keep the filter."""
+    from playwright.sync_api import expect
+
+    from tests.helpers import sign_in
+
+    sign_in(page, make_user, email="lists@example.com")
+    with app.app_context():
+        from models import Team, User
+        user = db.session.scalar(select(User).where(User.email == "lists@example.com"))
+        team = db.session.get(Team, user.memberships[0].team_id).name
+    seed_components(app, team=team, count=130)
+    page.goto("/components/")
+    expect(page.get_by_text("1–50 of 130 components")).to_be_visible()
+    page.evaluate("window.berthMarker = 1")  # survives only if no full page load happens
+    page.get_by_label("Name").fill("c01")
+    expect(page.get_by_text("1–30 of 30 components matching the filter")).to_be_visible()
+    assert page.evaluate("window.berthMarker") == 1
+    assert "name=c01" in page.url
+    page.get_by_label("Status").select_option("stopped")
+    expect(page.get_by_text("1–3 of 3 components matching the filter")).to_be_visible()
+    assert [r.get_attribute("data-component") for r in page.locator("tr[data-component]").all()] == [
+        "c0109", "c0119", "c0129"]
+    page.goto("/components/?name=c00")
+    expect(page.get_by_text("1–50 of 100 components matching the filter")).to_be_visible()
+    page.get_by_role("link", name="Next").click()
+    expect(page.get_by_text("51–100 of 100 components matching the filter")).to_be_visible()
