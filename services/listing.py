@@ -98,11 +98,6 @@ def _state():
                 else_=Release.status)
 
 
-def _with_latest(team_id: int) -> Select:
-    return (select(Component).outerjoin(Release, Release.id == _latest_release_id())
-            .where(Component.team_id == team_id))
-
-
 @dataclass
 class ComponentRow:
     component: Component
