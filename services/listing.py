@@ -103,15 +103,6 @@ class ComponentRow:
     component: Component
     latest: Release | None
 
-    @property
-    def state(self) -> str:
-        c, r = self.component, self.latest
-        if c.stopped:
-            return "stopped"
-        if r is None:
-            return "never deployed"
-        return "deploying" if r.status in (ReleaseStatus.PENDING, ReleaseStatus.DEPLOYING) else r.status
-
 
 def components(team_id: int, page: int = 1, name: str = "", application: str = "", state: str = "") -> Page:
     """The team's components with their latest release, by name; filtered by name (contains),
