@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 import click
 from flask import Flask, g, render_template, request
@@ -133,6 +134,15 @@ def register_template_helpers(app: Flask) -> None:
             return accounts.teams_of(current_user) if current_user.is_authenticated else []
 
         return {"nav_links": nav_links, "user_teams": user_teams, "is_owner": is_owner}
+
+    @app.template_filter("epoch_utc")
+    def epoch_utc(seconds: float | None) -> str:
+        """An epoch time as "14:20 UTC", with the date when it is not today."""
+        if seconds is None:
+            return ""
+        moment = datetime.fromtimestamp(seconds, UTC)
+        same_day = moment.date() == datetime.now(UTC).date()
+        return moment.strftime("%H:%M UTC" if same_day else "%Y-%m-%d %H:%M UTC")
 
 
 def register_errorhandlers(app: Flask) -> None:

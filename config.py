@@ -65,6 +65,17 @@ def load(environ=None) -> dict:
         "BERTH_SCHEDULER": environ.get("BERTH_SCHEDULER", "on") != "off",
         # Docker Hub's API (its tag search, login): another address only for a mirror or a test double.
         "BERTH_DOCKERHUB_API_URL": environ.get("BERTH_DOCKERHUB_API_URL", ""),
+        # Cloud registries (services/registry/credentials.py): their public services unless pointed
+        # elsewhere (a VPC endpoint, a sovereign cloud, a local emulator in tests).
+        "BERTH_ECR_ENDPOINT_URL": environ.get("BERTH_ECR_ENDPOINT_URL", ""),
+        "BERTH_GOOGLE_TOKEN_URI": environ.get("BERTH_GOOGLE_TOKEN_URI", ""),
+        "BERTH_AZURE_AUTHORITY_URL": environ.get("BERTH_AZURE_AUTHORITY_URL", ""),
+        # Kubernetes pull Secrets of registries with short-lived tokens are rewritten this often.
+        "BERTH_PULL_SECRET_REFRESH_EVERY": _int(environ, "BERTH_PULL_SECRET_REFRESH_EVERY", 600),
+        # Registry requests polling may make per registry per hour (a registry's own setting wins),
+        # and how many of a reported rate limit it leaves to the runtime's pulls (a fraction).
+        "BERTH_POLL_BUDGET_PER_HOUR": _int(environ, "BERTH_POLL_BUDGET_PER_HOUR", 600),
+        "BERTH_POLL_RATE_RESERVE": _int(environ, "BERTH_POLL_RATE_RESERVE", 0.2, float),
         "BERTH_TAG_CACHE_SECONDS": _int(environ, "BERTH_TAG_CACHE_SECONDS", 30),
         "BERTH_REGISTRY_TIMEOUT": _int(environ, "BERTH_REGISTRY_TIMEOUT", 10),
         "BERTH_REGISTRY_MAX_BYTES": _int(environ, "BERTH_REGISTRY_MAX_BYTES", 16 * 1024 * 1024),

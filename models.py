@@ -166,12 +166,23 @@ class Registry(db.Model):
     last_poll_at: Mapped[datetime | None]
     last_poll_error: Mapped[str | None] = mapped_column(String(500))
     poll_backoff_until: Mapped[datetime | None]
+    # A cloud registry's settings that are not secret: region, registry_id (AWS account), tenant
+    # (Azure), api_url and namespace (GitHub / GitLab listing). Secrets stay in password_encrypted.
+    options: Mapped[dict | None] = mapped_column(db.JSON)
+    # The rate limit the registry last reported: limit, remaining, window (s), reset_at, seen_at
+    # (ISO times), retry_after; see services.registry.ratelimit.
+    rate_limit: Mapped[dict | None] = mapped_column(db.JSON)
+    # Most registry requests polling may make per hour (None: the configured default).
+    poll_budget: Mapped[int | None]
 
     team: Mapped[Team] = relationship()
 
     @property
     def has_password(self) -> bool:
         return bool(self.password_encrypted)
+
+    def option(self, name: str) -> str:
+        return str((self.options or {}).get(name) or "")
 
 
 class ReleaseStatus(enum.StrEnum):

@@ -19,7 +19,9 @@ def _input(form: RegistryForm) -> registries.RegistryInput:
     return registries.RegistryInput(
         kind=form.kind.data, name=form.name.data or "", url=form.url.data or "",
         username=form.username.data or "", password=form.password.data or "",
-        insecure=bool(form.insecure.data), ca_bundle=form.ca_bundle.data or "", token_host=form.token_host.data or "")
+        insecure=bool(form.insecure.data), ca_bundle=form.ca_bundle.data or "", token_host=form.token_host.data or "",
+        region=form.region.data or "", registry_id=form.registry_id.data or "", tenant=form.tenant.data or "",
+        api_url=form.api_url.data or "", namespace=form.namespace.data or "", poll_budget=form.poll_budget.data)
 
 
 @bp.route("/")
@@ -54,6 +56,9 @@ def edit(registry_id: int):
     form = RegistryForm(obj=registry if request.method == "GET" else None)
     if request.method == "GET":
         form.password.data = ""
+        for name, value in (registry.options or {}).items():
+            if name in form and isinstance(value, str):
+                form[name].data = value
     if form.validate_on_submit():
         try:
             registries.save_registry(current_team(), _input(form), registry)
@@ -124,6 +129,9 @@ def browse(registry_id: int):
         context["result"] = registries.repositories(registry, query, page)
     except RegistryError as e:
         context["error"] = e.message
+    if not is_htmx():  # the credential's state and the rate limit head the full page
+        context["credential"] = registries.credential_state(registry)
+        context["limit"] = registries.rate_limit_of(registry)
     return page_or_block("registries/browse.html", "repo_results", **context)
 
 

@@ -54,9 +54,8 @@ def source_for(team_id: int, registry: Registry | None, image: str) -> ImageSour
         image = ref.repository
     host = registry_clients.pull_host(registry.kind, registry.url)
     repository = hub_repository(image) if registry.kind == "dockerhub" else image
-    credentials = None
-    if registry.username and registry.password_encrypted:
-        credentials = PullCredentials(host, registry.username, registries.password_of(registry))
+    found = registries.pull_credential(registry)  # a cloud registry's current token
+    credentials = PullCredentials(host, *found) if found else None
     tls_verify = not registry.insecure and not registry.url.startswith("http://")
     return ImageSource(registries.client_for(registry), repository, f"{host}/{repository}", credentials, tls_verify,
                        registry.ca_bundle if tls_verify else None)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,7 +19,18 @@ from flask import current_app
 from sqlalchemy import func, select, update
 
 from models import Component, DeliveryOutcome, DeliveryStatus, Registry, Release, WebhookDelivery, db, utcnow
-from services import autodeploy, images, metrics, notifications, releases, retention, runtime, triggers
+from services import (
+    autodeploy,
+    images,
+    metrics,
+    notifications,
+    pullsecrets,
+    registries,
+    releases,
+    retention,
+    runtime,
+    triggers,
+)
 from services.errors import ReleaseConflict
 from services.jobs import unit_of_work
 from services.leader import Leadership
@@ -28,6 +39,44 @@ from services.webhooks import PushEvent
 
 log = logging.getLogger("berth.polling")
 PER_REGISTRY = 4
+HOUR = 3600.0
+
+
+class Budget:
+    """The registry requests polling spent per registry over the last hour. Only the poll leader
+    polls, so its process's count is the count."""
+
+    def __init__(self, clock=time.time):
+        self.clock = clock
+        self._spent: dict[int, deque] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def _used(self, registry_id: int, now: float) -> int:
+        spent = self._spent[registry_id]
+        while spent and spent[0][0] <= now - HOUR:
+            spent.popleft()
+        return sum(n for _, n in spent)
+
+    def take(self, registry_id: int, cost: int, per_hour: int) -> float | None:
+        """Spend `cost` requests if the hour's budget allows: None, else when enough is free again."""
+        with self._lock:
+            now = self.clock()
+            if self._used(registry_id, now) + cost <= per_hour:
+                self._spent[registry_id].append((now, cost))
+                return None
+            used = self._used(registry_id, now)
+            for at, n in self._spent[registry_id]:  # oldest first: when enough of it has aged out
+                used -= n
+                if used + cost <= per_hour:
+                    return at + HOUR
+            return now + HOUR  # costs more than a whole hour's budget: try again in an hour
+
+    def spent(self, registry_id: int) -> int:
+        with self._lock:
+            return self._used(registry_id, self.clock())
+
+
+BUDGET = Budget()
 
 
 @dataclass
@@ -59,7 +108,9 @@ def start_poller(app) -> Callable[[], None]:
         leadership = Leadership(db.engine)
     runtime.of(app).leadership = leadership
 
-    pruned_at = [0.0]  # the leader prunes (services.retention) every BERTH_PRUNE_EVERY seconds
+    # The leader prunes (services.retention) every BERTH_PRUNE_EVERY seconds and rewrites pull
+    # Secrets of expiring registry tokens (services.pullsecrets) every BERTH_PULL_SECRET_REFRESH_EVERY.
+    pruned_at, refreshed_at = [0.0], [0.0]
 
     def tick():
         with app.app_context():
@@ -76,6 +127,12 @@ def start_poller(app) -> Callable[[], None]:
                     except Exception:  # logged; the next tick polls all the same
                         db.session.rollback()
                         log.exception("retention failed")
+                if time.monotonic() - refreshed_at[0] >= app.config["BERTH_PULL_SECRET_REFRESH_EVERY"]:
+                    refreshed_at[0] = time.monotonic()
+                    try:
+                        pullsecrets.refresh()
+                    except Exception:  # logged; the next tick polls all the same
+                        log.exception("refreshing pull secrets failed")
             db.session.remove()
 
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per tick is noise
@@ -158,6 +215,7 @@ def poll_cycle(now=None) -> PollReport:
             group.same_tags.add(c.tag)
         else:
             group.needs_list = True
+    paused = _hold_back(groups, {c.source_registry.id: c.source_registry for c in comps if c.source_registry})
     report.groups = len(groups)
     _run_checks(list(groups.values()))
     # Most groups find nothing new: they are recorded together, in one short unit of work. Only a
@@ -166,12 +224,60 @@ def poll_cycle(now=None) -> PollReport:
     latest = _latest_digests([cid for g in groups.values() for cid in g.component_ids])
     quiet = [g for g in groups.values() if g.error is None and not any(
         _finding(by_id[cid], g, latest.get(cid)) for cid in g.component_ids)]
-    _record_quiet(quiet, now)
+    _record_quiet(quiet, now, paused)
     quiet_ids = {id(g) for g in quiet}
     for group in groups.values():
         if id(group) not in quiet_ids:
             _apply_alone(group, now, report)
+    _record_limits({g.registry_id for g in groups.values() if g.registry_id is not None}, paused)
     return report
+
+
+def _hold_back(groups: dict[tuple, Group], registries_by_id: dict[int, Registry]) -> dict[int, str]:
+    """Take out of this cycle the groups whose registry must not be asked now: its reported rate
+    limit is down to the share kept for the runtime's pulls (or a 429 asked to wait), or polling
+    spent its hourly budget there. Their components stay due and are polled once it frees up.
+    Returns why, per registry."""
+    cfg = current_app.config
+    now = time.time()
+    paused: dict[int, str] = {}
+    for key, group in list(groups.items()):
+        registry = registries_by_id.get(group.registry_id)
+        if registry is None:
+            continue
+        if registry.id not in paused:
+            limit = registries.rate_limit_of(registry)
+            reserve = int((limit.limit or 0) * cfg["BERTH_POLL_RATE_RESERVE"]) if limit else 0
+            until = limit.exhausted(now, reserve) if limit else None
+            if until is not None:
+                paused[registry.id] = (f"Polling paused: the registry's rate limit has {limit.remaining} request(s) "
+                                       f"left, kept for pulls; resumes at {_clock(until)}.")
+        if registry.id in paused:
+            del groups[key]
+            continue
+        budget = registry.poll_budget or cfg["BERTH_POLL_BUDGET_PER_HOUR"]
+        until = BUDGET.take(registry.id, len(group.same_tags) + int(group.needs_list), budget)
+        if until is not None:
+            paused[registry.id] = (f"Polling paused: its budget of {budget} registry requests an hour is spent; "
+                                   f"resumes at {_clock(until)}.")
+            del groups[key]
+    return paused
+
+
+def _clock(epoch: float) -> str:
+    return time.strftime("%H:%M UTC", time.gmtime(epoch))
+
+
+def _record_limits(registry_ids: set[int], paused: dict[int, str]) -> None:
+    """The rate limits seen during the cycle and why polling paused, on the registries' rows."""
+    if not registry_ids and not paused:
+        return
+    with unit_of_work():
+        registries.store_rate_limits(sorted(registry_ids | set(paused)))
+        for registry_id, why in paused.items():
+            registry = db.session.get(Registry, registry_id)
+            if registry is not None:
+                registry.last_poll_error = why[:500]
 
 
 def _latest_digests(component_ids: list[int]) -> dict[int, str | None]:
@@ -185,12 +291,13 @@ def _latest_digests(component_ids: list[int]) -> dict[int, str | None]:
     return out
 
 
-def _record_quiet(groups: list[Group], now) -> None:
-    """Polled, nothing new: the components' and registries' poll times, a few statements for all."""
+def _record_quiet(groups: list[Group], now, paused: dict[int, str] | None = None) -> None:
+    """Polled, nothing new: the components' and registries' poll times, a few statements for all
+    (a registry where some groups were held back keeps saying so)."""
     if not groups:
         return
     component_ids = [cid for g in groups for cid in g.component_ids]
-    registry_ids = sorted({g.registry_id for g in groups if g.registry_id is not None})
+    registry_ids = sorted({g.registry_id for g in groups if g.registry_id is not None} - set(paused or ()))
     with unit_of_work():
         for i in range(0, len(component_ids), 5000):
             db.session.execute(update(Component).where(Component.id.in_(component_ids[i:i + 5000]))

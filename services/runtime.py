@@ -22,6 +22,10 @@ class Runtime:
     deployer: object = _UNSET  # chosen on first use (services.deployers)
     deployer_reason: str = ""  # why deploying is disabled, when it is
     set_up: bool = False  # a first user exists (no more redirects to /setup)
+    # Registry clients kept per registry and connection settings (services.registries.client_for),
+    # and the newest rate limit each registry reported to this process.
+    registry_clients: dict = field(default_factory=dict)
+    rate_limits: dict = field(default_factory=dict)
     started: bool = False
     shutdowns: list[Callable[[], None]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

@@ -12,10 +12,17 @@ from werkzeug.serving import make_server
 
 os.environ.setdefault("BERTH_SECRET_KEY", "test-secret-key-" + "x" * 32)
 os.environ.setdefault("BERTH_SCHEDULER", "off")
+# Only 127.0.0.1 is contacted: boto3 and google-auth never look for cloud metadata services.
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+os.environ["NO_GCE_CHECK"] = "True"
+for _name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+              "GOOGLE_APPLICATION_CREDENTIALS"):
+    os.environ.pop(_name, None)
 
-from tests.helpers import create_component, create_registry, test_config, truncate
+from tests.helpers import create_component, create_registry, test_config, truncate  # noqa: E402
 
-pytest_plugins = ["tests.fixtures.registry", "tests.fixtures.browser", "tests.fixtures.kube", "tests.fixtures.podman"]
+pytest_plugins = ["tests.fixtures.registry", "tests.fixtures.browser", "tests.fixtures.kube", "tests.fixtures.podman",
+                  "tests.fixtures.cloud"]
 
 PG_ADMIN_URL = os.environ.get("BERTH_TEST_PG_ADMIN_URL",
                               "postgresql+psycopg://root@127.0.0.1:5432/postgres")

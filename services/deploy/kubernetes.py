@@ -122,6 +122,16 @@ class KubernetesDeployer:
         if "Ingress" not in present:
             self.call(self.networking.delete_namespaced_ingress, spec.name, spec.namespace, missing_ok=True)
 
+    def refresh_pull_secret(self, spec: DeploySpec) -> bool:
+        """Rewrite the image pull Secret alone with the spec's (current) credentials."""
+        manifest = manifests.secret(spec)
+        if manifest is None:
+            return False
+        self.ensure_namespace(spec.namespace)
+        self._apply(self.core.read_namespaced_secret, self.core.create_namespaced_secret,
+                    self.core.patch_namespaced_secret, manifest)
+        return True
+
     def restart(self, spec: DeploySpec) -> None:
         """A rolling restart, as `kubectl rollout restart` does it: a new pod template annotation."""
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -204,6 +204,10 @@ class PodmanDeployer:
                 streams.append(LogStream(short, lines[-tail:]))
         return streams
 
+    def refresh_pull_secret(self, spec: DeploySpec) -> bool:
+        """Nothing to refresh: podman gets an auth file with the current credentials at each pull."""
+        return False
+
     def restart(self, spec: DeploySpec) -> None:
         pods = {c.get("Pod") for c in self._containers(spec) if c.get("Pod")}
         if not pods:

@@ -8,13 +8,20 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from services.registry.cloud import EcrClient, GitHubPackagesClient, GitLabRegistryClient
+from services.registry.credentials import Endpoints, provider_for
 from services.registry.dockerhub import HUB_API, DockerHubClient
 from services.registry.harbor import HarborClient
 from services.registry.http import HttpSettings
 from services.registry.v2 import RegistryV2Client
 
 KINDS = {"registry": "Docker Registry (any v2 API server)", "dockerhub": "Docker Hub",
-         "harbor": "Harbor"}
+         "harbor": "Harbor", "ecr": "Amazon ECR", "gar": "Google Artifact Registry / GCR",
+         "acr": "Azure Container Registry", "ghcr": "GitHub Container Registry (ghcr.io)",
+         "gitlab": "GitLab Container Registry"}
+# Kinds with a well-known registry URL, used when the URL is left empty.
+DEFAULT_URLS = {"ghcr": "https://ghcr.io", "gitlab": "https://registry.gitlab.com"}
+DEFAULT_API_URLS = {"ghcr": "https://api.github.com", "gitlab": "https://gitlab.com/api/v4"}
 DOCKER_HUB_HOSTS = {"docker.io", "index.docker.io", "registry.hub.docker.com",
                     "registry-1.docker.io", "hub.docker.com"}
 DOCKER_HUB_URL = "https://registry-1.docker.io"
@@ -26,6 +33,8 @@ def normalize_url(kind: str, raw: str) -> tuple[str, str]:
     if not text:
         if kind == "dockerhub":
             return kind, DOCKER_HUB_URL
+        if kind in DEFAULT_URLS:
+            return kind, DEFAULT_URLS[kind]
         raise ValueError("Enter the registry's URL, e.g. https://registry.example.com.")
     if len(text) > 500:
         raise ValueError("A URL has at most 500 characters.")
@@ -67,7 +76,23 @@ def pull_host(kind: str, url: str) -> str:
 
 
 def make_client(kind: str, url: str, username: str | None, password: str | None,
-                settings: HttpSettings, hub_api_url: str = HUB_API):
+                settings: HttpSettings, hub_api_url: str = HUB_API, options: dict | None = None,
+                endpoints: Endpoints = Endpoints()):
+    """The client for a registry; its credentials come from the kind's provider (cloud kinds obtain
+    and renew short-lived ones). Raises CredentialError for settings a provider cannot use."""
+    options = options or {}
+    if kind in ("ecr", "gar", "acr", "ghcr", "gitlab"):
+        credentials = provider_for(kind, url, username, password, options, settings, endpoints)
+        if kind == "ecr":
+            return EcrClient(url, settings=settings, credentials=credentials)
+        if kind == "ghcr":
+            return GitHubPackagesClient(url, None, None, settings, options.get("api_url") or DEFAULT_API_URLS["ghcr"],
+                                        options.get("namespace"), credentials=credentials)
+        if kind == "gitlab":
+            return GitLabRegistryClient(url, None, None, settings,
+                                        options.get("api_url") or DEFAULT_API_URLS["gitlab"],
+                                        options.get("namespace"), credentials=credentials)
+        return RegistryV2Client(url, settings=settings, credentials=credentials)
     if kind == "harbor":
         return HarborClient(url, username, password, settings)
     if kind == "dockerhub":

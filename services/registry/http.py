@@ -71,6 +71,9 @@ class HttpSettings:
     # Hosts besides the registry's own that the user confirmed may receive its credentials for a
     # Bearer token (a registry that signs in at another host, as self-hosted GitLab does).
     token_hosts: tuple[str, ...] = ()
+    # Told of every response's headers: limits(headers, status). The app records the rate limits a
+    # registry reports (services.registry.ratelimit) through it.
+    limits: object = field(default=None, repr=False)
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -158,6 +161,8 @@ def _send(session, settings, method, url, *, headers, auth, params, data, max_by
         finally:
             raw.close()
         response = Response(raw.status_code, raw.headers, body, raw.url)
+        if settings.limits is not None:
+            settings.limits(raw.headers, raw.status_code)
         log.debug("registry %s %s -> %s (%d bytes)", method, _loggable(url), raw.status_code,
                  len(body))
         if raw.status_code not in RETRY_STATUSES:

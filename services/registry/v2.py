@@ -11,6 +11,7 @@ import requests
 
 from services.registry import errors
 from services.registry.answers import as_dict, as_list, as_size, as_str
+from services.registry.credentials import CredentialError, StaticCredentials
 from services.registry.http import HttpSettings, Response, send
 from services.registry.types import ImageDetails, RepoPage, TagInfo, TagList, parse_time, platform_of
 
@@ -55,14 +56,17 @@ def parse_next_link(header: str | None, base_url: str) -> str | None:
 
 
 class RegistryV2Client:
-    """Speaks the Registry v2 API with Basic or Bearer-token auth; tokens cached per scope."""
+    """Speaks the Registry v2 API with Basic or Bearer-token auth; tokens cached per scope.
+
+    The username and password come from `credentials` (services.registry.credentials), asked on
+    every request: a cloud registry's short-lived password is renewed there, ahead of its expiry and
+    once more when the registry answers 401 to it."""
 
     def __init__(self, url: str, username: str | None = None, password: str | None = None,
                  settings: HttpSettings | None = None, session: requests.Session | None = None,
-                 realm_hosts: tuple[str, ...] = ()):
+                 realm_hosts: tuple[str, ...] = (), credentials=None):
         self.base = url.rstrip("/")
-        self.username = username or None
-        self.password = password or None
+        self.credentials = credentials or StaticCredentials(username, password)
         self.settings = settings or HttpSettings()
         self.session = session or requests.Session()
         # Where the credentials may go for a token: the registry's own host, its known token
@@ -76,6 +80,22 @@ class RegistryV2Client:
     # -- the one request path -------------------------------------------------------------
     def request(self, method: str, path_or_url: str, *, scope: str = "", headers=None,
                 params=None, max_bytes=None) -> Response:
+        used = self.credentials.get()
+        try:
+            return self._request(method, path_or_url, scope, headers, params, max_bytes)
+        except CredentialError:
+            raise
+        except errors.RegistryAuthError:
+            if not self.credentials.renews:
+                raise
+        # The registry refused a cloud token before its time (revoked, or a clock off): renew it
+        # once, forget the access tokens it bought, and try again.
+        self.credentials.renew(used)
+        with self._lock:
+            self._tokens.clear()
+        return self._request(method, path_or_url, scope, headers, params, max_bytes)
+
+    def _request(self, method, path_or_url, scope, headers, params, max_bytes) -> Response:
         url = path_or_url if path_or_url.startswith(("http://", "https://")) else self.base + path_or_url
         response = send(self.session, self.settings, method, url, headers=self._auth(scope, headers),
                         params=params, max_bytes=max_bytes)
@@ -84,7 +104,7 @@ class RegistryV2Client:
             scheme, params_ = parse_challenge(challenge)
             if scheme == "bearer" and params_.get("realm"):
                 self._fetch_token(params_, scope or params_.get("scope", ""))
-            elif scheme == "basic" and self.username:
+            elif scheme == "basic" and self.credentials.get():
                 self._basic = True
             else:
                 raise self._status_error(response)
@@ -102,14 +122,17 @@ class RegistryV2Client:
         if token and token[1] > time.time():
             out["Authorization"] = f"Bearer {token[0]}"
         elif self._basic:
-            out["Authorization"] = requests.auth._basic_auth_str(self.username, self.password or "")
+            credential = self.credentials.get()
+            if credential:
+                out["Authorization"] = requests.auth._basic_auth_str(credential.username, credential.password)
         return out
 
     def _fetch_token(self, challenge: dict[str, str], scope: str) -> None:
         params = {"service": challenge.get("service", "")}
         if scope:
             params["scope"] = scope
-        auth = (self.username, self.password or "") if self.username else None
+        credential = self.credentials.get()
+        auth = (credential.username, credential.password) if credential else None
         realm = urlsplit(challenge["realm"])
         if realm.scheme not in ("http", "https") or not realm.hostname:
             raise errors.RegistryProtocolError(f"The registry named a token service Berth cannot use: "
@@ -144,7 +167,7 @@ class RegistryV2Client:
 
     def _status_error(self, response: Response) -> errors.RegistryError:
         status = response.status
-        who = "these credentials" if self.username else "anonymous access"
+        who = "these credentials" if self.credentials.get() else "anonymous access"
         message = {401: f"The registry refused {who} (401 Unauthorized): check the username and password "
                         "or token.",
                    403: "The registry answered 403 Forbidden: the account may not do this.",
