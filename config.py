@@ -72,9 +72,10 @@ def load(environ=None) -> dict:
         "BERTH_AZURE_AUTHORITY_URL": environ.get("BERTH_AZURE_AUTHORITY_URL", ""),
         # Kubernetes pull Secrets of registries with short-lived tokens are rewritten this often.
         "BERTH_PULL_SECRET_REFRESH_EVERY": _int(environ, "BERTH_PULL_SECRET_REFRESH_EVERY", 600),
-        # Registry requests polling may make per registry per hour (a registry's own setting wins),
-        # and how many of a reported rate limit it leaves to the runtime's pulls (a fraction).
-        "BERTH_POLL_BUDGET_PER_HOUR": _int(environ, "BERTH_POLL_BUDGET_PER_HOUR", 600),
+        # Registry requests polling may make per registry per hour (a registry's own setting wins;
+        # 0: the kind's default, see services/polling.py KIND_BUDGETS), and the share of a reported
+        # rate limit it leaves to the runtime's pulls.
+        "BERTH_POLL_BUDGET_PER_HOUR": _int(environ, "BERTH_POLL_BUDGET_PER_HOUR", 0),
         "BERTH_POLL_RATE_RESERVE": _int(environ, "BERTH_POLL_RATE_RESERVE", 0.2, float),
         "BERTH_TAG_CACHE_SECONDS": _int(environ, "BERTH_TAG_CACHE_SECONDS", 30),
         "BERTH_REGISTRY_TIMEOUT": _int(environ, "BERTH_REGISTRY_TIMEOUT", 10),

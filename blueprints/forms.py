@@ -122,7 +122,8 @@ class RegistryForm(FlaskForm):
                             "packages to list (empty: the token's user); GitLab: the group or project path")
     poll_budget = IntegerField("Polling budget (requests per hour)", validators=[Optional()],
                                description="Most registry requests polling makes here in an hour, so "
-                               "auto-deploy never spends the pulls your runtime needs; empty: the default")
+                               "auto-deploy never spends the pulls your runtime needs; empty: the default (600 for "
+                               "Docker Hub, 1,000 for GHCR and GitLab, no limit for others)")
     ca_bundle = TextAreaField("CA bundle (PEM)", description="For registries whose certificate is "
                               "signed by a private CA or self-signed")
     insecure = BooleanField("Skip TLS verification (insecure)")

@@ -40,6 +40,11 @@ from services.webhooks import PushEvent
 log = logging.getLogger("berth.polling")
 PER_REGISTRY = 4
 HOUR = 3600.0
+# Registry requests an hour polling may make at hosted registries unless the registry or
+# BERTH_POLL_BUDGET_PER_HOUR says otherwise: below Docker Hub's and GitHub's published per-hour
+# allowances for a signed-in account, so auto-deploy leaves room for pulls. Self-hosted and cloud
+# provider registries are not budgeted by default (a reported rate limit still holds polling back).
+KIND_BUDGETS = {"dockerhub": 600, "ghcr": 1000, "gitlab": 1000}
 
 
 class Budget:
@@ -76,7 +81,12 @@ class Budget:
             return self._used(registry_id, self.clock())
 
 
-BUDGET = Budget()
+def budget() -> Budget:
+    """This process's polling budget (kept with the app: only its leader polls)."""
+    state = runtime.of()
+    if state.poll_budget is None:
+        state.poll_budget = Budget()
+    return state.poll_budget
 
 
 @dataclass
@@ -255,10 +265,12 @@ def _hold_back(groups: dict[tuple, Group], registries_by_id: dict[int, Registry]
         if registry.id in paused:
             del groups[key]
             continue
-        budget = registry.poll_budget or cfg["BERTH_POLL_BUDGET_PER_HOUR"]
-        until = BUDGET.take(registry.id, len(group.same_tags) + int(group.needs_list), budget)
+        per_hour = registry.poll_budget or cfg["BERTH_POLL_BUDGET_PER_HOUR"] or KIND_BUDGETS.get(registry.kind)
+        if not per_hour:
+            continue
+        until = budget().take(registry.id, len(group.same_tags) + int(group.needs_list), per_hour)
         if until is not None:
-            paused[registry.id] = (f"Polling paused: its budget of {budget} registry requests an hour is spent; "
+            paused[registry.id] = (f"Polling paused: its budget of {per_hour} registry requests an hour is spent; "
                                    f"resumes at {_clock(until)}.")
             del groups[key]
     return paused

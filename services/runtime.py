@@ -26,6 +26,7 @@ class Runtime:
     # and the newest rate limit each registry reported to this process.
     registry_clients: dict = field(default_factory=dict)
     rate_limits: dict = field(default_factory=dict)
+    poll_budget: object | None = None  # services.polling.Budget: requests polling spent per registry
     started: bool = False
     shutdowns: list[Callable[[], None]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

@@ -15,6 +15,7 @@ from models import Component, Registry, db
 from services import polling, pullsecrets, registries
 from services.registry.credentials import Credential
 from tests.fixtures.images import Image, Pusher
+from tests.fixtures.registry import PASSWORD, USER
 from tests.helpers import field_error, wait_for
 
 HOUR = 3600
@@ -200,3 +201,212 @@ def test_ecr_polling_keeps_deploying_after_the_token_expires(app, aws, make_regi
         digests = db.session.scalars(select(Release.digest).where(Release.component_id == component_id)
                                      .order_by(Release.id)).all()
         assert digests == [first, second]
+
+
+# -- Google Artifact Registry (FAKE token endpoint, real registry) ------------------------------------
+@pytest.fixture
+def gar_app(app, google):
+    app.config["BERTH_GOOGLE_TOKEN_URI"] = google.token_uri
+    return app
+
+
+def test_google_service_account_connects_browses_and_renews(client, auth, gar_app, google):
+    auth.signed_in()
+    key = google.key()
+    r = client.post("/registries/new", data=registry_form("gar", name="gar", url=google.registry.url, password=key))
+    assert r.status_code == 302, field_error(r.get_data(as_text=True), "password")
+    registry = saved(gar_app, "gar")
+    assert registry.username == "berth@project.iam.gserviceaccount.com"
+    assert "PRIVATE KEY" not in (registry.password_encrypted or "")
+    tags = client.get(f"/registries/{registry.id}/repository?repo=project/repo/app").get_data(as_text=True)
+    assert "v1.0" in tags
+    provider = provider_of(gar_app, registry.id)
+    issued = google.issued
+    page = client.get(f"/registries/{registry.id}/").get_data(as_text=True)
+    assert "renewed automatically" in page and "PRIVATE KEY" not in page
+    # Near the end of its hour (four minutes left) the access token is renewed before use...
+    current = provider.get()
+    provider._current = Credential(current.username, current.password, time.time() + 240)
+    with gar_app.app_context():
+        client_ = registries.client_for(db.session.get(Registry, registry.id))
+        assert client_.manifest_digest("project/repo/app", "v1.0") == google.digest
+    assert google.issued == issued + 1
+    # ...and when Google has revoked every token early, the registry's 401 renews it once.
+    google.revoke_all()
+    with gar_app.app_context():
+        client_._tokens.clear()  # registry tokens bought with the old access token end too
+        assert client_.manifest_digest("project/repo/app", "v1.0") == google.digest
+    assert google.issued == issued + 2
+
+
+@pytest.mark.parametrize("make_key,words", [
+    (lambda g: "{not json", "is not JSON"),
+    (lambda g: json.dumps({"type": "authorized_user", "client_id": "x"}), "not a service-account key"),
+    (lambda g: json.dumps({"type": "service_account", "client_email": "a@b"}), "lacks private_key, token_uri"),
+    (lambda g: g.key(register=False), "invalid_grant"),  # a key Google does not know (deleted)
+    (lambda g: g.key().replace(g.token_uri, "https://evil.example/token"), "Berth only sends"),
+    (lambda g: json.dumps({**json.loads(g.key()), "private_key": "-----BEGIN PRIVATE KEY-----\nAAAA\n"
+                           "-----END PRIVATE KEY-----\n"}), "cannot be used"),
+])
+def test_google_bad_key_says_why_and_saves_nothing(client, auth, gar_app, google, make_key, words):
+    auth.signed_in()
+    r = client.post("/registries/new", data=registry_form("gar", name="gar", url=google.registry.url,
+                                                          password=make_key(google)))
+    assert r.status_code == 422
+    assert words in field_error(r.get_data(as_text=True), "password")
+    assert registry_count(gar_app) == 0
+
+
+# -- Azure Container Registry (FAKE Azure AD and ACR token endpoints, real registry) ------------------
+@pytest.fixture
+def acr_app(app, azure):
+    app.config["BERTH_AZURE_AUTHORITY_URL"] = azure.aad.url
+    return app
+
+
+def acr_form(azure, **fields):
+    values = {"name": "acr", "url": azure.login.url, "tenant": azure.tenant, "username": azure.client_id,
+              "password": azure.secret, **fields}
+    return registry_form("acr", **values)
+
+
+def test_azure_service_principal_connects_browses_and_renews(client, auth, acr_app, azure):
+    auth.signed_in()
+    r = client.post("/registries/new", data=acr_form(azure))
+    assert r.status_code == 302, field_error(r.get_data(as_text=True), "password")
+    registry = saved(acr_app, "acr")
+    assert registry.options == {"tenant": azure.tenant}
+    tags = client.get(f"/registries/{registry.id}/repository?repo=team/web").get_data(as_text=True)
+    assert "v1.0" in tags
+    provider = provider_of(acr_app, registry.id)
+    exchanges = azure.exchanges
+    # The ACR refresh token lives 3 hours (its JWT's exp): renewed ahead of it...
+    assert provider.state().expires_at == pytest.approx(time.time() + 3 * HOUR, abs=60)
+    provider.clock = later(2.5)
+    with acr_app.app_context():
+        client_ = registries.client_for(db.session.get(Registry, registry.id))
+        assert client_.manifest_digest("team/web", "v1.0") == azure.digest
+        assert azure.exchanges == exchanges + 1
+        # ...and on the registry's 401 when it was revoked early.
+        azure.revoke_all()
+        client_._tokens.clear()
+        assert client_.manifest_digest("team/web", "v1.0") == azure.digest
+        assert azure.exchanges == exchanges + 2
+        assert registries.pull_credential(db.session.get(Registry, registry.id))[0] == \
+            "00000000-0000-0000-0000-000000000000"
+
+
+@pytest.mark.parametrize("change,field,words", [
+    (dict(password="wrong"), "password", "AADSTS7000215: Invalid client secret provided"),
+    (dict(username="11111111-2222-3333-4444-555555555555"), "password", "AADSTS700016"),
+    (dict(tenant="00000000-1111-2222-3333-444444444444"), "password", "AADSTS90002"),
+    (dict(tenant="not a tenant"), "tenant", "directory ID"),
+    (dict(username=""), "username", "client (application) ID"),
+])
+def test_azure_bad_input_says_what_azure_said_and_saves_nothing(client, auth, acr_app, azure, change, field, words):
+    auth.signed_in()
+    r = client.post("/registries/new", data=acr_form(azure, **change))
+    assert r.status_code == 422
+    assert words in field_error(r.get_data(as_text=True), field)
+    assert registry_count(acr_app) == 0
+
+
+# -- GHCR and GitLab: repositories from their APIs (FAKES), images from the real registry ------------
+@pytest.mark.parametrize("kind,api_path,namespace", [("ghcr", "", "team"), ("ghcr", "", ""),
+                                                     ("gitlab", "/api/v4", "team")])
+def test_forge_registries_list_through_their_api(client, auth, app, registries, forges, kind, api_path, namespace):
+    auth.signed_in()
+    api = (forges.github if kind == "ghcr" else forges.gitlab).url + api_path
+    r = client.post("/registries/new", data=registry_form(kind, name=kind, url=registries.basic.url, username=USER,
+                                                          password=PASSWORD, api_url=api, namespace=namespace))
+    assert r.status_code == 302, r.get_data(as_text=True)[-3000:]
+    registry = saved(app, kind)
+    page = client.get(f"/registries/{registry.id}/").get_data(as_text=True)
+    assert "team/demo" in page and "team/multi" in page and "other/app0" not in page  # not the v2 catalog
+    tags = client.get(f"/registries/{registry.id}/repository?repo=team/demo").get_data(as_text=True)
+    assert "v1.0" in tags and "latest" in tags
+    if kind == "ghcr":  # GitHub's API reports its rate limit: shown on the page
+        assert "4,990 of 5,000 pulls left" in page
+
+
+@pytest.mark.parametrize("kind,api_path,change,field,words", [
+    ("ghcr", "", dict(password="no-scope"), "password", "You need at least read:packages scope"),
+    ("ghcr", "", dict(password="wrong"), "password", "Bad credentials (401)"),
+    ("ghcr", "", dict(namespace="nobody"), "namespace", "Check the organization name"),
+    ("gitlab", "/api/v4", dict(password="no-scope"), "password", "requires higher privileges"),
+    ("gitlab", "/api/v4", dict(namespace="nobody"), "namespace", "Not Found"),
+    ("gitlab", "/api/v4", dict(namespace="a b"), "namespace", "Enter a name or path"),
+])
+def test_forge_bad_token_or_scope_says_so_and_saves_nothing(client, auth, app, registries, forges, kind, api_path,
+                                                            change, field, words):
+    auth.signed_in()
+    api = (forges.github if kind == "ghcr" else forges.gitlab).url + api_path
+    if change.get("password") == "no-scope":
+        change["password"] = forges.github_no_scope if kind == "ghcr" else forges.gitlab_no_scope
+    data = registry_form(kind, name=kind, url=registries.basic.url, username=USER, password=PASSWORD, api_url=api,
+                         namespace="team")
+    data.update(change)
+    r = client.post("/registries/new", data=data)
+    assert r.status_code == 422
+    assert words in field_error(r.get_data(as_text=True), field)
+    assert registry_count(app) == 0
+
+
+# -- rate limits: a registry answering like Docker Hub ----------------------------------------------
+def test_rate_limits_are_shown_and_polling_keeps_within_budget_and_reserve(client, auth, app, rate_limited,
+                                                                          registries, make_registry, make_component):
+    registry_id, _ = make_registry(url=rate_limited.url, name="limited")
+    auth.signed_in()
+    # Tag details GET the manifest: each costs a pull; the page shows what the registry reported.
+    for _ in range(3):
+        assert client.get(f"/registries/{registry_id}/tag?repo=team/demo&tag=v1.0").status_code == 200
+    page = client.get(f"/registries/{registry_id}/").get_data(as_text=True)
+    assert "7 of 10 pulls left per 6 h" in page
+    # Out of pulls: 429 with Retry-After, shown as the registry said it.
+    rate_limited.remaining = 0
+    client.get(f"/registries/{registry_id}/tag?repo=team/demo&tag=v1.0")
+    page = client.get(f"/registries/{registry_id}/").get_data(as_text=True)
+    assert "0 of 10 pulls left" in page and "asked to wait 120 s" in page
+
+    # Polling: a budget of 3 requests an hour is never exceeded, and polling resumes an hour later.
+    rate_limited.remaining = 10
+    app.extensions["berth"].rate_limits.pop(registry_id)  # as if the 429's two minutes had passed
+    digest = registries.digests[f"{registries.basic.port}/team/demo:v1.0"]
+    make_component(registry_id, image="team/demo", tag="v1.0", release=False, auto_deploy=True, digest=digest)
+    with app.app_context():
+        db.session.get(Registry, registry_id).poll_budget = 3
+        db.session.commit()
+
+        def cycle():
+            db.session.execute(db.update(Component).values(last_polled_at=None))
+            db.session.commit()
+            before = rate_limited.requests
+            polling.poll_cycle()
+            db.session.expire_all()
+            return rate_limited.requests - before
+        assert [cycle() for _ in range(5)] == [1, 1, 1, 0, 0]
+        assert "budget of 3 registry requests an hour is spent" in db.session.get(Registry, registry_id).last_poll_error
+        polling.budget().clock = later(1.01)
+        assert cycle() == 1
+        assert db.session.get(Registry, registry_id).last_poll_error is None
+        polling.budget().clock = time.time
+
+        # The share of the limit kept for the runtime's pulls (20 %: 2 of 10) is never polled away.
+        db.session.get(Registry, registry_id).poll_budget = 1000
+        db.session.commit()
+        rate_limited.remaining = 2
+        assert cycle() == 1  # this answer reports 2 left
+        assert cycle() == 0
+        assert "kept for pulls" in db.session.get(Registry, registry_id).last_poll_error
+        stored = db.session.get(Registry, registry_id).rate_limit
+        assert stored["remaining"] == 2 and stored["limit"] == 10 and stored["window"] == 21600
+        # Once the window resets (here: a 429 that asks for one second), polling resumes.
+        registry = db.session.get(Registry, registry_id)
+        registry.rate_limit = {**stored, "reset_at": time.time() + 1}
+        app.extensions["berth"].rate_limits.pop(registry_id, None)
+        db.session.commit()
+        assert cycle() == 0
+        time.sleep(1.1)
+        rate_limited.remaining = 10
+        assert cycle() == 1
+        assert db.session.get(Registry, registry_id).rate_limit["remaining"] == 10

@@ -83,8 +83,8 @@ class GitHubPackagesClient(RegistryV2Client):
         return names[:limit]
 
     def ping(self) -> str:
+        found = len(self.package_names(API_PAGE))  # first: GitHub says which scope a token lacks
         super().ping()
-        found = len(self.package_names(API_PAGE))
         return f"Connected: GHCR accepted the token and the GitHub API lists {found} container package(s)."
 
     def repositories(self, query: str = "", page: int = 1, per_page: int = 50) -> RepoPage:
@@ -143,10 +143,11 @@ class GitLabRegistryClient(RegistryV2Client):
         return names[:limit]
 
     def ping(self) -> str:
-        super().ping()
         if not self.namespace:
+            super().ping()
             return "Connected: the registry accepted the token (name a group to list its repositories)."
-        found = len(self.repository_names(API_PAGE))
+        found = len(self.repository_names(API_PAGE))  # first: GitLab says which scope a token lacks
+        super().ping()
         return f"Connected: the registry accepted the token and GitLab lists {found} repositories in {self.namespace}."
 
     def repositories(self, query: str = "", page: int = 1, per_page: int = 50) -> RepoPage:
