@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
+import socket
 import time
+import uuid
 
 import pytest
 from sqlalchemy import func, select
@@ -19,6 +22,20 @@ from tests.fixtures.registry import PASSWORD, USER
 from tests.helpers import field_error, wait_for
 
 HOUR = 3600
+
+
+@pytest.fixture(autouse=True)
+def only_loopback(monkeypatch):
+    """Every name these tests resolve is 127.0.0.1 or localhost: no cloud service, no metadata
+    server is ever asked (boto3, google-auth and Berth all resolve through getaddrinfo)."""
+    resolve, asked = socket.getaddrinfo, set()
+
+    def guarded(host, *args, **kwargs):
+        asked.add(host.decode() if isinstance(host, bytes) else host)
+        return resolve(host, *args, **kwargs)
+    monkeypatch.setattr(socket, "getaddrinfo", guarded)
+    yield
+    assert asked <= {"127.0.0.1", "localhost", None}, asked
 
 
 def registry_form(kind, **fields):
@@ -84,6 +101,47 @@ def test_ecr_connects_browses_and_renews_its_token(client, auth, ecr_app, aws):
     # Renewed ahead of time, not at the last second: at 10 of 12 hours it is already renewed.
     provider.clock = later(13 + 10)
     assert provider.get().password == aws.password and provider.renewals == 3
+    # A key revoked at AWS later: the page says what AWS says, where the token state was.
+    with ecr_app.app_context():
+        db.session.get(Registry, registry.id).password_encrypted = registries.secret_box().encrypt("revoked")
+        db.session.commit()
+    page = client.get(f"/registries/{registry.id}/").get_data(as_text=True)
+    assert "AWS refused the token: SignatureDoesNotMatch" in page and 'id="credential-state"' in page
+
+
+@pytest.mark.podman
+def test_ecr_image_deploys_on_podman_with_the_current_token(client, auth, ecr_app, aws, podman_deployer):
+    from tests.fixtures.registry import free_port
+
+    repo = f"team/web-{uuid.uuid4().hex[:8]}"
+    Pusher(aws.registry.url, "AWS", aws.password).push(repo, "v1", Image(content="served from ecr"))
+    auth.signed_in()
+    assert client.post("/registries/new", data=ecr_form(aws)).status_code == 302
+    registry = saved(ecr_app, "ecr")
+    port = free_port()
+    r = client.post("/components/new", data={
+        "source": "registry", "registry_id": str(registry.id), "image": repo, "tag": "v1", "name": "web",
+        "application": "shop", "replicas": "1", "memory_mb": "64", "ports-0-port": "8080",
+        "ports-0-protocol": "TCP", "ports-0-expose": "y", "ports-0-host_port": str(port)})
+    assert r.status_code == 302, r.get_data(as_text=True)[-2000:]
+    from models import Release
+
+    def done():
+        with ecr_app.app_context():
+            release = db.session.scalar(select(Release).order_by(Release.id.desc()))
+            db.session.remove()
+            return release if release and release.status in ("running", "failed") else None
+    release = wait_for(done, 90)
+    assert release.status == "running", release.message
+    import requests
+    assert requests.get(f"http://127.0.0.1:{port}/", timeout=5).text == "served from ecr"
+    # 13 hours on, the token has been renewed: a redeploy pulls with the new one, unasked.
+    provider_of(ecr_app, registry.id).clock = later(13)
+    component_id = release.component_id
+    assert client.post(f"/components/{component_id}/redeploy").status_code == 302
+    release = wait_for(lambda: (r := done()) and r.id != release.id and r, 90)
+    assert release.status == "running", release.message
+    assert provider_of(ecr_app, registry.id).renewals == 2
 
 
 def test_ecr_refused_token_is_renewed_once_on_401(ecr_app, aws, make_registry):
@@ -270,7 +328,8 @@ def acr_form(azure, **fields):
     return registry_form("acr", **values)
 
 
-def test_azure_service_principal_connects_browses_and_renews(client, auth, acr_app, azure):
+def test_azure_service_principal_connects_browses_and_renews(client, auth, acr_app, azure, caplog):
+    caplog.set_level(logging.DEBUG)
     auth.signed_in()
     r = client.post("/registries/new", data=acr_form(azure))
     assert r.status_code == 302, field_error(r.get_data(as_text=True), "password")
@@ -292,8 +351,13 @@ def test_azure_service_principal_connects_browses_and_renews(client, auth, acr_a
         client_._tokens.clear()
         assert client_.manifest_digest("team/web", "v1.0") == azure.digest
         assert azure.exchanges == exchanges + 2
-        assert registries.pull_credential(db.session.get(Registry, registry.id))[0] == \
-            "00000000-0000-0000-0000-000000000000"
+        username, refresh_token = registries.pull_credential(db.session.get(Registry, registry.id))
+        assert username == "00000000-0000-0000-0000-000000000000"
+    # Neither the secret nor any token it bought reaches a log line or a page.
+    page = client.get(f"/registries/{registry.id}/").get_data(as_text=True)
+    assert "renewed automatically" in page
+    for secret in (azure.secret, refresh_token, *azure.aad_tokens):
+        assert secret not in caplog.text and secret not in page
 
 
 @pytest.mark.parametrize("change,field,words", [
