@@ -310,8 +310,13 @@ def _record_quiet(groups: list[Group], now, paused: dict[int, str] | None = None
         return
     component_ids = [cid for g in groups for cid in g.component_ids]
     registry_ids = sorted({g.registry_id for g in groups if g.registry_id is not None} - set(paused or ()))
+    component_ids.sort()
     with unit_of_work():
         for i in range(0, len(component_ids), 5000):
+            # Locked in id order first, as deliveries lock them: an UPDATE … IN (…) locks rows in the
+            # order it finds them on disk, which deadlocks against a delivery holding a lower id.
+            db.session.execute(select(Component.id).where(Component.id.in_(component_ids[i:i + 5000]))
+                               .order_by(Component.id).with_for_update())
             db.session.execute(update(Component).where(Component.id.in_(component_ids[i:i + 5000]))
                                .values(last_polled_at=now).execution_options(synchronize_session=False))
         if registry_ids:

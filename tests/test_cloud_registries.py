@@ -144,6 +144,18 @@ def test_ecr_image_deploys_on_podman_with_the_current_token(client, auth, ecr_ap
     assert provider_of(ecr_app, registry.id).renewals == 2
 
 
+def test_ecr_without_a_key_uses_the_default_credential_chain(client, auth, ecr_app, aws, monkeypatch):
+    key, secret = aws.keys["reader"]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key)  # what the environment of a Berth on AWS provides
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    auth.signed_in()
+    r = client.post("/registries/new", data=ecr_form(aws, username="", password=""))
+    assert r.status_code == 302, field_error(r.get_data(as_text=True), "password")
+    registry = saved(ecr_app, "ecr")
+    assert registry.username is None and registry.password_encrypted is None
+    assert "team/demo" in client.get(f"/registries/{registry.id}/").get_data(as_text=True)
+
+
 def test_ecr_refused_token_is_renewed_once_on_401(ecr_app, aws, make_registry):
     key, secret = aws.keys["reader"]
     registry_id, _ = make_registry(url=aws.registry.url, kind="ecr", credentials=False, username=key,

@@ -55,16 +55,9 @@ class GitHubPackagesClient(RegistryV2Client):
         headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
         if credential:
             headers["Authorization"] = f"Bearer {credential.password}"
-        response = send(self.session, self.settings, "GET", self.api_url + path, headers=headers, params=params,
-                        max_bytes=4 * 1024 * 1024)
-        if response.status >= 400:
-            text = as_str(as_dict(_json(response)).get("message")) or f"HTTP {response.status}"
-            hint = {401: " Check the token.", 403: " The token needs the read:packages scope.",
-                    404: " Check the organization name."}.get(response.status, "")
-            raise CredentialError(f"GitHub API: {text[:300]} ({response.status}).{hint}",
-                                  field="namespace" if response.status == 404 else "password",
-                                  status=response.status)
-        return response
+        return _api_get(self, self.api_url + path, headers, params, "GitHub API", ("message",),
+                        {401: "Check the token.", 403: "The token needs the read:packages scope.",
+                         404: "Check the organization name."})
 
     def package_names(self, limit: int = MAX_REPOSITORIES) -> list[str]:
         path = f"/orgs/{quote(self.owner, safe='')}/packages" if self.owner else "/user/packages"
@@ -102,18 +95,10 @@ class GitLabRegistryClient(RegistryV2Client):
     def _api(self, path: str, params: dict):
         credential = self.credentials.get()
         headers = {"PRIVATE-TOKEN": credential.password} if credential else {}
-        response = send(self.session, self.settings, "GET", self.api_url + path, headers=headers, params=params,
-                        max_bytes=4 * 1024 * 1024)
-        if response.status >= 400:
-            body = as_dict(_json(response))
-            text = as_str(body.get("error_description")) or as_str(body.get("message")) or \
-                as_str(body.get("error")) or f"HTTP {response.status}"
-            hint = {401: " Check the token.", 403: " The token needs the read_api scope.",
-                    404: " Check the group or project path."}.get(response.status, "")
-            raise CredentialError(f"GitLab API: {text[:300]} ({response.status}).{hint}",
-                                  field="namespace" if response.status == 404 else "password",
-                                  status=response.status)
-        return response
+        return _api_get(self, self.api_url + path, headers, params, "GitLab API",
+                        ("error_description", "message", "error"),
+                        {401: "Check the token.", 403: "The token needs the read_api scope.",
+                         404: "Check the group or project path."})
 
     def repository_names(self, limit: int = MAX_REPOSITORIES) -> list[str]:
         if not self.namespace:
@@ -152,6 +137,21 @@ class GitLabRegistryClient(RegistryV2Client):
 
     def repositories(self, query: str = "", page: int = 1, per_page: int = 50) -> RepoPage:
         return _page(self.repository_names(), query, page, per_page)
+
+
+def _api_get(client: RegistryV2Client, url: str, headers: dict, params: dict, who: str, message_keys: tuple,
+             hints: dict[int, str]):
+    """GET a forge API through the registry's HTTP settings; an error answer becomes a CredentialError
+    with the forge's own message (the first of `message_keys` present) and a hint per status."""
+    response = send(client.session, client.settings, "GET", url, headers=headers, params=params,
+                    max_bytes=4 * 1024 * 1024)
+    if response.status >= 400:
+        body = as_dict(_json(response))
+        text = next((as_str(body.get(k)) for k in message_keys if as_str(body.get(k))), f"HTTP {response.status}")
+        hint = f" {hints[response.status]}" if response.status in hints else ""
+        raise CredentialError(f"{who}: {text[:300]} ({response.status}).{hint}",
+                              field="namespace" if response.status == 404 else "password", status=response.status)
+    return response
 
 
 def _json(response):
