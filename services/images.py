@@ -37,8 +37,10 @@ def _registry_for_host(team_id: int, host: str) -> Registry | None:
     return None
 
 
-def source_for(team_id: int, registry: Registry | None, image: str) -> ImageSource:
-    """The client and pull settings for a component's image (connected registry or plain reference)."""
+def source_for(team_id: int, registry: Registry | None, image: str, credentials: bool = True) -> ImageSource:
+    """The client and pull settings for a component's image (connected registry or plain reference);
+    without `credentials` no pull credential is looked up (a cloud registry's token is obtained
+    only for what pulls)."""
     if registry is None:
         ref = reference.parse(image)
         registry = _registry_for_host(team_id, ref.host)
@@ -54,14 +56,14 @@ def source_for(team_id: int, registry: Registry | None, image: str) -> ImageSour
         image = ref.repository
     host = registry_clients.pull_host(registry.kind, registry.url)
     repository = hub_repository(image) if registry.kind == "dockerhub" else image
-    found = registries.pull_credential(registry)  # a cloud registry's current token
-    credentials = PullCredentials(host, *found) if found else None
+    found = registries.pull_credential(registry) if credentials else None  # a cloud registry's current token
+    pull = PullCredentials(host, *found) if found else None
     tls_verify = not registry.insecure and not registry.url.startswith("http://")
-    return ImageSource(registries.client_for(registry), repository, f"{host}/{repository}", credentials, tls_verify,
+    return ImageSource(registries.client_for(registry), repository, f"{host}/{repository}", pull, tls_verify,
                        registry.ca_bundle if tls_verify else None)
 
 
-def release_source(component: Component, release: Release) -> ImageSource:
+def release_source(component: Component, release: Release, credentials: bool = True) -> ImageSource:
     """Where the image of this release comes from (the registry and image it recorded)."""
     recorded = release.settings or settings.snapshot(component)
     registry_id = recorded.get("registry_id")
@@ -70,14 +72,15 @@ def release_source(component: Component, release: Release) -> ImageSource:
     if registry is not None and registry.team_id != component.team_id:
         registry = None
     image = recorded.get("image") or component.image
-    return source_for(component.team_id, registry, image if registry else f"{image}:{release.tag}")
+    return source_for(component.team_id, registry, image if registry else f"{image}:{release.tag}", credentials)
 
 
 def deploy_spec(component: Component, release: Release, source: ImageSource | None = None) -> DeploySpec:
     """What the runtime runs for this release: its image and the settings it recorded (the
-    component's settings for a release from before snapshots)."""
+    component's settings for a release from before snapshots). Without a `source` (status, logs,
+    events, restart, delete) the spec carries no pull credential: those never pull."""
     recorded = release.settings or settings.snapshot(component)
-    source = source or release_source(component, release)
+    source = source or release_source(component, release, credentials=False)
     image = f"{source.pull_name}@{release.digest}" if release.digest else f"{source.pull_name}:{release.tag}"
     return DeploySpec(
         namespace=namespace_for(component.team), name=component.name, application=component.application.name,

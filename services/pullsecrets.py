@@ -42,7 +42,8 @@ def refresh() -> tuple[int, list[str]]:
             credential = registries.pull_credential(component.source_registry)
             if credential is None or _written.get(component.id) == _fingerprint(credential):
                 continue
-            if deployer.refresh_pull_secret(images.deploy_spec(component, release)):
+            spec = images.deploy_spec(component, release, images.release_source(component, release))
+            if deployer.refresh_pull_secret(spec):
                 rewritten += 1
             _written[component.id] = _fingerprint(credential)
         except (RegistryError, DeployError) as e:

@@ -242,6 +242,16 @@ def test_ecr_pull_secret_is_written_each_release_and_refreshed_before_expiry(cli
         assert provider.renewals == before + 1
     assert secret_auth()["password"] == aws.password
     assert [m for m, p, *_ in kube.proxy.requests if p.endswith("/secrets/web-pull")][-1] == "PATCH"
+    # The key is revoked at AWS: the refresh says so (the Secret keeps the last token), and the
+    # component's status, which never pulls, does not need a token at all.
+    with ecr_app.app_context():
+        db.session.get(Registry, registry.id).password_encrypted = registries.secret_box().encrypt("revoked")
+        db.session.commit()
+        rewritten, problems = pullsecrets.refresh()
+        assert rewritten == 0 and "SignatureDoesNotMatch" in problems[0]
+        from services import releases
+        status = releases.live_status(db.session.scalar(select(Component)))
+        assert status is not None and "AWS" not in status.message
 
 
 def test_ecr_polling_keeps_deploying_after_the_token_expires(app, aws, make_registry, make_component):
