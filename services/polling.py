@@ -76,10 +76,6 @@ class Budget:
                     return at + HOUR
             return now + HOUR  # costs more than a whole hour's budget: try again in an hour
 
-    def spent(self, registry_id: int) -> int:
-        with self._lock:
-            return self._used(registry_id, self.clock())
-
 
 def budget() -> Budget:
     """This process's polling budget (kept with the app: only its leader polls)."""

@@ -182,8 +182,6 @@ def client_for(registry: Registry):
                              registry.insecure, registry.ca_bundle, label=str(registry.id),
                              token_host=registry.token_host, options=registry.options,
                              limits=_limits_recorder(registry.id))
-        except CredentialError:
-            raise
         except ValueError as e:  # settings saved before a check existed: say so, never a 500
             raise reg_errors.RegistryError(f"The registry's settings cannot be used: {e}") from None
         with _cache_lock:

@@ -91,10 +91,6 @@ class RenewingCredentials:
         self._error: str | None = None
         self.renewals = 0  # how many times a credential was obtained (tests and the page read it)
 
-    @property
-    def username(self) -> str:
-        raise NotImplementedError
-
     def obtain(self) -> Credential:
         raise NotImplementedError
 
@@ -169,8 +165,6 @@ class EcrCredentials(RenewingCredentials):
         self.region, self.registry_id = region, registry_id or None
         self.access_key_id, self._secret = access_key_id or None, secret_access_key or None
         self.endpoint_url, self.timeout = endpoint_url or None, timeout
-
-    username = "AWS"
 
     def _client(self):
         import boto3  # noqa: PLC0415
@@ -339,7 +333,6 @@ class AzureCredentials(RenewingCredentials):
     (the registry's /oauth2/token turns it into access tokens, as for any token-auth registry)."""
 
     LIFETIME = 3 * 3600.0
-    username = ACR_USERNAME
 
     def __init__(self, registry_url: str, tenant: str, client_id: str, client_secret: str,
                  settings: HttpSettings, authority: str = AZURE_AUTHORITY, clock=time.time):
