@@ -66,10 +66,10 @@ class Budget:
         """Spend `cost` requests if the hour's budget allows: None, else when enough is free again."""
         with self._lock:
             now = self.clock()
-            if self._used(registry_id, now) + cost <= per_hour:
+            used = self._used(registry_id, now)
+            if used + cost <= per_hour:
                 self._spent[registry_id].append((now, cost))
                 return None
-            used = self._used(registry_id, now)
             for at, n in self._spent[registry_id]:  # oldest first: when enough of it has aged out
                 used -= n
                 if used + cost <= per_hour:
@@ -241,8 +241,9 @@ def poll_cycle(now=None) -> PollReport:
 
 def _hold_back(groups: dict[tuple, Group], registries_by_id: dict[int, Registry]) -> dict[int, str]:
     """Take out of this cycle the groups whose registry must not be asked now: its reported rate
-    limit is down to the share kept for the runtime's pulls (or a 429 asked to wait), or polling
-    spent its hourly budget there. Their components stay due and are polled once it frees up.
+    limit is down to the share kept for the runtime's pulls (until its reset, or the end of a 429's
+    wait), or polling spent its hourly budget there (a 429 without figures is the backoff's).
+    Their components stay due and are polled once it frees up.
     Returns why, per registry."""
     cfg = current_app.config
     now = time.time()
