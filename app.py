@@ -15,12 +15,14 @@ from blueprints import access, auth, components, hooks, main, oversight, registr
 from blueprints.scope import is_owner, load_current_team
 from extensions import csrf, login_manager, migrate
 from models import MAX_ID, User, db
-from services import accounts, polling, retention, runtime
-from services.background import BackgroundRunner
-from services.errors import ServiceError
-from services.jobs import run_after_commit
-from services.logs import configure_logging
-from services.validation import check_email, check_password, check_team_name
+from services.accounts import accounts
+from services.delivery import polling
+from services.platform import retention, runtime
+from services.platform.background import BackgroundRunner
+from services.platform.errors import ServiceError
+from services.platform.jobs import run_after_commit
+from services.platform.logs import configure_logging
+from services.platform.validation import check_email, check_password, check_team_name
 
 
 def create_app(config: dict | None = None) -> Flask:

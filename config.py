@@ -65,7 +65,7 @@ def load(environ=None) -> dict:
         "BERTH_SCHEDULER": environ.get("BERTH_SCHEDULER", "on") != "off",
         # Docker Hub's API (its tag search, login): another address only for a mirror or a test double.
         "BERTH_DOCKERHUB_API_URL": environ.get("BERTH_DOCKERHUB_API_URL", ""),
-        # Cloud registries (services/registry/credentials.py): their public services unless pointed
+        # Cloud registries (services/registries/clients/credentials.py): their public services unless pointed
         # elsewhere (a VPC endpoint, a sovereign cloud, a local emulator in tests).
         "BERTH_ECR_ENDPOINT_URL": environ.get("BERTH_ECR_ENDPOINT_URL", ""),
         "BERTH_GOOGLE_TOKEN_URI": environ.get("BERTH_GOOGLE_TOKEN_URI", ""),
@@ -73,7 +73,7 @@ def load(environ=None) -> dict:
         # Kubernetes pull Secrets of registries with short-lived tokens are rewritten this often.
         "BERTH_PULL_SECRET_REFRESH_EVERY": _int(environ, "BERTH_PULL_SECRET_REFRESH_EVERY", 600),
         # Registry requests polling may make per registry per hour (a registry's own setting wins;
-        # 0: the kind's default, see services/polling.py KIND_BUDGETS), and the share of a reported
+        # 0: the kind's default, see services/delivery/polling.py KIND_BUDGETS), and the share of a reported
         # rate limit it leaves to the runtime's pulls.
         "BERTH_POLL_BUDGET_PER_HOUR": _int(environ, "BERTH_POLL_BUDGET_PER_HOUR", 0),
         "BERTH_POLL_RATE_RESERVE": _int(environ, "BERTH_POLL_RATE_RESERVE", 0.2, float),
@@ -90,7 +90,7 @@ def load(environ=None) -> dict:
         "BERTH_HOST_PORTS": _port_range(environ.get("BERTH_HOST_PORTS", "20000-29999")),
         "BERTH_PUBLISH_ADDRESS": environ.get("BERTH_PUBLISH_ADDRESS", "127.0.0.1"),
         "BERTH_ACCESS_HOST": environ.get("BERTH_ACCESS_HOST", ""),
-        # Retention (services/retention.py): pruned by the leader every BERTH_PRUNE_EVERY seconds.
+        # Retention (services/platform/retention.py): pruned by the leader every BERTH_PRUNE_EVERY seconds.
         "BERTH_DELIVERY_RETENTION_DAYS": _int(environ, "BERTH_DELIVERY_RETENTION_DAYS", 30.0, float),
         "BERTH_DELIVERIES_KEPT": _int(environ, "BERTH_DELIVERIES_KEPT", 1000),
         "BERTH_UNWATCHED_RETENTION_HOURS": _int(environ, "BERTH_UNWATCHED_RETENTION_HOURS", 24.0, float),

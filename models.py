@@ -170,7 +170,7 @@ class Registry(db.Model):
     # (Azure), api_url and namespace (GitHub / GitLab listing). Secrets stay in password_encrypted.
     options: Mapped[dict | None] = mapped_column(db.JSON)
     # The rate limit the registry last reported: limit, remaining, window (s), reset_at, seen_at
-    # (ISO times), retry_after; see services.registry.ratelimit.
+    # (ISO times), retry_after; see services.registries.clients.ratelimit.
     rate_limit: Mapped[dict | None] = mapped_column(db.JSON)
     # Most registry requests polling may make per hour (None: the configured default).
     poll_budget: Mapped[int | None]
@@ -257,7 +257,7 @@ class Component(db.Model):
     team: Mapped[Team] = relationship()
     application: Mapped[Application] = relationship()
     source_registry: Mapped[Registry | None] = relationship()
-    # Loaded only to delete a component with its releases; queries go through services.releases.
+    # Loaded only to delete a component with its releases; queries go through services.components.releases.
     releases: Mapped[list[Release]] = relationship(
         back_populates="component", cascade="all, delete-orphan", order_by="desc(Release.id)")
 
@@ -303,7 +303,7 @@ class Release(db.Model):
 
 class NotificationChannel(db.Model):
     """Where a team's notifications go: a signed generic webhook, a Slack-compatible incoming
-    webhook, or email. `events` lists what it wants (services.notifications.EVENTS)."""
+    webhook, or email. `events` lists what it wants (services.oversight.notifications.EVENTS)."""
 
     __tablename__ = "notification_channels"
     __table_args__ = (UniqueConstraint("team_id", "name"),)

@@ -50,7 +50,7 @@ def berth_gunicorn(workers: int = 1, threads: int = 4, database_url: str | None 
 
 def signed_in_session(app, server, email="bench@example.com", password="bench-password") -> requests.Session:
     from models import db
-    from services import accounts
+    from services.accounts import accounts
 
     with app.app_context():
         accounts.create_user_in_team(email, password, "bench", is_admin=True)

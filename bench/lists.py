@@ -34,7 +34,7 @@ def _app(url: str):
 
 def measure(url: str, label: str) -> None:
     from models import Component, db
-    from services import accounts
+    from services.accounts import accounts
     from tests.fixtures.bulk import seed_components, seed_history
 
     with _app(url) as app:

@@ -10,7 +10,7 @@ from flask import Flask, abort, jsonify, request
 from flask_login import LoginManager, current_user, login_required, login_user
 
 from models import User, db
-from services import accounts
+from services.accounts import accounts
 
 app = Flask(__name__)
 app.config.update(SECRET_KEY=os.environ["BERTH_SECRET_KEY"], SQLALCHEMY_DATABASE_URI=os.environ["BERTH_DATABASE_URL"])

@@ -46,8 +46,8 @@ def _seed(app, url: str, digest: str) -> None:
     from sqlalchemy import insert
 
     from models import Application, Component, Registry, db
-    from services import accounts
-    from services.registries import secret_box
+    from services.accounts import accounts
+    from services.registries.registries import secret_box
 
     with app.app_context():
         team = accounts.get_or_create_team("bench")
@@ -76,7 +76,7 @@ def run() -> None:
 
     from app import create_app
     from models import db
-    from services import polling
+    from services.delivery import polling
     from tests.fixtures.servers import postgres_database
 
     work = Path(tempfile.mkdtemp(prefix="berth-bench-reg-"))

@@ -1,5 +1,5 @@
 """Retention on PostgreSQL: 1,000,000 stored deliveries (half of them with an outcome) older than the
-retention, pruned by services.retention; webhook intake latency measured before and while it runs."""
+retention, pruned by services.platform.retention; webhook intake latency measured before and while it runs."""
 from __future__ import annotations
 
 import statistics
@@ -53,7 +53,7 @@ def p99_ms(samples: list[float]) -> float:
 
 def run() -> None:
     from models import Registry, db
-    from services import retention
+    from services.platform import retention
     from tests.fixtures.servers import postgres_database
 
     with postgres_database() as url, berth_gunicorn(workers=2, database_url=url) as (app, server):

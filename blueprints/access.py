@@ -17,7 +17,8 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 
 from extensions import csrf
-from services import accounts, runtime
+from services.accounts import accounts
+from services.platform import runtime
 
 PUBLIC, OPEN, WEBHOOK = "public", "open", "webhook"
 

@@ -6,8 +6,9 @@ from flask_login import current_user, login_user, logout_user
 
 from blueprints.access import public, safe_next
 from blueprints.forms import EmptyForm, LoginForm, PasswordChangeForm, SetupForm
-from services import accounts, audit
-from services.errors import FieldErrors, apply_to_form
+from services.accounts import accounts
+from services.oversight import audit
+from services.platform.errors import FieldErrors, apply_to_form
 
 bp = Blueprint("auth", __name__)
 

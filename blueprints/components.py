@@ -14,21 +14,14 @@ from blueprints.forms import BuildSourceForm, ComponentForm, EmptyForm, ScaleFor
 from blueprints.render import is_htmx, page_or_block
 from blueprints.scope import current_team, get_team_object_or_404
 from models import Application, Component, Registry, Release, ReleaseStatus, WebhookDelivery, db
-from services import (
-    approvals,
-    audit,
-    components,
-    deliveries,
-    endpoints,
-    listing,
-    operations,
-    registries,
-    releases,
-)
-from services.deploy.spec import DeployError, HealthCheck, Port
-from services.deployers import disabled_reason
-from services.errors import FieldErrors, ServiceError, apply_to_form
-from services.registry.errors import RegistryError
+from services.components import components, listing, operations, releases
+from services.delivery import deliveries, endpoints
+from services.deploy.deployers import disabled_reason
+from services.deploy.drivers.spec import DeployError, HealthCheck, Port
+from services.oversight import approvals, audit
+from services.platform.errors import FieldErrors, ServiceError, apply_to_form
+from services.registries import registries
+from services.registries.clients.errors import RegistryError
 
 bp = Blueprint("components", __name__, url_prefix="/components")
 FOLLOW_SECONDS = 600  # a followed log re-reads itself for at most this long, then offers to go on

@@ -18,10 +18,10 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from services.notifications import KINDS as NOTIFY_KINDS
-from services.registry import KINDS as REGISTRY_KINDS
-from services.triggers import KINDS as TRIGGER_KINDS
-from services.validation import check_email, check_object_name, check_password, check_team_name
+from services.delivery.triggers import KINDS as TRIGGER_KINDS
+from services.oversight.notifications import KINDS as NOTIFY_KINDS
+from services.platform.validation import check_email, check_object_name, check_password, check_team_name
+from services.registries.clients import KINDS as REGISTRY_KINDS
 
 
 def _check(fn):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from blueprints.access import webhook
-from services import deliveries, endpoints, webhooks
+from services.delivery import deliveries, endpoints, webhooks
 
 bp = Blueprint("hooks", __name__, url_prefix="/hooks")
 MAX_BODY = 1024 * 1024

@@ -9,8 +9,9 @@ from sqlalchemy import text
 
 from blueprints.access import open_endpoint
 from models import db
-from services import listing, runtime
-from services import metrics as berth_metrics
+from services.components import listing
+from services.platform import metrics as berth_metrics
+from services.platform import runtime
 
 bp = Blueprint("main", __name__)
 

@@ -9,8 +9,8 @@ from blueprints.access import safe_next
 from blueprints.forms import ChannelForm, EmptyForm
 from blueprints.scope import current_team, get_team_object_or_404, owner_required
 from models import Approval, NotificationChannel, db
-from services import approvals, audit, notifications
-from services.errors import FieldErrors, ServiceError, apply_to_form
+from services.oversight import approvals, audit, notifications
+from services.platform.errors import FieldErrors, ServiceError, apply_to_form
 
 bp = Blueprint("oversight", __name__)
 

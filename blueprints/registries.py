@@ -8,9 +8,12 @@ from blueprints.forms import EmptyForm, RegistryForm, WebhookSecretForm
 from blueprints.render import is_htmx, page_or_block
 from blueprints.scope import current_team, get_team_object_or_404, is_owner, owner_required
 from models import Registry
-from services import audit, components, endpoints, listing, registries
-from services.errors import FieldErrors, ServiceError, apply_to_form
-from services.registry.errors import RegistryError
+from services.components import components, listing
+from services.delivery import endpoints
+from services.oversight import audit
+from services.platform.errors import FieldErrors, ServiceError, apply_to_form
+from services.registries import registries
+from services.registries.clients.errors import RegistryError
 
 bp = Blueprint("registries", __name__, url_prefix="/registries")
 

@@ -8,7 +8,7 @@ from flask_login import current_user
 
 from blueprints.access import for_no_user
 from models import MAX_ID, Role, db
-from services import accounts
+from services.accounts import accounts
 
 
 def load_current_team() -> None:

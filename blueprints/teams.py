@@ -15,8 +15,9 @@ from blueprints.forms import (
 )
 from blueprints.scope import admin_required, current_team, get_team_object_or_404, is_owner, owner_required
 from models import Membership, Role, User, db
-from services import accounts, audit
-from services.errors import FieldErrors, ServiceError, apply_to_form
+from services.accounts import accounts
+from services.oversight import audit
+from services.platform.errors import FieldErrors, ServiceError, apply_to_form
 
 bp = Blueprint("teams", __name__, url_prefix="/team")
 

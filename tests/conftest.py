@@ -107,7 +107,7 @@ def make_user(app):
     """Create a user in a team (the team is created when missing); returns the user id."""
     def make(email=None, password="correct horse", team="alpha", admin=False, role=None):
         from models import Role, db
-        from services import accounts
+        from services.accounts import accounts
 
         email = email or f"user-{secrets.token_hex(4)}@example.com"
         with app.app_context():

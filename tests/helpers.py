@@ -11,8 +11,8 @@ from itertools import count
 from sqlalchemy import select
 
 from models import Application, Component, Registry, Team, db
-from services import accounts
-from services.registries import secret_box
+from services.accounts import accounts
+from services.registries.registries import secret_box
 
 _names = count(1)
 
@@ -67,8 +67,8 @@ def create_component(app, registry_id: int | None, image: str = "team/demo", tag
     creates it (its first release queued; container port 8080 published on `host_port`, or on one
     from the range with `expose`; `health` its health check); without, only the row is written.
     Other keyword arguments set its fields (build source, digest…)."""
-    from services import components, settings
-    from services.deploy.spec import Port
+    from services.components import components, settings
+    from services.deploy.drivers.spec import Port
 
     name = name or f"c{next(_names)}"
     with app.app_context():
@@ -93,7 +93,7 @@ def create_component(app, registry_id: int | None, image: str = "team/demo", tag
 
 def state(app, component_id: int) -> tuple:
     """(tag, digest) the component runs, and the status and tag of its newest release."""
-    from services import releases
+    from services.components import releases
 
     with app.app_context():
         c = db.session.get(Component, component_id)

@@ -173,7 +173,7 @@ def test_cli_create_user_reads_password_from_stdin(runner, app):
 @pytest.mark.parametrize("email", ["x'+alert(document.domain)+'@e.co", "<b>@x.io", "a b@c.de", "a@b",
                                    "a..b@c.com", "a@-b.com"])
 def test_email_addresses_are_what_addresses_contain(email):
-    from services.validation import check_email
+    from services.platform.validation import check_email
 
     assert check_email(email) is not None
     assert check_email("o'brien+tag@mail.example.co.uk") is None

@@ -65,7 +65,7 @@ def test_errors_on_sessionless_paths_are_json(client, method, path, status):
 
 def _registry_hook(app):
     from models import Registry, db
-    from services import accounts
+    from services.accounts import accounts
 
     with app.app_context():
         reg = Registry(team=accounts.get_or_create_team("alpha"), kind="registry", name="hook", url="http://x")

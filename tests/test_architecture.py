@@ -10,8 +10,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("services", "blueprints")
 TOP_MODULES = ("app", "models", "extensions", "config", "wsgi")
 # What the leaf packages may import from Berth: themselves, and pure helpers with no state.
-LEAF_PACKAGES = ("services.registry", "services.deploy")
-PURE_HELPERS = {"services.versions"}
+LEAF_PACKAGES = ("services.registries.clients", "services.deploy.drivers")
+PURE_HELPERS = {"services.delivery.versions"}
 OUTSIDE_THE_LEAVES = {"flask", "flask_login", "flask_wtf", "flask_sqlalchemy", "flask_migrate", "sqlalchemy",
                       "models", "extensions", "app"}
 
@@ -37,7 +37,7 @@ def _imports(path: Path, modules: dict[str, Path]) -> set[str]:
             out.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             out.add(node.module)
-            # `from services import metrics` imports the module services.metrics
+            # `from services.platform import metrics` imports the module services.platform.metrics
             out.update(f"{node.module}.{alias.name}" for alias in node.names
                        if f"{node.module}.{alias.name}" in modules)
     return out

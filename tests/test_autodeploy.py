@@ -10,7 +10,7 @@ import requests
 from sqlalchemy import func, select
 
 from models import Component, DeliveryOutcome, Registry, Release, WebhookDelivery, db
-from services import releases
+from services.components import releases
 from tests.fixtures.images import Image, Pusher
 from tests.fixtures.registry import PASSWORD, USER, free_port
 from tests.helpers import create_component, create_registry, state, test_config, truncate, wait_for, wait_running
@@ -115,7 +115,7 @@ def test_same_tag_repush_redeploys_by_new_digest(app, live_server, notifying, po
 
 @pytest.mark.registry
 def test_polling_alone_picks_up_a_push(app, registries):
-    from services.polling import poll_cycle
+    from services.delivery.polling import poll_cycle
 
     rid, _ = create_registry(app, registries.basic.url)
     pusher = registries.pusher(registries.basic)
@@ -162,7 +162,7 @@ def test_polling_on_schedule_within_one_interval(app_config, registries, databas
 
 
 def test_polling_honours_retry_after(app, misbehaving):
-    from services.polling import poll_cycle
+    from services.delivery.polling import poll_cycle
 
     rid, _ = create_registry(app, misbehaving.url + "/limited")
     cid = create_component(app, rid, "team/x", "latest", "limited", free_port(), auto_deploy=True,
@@ -214,7 +214,7 @@ def test_garbage_bodies_get_4xx(client, app, content_type, body, status):
 
 
 def test_webhook_secret_required_when_set(client, app):
-    from services.endpoints import set_webhook_secret
+    from services.delivery.endpoints import set_webhook_secret
 
     rid, token = create_registry(app)
     with app.app_context():
@@ -279,7 +279,7 @@ def test_one_registrys_odd_answers_never_stop_the_poll_of_the_others(app, misbeh
     `Retry-After: soon` or JSON nested too deep gets its error recorded (with the time), one listing a
     10,000-digit "tag" is read without it (no tag is that long), and the healthy registry's
     component is still deployed, in the same cycle."""
-    from services.polling import poll_cycle
+    from services.delivery.polling import poll_cycle
 
     hostile = {}
     for kind in ("soon", "deep", "longtag"):
@@ -315,8 +315,8 @@ def test_a_quiet_poll_costs_a_fixed_number_of_statements(app, registries):
 
     from sqlalchemy import event
 
-    from services.polling import poll_cycle
-    from services.registry.v2 import RegistryV2Client
+    from services.delivery.polling import poll_cycle
+    from services.registries.clients.v2 import RegistryV2Client
     from tests.fixtures.bulk import seed_components
 
     rid, _ = create_registry(app, registries.basic.url)
@@ -374,8 +374,8 @@ def test_a_registry_client_outlives_what_a_poll_records(app):
     """Tokens and connections stay across poll cycles: recording a poll on the registry's row does
     not make a new client; changing how Berth connects does."""
     from models import utcnow
-    from services import registries
-    from services.registries import secret_box
+    from services.registries import registries
+    from services.registries.registries import secret_box
 
     rid, _ = create_registry(app)
     with app.app_context():

@@ -5,7 +5,7 @@ import queue
 import threading
 import time
 
-from services.background import Batches
+from services.platform.background import Batches
 
 
 def test_batches_take_what_waits_in_order_once_each(app):

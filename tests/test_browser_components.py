@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.registry, pytest.mark.podman]
 
 def connect_registry(app, registries):
     from models import Team, db
-    from services import registries as registry_service
+    from services.registries import registries as registry_service
 
     with app.app_context():
         team = db.session.scalar(db.select(Team))
@@ -68,7 +68,7 @@ def test_create_component_from_registry_and_watch_it_run(page, app, make_user, r
     expect(page.get_by_test_id("status")).to_have_text("running", timeout=60000)
     assert page.evaluate("window.__sameDocument") is True  # updated in place by the polling fragment
     assert requests.get(f"http://127.0.0.1:{host_port}/", timeout=5).text == "shop v1.1"
-    from services.deploy.podman import KEY_LABEL  # noqa: F401 - the pod carries Berth's key label
+    from services.deploy.drivers.podman import KEY_LABEL  # noqa: F401 - the pod carries Berth's key label
     (container,) = [c for c in podman_deployer.inspect(_spec(app)) if c]
     env = container["Config"]["Env"]
     assert "COLOR=blue" in env and "MODE=production" in env
@@ -77,7 +77,8 @@ def test_create_component_from_registry_and_watch_it_run(page, app, make_user, r
 
 def _spec(app):
     from models import Component, db
-    from services import images, releases
+    from services.components import releases
+    from services.registries import images
 
     with app.app_context():
         component = db.session.scalar(db.select(Component))

@@ -11,7 +11,8 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from models import Component, Release, db
-from services import images, releases
+from services.components import releases
+from services.registries import images
 from tests.fixtures.images import Image
 from tests.helpers import create_component, create_registry, sign_in, wait_for
 
@@ -110,7 +111,7 @@ def test_edit_deploy_roll_back_pause_and_resume(page, app, make_user, live_serve
 
 
 def test_approve_a_pending_deploy_from_the_component_page(page, app, make_user, registries):
-    from services import deliveries, endpoints
+    from services.delivery import deliveries, endpoints
 
     sign_in(page, make_user)
     rid, _ = create_registry(app, url=registries.basic.url, name="gate")

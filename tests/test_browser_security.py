@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from models import Role, Team, User, db
-from services import accounts
+from services.accounts import accounts
 from tests.helpers import sign_in
 
 pytestmark = [pytest.mark.browser]

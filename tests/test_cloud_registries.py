@@ -15,8 +15,9 @@ import pytest
 from sqlalchemy import func, select
 
 from models import Component, Registry, db
-from services import polling, pullsecrets, registries
-from services.registry.credentials import Credential
+from services.delivery import polling
+from services.registries import pullsecrets, registries
+from services.registries.clients.credentials import Credential
 from tests.fixtures.images import Image, Pusher
 from tests.fixtures.registry import PASSWORD, USER
 from tests.helpers import field_error, wait_for
@@ -192,7 +193,7 @@ def test_ecr_bad_input_says_what_aws_said_and_saves_nothing(client, auth, ecr_ap
 
 
 def test_ecr_pull_secret_is_written_each_release_and_refreshed_before_expiry(client, auth, ecr_app, aws, kube):
-    from services.deploy.kubernetes import KubernetesDeployer
+    from services.deploy.drivers.kubernetes import KubernetesDeployer
 
     ecr_app.extensions["berth"].deployer = KubernetesDeployer(kube.api_client())
     ecr_app.config["BERTH_ROLLOUT_TIMEOUT"] = 0.5  # no controllers run in the emulator
@@ -249,7 +250,7 @@ def test_ecr_pull_secret_is_written_each_release_and_refreshed_before_expiry(cli
         db.session.commit()
         rewritten, problems = pullsecrets.refresh()
         assert rewritten == 0 and "SignatureDoesNotMatch" in problems[0]
-        from services import releases
+        from services.components import releases
         status = releases.live_status(db.session.scalar(select(Component)))
         assert status is not None and "AWS" not in status.message
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from models import Component, DeliveryOutcome, Release, ReleaseStatus, db
-from services import settings
+from services.components import settings
 from tests.fixtures.images import Image
 from tests.helpers import create_component, create_registry
 
@@ -60,7 +60,7 @@ def test_diff_lines_never_carry_env_values():
 
 
 def test_paused_component_records_a_polled_tag_once(app, registries):
-    from services.polling import poll_cycle
+    from services.delivery.polling import poll_cycle
 
     rid, _ = create_registry(app, registries.basic.url)
     pusher = registries.pusher(registries.basic)
@@ -98,7 +98,7 @@ def test_secret_env_values_stay_out_of_berths_logs(app, client, web, caplog):
     rid, cid = web
     caplog.set_level(logging.DEBUG)
     with app.app_context():
-        from services import releases
+        from services.components import releases
 
         c = db.session.get(Component, cid)
         release = releases.queue_release(c, "manual", "test")

@@ -121,7 +121,8 @@ def test_private_ca_registry_deploys_on_podman(client, app, auth, registries, po
 
 
 def component_spec(app, cid):
-    from services import images, releases
+    from services.components import releases
+    from services.registries import images
 
     with app.app_context():
         component = db.session.get(Component, cid)
@@ -162,7 +163,7 @@ def test_private_image_without_credentials_fails(client, app, auth, registries, 
 
 
 def test_kubernetes_403_fails_the_release_and_keeps_the_component(client, app, registry_id, kube):
-    from services.deploy.kubernetes import KubernetesDeployer
+    from services.deploy.drivers.kubernetes import KubernetesDeployer
 
     app.extensions["berth"].deployer = KubernetesDeployer(kube.api_client())
     kube.emu["post /apis/apps/v1/namespaces/berth-alpha/deployments"] << 403 << {
@@ -176,7 +177,7 @@ def test_kubernetes_403_fails_the_release_and_keeps_the_component(client, app, r
 
 
 def test_deploy_to_kubernetes_pins_digest(client, app, registry_id, registries, kube):
-    from services.deploy.kubernetes import KubernetesDeployer
+    from services.deploy.drivers.kubernetes import KubernetesDeployer
 
     app.extensions["berth"].deployer = KubernetesDeployer(kube.api_client())
     app.config["BERTH_ROLLOUT_TIMEOUT"] = 0.5  # no controllers run in the emulator
@@ -251,7 +252,7 @@ def test_prefill_from_image_config(client, registry_id):
     ("index.docker.io/nginx", ("docker.io", "library/nginx", "latest", None)),
 ])
 def test_reference_parsing(ref, expected):
-    from services.registry.reference import parse
+    from services.registries.clients.reference import parse
 
     r = parse(ref)
     assert (r.host, r.repository, r.tag, r.digest) == expected
@@ -259,7 +260,7 @@ def test_reference_parsing(ref, expected):
 
 @pytest.mark.parametrize("ref", ["", "upper/Case", "nginx:bad tag", "https://x.io/a", "a@sha256:short"])
 def test_reference_parsing_rejects(ref):
-    from services.registry.reference import parse
+    from services.registries.clients.reference import parse
 
     with pytest.raises(ValueError):
         parse(ref)

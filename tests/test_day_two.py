@@ -12,7 +12,8 @@ import requests
 from sqlalchemy import select
 
 from models import Component, DeliveryOutcome, Release, db
-from services import images, releases
+from services.components import releases
+from services.registries import images
 from tests.fixtures.images import Image, cgi, chatty, crashing
 from tests.helpers import create_component, create_registry, field_error, wait_for
 

@@ -9,7 +9,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 
 from models import Component, DeliveryOutcome, Registry, WebhookDelivery, db
-from services import deliveries, endpoints
+from services.delivery import deliveries, endpoints
 
 NOTIFICATIONS = Path(__file__).resolve().parent / "data" / "distribution-notifications"
 

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from models import Component, Registry, WebhookDelivery, db
-from services import endpoints
+from services.delivery import endpoints
 from tests.helpers import field_error
 
 HUGE = 2**64 + 1
@@ -109,8 +109,8 @@ def test_every_page_that_asks_a_broken_registry_answers_with_a_message(client, a
 @pytest.mark.registry
 def test_a_poll_cycle_over_every_broken_registry_still_deploys_the_healthy_one(app, misbehaving, registries,
                                                                               make_registry, make_component):
-    from services import releases
-    from services.polling import poll_cycle
+    from services.components import releases
+    from services.delivery.polling import poll_cycle
     from tests.fixtures.images import Image
 
     broken = {}

@@ -9,9 +9,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from services.deploy import manifests
-from services.deploy.kubernetes import KubernetesDeployer
-from services.deploy.spec import DeployError, DeploySpec, HealthCheck, Port, PullCredentials
+from services.deploy.drivers import manifests
+from services.deploy.drivers.kubernetes import KubernetesDeployer
+from services.deploy.drivers.spec import DeployError, DeploySpec, HealthCheck, Port, PullCredentials
 
 DIGEST = "sha256:" + "ab" * 32
 K8S_VERSION = "1.30.0"

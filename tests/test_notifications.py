@@ -27,8 +27,9 @@ from models import (
     db,
     utcnow,
 )
-from services import approvals, deliveries, endpoints, notifications
-from services.registries import secret_box
+from services.delivery import deliveries, endpoints
+from services.oversight import approvals, notifications
+from services.registries.registries import secret_box
 from tests.fixtures.images import Image
 from tests.fixtures.registry import PASSWORD
 from tests.helpers import create_component, create_registry, field_error, test_config, wait_for
@@ -84,7 +85,7 @@ def app_config(app_config):
 
 
 def _team_id(app, name="alpha") -> int:
-    from services import accounts
+    from services.accounts import accounts
 
     with app.app_context():
         team = accounts.get_or_create_team(name)

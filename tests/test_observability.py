@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
 from models import Component, Registry, WebhookDelivery, db
-from services import releases
+from services.components import releases
 from tests.fixtures.registry import PASSWORD, USER
 from tests.helpers import wait_for
 
@@ -109,7 +109,7 @@ def test_logs_of_a_full_run_carry_no_secret(client, auth, app, registries, caplo
 
 
 def test_json_log_format_is_one_object_per_line():
-    from services.logs import JsonFormatter
+    from services.platform.logs import JsonFormatter
 
     record = logging.LogRecord("berth", logging.INFO, __file__, 1, "token=%s", ("abc123",), None)
     line = JsonFormatter().format(record)

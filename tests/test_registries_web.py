@@ -145,7 +145,7 @@ def test_browse_repositories_with_live_search(client, connected):
 
 
 def test_tags_search_is_cached_and_refresh_bypasses(client, connected, monkeypatch):
-    from services.registry.v2 import RegistryV2Client
+    from services.registries.clients.v2 import RegistryV2Client
 
     calls = []
     real = RegistryV2Client.tag_names
@@ -184,8 +184,8 @@ def test_ca_bundles_are_checked_and_kept_where_only_berth_writes(app, registries
     import stat
     import tempfile
 
-    from services.registries import http_settings
-    from services.registry import errors
+    from services.registries.clients import errors
+    from services.registries.registries import http_settings
 
     with app.app_context():
         path = Path(http_settings(insecure=False, ca_bundle=registries.ca_pem).verify)

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from services.registry import errors, normalize_url
-from services.registry.http import HttpSettings, parse_retry_after
-from services.registry.v2 import RegistryV2Client, parse_next_link
+from services.registries.clients import errors, normalize_url
+from services.registries.clients.http import HttpSettings, parse_retry_after
+from services.registries.clients.v2 import RegistryV2Client, parse_next_link
 from tests.fixtures.registry import MANY_TAGS, PASSWORD, USER, free_port
 
 pytestmark = pytest.mark.registry
@@ -197,7 +197,7 @@ def test_manifests_and_configs_of_the_wrong_types_are_read_around(misbehaving, t
 
 
 def test_a_harbor_artifact_list_of_the_wrong_types_keeps_the_real_tags(misbehaving):
-    from services.registry.harbor import HarborClient
+    from services.registries.clients.harbor import HarborClient
 
     (tag,) = HarborClient(misbehaving.url + "/odd").tags("proj/repo")
     assert tag.name == "ok" and tag.size == 0 and tag.digest == "sha256:" + "d" * 64

@@ -12,10 +12,10 @@ import pytest
 import requests
 import yaml
 
-from services.registry import errors
-from services.registry.dockerhub import DockerHubClient
-from services.registry.harbor import HarborClient, encode_repository
-from services.registry.http import HttpSettings
+from services.registries.clients import errors
+from services.registries.clients.dockerhub import DockerHubClient
+from services.registries.clients.harbor import HarborClient, encode_repository
+from services.registries.clients.http import HttpSettings
 from tests.fixtures.fakes import FakeDockerHub, FakeHarbor, harbor_artifact, hub_tag
 from tests.fixtures.registry import PASSWORD, USER
 

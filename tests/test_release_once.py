@@ -12,7 +12,8 @@ import requests
 from sqlalchemy import func, select
 
 from models import Application, Component, DeliveryOutcome, Registry, Release, WebhookDelivery, db
-from services import accounts, deliveries, endpoints
+from services.accounts import accounts
+from services.delivery import deliveries, endpoints
 from tests.fixtures.images import Image
 from tests.fixtures.servers import gunicorn
 from tests.helpers import create_component, create_registry, wait_for
@@ -77,7 +78,7 @@ def test_copies_of_one_push_decided_by_threads_make_one_release(app, registries)
 
 @pytest.mark.registry
 def test_a_poll_racing_webhooks_makes_one_release(app, registries):
-    from services.polling import poll_cycle
+    from services.delivery.polling import poll_cycle
 
     rid, cid, _ = _component_on(app, registries.basic.url)
     ids = _store_copies(app, rid, "v1.0", copies=6)
@@ -89,8 +90,8 @@ def test_a_poll_racing_webhooks_makes_one_release(app, registries):
 def test_manual_releases_conflicting_with_a_decision_are_refused(app):
     """Two writers that read the component at the same point: the second one's release is refused,
     not written beside the first (the schema's per-component release number is unique)."""
-    from services import releases
-    from services.errors import ReleaseConflict
+    from services.components import releases
+    from services.platform.errors import ReleaseConflict
 
     with app.app_context():
         team = accounts.get_or_create_team("alpha")

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import select
 
 from models import Component, Release, ReleaseStatus, db
-from services import releases
+from services.components import releases
 from tests.helpers import create_component, create_registry, test_config
 
 ROUNDS = 8

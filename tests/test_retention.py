@@ -17,7 +17,7 @@ from models import (
     db,
     utcnow,
 )
-from services import retention
+from services.platform import retention
 from tests.fixtures.bulk import seed_components, seed_deliveries, seed_history
 
 DAY = timedelta(days=1)

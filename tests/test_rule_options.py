@@ -9,8 +9,8 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from models import Component, DeliveryOutcome, Registry, Release, TagSighting, db
-from services import deliveries, endpoints
-from services.polling import poll_cycle
+from services.delivery import deliveries, endpoints
+from services.delivery.polling import poll_cycle
 from tests.fixtures.images import Image
 from tests.helpers import create_component, create_registry
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from services.semver import RangeError, describe, parse_range, satisfies
-from services.triggers import Rule, check_pattern, matches
-from services.versions import parse_version
+from services.delivery.semver import RangeError, describe, parse_range, satisfies
+from services.delivery.triggers import Rule, check_pattern, matches
+from services.delivery.versions import parse_version
 
 
 def ok(range_text: str, version: str, include: bool = False) -> bool:
@@ -176,7 +176,7 @@ def test_rule_reasons_and_regex_errors_in_plain_words():
     ("[::1]:5000/app", ("[::1]:5000", "app")),
 ])
 def test_docker_reference_host_rule(ref, expected):
-    from services.registry.reference import parse
+    from services.registries.clients.reference import parse
 
     r = parse(ref)
     assert (r.host, r.repository) == expected
@@ -189,7 +189,7 @@ def test_docker_reference_host_rule(ref, expected):
     ("example.com/Team/app", "lowercase"),
 ])
 def test_docker_reference_refusals(ref, message):
-    from services.registry.reference import parse
+    from services.registries.clients.reference import parse
 
     with pytest.raises(ValueError) as e:
         parse(ref)
@@ -201,7 +201,7 @@ def test_docker_reference_refusals(ref, message):
 def _events(payload: dict, **headers):
     import json
 
-    from services.webhooks import parse
+    from services.delivery.webhooks import parse
     return parse({"Content-Type": "application/json", **headers}, json.dumps(payload).encode())
 
 

@@ -5,8 +5,8 @@ import heapq
 import random
 from datetime import datetime
 
-from services.registry.types import TagInfo, TagList
-from services.versions import highest, natural_key
+from services.delivery.versions import highest, natural_key
+from services.registries.clients.types import TagInfo, TagList
 
 
 def _random_tags(rng: random.Random, n: int) -> list[str]:

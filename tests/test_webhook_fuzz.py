@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from models import Registry, WebhookDelivery, db
-from services import deliveries, endpoints
+from services.delivery import deliveries, endpoints
 
 PAYLOADS = sorted((Path(__file__).resolve().parent / "data" / "webhook-payloads").glob("*.json"))
 SEEDS = [p.read_bytes() for p in PAYLOADS]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.webhooks import Ignored, PayloadError, PushEvent, parse, signature_ok
+from services.delivery.webhooks import Ignored, PayloadError, PushEvent, parse, signature_ok
 
 DATA = Path(__file__).resolve().parent / "data"
 PAYLOADS = DATA / "webhook-payloads"

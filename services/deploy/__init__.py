@@ -1,1 +1,0 @@
-"""Deploying components: manifests and deployers (Kubernetes, podman). No Flask, no database."""

@@ -1,0 +1,435 @@
+"""Components: creating them from an image, their settings and build source."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from models import MAX_ID, Application, Component, Registry, Release, Team, db
+from services.components import releases, settings
+from services.delivery import autodeploy, endpoints, triggers
+from services.deploy.deployers import get_deployer
+from services.deploy.drivers.spec import HealthCheck, Port
+from services.platform.errors import FieldErrors
+from services.registries import images, registries
+from services.registries.clients import reference
+from services.registries.clients.errors import RegistryAuthError, RegistryError, RegistryForbidden, RegistryNotFound
+from services.registries.clients.types import ImageDetails
+
+DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+PUBLIC_HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)+$")
+HEALTH_PATH = re.compile(r"^/[\x21-\x7e]{0,499}$")
+SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|KEY|CREDENTIAL|PRIVATE)", re.IGNORECASE)
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass
+class ComponentInput:
+    name: str
+    application: str  # an existing application's name, or a new one to create
+    registry_id: int | None
+    image: str  # repository in the registry, or a plain image reference
+    tag: str
+    replicas: int = 1
+    memory_mb: int = 256
+    cpu_millicores: int | None = None
+    env: list[tuple[str, str]] = field(default_factory=list)
+    ports: list[Port] = field(default_factory=list)
+    health: HealthCheck | None = None
+    create_anyway: bool = False  # save even though the registry cannot be reached to check the tag
+
+
+def team_registry(team: Team, registry_id: int | None) -> Registry | None:
+    if registry_id is None:
+        return None
+    registry = db.session.get(Registry, registry_id) if 0 < registry_id <= MAX_ID else None
+    if registry is None or registry.team_id != team.id:
+        raise FieldErrors({"registry_id": "Choose one of your team's registries."})
+    return registry
+
+
+def image_preview(team: Team, registry_id: int | None, image: str, tag: str) -> ImageDetails:
+    """Details of an image to prefill the form (ports, env); raises RegistryError or FieldErrors."""
+    registry = team_registry(team, registry_id)
+    if registry is None:
+        try:
+            ref = reference.parse(_with_tag(image, tag))
+        except ValueError as e:
+            raise FieldErrors({"image": str(e)}) from e
+        source = images.source_for(team.id, None, str(ref))
+        return source.client.image_details(source.repository, ref.digest or ref.tag)
+    source = images.source_for(team.id, registry, image)
+    return source.client.image_details(source.repository, tag)
+
+
+def _with_tag(image: str, tag: str) -> str:
+    """A plain reference that names its own tag or digest wins over the tag field."""
+    if not tag or "@" in image or ":" in image.rsplit("/", 1)[-1]:
+        return image
+    return f"{image}:{tag}"
+
+
+def _check(team: Team, data: ComponentInput, existing: Component | None = None) -> dict[str, str]:
+    problems: dict[str, str] = {}
+    if not DNS_LABEL.match(data.name or ""):
+        problems["name"] = ("Use 1–63 lowercase letters, digits and dashes, starting with a letter "
+                            "(it names the Deployment and Service).")
+    clash = db.session.scalar(select(Component).where(Component.team_id == team.id, Component.name == data.name))
+    if clash is not None and clash is not existing:
+        problems["name"] = "This team already has a component with this name."
+    app_name = (data.application or "").strip()
+    if not app_name:
+        problems["application"] = "Choose an application or type a new one's name."
+    elif len(app_name) > 63:
+        problems["application"] = "An application name has at most 63 characters."
+    try:
+        team_registry(team, data.registry_id)
+    except FieldErrors as e:
+        problems.update(e.errors)
+    if data.registry_id is None:
+        try:
+            reference.parse(_with_tag(data.image, data.tag))  # the reference carries its own tag
+        except ValueError as e:
+            problems["image"] = str(e)
+    else:
+        problem = reference.check_repository(data.image)
+        if problem:
+            problems["image"] = problem
+        problem = reference.check_tag(data.tag)
+        if problem:
+            problems["tag"] = problem
+    seen = set()
+    for i, (name, value) in enumerate(data.env):
+        if not ENV_NAME.match(name):
+            problems[f"env-{i}-name"] = "Use letters, digits and _, not starting with a digit."
+        elif name in seen:
+            problems[f"env-{i}-name"] = f"{name} is set twice."
+        seen.add(name)
+        if len(value) > 32768:
+            problems[f"env-{i}-value"] = "A value has at most 32,768 characters."
+    seen_ports = set()
+    for i, p in enumerate(data.ports):
+        if (p.port, p.protocol) in seen_ports:
+            problems[f"ports-{i}-port"] = f"Port {p.port}/{p.protocol} is listed twice."
+        seen_ports.add((p.port, p.protocol))
+        if p.public_host and not PUBLIC_HOST.match(p.public_host):
+            problems[f"ports-{i}-public_host"] = ("Use a host name such as app.example.com (lowercase letters, "
+                                                  "digits, dashes, dots).")
+    problems.update(_host_port_problems(team, data.ports, existing))
+    problems.update(_health_problems(data))
+    limit = getattr(get_deployer(), "max_replicas", None)
+    if limit is not None and (data.replicas or 1) > limit:
+        problems["replicas"] = ("This Berth deploys with podman, which runs one replica of a component "
+                                "(`podman kube play` starts one pod); use 1, or deploy to Kubernetes to scale.")
+    return problems
+
+
+def _health_problems(data: ComponentInput) -> dict[str, str]:
+    h = data.health
+    if h is None:
+        return {}
+    problems = {}
+    if h.kind not in ("http", "tcp"):
+        problems["health_kind"] = "Choose none, HTTP or TCP."
+    if not 1 <= h.port <= 65535:
+        problems["health_port"] = "Use a port from 1 to 65535."
+    elif h.port not in {p.port for p in data.ports if p.protocol == "TCP"}:
+        problems["health_port"] = f"Port {h.port} is not one of the component's TCP ports; add it under Ports."
+    elif get_deployer() is not None and not getattr(get_deployer(), "probes_itself", True) and \
+            h.port not in {p.port for p in data.ports if p.expose and p.protocol == "TCP"}:
+        problems["health_port"] = (f"On podman Berth checks health through the published port: tick Expose "
+                                   f"for port {h.port}.")
+    if h.kind == "http" and not HEALTH_PATH.match(h.path or ""):
+        problems["health_path"] = "Use a path starting with /, e.g. /healthz (no spaces, at most 500 characters)."
+    if not 0 <= h.initial_delay <= 3600:
+        problems["health_initial_delay"] = "Use 0 to 3600 seconds."
+    if not 1 <= h.period <= 3600:
+        problems["health_period"] = "Use 1 to 3600 seconds."
+    if not 1 <= h.failure_threshold <= 100:
+        problems["health_failure_threshold"] = "Use 1 to 100 failures."
+    return problems
+
+
+def _host_ports_in_use(existing: Component | None) -> dict[int, Component]:
+    """Host ports other components hold (host ports are shared by every team on the machine)."""
+    used = {}
+    query = select(Component)
+    if existing is not None:
+        query = query.where(Component.id != existing.id)
+    for other in db.session.scalars(query):
+        for p in other.ports or []:
+            if p.get("expose", True) and p.get("host_port"):
+                used[p["host_port"]] = other
+    return used
+
+
+def _host_port_problems(team: Team, ports: list[Port], existing: Component | None) -> dict[str, str]:
+    used, problems, mine = _host_ports_in_use(existing), {}, set()
+    for i, p in enumerate(ports):
+        if not p.expose or not p.host_port:
+            continue
+        holder = used.get(p.host_port)
+        if holder is not None:
+            owner = f"component {holder.name}" if holder.team_id == team.id else "a component of another team"
+            problems[f"ports-{i}-host_port"] = f"Host port {p.host_port} is already used by {owner}."
+        elif p.host_port in mine:
+            problems[f"ports-{i}-host_port"] = f"Host port {p.host_port} is listed twice."
+        mine.add(p.host_port)
+    return problems
+
+
+def assign_host_ports(ports: list[Port], existing: Component | None) -> list[Port]:
+    """Give every exposed port without a host port a free one from BERTH_HOST_PORTS (podman only:
+    on Kubernetes a Service reaches the port)."""
+    deployer = get_deployer()
+    if not getattr(deployer, "publishes_host_ports", False):
+        return ports
+    low, high = current_app.config["BERTH_HOST_PORTS"]
+    taken = set(_host_ports_in_use(existing)) | {p.host_port for p in ports if p.host_port}
+    free = (n for n in range(low, high + 1) if n not in taken and deployer.host_port_free(n))
+    out = []
+    for p in ports:
+        if p.expose and not p.host_port:
+            number = next(free, None)
+            if number is None:
+                raise FieldErrors({"ports": f"No free host port is left in {low}-{high} (BERTH_HOST_PORTS)."})
+            p = replace(p, host_port=number)
+        out.append(p)
+    return out
+
+
+def _application(team: Team, name: str) -> Application:
+    name = name.strip()
+    app = db.session.scalar(select(Application).where(Application.team_id == team.id,
+                                                      func.lower(Application.name) == name.lower()))
+    if app is None:
+        app = Application(team=team, name=name)
+        db.session.add(app)
+        db.session.flush()
+    return app
+
+
+def check_input(team: Team, data: ComponentInput, existing: Component | None = None) -> None:
+    """Every problem the service can see in this input, at once (FieldErrors), or nothing."""
+    problems = _check(team, data, existing)
+    if problems:
+        raise FieldErrors(problems)
+
+
+def resolve_digest(team: Team, registry: Registry | None, image: str, tag: str, create_anyway: bool) -> str | None:
+    """The digest the tag points to now, asked before anything is saved: a tag or image the registry
+    does not have is a field error; a registry that cannot be reached is one too, unless the person
+    chose to create anyway (then None: the release resolves it later)."""
+    try:
+        source = images.source_for(team.id, registry, image if registry else f"{image}:{tag}")
+        return source.client.manifest_digest(source.repository, tag)
+    except RegistryNotFound as e:
+        raise FieldErrors({"tag": f"{image}:{tag} does not exist in the registry ({e.message})"}) from e
+    except (RegistryAuthError, RegistryForbidden) as e:
+        raise FieldErrors({"tag": f"The registry refused access to {image}:{tag}: {e.message} Connect the "
+                                  "registry with credentials that may pull it."}) from e
+    except RegistryError as e:
+        if create_anyway:
+            return None
+        raise FieldErrors({"tag": f"Berth could not reach the registry to check {image}:{tag}: {e.message} "
+                                  "Tick “Create anyway” to save it now; its release will try again."}) from e
+
+
+def create_component(team: Team, data: ComponentInput, triggered_by: str) -> Component:
+    """Create the component and its first (pending) release, pinned to the digest the tag has now;
+    the release runs in the background."""
+    check_input(team, data)
+    registry = team_registry(team, data.registry_id)
+    image, tag = data.image.strip(), data.tag.strip()
+    digest = None
+    if registry is None:
+        ref = reference.parse(_with_tag(image, tag))
+        image, tag, digest = ref.name, ref.tag or tag, ref.digest
+    digest = digest or resolve_digest(team, registry, image, tag, data.create_anyway)
+    component = Component(team=team, application=_application(team, data.application), source_registry=registry,
+                          name=data.name, image=image, tag=tag, replicas=data.replicas, memory_mb=data.memory_mb,
+                          cpu_millicores=data.cpu_millicores, env=[list(e) for e in data.env],
+                          ports=[settings.port_dict(p) for p in assign_host_ports(data.ports, None)],
+                          health=settings.health_dict(data.health))
+    db.session.add(component)
+    db.session.flush()
+    releases.queue_release(component, "manual", triggered_by, tag=tag, digest=digest)
+    return component
+
+
+def _source_of(team: Team, data: ComponentInput) -> tuple[Registry | None, str, str, str | None]:
+    """(registry, image, tag, digest) of valid input: a plain reference is split into its parts."""
+    registry = team_registry(team, data.registry_id)
+    image, tag = data.image.strip(), data.tag.strip()
+    if registry is not None:
+        return registry, image, tag, None
+    ref = reference.parse(_with_tag(image, tag))
+    return None, ref.name, ref.tag or tag, ref.digest
+
+
+def _keep_secrets(component: Component, env: list[tuple[str, str]]) -> list[list[str]]:
+    """An empty value for a secret-like variable that already has one keeps it (the form never shows it)."""
+    old = dict(map(tuple, component.env or []))
+    return [[k, old[k] if v == "" and k in old and SECRET_NAME.search(k) else v] for k, v in env]
+
+
+def proposed_settings(component: Component, data: ComponentInput) -> tuple[dict, str | None]:
+    """The settings the edit would give the component, and the digest a plain reference pins.
+    Raises FieldErrors (every problem at once) for input that cannot be saved."""
+    team = component.team
+    check_input(team, data, component)
+    registry, image, tag, digest = _source_of(team, data)
+    if (registry.id if registry else None, image, tag) != (component.registry_id, component.image, component.tag):
+        digest = digest or resolve_digest(team, registry, image, tag, data.create_anyway)
+    return {"registry_id": registry.id if registry else None, "image": image, "tag": tag,
+            "replicas": data.replicas, "memory_mb": data.memory_mb, "cpu_millicores": data.cpu_millicores,
+            "env": _keep_secrets(component, data.env),
+            "ports": [settings.port_dict(p) for p in assign_host_ports(data.ports, component)],
+            "health": settings.health_dict(data.health)}, digest
+
+
+_UNREAD = object()
+
+
+def running_settings(component: Component, current: Release | None = _UNREAD) -> dict | None:
+    """What runs now (the running release's recorded settings), to compare an edit against;
+    `current`, the running release, when the caller has it already."""
+    if current is _UNREAD:
+        current = releases.current_release(component)
+    if current is None:
+        return None
+    recorded = current.settings or settings.snapshot(component)
+    return {**recorded, "tag": current.tag}
+
+
+def update_component(component: Component, data: ComponentInput, by: str, deploy: bool):
+    """Save an edit ("Save"), and with `deploy` start a release of it ("Save and deploy"): at the
+    running digest when the image did not change, else the new tag resolved anew. Returns the
+    release (or None) and the changes against what runs. Choosing by hand a tag older than the one
+    running, with auto-deploy on, pauses auto-deploy (the next push must not undo the choice)."""
+    new, digest = proposed_settings(component, data)
+    running = running_settings(component)
+    changes = settings.diff(running, new, registry_names(component.team))
+    same_image = running is not None and all(running.get(k) == new[k] for k in ("registry_id", "image", "tag"))
+    component.application = _application(component.team, data.application)
+    settings.restore(component, new)
+    release = None
+    if deploy:
+        keep = digest or (releases.current_release(component).digest if same_image else None)
+        release = releases.deploy_settings(component, by, keep)
+        if component.auto_deploy and running is not None and new["tag"] != running["tag"] and \
+                triggers.older(new["tag"], running["tag"]):
+            releases.pause(component, f"Auto-deploy paused since release #{release.seq}: {new['tag']} was chosen "
+                           f"by hand over the newer {running['tag']}.")
+    db.session.flush()
+    return release, changes
+
+
+def edit_changes(component: Component, data: ComponentInput) -> list[str]:
+    """The diff an edit would make against what runs, or FieldErrors."""
+    new, _ = proposed_settings(component, data)
+    return settings.diff(running_settings(component), new, registry_names(component.team))
+
+
+def using_repository(registry: Registry, repository: str) -> list[Component]:
+    """The components deploying this repository of this registry (for "Update <component>")."""
+    return list(db.session.scalars(select(Component).where(
+        Component.registry_id == registry.id, func.lower(Component.image) == repository.lower())
+        .order_by(Component.name).limit(20)))
+
+
+def registry_names(team: Team) -> dict:
+    return dict(db.session.execute(select(Registry.id, Registry.name).where(Registry.team_id == team.id)).all())
+
+
+@dataclass
+class BuildSourceInput:
+    auto_deploy: bool
+    trigger_kind: str
+    trigger_pattern: str
+    include_prereleases: bool
+    no_downgrade: bool
+    poll_interval: int | None
+    webhook_secret: str  # empty keeps the stored one
+    clear_secret: bool
+    require_platform: str | None = None
+    cooldown_minutes: int | None = None
+    approvals_required: int = 0  # 0: pushes deploy without approval
+    approval_hours: int = 24
+    approvals_owners_only: bool = False
+
+
+def _check_rule(kind: str, pattern: str) -> None:
+    if kind not in triggers.KINDS:
+        raise FieldErrors({"trigger_kind": "Choose a rule."})
+    problem = triggers.check_pattern(kind, pattern)
+    if problem:
+        raise FieldErrors({"trigger_pattern": problem})
+
+
+PLATFORM = re.compile(r"^[a-z0-9]{1,20}/[a-z0-9_]{1,20}(/[a-z0-9]{1,10})?$")
+
+
+def update_build_source(component: Component, data: BuildSourceInput) -> None:
+    _check_rule(data.trigger_kind, data.trigger_pattern)
+    if data.require_platform is not None and not PLATFORM.match(data.require_platform):
+        raise FieldErrors({"platform": "Write the platform as os/architecture, e.g. linux/amd64 or linux/arm64/v8."})
+    component.require_platform = data.require_platform
+    component.cooldown_minutes = data.cooldown_minutes
+    component.approvals_required = data.approvals_required
+    component.approval_hours = data.approval_hours
+    component.approvals_owners_only = data.approvals_owners_only
+    component.auto_deploy = data.auto_deploy
+    component.trigger_kind = data.trigger_kind
+    component.trigger_pattern = data.trigger_pattern.strip() if data.trigger_kind != "same_tag" else None
+    component.include_prereleases = data.include_prereleases
+    component.no_downgrade = data.no_downgrade
+    component.poll_interval = data.poll_interval
+    endpoints.set_webhook_secret(component, data.webhook_secret, data.clear_secret)
+
+
+def repository_tags(component: Component) -> list[str]:
+    """The names of the tags in the component's repository now (briefly cached for registries)."""
+    if component.source_registry is not None:
+        return registries.cached_tags(component.source_registry, component.image).names
+    source = images.source_for(component.team_id, None, f"{component.image}:{component.tag}")
+    return source.client.tag_list(source.repository).names
+
+
+@dataclass
+class Preview:
+    rows: list  # triggers.Verdict, this page
+    total: int  # tags in the repository
+    matching: int  # tags the rule accepts
+    winner: str | None
+    page: int
+    pages: int
+
+
+def preview_rule(component: Component, kind: str, pattern: str, include_prereleases: bool,
+                 require_platform: str | None = None, cooldown_minutes: int | None = None,
+                 page: int = 1, per_page: int = 50) -> Preview:
+    """Every current tag of the repository with what this rule would make of it (paged), the one
+    that would deploy marked; its platform and cooldown checked as a push would be. Raises
+    FieldErrors for a rule that cannot be used, RegistryError when the tags cannot be read."""
+    _check_rule(kind, pattern)
+    rule = triggers.Rule(kind, pattern, include_prereleases, component.no_downgrade)
+    running = releases.current_release(component)
+    verdicts = triggers.explain(rule, repository_tags(component), component.tag,
+                                running.tag if running is not None and not component.stopped else None)
+    winner = next((v.tag for v in verdicts if v.deploys), None)
+    if winner is not None and (require_platform or cooldown_minutes):
+        source = images.source_for(component.team_id, component.source_registry, component.image
+                                   if component.source_registry else f"{component.image}:{component.tag}")
+        digest = source.client.manifest_digest(source.repository, winner)
+        waiting = autodeploy.waiting(component.id, require_platform, cooldown_minutes, source, winner, digest,
+                                     record=False)
+        if waiting:
+            verdicts = [triggers.Verdict(v.tag, False, waiting, True) if v.tag == winner else v for v in verdicts]
+            winner = None
+    pages = max(1, -(-len(verdicts) // per_page))
+    page = max(1, min(page, pages))
+    return Preview(verdicts[(page - 1) * per_page:page * per_page], len(verdicts),
+                   sum(v.matches for v in verdicts), winner, page, pages)

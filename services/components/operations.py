@@ -1,0 +1,145 @@
+"""Running a component day to day: what its page shows (state, reasons, links), logs, scaling and
+resuming auto-deploy. Releases themselves live in services.components.releases."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from flask import current_app
+
+from models import Component, DeliveryOutcome, Release, ReleaseStatus
+from services.components import components, releases, settings
+from services.delivery import autodeploy
+from services.deploy.deployers import get_deployer
+from services.deploy.drivers.spec import DeployError, DeployStatus, LogStream
+from services.platform.errors import FieldErrors
+from services.registries import images
+from services.registries.clients.errors import RegistryError
+
+log = logging.getLogger("berth.operations")
+
+
+@dataclass
+class Link:
+    label: str
+    url: str | None = None  # None: an address to copy, not something a browser opens
+
+
+@dataclass
+class DetailView:
+    """Everything the component page shows, read once."""
+
+    latest: Release | None
+    current: Release | None
+    history: list[Release]
+    running: dict | None  # the settings of what runs (the running release's snapshot)
+    live: DeployStatus | None = None
+    links: list[Link] = field(default_factory=list)
+    events: list[dict] = field(default_factory=list)
+    events_error: str = ""
+    unsaved: list[str] = field(default_factory=list)  # saved settings that differ from what runs
+
+    @property
+    def in_progress(self) -> bool:
+        return self.latest is not None and self.latest.in_progress
+
+
+def access_host() -> str:
+    return current_app.config.get("BERTH_ACCESS_HOST") or \
+        urlsplit(current_app.config["BERTH_EXTERNAL_URL"]).hostname or "127.0.0.1"
+
+
+def links(component: Component, recorded: dict, deployer) -> list[Link]:
+    """Where each exposed port answers: a host port link on podman; the Service address (and the
+    Ingress host) on Kubernetes."""
+    out = []
+    ports = [p for p in settings.ports_of(recorded) if p.expose]
+    if deployer is None:
+        return out
+    if getattr(deployer, "publishes_host_ports", False):
+        host = access_host()
+        for p in ports:
+            number = p.host_port or p.port
+            url = f"http://{host}:{number}/" if p.protocol == "TCP" else None
+            out.append(Link(f"{host}:{number}" + (f" ({p.protocol})" if p.protocol != "TCP" else ""), url))
+        return out
+    namespace = images.namespace_for(component.team)
+    scheme = "https" if current_app.config.get("BERTH_INGRESS_TLS_SECRET") else "http"
+    for p in ports:
+        if p.public_host and p.protocol == "TCP":
+            out.append(Link(f"{scheme}://{p.public_host}/", f"{scheme}://{p.public_host}/"))
+        out.append(Link(f"{component.name}.{namespace}.svc.cluster.local:{p.port}"
+                        + (f" ({p.protocol})" if p.protocol != "TCP" else "")))
+    return out
+
+
+def first_link(component: Component) -> Link | None:
+    """The components list shows the first link (from the saved settings; no runtime call)."""
+    if component.stopped:
+        return None
+    found = links(component, settings.snapshot(component), get_deployer())
+    return next((link for link in found if link.url), found[0] if found else None)
+
+
+def view(component: Component, limit: int = 10) -> DetailView:
+    history = releases.history(component, limit)
+    latest = history[0] if history else None
+    current = next((r for r in history if r.status == ReleaseStatus.RUNNING), None) or \
+        releases.current_release(component)
+    running = components.running_settings(component, current)
+    result = DetailView(latest, current, history, running)
+    deployer = get_deployer()
+    if current is not None and not component.stopped:
+        result.live = releases.live_status(component, current)
+        result.links = links(component, running or settings.snapshot(component), deployer)
+    if running is not None:
+        result.unsaved = settings.diff(running, settings.snapshot(component))
+    spec_release = latest if latest is not None and latest.status in (
+        ReleaseStatus.FAILED, ReleaseStatus.DEPLOYING) else current
+    if deployer is not None and spec_release is not None and not component.stopped:
+        try:
+            result.events = deployer.events(images.deploy_spec(component, spec_release))
+        except (DeployError, RegistryError) as e:
+            result.events_error = e.message
+    return result
+
+
+def logs(component: Component, tail: int) -> tuple[list[LogStream], str | None]:
+    """Each replica's last lines, or why they cannot be read."""
+    deployer = get_deployer()
+    release = releases.latest_release(component)
+    if deployer is None:
+        return [], "Deploying is disabled, so there are no logs to read."
+    if release is None:
+        return [], "This component was never deployed."
+    try:
+        streams = deployer.logs(images.deploy_spec(component, release), tail=tail)
+    except (DeployError, RegistryError) as e:
+        return [], e.message
+    if not streams:
+        return [], "No container is running for this component."
+    return streams, None
+
+
+def scale(component: Component, replicas: int, by: str) -> Release:
+    """Run this many replicas of what runs now (a release at the running digest)."""
+    limit = getattr(get_deployer(), "max_replicas", None)
+    if limit is not None and replicas > limit:
+        raise FieldErrors({"replicas": "This Berth deploys with podman, which runs one replica of a component; "
+                           "use 1, or deploy to Kubernetes to scale."})
+    current = releases.current_release(component)
+    component.replicas = replicas
+    if current is None or not current.digest:
+        return releases.deploy_settings(component, by, None)
+    recorded = {**(current.settings or settings.snapshot(component)), "replicas": replicas}
+    component.stopped = False
+    return releases.queue_release(component, "scale", by, tag=current.tag, digest=current.digest, recorded=recorded)
+
+
+def resume(component: Component, by: str) -> DeliveryOutcome | None:
+    """Resume auto-deploy and decide once for the newest matching tag."""
+    releases.resume(component)
+    if not component.auto_deploy:
+        return None
+    return autodeploy.reevaluate(component, by)

@@ -1,0 +1,107 @@
+"""A component's deployable settings as one plain value: what a release records (its snapshot),
+what a rollback restores, and what an edit is compared against. No Flask, no queries."""
+from __future__ import annotations
+
+from models import Component
+from services.deploy.drivers.spec import HealthCheck, Port
+
+FIELDS = ("registry_id", "image", "tag", "replicas", "memory_mb", "cpu_millicores", "env", "ports", "health")
+
+
+def snapshot(component: Component) -> dict:
+    """The component's settings now, as a release records them."""
+    return {"registry_id": component.registry_id, "image": component.image, "tag": component.tag,
+            "replicas": component.replicas, "memory_mb": component.memory_mb,
+            "cpu_millicores": component.cpu_millicores, "env": [list(e) for e in component.env or []],
+            "ports": [dict(p) for p in component.ports or []],
+            "health": dict(component.health) if component.health else None}
+
+
+def restore(component: Component, settings: dict) -> None:
+    """Put a release's recorded settings back on the component (a rollback)."""
+    for name in FIELDS:
+        if name in settings:
+            setattr(component, name, settings[name])
+
+
+def ports_of(settings: dict) -> list[Port]:
+    return [Port(p["port"], p.get("protocol", "TCP"), p.get("expose", True), p.get("host_port"),
+                 p.get("public_host")) for p in settings.get("ports") or []]
+
+
+def port_dict(port: Port) -> dict:
+    return {"port": port.port, "protocol": port.protocol, "expose": port.expose, "host_port": port.host_port,
+            "public_host": port.public_host}
+
+
+def health_of(settings: dict) -> HealthCheck | None:
+    health = settings.get("health")
+    if not health:
+        return None
+    return HealthCheck(health["kind"], int(health["port"]), health.get("path") or "/",
+                       int(health.get("initial_delay", 0)), int(health.get("period", 10)),
+                       int(health.get("failure_threshold", 3)))
+
+
+def health_dict(check: HealthCheck | None) -> dict | None:
+    if check is None:
+        return None
+    return {"kind": check.kind, "port": check.port, "path": check.path if check.kind == "http" else None,
+            "initial_delay": check.initial_delay, "period": check.period,
+            "failure_threshold": check.failure_threshold}
+
+
+def describe_health(health: dict | None) -> str:
+    if not health:
+        return "none"
+    where = f"HTTP GET :{health['port']}{health.get('path') or '/'}" if health["kind"] == "http" \
+        else f"TCP :{health['port']}"
+    return (f"{where} every {health.get('period', 10)}s after {health.get('initial_delay', 0)}s, "
+            f"{health.get('failure_threshold', 3)} failures")
+
+
+def _port_text(p: dict) -> str:
+    text = f"{p['port']}/{p.get('protocol', 'TCP')}"
+    if p.get("expose", True):
+        text += " exposed"
+        if p.get("host_port"):
+            text += f" on host {p['host_port']}"
+        if p.get("public_host"):
+            text += f" at {p['public_host']}"
+    return text
+
+
+def diff(old: dict | None, new: dict, registry_names: dict | None = None) -> list[str]:
+    """What changes from `old` (the running release's settings) to `new`, in short lines:
+    "memory 128 → 256 MiB", "+ env LOG_LEVEL", "tag v5.1 → v5.2". Env values are never shown."""
+    if old is None:
+        return ["first release: everything is new"]
+    names = registry_names or {}
+    lines = []
+    if old.get("registry_id") != new.get("registry_id"):
+        lines.append(f"registry {names.get(old.get('registry_id'), 'none')} → "
+                     f"{names.get(new.get('registry_id'), 'none')}")
+    if old.get("image") != new.get("image"):
+        lines.append(f"image {old.get('image')} → {new.get('image')}")
+    if old.get("tag") != new.get("tag"):
+        lines.append(f"tag {old.get('tag')} → {new.get('tag')}")
+    if old.get("replicas") != new.get("replicas"):
+        lines.append(f"replicas {old.get('replicas')} → {new.get('replicas')}")
+    if old.get("memory_mb") != new.get("memory_mb"):
+        lines.append(f"memory {old.get('memory_mb')} → {new.get('memory_mb')} MiB")
+    if old.get("cpu_millicores") != new.get("cpu_millicores"):
+        lines.append(f"CPU {old.get('cpu_millicores') or 'no limit'} → {new.get('cpu_millicores') or 'no limit'}"
+                     " millicores")
+    old_env, new_env = dict(map(tuple, old.get("env") or [])), dict(map(tuple, new.get("env") or []))
+    lines += [f"+ env {k}" for k in new_env if k not in old_env]
+    lines += [f"- env {k}" for k in old_env if k not in new_env]
+    lines += [f"~ env {k} (new value)" for k in new_env if k in old_env and old_env[k] != new_env[k]]
+    old_ports = {(p["port"], p.get("protocol", "TCP")): p for p in old.get("ports") or []}
+    new_ports = {(p["port"], p.get("protocol", "TCP")): p for p in new.get("ports") or []}
+    lines += [f"+ port {_port_text(p)}" for k, p in new_ports.items() if k not in old_ports]
+    lines += [f"- port {_port_text(p)}" for k, p in old_ports.items() if k not in new_ports]
+    lines += [f"~ port {_port_text(old_ports[k])} → {_port_text(p)}" for k, p in new_ports.items()
+              if k in old_ports and _port_text(old_ports[k]) != _port_text(p)]
+    if (old.get("health") or None) != (new.get("health") or None):
+        lines.append(f"health check {describe_health(old.get('health'))} → {describe_health(new.get('health'))}")
+    return lines

@@ -1,0 +1,430 @@
+"""Polling, the fallback when a registry cannot send webhooks.
+
+Components are grouped by (registry, repository), so many components on one repository cost one
+check: a manifest HEAD per distinct tag for "same tag" rules, one tag list for regex and semver
+rules. What changed becomes a push event and goes through the same decision as a webhook."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from flask import current_app
+from sqlalchemy import func, select, update
+
+from models import Component, DeliveryOutcome, DeliveryStatus, Registry, Release, WebhookDelivery, db, utcnow
+from services.components import releases
+from services.delivery import autodeploy, triggers
+from services.delivery.webhooks import PushEvent
+from services.oversight import notifications
+from services.platform import metrics, retention, runtime
+from services.platform.errors import ReleaseConflict
+from services.platform.jobs import unit_of_work
+from services.platform.leader import Leadership
+from services.registries import images, pullsecrets, registries
+from services.registries.clients.errors import RegistryError, RegistryRateLimited
+
+log = logging.getLogger("berth.polling")
+PER_REGISTRY = 4
+HOUR = 3600.0
+# Registry requests an hour polling may make at hosted registries unless the registry or
+# BERTH_POLL_BUDGET_PER_HOUR says otherwise: below Docker Hub's and GitHub's published per-hour
+# allowances for a signed-in account, so auto-deploy leaves room for pulls. Self-hosted and cloud
+# provider registries are not budgeted by default (a reported rate limit still holds polling back).
+KIND_BUDGETS = {"dockerhub": 600, "ghcr": 1000, "gitlab": 1000}
+
+
+class Budget:
+    """The registry requests polling spent per registry over the last hour. Only the poll leader
+    polls, so its process's count is the count."""
+
+    def __init__(self, clock=time.time):
+        self.clock = clock
+        self._spent: dict[int, deque] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def _used(self, registry_id: int, now: float) -> int:
+        spent = self._spent[registry_id]
+        while spent and spent[0][0] <= now - HOUR:
+            spent.popleft()
+        return sum(n for _, n in spent)
+
+    def take(self, registry_id: int, cost: int, per_hour: int) -> float | None:
+        """Spend `cost` requests if the hour's budget allows: None, else when enough is free again."""
+        with self._lock:
+            now = self.clock()
+            used = self._used(registry_id, now)
+            if used + cost <= per_hour:
+                self._spent[registry_id].append((now, cost))
+                return None
+            for at, n in self._spent[registry_id]:  # oldest first: when enough of it has aged out
+                used -= n
+                if used + cost <= per_hour:
+                    return at + HOUR
+            return now + HOUR  # costs more than a whole hour's budget: try again in an hour
+
+
+def budget() -> Budget:
+    """This process's polling budget (kept with the app: only its leader polls)."""
+    state = runtime.of()
+    if state.poll_budget is None:
+        state.poll_budget = Budget()
+    return state.poll_budget
+
+
+@dataclass
+class Group:
+    """Components that share one repository in one registry (or one plain-reference host)."""
+
+    registry_id: int | None
+    repository: str
+    client: object
+    same_tags: set[str] = field(default_factory=set)
+    needs_list: bool = False
+    component_ids: list[int] = field(default_factory=list)
+    digests: dict[str, str] = field(default_factory=dict)
+    tags: list[str] | None = None
+    error: RegistryError | None = None
+
+
+@dataclass
+class PollReport:
+    groups: int = 0
+    events: int = 0
+    deployed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def start_poller(app) -> Callable[[], None]:
+    """An APScheduler tick in every process; only the leader's tick polls. Returns the stop."""
+    with app.app_context():
+        leadership = Leadership(db.engine)
+    runtime.of(app).leadership = leadership
+
+    # The leader prunes (services.platform.retention) every BERTH_PRUNE_EVERY seconds and rewrites pull
+    # Secrets of expiring registry tokens (services.registries.pullsecrets) every BERTH_PULL_SECRET_REFRESH_EVERY.
+    pruned_at, refreshed_at = [0.0], [0.0]
+
+    def tick():
+        with app.app_context():
+            if leadership.try_acquire():
+                with metrics.POLL_DURATION.time():
+                    report = poll_cycle()
+                metrics.POLL_LAST.set_to_current_time()
+                log.info("poll cycle: %d group(s), %d change(s), %d deploy(s), %d error(s)",
+                         report.groups, report.events, report.deployed, len(report.errors))
+                if time.monotonic() - pruned_at[0] >= app.config["BERTH_PRUNE_EVERY"]:
+                    pruned_at[0] = time.monotonic()
+                    try:
+                        retention.prune()
+                    except Exception:  # logged; the next tick polls all the same
+                        db.session.rollback()
+                        log.exception("retention failed")
+                if time.monotonic() - refreshed_at[0] >= app.config["BERTH_PULL_SECRET_REFRESH_EVERY"]:
+                    refreshed_at[0] = time.monotonic()
+                    try:
+                        pullsecrets.refresh()
+                    except Exception:  # logged; the next tick polls all the same
+                        log.exception("refreshing pull secrets failed")
+            db.session.remove()
+
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per tick is noise
+    scheduler = BackgroundScheduler(daemon=True)
+    every = max(1, min(app.config["BERTH_POLL_INTERVAL"], 15))
+    scheduler.add_job(tick, "interval", seconds=every, max_instances=1, coalesce=True, id="berth-poll")
+    scheduler.start()
+
+    def stop():
+        scheduler.shutdown(wait=True)
+        leadership.release()
+    return stop
+
+
+def due(component: Component, now, default_interval: int) -> bool:
+    interval = component.poll_interval or default_interval
+    return component.last_polled_at is None or component.last_polled_at + timedelta(seconds=interval) <= now
+
+
+def _check(group: Group) -> None:
+    """The registry requests for one group; no database here (runs in a thread)."""
+    try:
+        for tag in sorted(group.same_tags):
+            group.digests[tag] = group.client.manifest_digest(group.repository, tag)
+        if group.needs_list:
+            group.tags = group.client.tag_list(group.repository).names
+    except RegistryError as e:
+        group.error = e
+    except Exception as e:  # logged; one registry's odd answer must not stop the cycle
+        log.exception("polling %s failed", group.repository)
+        group.error = _unusable(group, e)
+
+
+def _unusable(group: Group, error: Exception) -> RegistryError:
+    """The error recorded on a registry whose answer broke something Berth did with it."""
+    return RegistryError(f"Berth could not use the registry's answer for {group.repository} "
+                         f"({type(error).__name__}); see the server log.")
+
+
+def lag(component: Component, now, default_interval: int) -> float:
+    """Seconds past the time this component should have been polled."""
+    if component.last_polled_at is None:
+        return 0.0
+    interval = component.poll_interval or default_interval
+    return max(0.0, (now - component.last_polled_at).total_seconds() - interval)
+
+
+def poll_cycle(now=None) -> PollReport:
+    """Check every due auto-deploy component once; deploy what changed."""
+    now = now or utcnow()
+    report = PollReport()
+    default_interval = current_app.config["BERTH_POLL_INTERVAL"]
+    # In id order: components are locked in that order, as webhook deliveries lock them (no deadlocks).
+    active = db.session.scalars(select(Component).where(
+        Component.auto_deploy.is_(True), Component.stopped.is_(False)).order_by(Component.id)).all()
+    comps = [c for c in active if due(c, now, default_interval)]
+    metrics.POLL_LAG.set(max([lag(c, now, default_interval) for c in comps], default=0))
+    groups: dict[tuple, Group] = {}
+    backoff: dict[int, bool] = {}
+    sources: dict[tuple, object] = {}  # one per repository, not per component (a password decrypted once)
+    for c in comps:
+        reg = c.source_registry
+        if reg is not None:
+            if reg.id not in backoff:
+                backoff[reg.id] = bool(reg.poll_backoff_until and reg.poll_backoff_until > now)
+            if backoff[reg.id]:
+                continue
+        image = c.image if reg else f"{c.image}:{c.tag}"
+        try:
+            source = sources.get((c.team_id, reg.id if reg else None, image))
+            if source is None:
+                source = sources[(c.team_id, reg.id if reg else None, image)] = images.source_for(c.team_id, reg, image)
+        except (ValueError, RegistryError) as e:
+            report.errors.append(f"{c.name}: {e}")
+            continue
+        key = (reg.id if reg else source.pull_name.split("/", 1)[0], source.repository)
+        group = groups.setdefault(key, Group(reg.id if reg else None, source.repository, source.client))
+        group.component_ids.append(c.id)
+        if c.trigger_kind == "same_tag":
+            group.same_tags.add(c.tag)
+        else:
+            group.needs_list = True
+    paused = _hold_back(groups, {c.source_registry.id: c.source_registry for c in comps if c.source_registry})
+    report.groups = len(groups)
+    _run_checks(list(groups.values()))
+    # Most groups find nothing new: they are recorded together, in one short unit of work. Only a
+    # group that failed or may have news is decided on its own, with its components locked.
+    by_id = {c.id: c for c in comps}
+    latest = _latest_digests([cid for g in groups.values() for cid in g.component_ids])
+    quiet = [g for g in groups.values() if g.error is None and not any(
+        _finding(by_id[cid], g, latest.get(cid)) for cid in g.component_ids)]
+    _record_quiet(quiet, now, paused)
+    quiet_ids = {id(g) for g in quiet}
+    for group in groups.values():
+        if id(group) not in quiet_ids:
+            _apply_alone(group, now, report)
+    _record_limits({g.registry_id for g in groups.values() if g.registry_id is not None}, paused)
+    return report
+
+
+def _hold_back(groups: dict[tuple, Group], registries_by_id: dict[int, Registry]) -> dict[int, str]:
+    """Take out of this cycle the groups whose registry must not be asked now: its reported rate
+    limit is down to the share kept for the runtime's pulls (until its reset, or the end of a 429's
+    wait), or polling spent its hourly budget there (a 429 without figures is the backoff's).
+    Their components stay due and are polled once it frees up.
+    Returns why, per registry."""
+    cfg = current_app.config
+    now = time.time()
+    paused: dict[int, str] = {}
+    for key, group in list(groups.items()):
+        registry = registries_by_id.get(group.registry_id)
+        if registry is None:
+            continue
+        if registry.id not in paused:
+            limit = registries.rate_limit_of(registry)
+            reserve = int((limit.limit or 0) * cfg["BERTH_POLL_RATE_RESERVE"]) if limit else 0
+            until = limit.exhausted(now, reserve) if limit else None
+            if until is not None:
+                paused[registry.id] = (f"Polling paused: the registry's rate limit has {limit.remaining} request(s) "
+                                       f"left, kept for pulls; resumes at {_clock(until)}.")
+        if registry.id in paused:
+            del groups[key]
+            continue
+        per_hour = registry.poll_budget or cfg["BERTH_POLL_BUDGET_PER_HOUR"] or KIND_BUDGETS.get(registry.kind)
+        if not per_hour:
+            continue
+        until = budget().take(registry.id, len(group.same_tags) + int(group.needs_list), per_hour)
+        if until is not None:
+            paused[registry.id] = (f"Polling paused: its budget of {per_hour} registry requests an hour is spent; "
+                                   f"resumes at {_clock(until)}.")
+            del groups[key]
+    return paused
+
+
+def _clock(epoch: float) -> str:
+    return time.strftime("%H:%M UTC", time.gmtime(epoch))
+
+
+def _record_limits(registry_ids: set[int], paused: dict[int, str]) -> None:
+    """The rate limits seen during the cycle and why polling paused, on the registries' rows."""
+    if not registry_ids and not paused:
+        return
+    with unit_of_work():
+        registries.store_rate_limits(sorted(registry_ids | set(paused)))
+        for registry_id, why in paused.items():
+            registry = db.session.get(Registry, registry_id)
+            if registry is not None:
+                registry.last_poll_error = why[:500]
+
+
+def _latest_digests(component_ids: list[int]) -> dict[int, str | None]:
+    """The digest of each component's newest release, in one statement per 5,000 components."""
+    out: dict[int, str | None] = {}
+    for i in range(0, len(component_ids), 5000):
+        chunk = component_ids[i:i + 5000]
+        newest = (select(func.max(Release.id)).where(Release.component_id.in_(chunk))
+                  .group_by(Release.component_id))
+        out.update(db.session.execute(select(Release.component_id, Release.digest).where(Release.id.in_(newest))).all())
+    return out
+
+
+def _record_quiet(groups: list[Group], now, paused: dict[int, str] | None = None) -> None:
+    """Polled, nothing new: the components' and registries' poll times, a few statements for all
+    (a registry where some groups were held back keeps saying so)."""
+    if not groups:
+        return
+    component_ids = [cid for g in groups for cid in g.component_ids]
+    registry_ids = sorted({g.registry_id for g in groups if g.registry_id is not None} - set(paused or ()))
+    component_ids.sort()
+    with unit_of_work():
+        for i in range(0, len(component_ids), 5000):
+            # Locked in id order first, as deliveries lock them: an UPDATE … IN (…) locks rows in the
+            # order it finds them on disk, which deadlocks against a delivery holding a lower id.
+            db.session.execute(select(Component.id).where(Component.id.in_(component_ids[i:i + 5000]))
+                               .order_by(Component.id).with_for_update())
+            db.session.execute(update(Component).where(Component.id.in_(component_ids[i:i + 5000]))
+                               .values(last_polled_at=now).execution_options(synchronize_session=False))
+        if registry_ids:
+            db.session.execute(update(Registry).where(Registry.id.in_(registry_ids))
+                               .values(last_poll_at=now, last_poll_error=None, poll_backoff_until=None)
+                               .execution_options(synchronize_session=False))
+
+
+def _apply_alone(group: Group, now, report: PollReport) -> None:
+    """Apply one group's findings in a unit of work of its own: a group that fails is recorded on its
+    registry and rolled back alone, and the rest of the cycle goes on. A group whose component got
+    a release from elsewhere meanwhile (ReleaseConflict) is decided again from the new state."""
+    for _ in range(autodeploy.CONFLICT_ATTEMPTS):
+        try:
+            with unit_of_work():
+                events, deployed = _apply(group, now, report)
+            report.events += events
+            report.deployed += deployed
+            return
+        except ReleaseConflict:
+            continue
+        except Exception as e:  # logged; one group must not stop the others
+            log.exception("applying the poll of %s failed", group.repository)
+            group.error = _unusable(group, e)
+            break
+    if group.error is None:
+        return  # conflicts every time: the next cycle tries again
+    with unit_of_work():
+        _apply(group, now, report)  # records the error on the registry
+
+
+def _run_checks(groups: list[Group]) -> None:
+    """Check groups in parallel, at most PER_REGISTRY at a time against any one registry."""
+    if not groups:
+        return
+    caps: dict = defaultdict(lambda: threading.Semaphore(PER_REGISTRY))
+
+    def run(group):
+        with caps[group.registry_id]:
+            _check(group)
+    with ThreadPoolExecutor(max_workers=min(16, len(groups))) as pool:
+        list(pool.map(run, groups))
+
+
+def _apply(group: Group, now, report: PollReport) -> tuple[int, int]:
+    """Record the poll on the registry and decide for each component what changed; returns
+    (events, deployed)."""
+    registry = db.session.get(Registry, group.registry_id) if group.registry_id else None
+    if group.error is not None:
+        report.errors.append(group.error.message)
+        if registry is not None:
+            if registry.last_poll_error is None:  # it starts failing: say so once, not every cycle
+                notifications.notify(registry.team_id, "registry.poll_failing", f"polling registry {registry.name} "
+                                     f"fails: {group.error.message[:200]}", {"registry": registry.name,
+                                                                            "reason": group.error.message[:500]},
+                                     notifications.external_link(f"/registries/{registry.id}/webhook"))
+            registry.last_poll_at, registry.last_poll_error = now, group.error.message[:500]
+            if isinstance(group.error, RegistryRateLimited):
+                wait = group.error.retry_after if group.error.retry_after is not None else 60
+                registry.poll_backoff_until = now + timedelta(seconds=wait)
+        return 0, 0
+    if registry is not None:
+        registry.last_poll_at, registry.last_poll_error, registry.poll_backoff_until = now, None, None
+    findings = []
+    for cid in group.component_ids:
+        # Locked like a webhook delivery's targets, so the two never decide for one component at once.
+        component = db.session.get(Component, cid, with_for_update=True)
+        component.last_polled_at = now
+        event = _finding(component, group)
+        if event is not None:
+            findings.append((component, event))
+    if not findings:
+        return 0, 0
+    delivery = WebhookDelivery(team_id=findings[0][0].team_id, registry_id=group.registry_id, source="poll",
+                               headers={}, body="", status=DeliveryStatus.DONE, processed_at=now,
+                               summary=f"poll of {group.repository}: {len(findings)} change(s)")
+    db.session.add(delivery)
+    db.session.flush()
+    outcomes = [autodeploy.decide(delivery, "poll", component, event, trigger="poll") for component, event in findings]
+    # A poll that finds the same refusal again (auto-deploy paused, a digest marked bad, a cooldown
+    # running, a platform missing) records nothing new.
+    outcomes = [o for o in outcomes if not _repeats(o)]
+    if not outcomes:
+        db.session.delete(delivery)
+        return 0, 0
+    db.session.add_all(outcomes)
+    autodeploy.announce(outcomes)
+    return len(outcomes), sum(o.outcome == "deployed" for o in outcomes)
+
+
+def _repeats(outcome: DeliveryOutcome) -> bool:
+    if outcome.outcome != "ignored" or outcome.component_id is None:
+        return False
+    last = db.session.scalars(select(DeliveryOutcome).where(DeliveryOutcome.component_id == outcome.component_id)
+                              .order_by(DeliveryOutcome.id.desc()).limit(1)).first()
+    return last is not None and (last.tag, last.outcome, last.reason) == (outcome.tag, "ignored", outcome.reason)
+
+
+_READ = object()
+
+
+def _finding(component: Component, group: Group, latest_digest=_READ) -> PushEvent | None:
+    """A push event when the registry has something this component does not run yet
+    (`latest_digest`: its newest release's digest, when the caller read it already)."""
+    if component.trigger_kind == "same_tag":
+        digest = group.digests.get(component.tag)
+        if latest_digest is _READ:
+            latest = releases.latest_release(component)
+            latest_digest = latest.digest if latest is not None else None
+        # Already running, deploying or tried: not news (a failed digest is retried only by a replay).
+        known = {component.digest, latest_digest}
+        if digest and digest not in known:
+            return PushEvent(group.repository, component.tag, digest)
+        return None
+    rule = triggers.Rule.of(component)
+    best = triggers.newest([t for t in group.tags or [] if triggers.matches(rule, t, component.tag)[0]])
+    if best is None or best == component.tag:
+        return None
+    if component.digest and triggers.older(best, component.tag):
+        return None
+    return PushEvent(group.repository, best)

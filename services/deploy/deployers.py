@@ -1,0 +1,48 @@
+"""Which deployer this process uses: BERTH_DEPLOYER=kubernetes|podman|auto|none."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import current_app
+
+from services.deploy.drivers.podman import PodmanDeployer
+from services.platform import runtime
+
+log = logging.getLogger("berth.deploy")
+
+
+def _select(mode: str, instance_path: str, config):
+    if mode == "none":
+        return None, "Deploying is disabled (BERTH_DEPLOYER=none)."
+    if mode in ("kubernetes", "auto"):
+        try:
+            # Imported only when a cluster may be used: the kubernetes client is slow to import.
+            from services.deploy.drivers.kubernetes import KubernetesDeployer  # noqa: PLC0415
+
+            return KubernetesDeployer.from_environment(config.get("BERTH_INGRESS_CLASS"),
+                                                       config.get("BERTH_INGRESS_TLS_SECRET")), ""
+        except Exception as e:  # noqa: BLE001 - any config failure means "no cluster here"
+            if mode == "kubernetes":
+                return None, f"BERTH_DEPLOYER=kubernetes but no kubeconfig or in-cluster config loads: {e}"
+    if mode in ("podman", "auto"):
+        if PodmanDeployer.available():
+            return PodmanDeployer(Path(instance_path) / "podman",
+                                  publish_address=config.get("BERTH_PUBLISH_ADDRESS", "127.0.0.1")), ""
+        if mode == "podman":
+            return None, "BERTH_DEPLOYER=podman but podman is not installed."
+    return None, "No Kubernetes cluster is configured and podman is not installed, so Berth cannot deploy."
+
+
+def get_deployer():
+    """The process's deployer, or None (deploying disabled, with the reason in disabled_reason())."""
+    state = runtime.of()
+    if not state.has_deployer:
+        state.deployer, state.deployer_reason = _select(current_app.config["BERTH_DEPLOYER"],
+                                                        current_app.instance_path, current_app.config)
+        log.info("deployer: %s", state.deployer.name if state.deployer else f"none ({state.deployer_reason})")
+    return state.deployer
+
+
+def disabled_reason() -> str:
+    return "" if get_deployer() is not None else runtime.of().deployer_reason

@@ -1,0 +1,1 @@
+"""Deploying components: manifests and deployers (Kubernetes, podman). No Flask, no database."""

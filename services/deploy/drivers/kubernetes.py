@@ -1,0 +1,250 @@
+"""Kubernetes deployer: the official client, one namespace per team, create-or-patch."""
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+
+import urllib3
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+
+from services.deploy.drivers import manifests
+from services.deploy.drivers.spec import DeployError, DeploySpec, DeployStatus, LogStream
+
+REQUEST_TIMEOUT = (5, 30)
+FIELD_MANAGER = "berth"
+PULL_FAILURES = {"ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull"}
+LOG_BYTES = 1_000_000  # at most this much log per container per read
+START_FAILURES = {"CrashLoopBackOff", "CreateContainerConfigError", "CreateContainerError", "RunContainerError"}
+
+
+def load_api_client() -> client.ApiClient:
+    """In-cluster config when running in a pod, else the kubeconfig; ConfigException if neither."""
+    try:
+        config.load_incluster_config()
+    except ConfigException:
+        # The client reads KUBECONFIG once at import; read it now so a changed setting counts.
+        config.load_kube_config(config_file=os.environ.get("KUBECONFIG") or None)
+    return client.ApiClient()
+
+
+def _api_message(e: ApiException) -> str:
+    try:
+        return json.loads(e.body).get("message", "")[:400]
+    except (TypeError, ValueError, AttributeError):
+        return (e.reason or "")[:200]
+
+
+APPLY = "application/apply-patch+yaml"
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+
+
+class KubernetesDeployer:
+    name = "kubernetes"
+    probes_itself = True  # the kubelet runs readiness and liveness probes
+    max_replicas = None
+
+    def __init__(self, api_client: client.ApiClient, ingress_class: str | None = None,
+                 tls_secret: str | None = None):
+        self.core = client.CoreV1Api(api_client)
+        self.apps = client.AppsV1Api(api_client)
+        self.networking = client.NetworkingV1Api(api_client)
+        self.ingress_class, self.tls_secret = ingress_class or None, tls_secret or None
+
+    @classmethod
+    def from_environment(cls, ingress_class: str | None = None, tls_secret: str | None = None) -> KubernetesDeployer:
+        return cls(load_api_client(), ingress_class, tls_secret)
+
+    def call(self, fn, *args, missing_ok: bool = False, **kwargs):
+        """The one way Berth calls the API server: a timeout, errors in plain words."""
+        try:
+            return fn(*args, _request_timeout=REQUEST_TIMEOUT, **kwargs)
+        except ApiException as e:
+            if e.status == 404 and missing_ok:
+                return None
+            detail = _api_message(e)
+            if e.status == 401:
+                raise DeployError("Kubernetes rejected Berth's credentials (401 Unauthorized).", status=401) from e
+            if e.status == 403:
+                raise DeployError(f"Kubernetes refused the request (403 Forbidden): Berth's service account "
+                                  f"lacks permission. {detail}", status=403) from e
+            if e.status == 409:
+                raise DeployError(f"Kubernetes reported a conflict (409): the object changed or already "
+                                  f"exists. {detail}", status=409) from e
+            if e.status == 422:
+                raise DeployError(f"Kubernetes rejected the manifest as invalid (422). {detail}", status=422) from e
+            if e.status == 404:
+                raise DeployError(f"Kubernetes: not found (404). {detail}", status=404) from e
+            raise DeployError(f"Kubernetes API error {e.status}. {detail}", status=e.status) from e
+        except urllib3.exceptions.HTTPError as e:
+            raise DeployError("The Kubernetes API server could not be reached.") from e
+
+    def ensure_namespace(self, namespace: str) -> None:
+        if self.call(self.core.read_namespace, namespace, missing_ok=True) is None:
+            body = {"apiVersion": "v1", "kind": "Namespace",
+                    "metadata": {"name": namespace, "labels": {"app.kubernetes.io/managed-by": manifests.MANAGED_BY}}}
+            try:
+                self.call(self.core.create_namespace, body, field_manager=FIELD_MANAGER)
+            except DeployError as e:
+                if e.status != 409:  # created meanwhile by another worker: fine
+                    raise
+
+    def _apply(self, read, create, patch, manifest: dict) -> None:
+        """Create the object, or server-side apply it: the object becomes exactly the manifest for
+        the fields Berth owns, so an env var, port or probe removed from the settings goes away
+        (a strategic-merge patch would keep list entries the manifest no longer has)."""
+        name, namespace = manifest["metadata"]["name"], manifest["metadata"]["namespace"]
+        if self.call(read, name, namespace, missing_ok=True) is None:
+            self.call(create, namespace, manifest, field_manager=FIELD_MANAGER)
+        else:
+            self.call(patch, name, namespace, manifest, field_manager=FIELD_MANAGER, force=True, _content_type=APPLY)
+
+    def apply(self, spec: DeploySpec) -> None:
+        self.ensure_namespace(spec.namespace)
+        kinds = {
+            "Secret": (self.core.read_namespaced_secret, self.core.create_namespaced_secret,
+                       self.core.patch_namespaced_secret),
+            "Deployment": (self.apps.read_namespaced_deployment, self.apps.create_namespaced_deployment,
+                           self.apps.patch_namespaced_deployment),
+            "Service": (self.core.read_namespaced_service, self.core.create_namespaced_service,
+                        self.core.patch_namespaced_service),
+            "Ingress": (self.networking.read_namespaced_ingress, self.networking.create_namespaced_ingress,
+                        self.networking.patch_namespaced_ingress),
+        }
+        built = manifests.build(spec, self.ingress_class, self.tls_secret)
+        for manifest in built:
+            self._apply(*kinds[manifest["kind"]], manifest)
+        present = {m["kind"] for m in built}
+        if "Service" not in present:
+            self.call(self.core.delete_namespaced_service, spec.name, spec.namespace, missing_ok=True)
+        if "Ingress" not in present:
+            self.call(self.networking.delete_namespaced_ingress, spec.name, spec.namespace, missing_ok=True)
+
+    def refresh_pull_secret(self, spec: DeploySpec) -> bool:
+        """Rewrite the image pull Secret alone with the spec's (current) credentials."""
+        manifest = manifests.secret(spec)
+        if manifest is None:
+            return False
+        self.ensure_namespace(spec.namespace)
+        self._apply(self.core.read_namespaced_secret, self.core.create_namespaced_secret,
+                    self.core.patch_namespaced_secret, manifest)
+        return True
+
+    def restart(self, spec: DeploySpec) -> None:
+        """A rolling restart, as `kubectl rollout restart` does it: a new pod template annotation."""
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        body = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
+        self.call(self.apps.patch_namespaced_deployment, spec.name, spec.namespace, body,
+                  field_manager=FIELD_MANAGER, _content_type="application/strategic-merge-patch+json")
+
+    def _pods(self, spec: DeploySpec):
+        selector = ",".join(f"{k}={v}" for k, v in manifests.selector(spec).items())
+        return self.call(self.core.list_namespaced_pod, spec.namespace, label_selector=selector).items
+
+    def logs(self, spec: DeploySpec, tail: int = 200, since_seconds: int | None = None,
+             previous: bool = False) -> list[LogStream]:
+        """Each replica's log through the pod log API; with `previous`, a crashed container's last run
+        is read where the current one has not printed anything yet."""
+        streams = []
+        for pod in self._pods(spec):
+            name = pod.metadata.name
+            kwargs = {"container": spec.name, "tail_lines": tail, "limit_bytes": LOG_BYTES}
+            if since_seconds:
+                kwargs["since_seconds"] = since_seconds
+            try:
+                text = self.call(self.core.read_namespaced_pod_log, name, spec.namespace, **kwargs)
+                crashed = any(cs.restart_count for cs in (pod.status.container_statuses or [])) \
+                    if pod.status else False
+                if previous and crashed:
+                    text = self.call(self.core.read_namespaced_pod_log, name, spec.namespace, previous=True,
+                                     **kwargs)
+                    streams.append(LogStream(name, (text or "").splitlines()[-tail:], previous=True))
+                else:
+                    streams.append(LogStream(name, (text or "").splitlines()[-tail:]))
+            except DeployError as e:
+                streams.append(LogStream(name, [], error=e.message))
+        return streams
+
+    def events(self, spec: DeploySpec, limit: int = 30) -> list[dict]:
+        """Events of the Deployment, its ReplicaSets and pods, newest last: what Kubernetes says went wrong."""
+        items = self.call(self.core.list_namespaced_event, spec.namespace, limit=500).items
+        prefix = f"{spec.name}-"
+        mine = [e for e in items if e.involved_object and (e.involved_object.name == spec.name or (
+            e.involved_object.name or "").startswith(prefix)) and e.involved_object.kind in
+            ("Deployment", "ReplicaSet", "Pod")]
+        mine.sort(key=lambda e: _event_time(e))
+        return [{"type": e.type or "", "reason": e.reason or "", "object": f"{e.involved_object.kind}/"
+                 f"{e.involved_object.name}", "message": (e.message or "")[:500], "count": e.count or 1,
+                 "at": _event_time(e)} for e in mine[-limit:]]
+
+    def status(self, spec: DeploySpec) -> DeployStatus:
+        deployment = self.call(self.apps.read_namespaced_deployment, spec.name, spec.namespace, missing_ok=True)
+        if deployment is None:
+            return DeployStatus("stopped", "NotFound", "No Deployment exists for this component.")
+        for pod in self._pods(spec):
+            found = pod_problem(pod)
+            if found:
+                return found
+        state = deployment_state(deployment)
+        if state.state == "deploying" and spec.health is not None:
+            unhealthy = [e for e in self.events(spec) if e["reason"] == "Unhealthy"]
+            if unhealthy and unhealthy[-1]["count"] >= spec.health.failure_threshold:
+                return DeployStatus("failed", "Unhealthy", unhealthy[-1]["message"])
+        return state
+
+    def delete(self, spec: DeploySpec) -> None:
+        self.call(self.apps.delete_namespaced_deployment, spec.name, spec.namespace, missing_ok=True)
+        self.call(self.core.delete_namespaced_service, spec.name, spec.namespace, missing_ok=True)
+        self.call(self.networking.delete_namespaced_ingress, spec.name, spec.namespace, missing_ok=True)
+        self.call(self.core.delete_namespaced_secret, manifests.pull_secret_name(spec), spec.namespace,
+                  missing_ok=True)
+
+
+def _event_time(event) -> str:
+    at = event.last_timestamp or event.event_time or event.first_timestamp or \
+        (event.metadata.creation_timestamp if event.metadata else None)
+    return at.isoformat() if at else ""
+
+
+def pod_problem(pod) -> DeployStatus | None:
+    """A failing pod's state in plain words, or None when nothing is wrong with it."""
+    status = pod.status
+    if status is None:
+        return None
+    for cs in status.container_statuses or []:
+        waiting = cs.state.waiting if cs.state else None
+        if waiting and waiting.reason in PULL_FAILURES:
+            return DeployStatus("failed", waiting.reason, f"The image could not be pulled: {waiting.message or ''}"
+                                .strip())
+        terminated = (cs.state.terminated if cs.state else None) or \
+            (cs.last_state.terminated if cs.last_state else None)
+        if terminated and terminated.reason == "OOMKilled":
+            return DeployStatus("failed", "OOMKilled", "The container ran out of memory and was killed; raise the "
+                                "memory limit.")
+        if waiting and waiting.reason in START_FAILURES:
+            last = cs.last_state.terminated if cs.last_state else None
+            code = f", last exit code {last.exit_code}" if last is not None and last.exit_code is not None else ""
+            return DeployStatus("failed", waiting.reason, f"The container keeps failing to start "
+                                f"({cs.restart_count} restarts{code}). {waiting.message or ''}".strip())
+    for cond in status.conditions or []:
+        if cond.type == "PodScheduled" and cond.status == "False" and cond.reason == "Unschedulable":
+            return DeployStatus("failed", "Unschedulable", f"Pending: no node can run the pod. {cond.message or ''}"
+                                .strip())
+    return None
+
+
+def deployment_state(deployment) -> DeployStatus:
+    spec_replicas = deployment.spec.replicas if deployment.spec.replicas is not None else 1
+    st = deployment.status
+    for cond in (st.conditions if st else None) or []:
+        if cond.type == "Progressing" and cond.status == "False" and cond.reason == "ProgressDeadlineExceeded":
+            return DeployStatus("failed", "ProgressDeadlineExceeded", "The rollout timed out: new pods did not "
+                                "become ready in time.")
+    if spec_replicas == 0:
+        return DeployStatus("stopped", "ScaledToZero", "Scaled to zero replicas.")
+    if st is not None and (st.observed_generation or 0) >= (deployment.metadata.generation or 0) \
+            and (st.updated_replicas or 0) >= spec_replicas and (st.available_replicas or 0) >= spec_replicas:
+        return DeployStatus("running", "Available", "Rollout complete: all replicas are available.")
+    return DeployStatus("deploying", "Progressing", "Rollout in progress.")

@@ -1,0 +1,62 @@
+"""The pieces a Berth process runs beside its requests, kept on the app as one typed object."""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from flask import Flask, current_app
+
+KEY = "berth"
+_UNSET = object()
+
+
+@dataclass
+class Runtime:
+    """Background workers, the poller's leadership and the deployer of one app in one process."""
+
+    release_kick: Callable[[int], None] | None = None  # queue a release for this process's workers
+    delivery_kick: Callable[[int], None] | None = None  # queue a stored delivery
+    notify_kick: Callable[[], None] | None = None  # wake the notification sender
+    leadership: object | None = None  # services.platform.leader.Leadership while this process may poll
+    deployer: object = _UNSET  # chosen on first use (services.deploy.deployers)
+    deployer_reason: str = ""  # why deploying is disabled, when it is
+    set_up: bool = False  # a first user exists (no more redirects to /setup)
+    # Registry clients kept per registry and connection settings (services.registries.client_for),
+    # and the newest rate limit each registry reported to this process.
+    registry_clients: dict = field(default_factory=dict)
+    rate_limits: dict = field(default_factory=dict)
+    poll_budget: object | None = None  # services.delivery.polling.Budget: requests polling spent per registry
+    started: bool = False
+    shutdowns: list[Callable[[], None]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    starter: Callable[[], None] | None = field(default=None, repr=False)
+
+    def start(self) -> None:
+        """Start the background work once (the first request does; CLI commands never do)."""
+        if self.started or self.starter is None:
+            return
+        with self.lock:
+            if not self.started:
+                self.started = True
+                self.starter()
+
+    def shutdown(self) -> None:
+        """Stop what `start` started: releases in flight go back to pending for another worker."""
+        for stop in self.shutdowns:
+            stop()
+        self.shutdowns.clear()
+
+    @property
+    def has_deployer(self) -> bool:
+        return self.deployer is not _UNSET
+
+
+def install(app: Flask) -> Runtime:
+    app.extensions[KEY] = runtime = Runtime()
+    return runtime
+
+
+def of(app: Flask | None = None) -> Runtime:
+    """This app's runtime (the current app's by default)."""
+    return (app or current_app).extensions[KEY]
