@@ -1,4 +1,4 @@
-# Berth: `make run` serves the app, `make test` runs the whole suite (SQLite, then PostgreSQL).
+# Berth: `make run` serves the app, `make test` runs the whole suite (SQLite and PostgreSQL side by side).
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -37,16 +37,19 @@ serve: deps instance/containers.conf
 	BERTH_ENV=production $(BIN)/flask --app app db upgrade
 	BERTH_ENV=production $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
+# Both databases side by side, each over several workers (scripts/run-tests.sh); test-sqlite and
+# test-postgres run one pass alone.
 test: dev-deps system-deps instance/containers.conf
-	$(MAKE) test-sqlite
-	$(MAKE) test-postgres
-
-test-sqlite:
-	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
-
-test-postgres:
 	scripts/ensure-postgres.sh
-	BERTH_TEST_DATABASE=postgresql $(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	BIN=$(BIN) scripts/run-tests.sh
+
+test-sqlite: dev-deps instance/containers.conf
+	$(BIN)/pytest -q -p no:cacheprovider -n $(or $(BERTH_TEST_WORKERS),4) --durations=15 $(PYTEST_ARGS)
+
+test-postgres: dev-deps instance/containers.conf
+	scripts/ensure-postgres.sh
+	BERTH_TEST_DATABASE=postgresql $(BIN)/pytest -q -p no:cacheprovider -n $(or $(BERTH_TEST_WORKERS),4) \
+		--durations=15 $(PYTEST_ARGS)
 
 lint: dev-deps
 	$(BIN)/ruff check .

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -20,6 +21,14 @@ def _int(environ, name, default, kind=int):
         return kind(raw)
     except ValueError as e:
         raise ConfigError(f"{name} must be a {'whole ' if kind is int else ''}number, got {raw!r}") from e
+
+
+def _pod_prefix(raw: str) -> str:
+    """podman: a prefix for pod names (lower-case letters, digits and dashes), so two Berths on one
+    machine keep apart."""
+    if raw and not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,19}", raw):
+        raise ConfigError(f"BERTH_PODMAN_POD_PREFIX must be up to 20 lower-case letters, digits or dashes, got {raw!r}")
+    return raw
 
 
 def _port_range(raw: str) -> tuple[int, int]:
@@ -90,6 +99,7 @@ def load(environ=None) -> dict:
         "BERTH_HOST_PORTS": _port_range(environ.get("BERTH_HOST_PORTS", "20000-29999")),
         "BERTH_PUBLISH_ADDRESS": environ.get("BERTH_PUBLISH_ADDRESS", "127.0.0.1"),
         "BERTH_ACCESS_HOST": environ.get("BERTH_ACCESS_HOST", ""),
+        "BERTH_PODMAN_POD_PREFIX": _pod_prefix(environ.get("BERTH_PODMAN_POD_PREFIX", "")),
         # Retention (services/platform/retention.py): pruned by the leader every BERTH_PRUNE_EVERY seconds.
         "BERTH_DELIVERY_RETENTION_DAYS": _int(environ, "BERTH_DELIVERY_RETENTION_DAYS", 30.0, float),
         "BERTH_DELIVERIES_KEPT": _int(environ, "BERTH_DELIVERIES_KEPT", 1000),

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from models import Application, Component, Registry, Team, db
 from services.accounts import accounts
 from services.registries.registries import secret_box
+from tests.fixtures import slots
 
 _names = count(1)
 
@@ -28,6 +29,9 @@ def test_config(url: str, **extra) -> dict:
         "BERTH_DEPLOYER": "none",
         "BERTH_TAG_CACHE_SECONDS": 30,
         "BERTH_EXTERNAL_URL": "http://127.0.0.1:5000",
+        # This process's own pods and host ports (tests.fixtures.slots): workers never meet.
+        "BERTH_PODMAN_POD_PREFIX": slots.pod_prefix(),
+        "BERTH_HOST_PORTS": slots.host_ports(),
     }
     config.update(extra)
     return config

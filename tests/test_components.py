@@ -92,7 +92,8 @@ def test_deploy_on_podman_rollback_and_delete(client, app, registry_id, registri
     assert requests.get(f"http://127.0.0.1:{host_port}/", timeout=5).text == "first build"
 
     assert client.post(f"/components/{cid}/delete").status_code == 302
-    assert not [p for p in berth_pods() if p["Labels"].get("berth.dev/key") == "berth-alpha-web"]
+    key = podman_deployer.pod_prefix + "berth-alpha-web"
+    assert not [p for p in berth_pods() if p["Labels"].get("berth.dev/key") == key]
     assert component_id_of(app) is None
 
 

@@ -28,7 +28,8 @@ def _select(mode: str, instance_path: str, config):
     if mode in ("podman", "auto"):
         if PodmanDeployer.available():
             return PodmanDeployer(Path(instance_path) / "podman",
-                                  publish_address=config.get("BERTH_PUBLISH_ADDRESS", "127.0.0.1")), ""
+                                  publish_address=config.get("BERTH_PUBLISH_ADDRESS", "127.0.0.1"),
+                                  pod_prefix=config.get("BERTH_PODMAN_POD_PREFIX", "")), ""
         if mode == "podman":
             return None, "BERTH_DEPLOYER=podman but podman is not installed."
     return None, "No Kubernetes cluster is configured and podman is not installed, so Berth cannot deploy."

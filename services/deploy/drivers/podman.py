@@ -67,8 +67,11 @@ class PodmanDeployer:
     max_replicas = 1  # `podman kube play` starts one pod whatever the Deployment's replicas
 
     def __init__(self, workdir: str | Path, podman: str = "podman", timeout: int = 300,
-                 publish_address: str = "127.0.0.1", settle: float = 2.0):
+                 publish_address: str = "127.0.0.1", settle: float = 2.0, pod_prefix: str = ""):
         self.workdir = Path(workdir)
+        # Prepended to every pod's name and key label, so two Berths (or two test runs) on one machine
+        # never touch each other's pods.
+        self.pod_prefix = pod_prefix
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.podman = podman
         self.timeout = timeout
@@ -81,7 +84,7 @@ class PodmanDeployer:
         return shutil.which("podman") is not None
 
     def _key(self, spec: DeploySpec) -> str:
-        return f"{spec.namespace}-{spec.name}"
+        return f"{self.pod_prefix}{spec.namespace}-{spec.name}"
 
     def _run(self, *args: str, check: bool = True, merge_output: bool = False) -> subprocess.CompletedProcess:
         """The one way Berth calls podman: a timeout, errors in plain words."""
