@@ -7,21 +7,24 @@ from blueprints.access import webhook
 from services.delivery import deliveries, endpoints, webhooks
 
 bp = Blueprint("hooks", __name__, url_prefix="/hooks")
-MAX_BODY = 1024 * 1024
 # Every webhook request writes one row at most, in autocommit, before anything else touches the
 # database (see deliveries.begin_intake): a rule of this blueprint, not of each view.
 bp.before_request(deliveries.begin_intake)
+
+
+def _too_large():
+    return jsonify(error=f"The body is larger than {deliveries.MAX_WEBHOOK_BODY // 1024} KiB."), 413
 
 
 def _receive(kind: str, object_id: int, token: str):
     target = endpoints.find_endpoint(kind, object_id, token)
     if target is None:
         return jsonify(error="not found"), 404
-    if (request.content_length or 0) > MAX_BODY:
-        return jsonify(error=f"The body is larger than {MAX_BODY // 1024} KiB."), 413
+    if (request.content_length or 0) > deliveries.MAX_WEBHOOK_BODY:
+        return _too_large()
     body = request.get_data(cache=False)
-    if len(body) > MAX_BODY:
-        return jsonify(error=f"The body is larger than {MAX_BODY // 1024} KiB."), 413
+    if len(body) > deliveries.MAX_WEBHOOK_BODY:
+        return _too_large()
     try:
         webhooks.parse(request.headers, body)  # reject what can never be processed, before storing
     except webhooks.PayloadError as e:

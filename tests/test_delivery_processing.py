@@ -8,8 +8,9 @@ from pathlib import Path
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 
-from models import Component, DeliveryOutcome, Registry, WebhookDelivery, db
+from models import Component, DeliveryOutcome, Registry, Release, WebhookDelivery, db
 from services.delivery import deliveries, endpoints
+from tests.helpers import create_component, create_registry
 
 NOTIFICATIONS = Path(__file__).resolve().parent / "data" / "distribution-notifications"
 
@@ -114,3 +115,53 @@ def test_a_conflict_on_the_shared_write_leaves_nothing_half_written(app, make_re
         deliveries.process(ids)
         assert set(db.session.scalars(select(WebhookDelivery.status))) == {"done"}
         assert db.session.scalar(select(func.count(DeliveryOutcome.id))) == 5
+
+
+def _batched_notification(watched_event: dict, others: int) -> bytes:
+    """One Distribution notification envelope of `others` real captured events for repositories no
+    component deploys (pulls and pushes, as a busy registry batches them) and the watched push last."""
+    captured = [json.loads((NOTIFICATIONS / name).read_text())["events"][0] for name in (
+        "11-push-oci.image.manifest.v1-v5.2.json", "12-push-docker.distribution.manifest.v2-latest.json",
+        "15-pull-oci.image.manifest.v1-v5.2.json")]
+    events = []
+    for i in range(others):
+        event = json.loads(json.dumps(captured[i % len(captured)]))
+        event["id"] = f"batched-{i}"
+        event["target"]["repository"] = f"team/other-{i}"
+        events.append(event)
+    return json.dumps({"events": [*events, watched_event]}, indent=3).encode()
+
+
+def test_a_100_event_notification_is_stored_whole_and_deploys(app, client, registries):
+    """A notification of 100 events is well over 64 KiB: intake accepts it (202), stores it whole, and
+    the push at its end deploys the exact digest."""
+    digest = registries.digests[f"{registries.basic.port}/team/demo:v1.0"]
+    rid, token = create_registry(app, registries.basic.url)
+    cid = create_component(app, rid, "team/demo", "v1.0", "demo", release=False, auto_deploy=True)
+    push = json.loads((NOTIFICATIONS / "11-push-oci.image.manifest.v1-v5.2.json").read_text())["events"][0]
+    push["target"].update(repository="team/demo", tag="v1.0", digest=digest)
+    body = _batched_notification(push, 99)
+    assert len(json.loads(body)["events"]) == 100 and len(body) > 128 * 1024
+    r = client.post(f"/hooks/registries/{rid}/{token}", data=body,
+                    content_type="application/vnd.docker.distribution.events.v1+json")
+    assert r.status_code == 202
+    delivery_id = r.get_json()["delivery"]
+    with app.app_context():
+        assert db.session.get(WebhookDelivery, delivery_id).body.encode() == body
+        deliveries.process([delivery_id])
+        db.session.commit()
+    status, _, outcomes = _ended(app, delivery_id)
+    assert status == "done"
+    assert [o for o in outcomes if o[0] == "deployed"], outcomes
+    with app.app_context():
+        release = db.session.scalars(select(Release).where(Release.component_id == cid)).one()
+        assert release.digest == digest and release.trigger == "webhook"
+
+
+def test_a_body_over_the_one_limit_is_refused_at_intake(app, client):
+    rid, token = create_registry(app)
+    body = b'{"repository": "team/demo", "tag": "v1", "pad": "' + b"x" * deliveries.MAX_WEBHOOK_BODY + b'"}'
+    r = client.post(f"/hooks/registries/{rid}/{token}", data=body, content_type="application/json")
+    assert r.status_code == 413 and "1024 KiB" in r.get_json()["error"]
+    with app.app_context():
+        assert db.session.scalar(select(func.count(WebhookDelivery.id))) == 0
