@@ -11,15 +11,17 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.routing import IntegerConverter
 
 import config as berth_config
-from blueprints import access, auth, components, hooks, main, oversight, registries, teams
+from blueprints import access, components, main, oversight, registries
+from blueprints.accounts import auth, teams
+from blueprints.delivery import hooks, replay
 from blueprints.scope import is_owner, load_current_team
 from extensions import csrf, login_manager, migrate
 from models import MAX_ID, User, db
 from services.accounts import accounts
 from services.delivery import polling
+from services.errors import BerthError, ServiceError
 from services.platform import retention, runtime
 from services.platform.background import BackgroundRunner
-from services.platform.errors import ServiceError
 from services.platform.jobs import run_after_commit
 from services.platform.logs import configure_logging
 from services.platform.validation import check_email, check_password, check_team_name
@@ -69,7 +71,7 @@ class IdConverter(IntegerConverter):
 
 def register_blueprints(app: Flask) -> None:
     app.url_map.converters["int"] = IdConverter
-    for module in (auth, main, teams, registries, components, oversight, hooks):
+    for module in (auth, main, teams, registries, components, oversight, hooks, replay):
         app.register_blueprint(module.bp)
 
 
@@ -172,6 +174,12 @@ def register_errorhandlers(app: Flask) -> None:
     def csrf_error(e):
         return render_error(400, "Form expired", "The form's security token was missing or "
                             "invalid. Reload the page and try again.")
+
+    @app.errorhandler(BerthError)
+    def refused(e: BerthError):
+        """What a service refused and the view did not show itself: its message, nothing saved."""
+        db.session.rollback()
+        return render_error(422, "Not done", e.message)
 
     @app.errorhandler(500)
     def server_error(e):

@@ -5,13 +5,11 @@ import hmac
 
 from flask import Blueprint, Response, abort, current_app, g, jsonify, render_template, request
 from flask_login import current_user
-from sqlalchemy import text
 
 from blueprints.access import open_endpoint
-from models import db
 from services.components import listing
+from services.platform import health, runtime
 from services.platform import metrics as berth_metrics
-from services.platform import runtime
 
 bp = Blueprint("main", __name__)
 
@@ -30,19 +28,10 @@ def whoami():
     return jsonify(email=current_user.email, team=team.name if team is not None else None)
 
 
-def _database_ok() -> tuple[bool, str]:
-    try:
-        db.session.execute(text("SELECT 1"))
-        return True, "ok"
-    except Exception as e:  # noqa: BLE001 - any failure means the database is not usable
-        db.session.rollback()
-        return False, type(e).__name__
-
-
 @bp.route("/healthz")
 @open_endpoint
 def healthz():
-    ok, detail = _database_ok()
+    ok, detail = health.database_ok()
     leadership = runtime.of().leadership
     return jsonify(status="ok" if ok else "unavailable", database=detail,
                    poller=bool(leadership and leadership.held)), 200 if ok else 503

@@ -7,7 +7,7 @@ from flask import abort, g, session
 from flask_login import current_user
 
 from blueprints.access import for_no_user
-from models import MAX_ID, Role, db
+from models import MAX_ID, Role, User, db
 from services.accounts import accounts
 
 
@@ -62,3 +62,13 @@ def get_team_object_or_404(model, object_id: int):
     if obj is None or obj.team_id != current_team().id:
         abort(404)
     return obj
+
+
+def get_user_or_404(user_id: int) -> User:
+    """Load any user by id (for administrators' views, behind admin_required); 404 when absent."""
+    if not isinstance(user_id, int) or not 0 < user_id <= MAX_ID:
+        abort(404)
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    return user

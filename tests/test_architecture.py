@@ -11,7 +11,7 @@ PACKAGES = ("services", "blueprints")
 TOP_MODULES = ("app", "models", "extensions", "config", "wsgi")
 # What the leaf packages may import from Berth: themselves, and pure helpers with no state.
 LEAF_PACKAGES = ("services.registries.clients", "services.deploy.drivers")
-PURE_HELPERS = {"services.delivery.versions"}
+PURE_HELPERS = {"services.delivery.versions", "services.errors"}
 OUTSIDE_THE_LEAVES = {"flask", "flask_login", "flask_wtf", "flask_sqlalchemy", "flask_migrate", "sqlalchemy",
                       "models", "extensions", "app"}
 
@@ -85,3 +85,69 @@ def test_registry_and_deploy_packages_are_leaves():
                                               and imported != "services"):
                 wrong.setdefault(name, set()).add(imported)
     assert not wrong, f"leaf packages import the app: {wrong}"
+
+
+def _domain(module: str) -> str | None:
+    """services.<domain>.… -> services.<domain>; blueprints.… -> blueprints.<page group>."""
+    parts = module.split(".")
+    return ".".join(parts[:2]) if parts[0] in PACKAGES and len(parts) > 2 or parts[0] == "blueprints" else None
+
+
+def test_domains_reach_each_other_only_through_public_names():
+    """A module of one domain uses another domain's modules only by their public names: no
+    `from services.x.y import _helper`, no `y._helper` on a module imported from another domain."""
+    modules = _berth_modules()
+    wrong: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        own = _domain(name)
+        tree = ast.parse(path.read_text())
+        foreign_aliases: dict[str, str] = {}
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.ImportFrom) and node.module and node.level == 0):
+                continue
+            if node.module.split(".")[0] not in PACKAGES or _domain(node.module) == own:
+                continue
+            for alias in node.names:
+                target = f"{node.module}.{alias.name}"
+                if target in modules:
+                    if _domain(target) != own:
+                        foreign_aliases[alias.asname or alias.name] = target
+                elif alias.name.startswith("_"):
+                    wrong.setdefault(name, set()).add(target)
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and node.value.id in foreign_aliases and node.attr.startswith("_")):
+                wrong.setdefault(name, set()).add(f"{foreign_aliases[node.value.id]}.{node.attr}")
+    assert not wrong, f"private names used across domains: {wrong}"
+
+
+def test_views_do_not_query_the_database():
+    """Blueprints call services; only the fetch helpers of blueprints.scope load rows themselves."""
+    modules = _berth_modules()
+    wrong = {}
+    for name, path in modules.items():
+        if not name.startswith("blueprints") or name == "blueprints.scope":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module in ("models", "sqlalchemy", "sqlalchemy.orm"):
+                names = {a.name for a in node.names}
+                if node.module != "models" or "db" in names:
+                    wrong.setdefault(name, set()).update(f"{node.module}.{n}" for n in names)
+    assert not wrong, f"views reaching the database: {wrong}"
+
+
+def test_every_error_a_person_reads_derives_from_one_root():
+    """Every exception class Berth defines in services derives from services.errors.BerthError."""
+    import importlib
+
+    from services.errors import BerthError
+    outside = []
+    for name in _berth_modules():
+        if not name.startswith("services"):
+            continue
+        module = importlib.import_module(name)
+        for value in vars(module).values():
+            if (isinstance(value, type) and issubclass(value, BaseException) and value.__module__ == name
+                    and not issubclass(value, BerthError)):
+                outside.append(f"{name}.{value.__name__}")
+    assert not outside, f"errors outside the one root: {outside}"

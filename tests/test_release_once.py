@@ -91,7 +91,7 @@ def test_manual_releases_conflicting_with_a_decision_are_refused(app):
     """Two writers that read the component at the same point: the second one's release is refused,
     not written beside the first (the schema's per-component release number is unique)."""
     from services.components import releases
-    from services.platform.errors import ReleaseConflict
+    from services.errors import ReleaseConflict
 
     with app.app_context():
         team = accounts.get_or_create_team("alpha")

@@ -8,7 +8,7 @@ from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from models import MAX_ID, Component, LoginFailure, Membership, Role, Team, User, db, utcnow
-from services.platform.errors import FieldErrors, ServiceError
+from services.errors import FieldErrors, ServiceError
 from services.platform.validation import check_password, check_team_name, check_team_slug, slugify
 
 # Compared against when the email is unknown, so a login takes the same time either way.
@@ -268,3 +268,8 @@ def create_user_in_team(email: str, password: str, team_name: str, *, is_admin: 
     role = Role.MEMBER if team.memberships else Role.OWNER
     add_member(team, user, role)
     return user, team, role
+
+
+def all_users() -> list[User]:
+    """Every user of this Berth, by email (the administrators' list)."""
+    return list(db.session.scalars(select(User).order_by(User.email)))

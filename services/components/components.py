@@ -12,7 +12,7 @@ from services.components import releases, settings
 from services.delivery import autodeploy, endpoints, triggers
 from services.deploy.deployers import get_deployer
 from services.deploy.drivers.spec import HealthCheck, Port
-from services.platform.errors import FieldErrors
+from services.errors import FieldErrors
 from services.registries import images, registries
 from services.registries.clients import reference
 from services.registries.clients.errors import RegistryAuthError, RegistryError, RegistryForbidden, RegistryNotFound
@@ -433,3 +433,9 @@ def preview_rule(component: Component, kind: str, pattern: str, include_prerelea
     page = max(1, min(page, pages))
     return Preview(verdicts[(page - 1) * per_page:page * per_page], len(verdicts),
                    sum(v.matches for v in verdicts), winner, page, pages)
+
+
+def applications_of_team(team_id: int) -> list[Application]:
+    """The team's applications by name."""
+    return list(db.session.scalars(select(Application).where(Application.team_id == team_id)
+                                   .order_by(Application.name)))

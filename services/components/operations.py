@@ -12,10 +12,9 @@ from models import Component, DeliveryOutcome, Release, ReleaseStatus
 from services.components import components, releases, settings
 from services.delivery import autodeploy
 from services.deploy.deployers import get_deployer
-from services.deploy.drivers.spec import DeployError, DeployStatus, LogStream
-from services.platform.errors import FieldErrors
+from services.deploy.drivers.spec import DeployStatus, LogStream
+from services.errors import BerthError, FieldErrors
 from services.registries import images
-from services.registries.clients.errors import RegistryError
 
 log = logging.getLogger("berth.operations")
 
@@ -100,7 +99,7 @@ def view(component: Component, limit: int = 10) -> DetailView:
     if deployer is not None and spec_release is not None and not component.stopped:
         try:
             result.events = deployer.events(images.deploy_spec(component, spec_release))
-        except (DeployError, RegistryError) as e:
+        except BerthError as e:
             result.events_error = e.message
     return result
 
@@ -115,7 +114,7 @@ def logs(component: Component, tail: int) -> tuple[list[LogStream], str | None]:
         return [], "This component was never deployed."
     try:
         streams = deployer.logs(images.deploy_spec(component, release), tail=tail)
-    except (DeployError, RegistryError) as e:
+    except BerthError as e:
         return [], e.message
     if not streams:
         return [], "No container is running for this component."

@@ -16,12 +16,12 @@ from services.components import settings
 from services.deploy.deployers import disabled_reason, get_deployer
 from services.deploy.drivers import probe
 from services.deploy.drivers.spec import DeployError, DeployStatus
+from services.errors import BerthError, ReleaseConflict, ServiceError
 from services.oversight import audit, notifications
 from services.platform import metrics, runtime
-from services.platform.errors import ReleaseConflict, ServiceError
 from services.platform.jobs import after_commit, unit_of_work
 from services.registries import images
-from services.registries.clients.errors import RegistryError, RegistryNotFound
+from services.registries.clients.errors import RegistryNotFound
 
 log = logging.getLogger("berth.releases")
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
@@ -153,7 +153,7 @@ def live_status(component: Component, current: Release | None = None) -> DeployS
         return None
     try:
         return deployer.status(images.deploy_spec(component, current))
-    except (DeployError, RegistryError) as e:
+    except BerthError as e:
         return DeployStatus("unknown", "Unavailable", e.message)
 
 
@@ -278,8 +278,8 @@ def run(release_id: int, rollout_timeout: float = 300, poll: float = 0.5, stop=N
         _fail(release_id, message, log_tail=_log_tail(deployer, spec), undo=True)
     except RegistryNotFound as e:
         _fail(release_id, e.message, missing_tag=True)
-    except (DeployError, RegistryError, ValueError) as e:
-        _fail(release_id, getattr(e, "message", str(e)))
+    except BerthError as e:
+        _fail(release_id, e.message)
     except Exception:  # logged; a release must never stay stuck in "deploying"
         log.exception("release %s crashed", release_id)
         _fail(release_id, "Berth hit an unexpected error while deploying; see the server log.")

@@ -12,8 +12,8 @@ from sqlalchemy.exc import OperationalError
 from models import Component, DeliveryOutcome, DeliveryStatus, WebhookDelivery, db, utcnow
 from services.delivery import autodeploy, webhooks
 from services.delivery.endpoints import Endpoint, webhook_secret
+from services.errors import ReleaseConflict, ServiceError
 from services.platform import metrics, runtime
-from services.platform.errors import ReleaseConflict, ServiceError
 from services.platform.jobs import after_commit, unit_of_work
 from services.registries import images
 

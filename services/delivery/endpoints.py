@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, select
 
 from models import Component, Registry, db, new_token
-from services.platform.errors import FieldErrors
+from services.errors import FieldErrors
 from services.registries.registries import secret_box
 
 

@@ -22,9 +22,9 @@ from models import Component, DeliveryOutcome, DeliveryStatus, Registry, Release
 from services.components import releases
 from services.delivery import autodeploy, triggers
 from services.delivery.webhooks import PushEvent
+from services.errors import ReleaseConflict
 from services.oversight import notifications
 from services.platform import metrics, retention, runtime
-from services.platform.errors import ReleaseConflict
 from services.platform.jobs import unit_of_work
 from services.platform.leader import Leadership
 from services.registries import images, pullsecrets, registries

@@ -26,6 +26,7 @@ import re
 from dataclasses import dataclass
 
 from services.delivery.versions import Version
+from services.errors import BerthError
 
 MAX_LENGTH = 256
 _NUMBER = re.compile(r"0|[1-9][0-9]{0,29}")
@@ -35,7 +36,7 @@ _SAME = {"=>": ">=", "=<": "<=", "~>": "~"}
 LOWEST = ("0",)  # the pre-release "-0": below every other pre-release of a version
 
 
-class RangeError(ValueError):
+class RangeError(BerthError, ValueError):
     """A range that cannot be parsed; the message names the position and what was expected."""
 
 

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
+from services.errors import BerthError
+
 MANIFEST_TYPES = {
     "application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.index.v1+json",
     "application/vnd.docker.distribution.manifest.v2+json",
@@ -23,7 +25,7 @@ MANIFEST_TYPES = {
 MAX_EVENTS = 200
 
 
-class PayloadError(ValueError):
+class PayloadError(BerthError, ValueError):
     """The body is not a webhook Berth understands; the message says why (answered with 400)."""
 
 

@@ -11,8 +11,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from models import Approval, ApprovalStatus, Component, Membership, Role, User, db, utcnow
 from services.components import releases
+from services.errors import ServiceError
 from services.oversight import audit, notifications
-from services.platform.errors import ServiceError
 from services.platform.jobs import unit_of_work
 
 

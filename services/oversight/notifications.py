@@ -26,7 +26,7 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from models import Notification, NotificationChannel, NotificationStatus, Team, db, utcnow
-from services.platform.errors import FieldErrors
+from services.errors import FieldErrors
 from services.platform.jobs import after_commit, unit_of_work
 from services.registries import registries
 from services.registries.clients.errors import RegistryError
@@ -231,8 +231,10 @@ def deliver(message_id: int) -> None:
             status_code = _post(url, kind, event, uid, payload, secret)
             if not 200 <= status_code < 300:
                 error = f"The receiver answered HTTP {status_code}."
-    except (OSError, requests.RequestException, smtplib.SMTPException, RegistryError) as e:
-        error = getattr(e, "message", None) or f"{type(e).__name__}: {str(e)[:300]}"
+    except RegistryError as e:
+        error = e.message
+    except (OSError, requests.RequestException, smtplib.SMTPException) as e:
+        error = f"{type(e).__name__}: {str(e)[:300]}"
     latency = int((time.monotonic() - started) * 1000)
     with unit_of_work():
         message = db.session.get(Notification, message_id)
@@ -302,3 +304,14 @@ def _send_mail(to: str, payload: dict) -> None:
 def recent(channel: NotificationChannel, limit: int = 50) -> list[Notification]:
     return list(db.session.scalars(select(Notification).where(Notification.channel_id == channel.id)
                                    .order_by(Notification.id.desc()).limit(limit)))
+
+
+def channels_of(team_id: int) -> list[NotificationChannel]:
+    """The team's notification channels by name."""
+    return list(db.session.scalars(select(NotificationChannel).where(NotificationChannel.team_id == team_id)
+                                   .order_by(NotificationChannel.name)))
+
+
+def delete_channel(channel: NotificationChannel) -> None:
+    """Remove a channel (its stored messages go with it)."""
+    db.session.delete(channel)

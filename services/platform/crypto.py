@@ -6,6 +6,12 @@ import hashlib
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from services.errors import BerthError
+
+
+class SecretUnreadable(BerthError, ValueError):
+    """A stored secret that the configured key cannot decrypt."""
+
 
 class SecretBox:
     def __init__(self, key_material: str):
@@ -19,5 +25,5 @@ class SecretBox:
         try:
             return self._fernet.decrypt(token.encode()).decode()
         except InvalidToken as e:
-            raise ValueError("A stored secret cannot be decrypted: was BERTH_ENCRYPTION_KEY "
-                             "(or BERTH_SECRET_KEY) changed?") from e
+            raise SecretUnreadable("A stored secret cannot be decrypted: was BERTH_ENCRYPTION_KEY "
+                                   "(or BERTH_SECRET_KEY) changed?") from e

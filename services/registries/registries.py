@@ -17,9 +17,9 @@ from flask import current_app
 from sqlalchemy import select
 
 from models import Component, Registry, Team, db, utcnow
+from services.errors import FieldErrors, ServiceError
 from services.platform import metrics, runtime
 from services.platform.crypto import SecretBox
-from services.platform.errors import FieldErrors, ServiceError
 from services.registries import clients as registry_clients
 from services.registries.clients import errors as reg_errors
 from services.registries.clients import ratelimit
@@ -428,3 +428,7 @@ def repositories(registry: Registry, query: str = "", page: int = 1, per_page: i
 def tag_details(registry: Registry, repository: str, tag: str) -> TagInfo:
     return client_for(registry).tag_info(repository, tag)
 
+
+def of_team(team_id: int) -> list[Registry]:
+    """The team's registries by name."""
+    return list(db.session.scalars(select(Registry).where(Registry.team_id == team_id).order_by(Registry.name)))

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from services.errors import BerthError
 
-class DeployError(Exception):
+
+class DeployError(BerthError):
     """A deploy step failed; the message is in plain words and safe to show."""
 
     def __init__(self, message: str, *, status: int | None = None):
         super().__init__(message)
-        self.message = message
         self.status = status
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 import json
 import re
 
+from services.errors import BerthError
 
-class RegistryError(Exception):
+
+class RegistryError(BerthError):
     """Base: something went wrong talking to a registry."""
 
     def __init__(self, message: str, *, status: int | None = None, response=None):
         super().__init__(message)
-        self.message = message
         self.status = status
         self.response = response
 

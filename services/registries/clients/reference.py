@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from services.errors import BerthError
+
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _PATH_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
 _TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
@@ -18,6 +20,10 @@ DOCKER_HUB = "docker.io"
 _HUB_ALIASES = {"docker.io", "index.docker.io"}
 _IMAGE_ID = re.compile(r"^[a-f0-9]{64}$")
 NAME_MAX = 255
+
+
+class BadReference(BerthError, ValueError):
+    """Not an image reference Docker would accept; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -63,31 +69,31 @@ def parse(text: str) -> ImageReference:
     """Parse a reference like nginx:1.27 or 127.0.0.1:5000/team/app@sha256:…; ValueError otherwise."""
     ref = (text or "").strip()
     if not ref:
-        raise ValueError("Enter an image reference, e.g. nginx:1.27.")
+        raise BadReference("Enter an image reference, e.g. nginx:1.27.")
     if len(ref) > 500 or any(c.isspace() for c in ref):
-        raise ValueError("An image reference has no spaces and at most 500 characters.")
+        raise BadReference("An image reference has no spaces and at most 500 characters.")
     if "://" in ref:
-        raise ValueError("Leave out the scheme: write registry.example.com/team/app:tag.")
+        raise BadReference("Leave out the scheme: write registry.example.com/team/app:tag.")
     name, digest = ref, None
     if "@" in ref:
         name, _, digest = ref.partition("@")
         if not _DIGEST_RE.match(digest):
-            raise ValueError("The digest must be sha256: followed by 64 hex characters.")
+            raise BadReference("The digest must be sha256: followed by 64 hex characters.")
     tag = None
     last = name.rsplit("/", 1)[-1]
     if ":" in last:
         name, _, tag = name.rpartition(":")
         problem = check_tag(tag)
         if problem:
-            raise ValueError(problem)
+            raise BadReference(problem)
     if _IMAGE_ID.match(name):
-        raise ValueError("That is an image id (64 hexadecimal characters), not a repository name.")
+        raise BadReference("That is an image id (64 hexadecimal characters), not a repository name.")
     first, sep, rest = name.partition("/")
     if sep and ("." in first or ":" in first or first == "localhost" or first.startswith("[")
                 or first != first.lower()):
         host, path = first, rest
         if not _HOST_RE.match(host):
-            raise ValueError(f"{host} is not a valid registry host.")
+            raise BadReference(f"{host} is not a valid registry host.")
     else:
         host, path = DOCKER_HUB, name
     if host.lower() in _HUB_ALIASES:
@@ -95,12 +101,12 @@ def parse(text: str) -> ImageReference:
     if host == DOCKER_HUB and "/" not in path:
         path = f"library/{path}"
     if path != path.lower():
-        raise ValueError("A repository name must be lowercase.")
+        raise BadReference("A repository name must be lowercase.")
     problem = check_repository(path)
     if problem:
-        raise ValueError(problem)
+        raise BadReference(problem)
     if len(f"{host}/{path}") > NAME_MAX:
-        raise ValueError(f"An image name (registry host and repository) has at most {NAME_MAX} characters.")
+        raise BadReference(f"An image name (registry host and repository) has at most {NAME_MAX} characters.")
     if tag is None and digest is None:
         tag = "latest"
     return ImageReference(host, path, tag, digest)

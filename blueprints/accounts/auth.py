@@ -5,10 +5,11 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_login import current_user, login_user, logout_user
 
 from blueprints.access import public, safe_next
-from blueprints.forms import EmptyForm, LoginForm, PasswordChangeForm, SetupForm
+from blueprints.accounts.forms import LoginForm, PasswordChangeForm, SetupForm
+from blueprints.forms import EmptyForm
 from services.accounts import accounts
+from services.errors import FieldErrors, apply_to_form
 from services.oversight import audit
-from services.platform.errors import FieldErrors, apply_to_form
 
 bp = Blueprint("auth", __name__)
 

@@ -6,11 +6,12 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from blueprints.access import safe_next
-from blueprints.forms import ChannelForm, EmptyForm
+from blueprints.forms import EmptyForm
+from blueprints.oversight.forms import ChannelForm
 from blueprints.scope import current_team, get_team_object_or_404, owner_required
-from models import Approval, NotificationChannel, db
+from models import Approval, NotificationChannel
+from services.errors import FieldErrors, ServiceError, apply_to_form
 from services.oversight import approvals, audit, notifications
-from services.platform.errors import FieldErrors, ServiceError, apply_to_form
 
 bp = Blueprint("oversight", __name__)
 
@@ -24,8 +25,7 @@ def _channel_form(**kwargs) -> ChannelForm:
 @bp.route("/team/notifications")
 def channels():
     team = current_team()
-    items = db.session.scalars(db.select(NotificationChannel).where(NotificationChannel.team_id == team.id)
-                               .order_by(NotificationChannel.name)).all()
+    items = notifications.channels_of(team.id)
     return render_template("oversight/channels.html", channels=items, smtp=notifications.smtp_settings())
 
 
@@ -89,7 +89,7 @@ def delete_channel(channel_id: int):
     if not EmptyForm().validate_on_submit():
         abort(400)
     audit.record(item.team_id, current_user.email, "channel.deleted", f"channel {item.name}")
-    db.session.delete(item)
+    notifications.delete_channel(item)
     flash(f"Deleted the channel {item.name}.", "success")
     return redirect(url_for("oversight.channels"))
 

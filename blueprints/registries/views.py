@@ -4,14 +4,15 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from blueprints.forms import EmptyForm, RegistryForm, WebhookSecretForm
+from blueprints.forms import EmptyForm
+from blueprints.registries.forms import RegistryForm, WebhookSecretForm
 from blueprints.render import is_htmx, page_or_block
 from blueprints.scope import current_team, get_team_object_or_404, is_owner, owner_required
 from models import Registry
 from services.components import components, listing
 from services.delivery import endpoints
+from services.errors import FieldErrors, ServiceError, apply_to_form
 from services.oversight import audit
-from services.platform.errors import FieldErrors, ServiceError, apply_to_form
 from services.registries import registries
 from services.registries.clients.errors import RegistryError
 

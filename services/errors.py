@@ -1,7 +1,17 @@
-"""Errors services raise for the view to show next to a field or as a message."""
+"""The one root of every error a person reads, and the errors services raise for the view to show
+next to a field or as a message. Pure: the registry clients and deploy drivers derive from it too."""
 
 
-class ServiceError(Exception):
+class BerthError(Exception):
+    """Root of every error whose `message` is written for a person and safe to show
+    (services' refusals, registry answers, deploy failures, webhook bodies, version ranges)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class ServiceError(BerthError):
     """A request that cannot be carried out; the message is safe to show."""
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, session, url_for
 from flask_login import current_user
 
-from blueprints.forms import (
-    EmptyForm,
+from blueprints.accounts.forms import (
     MemberForm,
     PasswordResetForm,
     RoleForm,
@@ -13,11 +12,19 @@ from blueprints.forms import (
     TeamSettingsForm,
     UserForm,
 )
-from blueprints.scope import admin_required, current_team, get_team_object_or_404, is_owner, owner_required
-from models import Membership, Role, User, db
+from blueprints.forms import EmptyForm
+from blueprints.scope import (
+    admin_required,
+    current_team,
+    get_team_object_or_404,
+    get_user_or_404,
+    is_owner,
+    owner_required,
+)
+from models import Membership, Role
 from services.accounts import accounts
+from services.errors import FieldErrors, ServiceError, apply_to_form
 from services.oversight import audit
-from services.platform.errors import FieldErrors, ServiceError, apply_to_form
 
 bp = Blueprint("teams", __name__, url_prefix="/team")
 
@@ -110,7 +117,7 @@ def users():
                          "administrator" if form.is_admin.data else "")
             flash(f"Created {user.email} in team {team.label}.", "success")
             return redirect(url_for("teams.users"))
-    all_users = db.session.scalars(db.select(User).order_by(User.email)).all()
+    all_users = accounts.all_users()
     return render_template("teams/users.html", form=form, users=all_users, reset_form=PasswordResetForm()), \
         422 if form.errors else 200
 
@@ -154,7 +161,7 @@ def settings():
 @bp.route("/users/<int:user_id>/password", methods=["POST"])
 @admin_required
 def reset_password(user_id: int):
-    user = db.get_or_404(User, user_id)
+    user = get_user_or_404(user_id)
     form = PasswordResetForm()
     if form.validate_on_submit():
         try:
@@ -170,7 +177,7 @@ def reset_password(user_id: int):
 @bp.route("/users/<int:user_id>/active", methods=["POST"])
 @admin_required
 def set_active(user_id: int):
-    user = db.get_or_404(User, user_id)
+    user = get_user_or_404(user_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
     try:
@@ -187,7 +194,7 @@ def set_active(user_id: int):
 @bp.route("/users/<int:user_id>/delete", methods=["POST"])
 @admin_required
 def delete_user(user_id: int):
-    user = db.get_or_404(User, user_id)
+    user = get_user_or_404(user_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
     email = user.email

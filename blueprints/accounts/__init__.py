@@ -1,0 +1,1 @@
+"""Accounts: signing in and setup (auth), teams, members and users (teams)."""

@@ -1,0 +1,131 @@
+"""What a person does to a running component: start, restart, scale, resume, redeploy, roll back, stop, delete."""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from blueprints.components.blueprint import (
+    RECENT,
+    action_target,
+    audit_component,
+    bp,
+    detail_context,
+    queue_release,
+)
+from blueprints.components.forms import ScaleForm
+from blueprints.scope import current_team, get_team_object_or_404
+from models import Component, Release
+from services.components import listing, operations, releases
+from services.deploy.deployers import disabled_reason
+from services.deploy.drivers.spec import DeployError
+from services.errors import BerthError, FieldErrors, apply_to_form
+from services.oversight import audit
+from services.registries.clients.errors import RegistryError
+
+
+@bp.route("/<int:component_id>/start", methods=["POST"])
+def start(component_id: int):
+    component = action_target(component_id)
+    return queue_release(component, lambda: releases.start(component, current_user.email),
+                         f"Starting {component.name}.", "component.started")
+
+
+@bp.route("/<int:component_id>/restart", methods=["POST"])
+def restart(component_id: int):
+    component = action_target(component_id)
+    try:
+        releases.restart(component)
+    except BerthError as e:
+        flash(f"Could not restart {component.name}: {e.message}", "error")
+    else:
+        audit_component(component, "component.restarted")
+        flash(f"Restarting {component.name}.", "success")
+    return redirect(url_for("components.detail", component_id=component.id))
+
+
+@bp.route("/<int:component_id>/scale", methods=["POST"])
+def scale(component_id: int):
+    component = get_team_object_or_404(Component, component_id)
+    form = ScaleForm()
+    if form.validate_on_submit():
+        try:
+            release = operations.scale(component, form.replicas.data, current_user.email)
+        except FieldErrors as e:
+            apply_to_form(form, e)
+        else:
+            audit_component(component, "component.scaled", f"{form.replicas.data} replicas, release #{release.seq}")
+            flash(f"Scaling {component.name} to {form.replicas.data}: release #{release.seq}.", "info")
+            return redirect(url_for("components.detail", component_id=component.id))
+    context = detail_context(component)
+    context["scale_form"] = form
+    return render_template("components/detail.html", **context, deploy_disabled=disabled_reason(),
+                           outcomes=listing.outcomes(component_id=component.id, per_page=RECENT)), 422
+
+
+@bp.route("/<int:component_id>/resume", methods=["POST"])
+def resume(component_id: int):
+    component = action_target(component_id)
+    audit_component(component, "component.resumed", "auto-deploy resumed")
+    try:
+        outcome = operations.resume(component, current_user.email)
+    except RegistryError as e:
+        flash(f"Auto-deploy resumed; the registry could not be asked for the newest tag: {e.message}", "warning")
+    else:
+        flash("Auto-deploy resumed. " + (f"Newest matching tag {outcome.tag}: {outcome.reason}." if outcome
+                                         else "Nothing newer to deploy."), "success")
+    return redirect(url_for("components.detail", component_id=component.id))
+
+
+@bp.route("/<int:component_id>/bad-digests/clear", methods=["POST"])
+def clear_bad(component_id: int):
+    component = action_target(component_id)
+    digest = request.form.get("digest", "")[:100]
+    releases.clear_bad(component, digest)
+    audit_component(component, "component.cleared_bad_digest", digest[:100])
+    flash(f"{digest[:19]} may be auto-deployed again.", "success")
+    return redirect(url_for("components.detail", component_id=component.id))
+
+
+@bp.route("/<int:component_id>/redeploy", methods=["POST"])
+def redeploy(component_id: int):
+    component = action_target(component_id)
+    return queue_release(component, lambda: releases.redeploy(component, current_user.email),
+                  f"Redeploying {component.name} from {component.image}:{component.tag}.", "component.redeployed")
+
+
+@bp.route("/<int:component_id>/releases/<int:release_id>/rollback", methods=["POST"])
+def rollback(component_id: int, release_id: int):
+    component = action_target(component_id)
+    release = get_team_object_or_404(Release, release_id)
+    if release.component_id != component.id:
+        abort(404)
+    return queue_release(component, lambda: releases.rollback(release, current_user.email),
+                  f"Rolling back to release #{release.seq} ({release.tag}, {(release.digest or '')[:19]}) "
+                  "with its settings.", "component.rolled_back")
+
+
+@bp.route("/<int:component_id>/stop", methods=["POST"])
+def stop(component_id: int):
+    component = action_target(component_id)
+    try:
+        releases.stop_component(component)
+    except DeployError as e:
+        flash(f"Could not stop {component.name}: {e.message}", "error")
+        return redirect(url_for("components.detail", component_id=component.id))
+    audit_component(component, "component.stopped")
+    flash(f"Stopped {component.name}.", "success")
+    return redirect(url_for("components.detail", component_id=component.id))
+
+
+@bp.route("/<int:component_id>/delete", methods=["POST"])
+def delete(component_id: int):
+    component = action_target(component_id)
+    name = component.name
+    try:
+        releases.delete_component(component)
+    except DeployError as e:
+        flash(f"Could not remove {name} from the runtime, so it was kept: {e.message}", "error")
+        return redirect(url_for("components.detail", component_id=component.id))
+    audit.record(current_team().id, current_user.email, "component.deleted", f"component {name}")
+    flash(f"Deleted {name} and what it ran.", "success")
+    return redirect(url_for("components.index"))

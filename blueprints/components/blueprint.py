@@ -1,0 +1,45 @@
+"""The components blueprint and what its page groups share: the component page's context, and how
+an action finds, audits and queues."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, url_for
+from flask_login import current_user
+
+from blueprints.components.forms import ScaleForm
+from blueprints.forms import EmptyForm
+from blueprints.scope import get_team_object_or_404
+from models import Component
+from services.components import operations
+from services.errors import ServiceError
+from services.oversight import approvals, audit
+
+bp = Blueprint("components", __name__, url_prefix="/components")
+RECENT = 10  # releases and deliveries on the component page; the rest on their own pages
+
+
+def detail_context(component: Component) -> dict:
+    return {"component": component, "view": operations.view(component, RECENT),
+            "scale_form": ScaleForm(replicas=component.replicas), "approvals": approvals.pending(component)}
+
+
+def action_target(component_id: int):
+    component = get_team_object_or_404(Component, component_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    return component
+
+
+def audit_component(component: Component, action: str, summary: str = "") -> None:
+    audit.record(component.team_id, current_user.email, action, f"component {component.name}", summary)
+
+
+def queue_release(component: Component, start, done: str, action: str):
+    """Queue a release (redeploy, rollback) and say so, or say why not; back to the component."""
+    try:
+        release = start()
+    except ServiceError as e:
+        flash(e.message, "error")
+    else:
+        audit_component(component, action, f"release #{release.seq} of {release.tag}")
+        flash(done, "info")
+    return redirect(url_for("components.detail", component_id=component.id))

@@ -1,0 +1,230 @@
+"""The component form and its sub-forms, and the helpers that move values between it and the services."""
+from __future__ import annotations
+
+import re
+
+from flask import request
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    FieldList,
+    Form,
+    FormField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, NumberRange, Optional, ValidationError
+
+from blueprints.scope import current_team
+from models import Component
+from services.components import components
+from services.delivery.triggers import KINDS as TRIGGER_KINDS
+from services.deploy.drivers.spec import HealthCheck, Port
+from services.errors import FieldErrors, apply_to_form
+from services.registries import registries
+
+
+class EnvForm(Form):
+    name = StringField("Name")
+    value = StringField("Value")
+
+
+class PortForm(Form):
+    port = IntegerField("Container port", validators=[Optional(), NumberRange(1, 65535, "Use a port from 1 to 65535.")])
+    protocol = SelectField("Protocol", choices=[SelectChoice("TCP", "TCP"), SelectChoice("UDP", "UDP")])
+    expose = BooleanField("Expose")
+    host_port = IntegerField("Host port (podman)", validators=[
+        Optional(), NumberRange(1, 65535, "Use a port from 1 to 65535.")],
+        description="Empty: one is assigned from the host port range")
+    public_host = StringField("Public host (Kubernetes Ingress)", description="e.g. app.example.com; optional")
+
+
+class ComponentForm(FlaskForm):
+    source = SelectField("Image source", choices=[SelectChoice("registry", "A connected registry"),
+                                                  SelectChoice("reference", "An image reference")])
+    registry_id = SelectField("Registry", coerce=str, validate_choice=False)
+    image = StringField("Image", description="Repository in the registry, e.g. team/app; or a full reference "
+                        "such as nginx:1.27 or ghcr.io/org/app:tag")
+    tag = StringField("Tag")
+    name = StringField("Component name", description="Lowercase letters, digits and dashes; names the Deployment")
+    application = StringField("Application", description="Pick one or type a new name")
+    replicas = IntegerField("Replicas", default=1, validators=[
+        InputRequired("Enter how many replicas to run."), NumberRange(1, 50, "Use 1 to 50 replicas.")])
+    memory_mb = IntegerField("Memory limit (MiB)", default=256, validators=[
+        InputRequired("Enter a memory limit in MiB."),
+        NumberRange(4, 131072, "Use a memory limit from 4 MiB to 131072 MiB (128 GiB).")])
+    cpu_millicores = IntegerField("CPU limit (millicores, optional)", validators=[
+        Optional(), NumberRange(10, 64000, "Use 10 to 64000 millicores.")])
+    env = FieldList(FormField(EnvForm), min_entries=0, max_entries=200)
+    ports = FieldList(FormField(PortForm), min_entries=0, max_entries=50)
+    create_anyway = BooleanField("Create anyway: the registry cannot be reached now; the release checks the tag later")
+    health_kind = SelectField("Health check", choices=[SelectChoice("none", "None"), SelectChoice("http", "HTTP GET"),
+                                                        SelectChoice("tcp", "TCP connect")], default="none")
+    health_port = IntegerField("Port", validators=[Optional(), NumberRange(1, 65535, "Use a port from 1 to 65535.")])
+    health_path = StringField("Path (HTTP)", default="/", description="e.g. /healthz; answers 200-399 pass")
+    health_initial_delay = IntegerField("Initial delay (s)", default=0, validators=[
+        Optional(), NumberRange(0, 3600, "Use 0 to 3600 seconds.")])
+    health_period = IntegerField("Period (s)", default=10, validators=[
+        Optional(), NumberRange(1, 3600, "Use 1 to 3600 seconds.")])
+    health_failure_threshold = IntegerField("Failures before unhealthy", default=3, validators=[
+        Optional(), NumberRange(1, 100, "Use 1 to 100 failures.")])
+
+    def validate_health_port(self, field):
+        if self.health_kind.data in ("http", "tcp") and field.data is None and not field.errors:
+            raise ValidationError("Enter the port the health check connects to.")
+
+    def validate_image(self, field):
+        if not (field.data or "").strip():
+            raise ValidationError("Choose an image from the registry or type a reference.")
+
+    def validate_tag(self, field):
+        if self.source.data == "registry" and not (field.data or "").strip():
+            raise ValidationError("Choose a tag.")
+
+    def validate_registry_id(self, field):
+        # Without a registry, a repository path would silently become a Docker Hub image anyone may own.
+        if self.source.data == "registry" and not (field.data or "").isdigit():
+            raise ValidationError("Choose one of your team's registries (or pick \"An image reference\").")
+
+
+class ScaleForm(FlaskForm):
+    replicas = IntegerField("Replicas", validators=[
+        InputRequired("Enter how many replicas to run."), NumberRange(1, 50, "Use 1 to 50 replicas.")])
+
+
+class BuildSourceForm(FlaskForm):
+    auto_deploy = BooleanField("Deploy automatically when a matching tag is pushed")
+    trigger_kind = SelectField("Trigger rule", choices=[SelectChoice(k, label) for k, label in TRIGGER_KINDS.items()])
+    trigger_pattern = StringField("Pattern", description="Regular expression matched against the whole tag (RE2), "
+                                  "e.g. v5.*; or a version range, e.g. >=5.0.0 <6, ~5.1, ^5")
+    include_prereleases = BooleanField("Include pre-releases (e.g. 5.2.0-rc.1)")
+    no_downgrade = BooleanField("Never deploy an older version than the one running")
+    platform_only = BooleanField("Only when the image has my platform")
+    platform = StringField("Platform", default="linux/amd64", description="os/architecture[/variant] the "
+                           "runtime needs, e.g. linux/amd64 or linux/arm64/v8; a tag without it waits")
+    cooldown_minutes = IntegerField("Cooldown (minutes, optional)", validators=[
+        Optional(), NumberRange(1, 10080, "Use 1 to 10080 minutes (a week).")],
+        description="Deploy only tags first seen at least this long ago")
+    require_approval = BooleanField("Require approval before an automatic deploy",
+                                    description="Manual deploys and rollbacks never wait.")
+    approvals_required = IntegerField("Approvals needed", default=1, validators=[
+        Optional(), NumberRange(1, 10, "Use 1 to 10 approvals.")])
+    approval_hours = IntegerField("Approval expires after (hours)", default=24, validators=[
+        Optional(), NumberRange(1, 720, "Use 1 to 720 hours.")])
+    approvals_owners_only = BooleanField("Only owners may approve")
+    poll_interval = IntegerField("Poll every (seconds, optional)", validators=[
+        Optional(), NumberRange(15, 86400, "Use 15 to 86400 seconds.")],
+        description="Polling is the fallback for registries that cannot send webhooks; empty uses the default")
+    webhook_secret = PasswordField("Webhook secret (optional)", description="When set, deliveries must carry it as "
+                                   "an Authorization header or an X-Hub-Signature-256 HMAC. Leave empty to keep it.")
+    clear_secret = BooleanField("Remove the webhook secret")
+
+
+def component_form(**kwargs) -> ComponentForm:
+    form = ComponentForm(**kwargs)
+    form.registry_id.choices = [SelectChoice("", "— choose —")] + [
+        SelectChoice(str(r.id), r.name) for r in team_registries()]
+    return form
+
+
+def suggest_name(image: str) -> str:
+    last = image.split("@")[0].rsplit("/", 1)[-1].split(":")[0].lower()
+    return re.sub(r"[^a-z0-9-]+", "-", last).strip("-")[:63] or "app"
+
+
+def prefill(form: ComponentForm, details) -> None:
+    while len(form.ports):
+        form.ports.pop_entry()
+    for port, proto in details.exposed_ports:
+        form.ports.append_entry({"port": port, "protocol": proto, "expose": True})
+    while len(form.env):
+        form.env.pop_entry()
+    for name, value in details.env:
+        if name not in ("PATH", "HOME", "HOSTNAME"):
+            form.env.append_entry({"name": name, "value": value})
+
+
+def component_input(form: ComponentForm) -> components.ComponentInput:
+    from_registry = form.source.data == "registry"
+    registry_id = form.registry_id.data if from_registry else None
+    return components.ComponentInput(
+        name=(form.name.data or "").strip(), application=form.application.data or "",
+        registry_id=int(registry_id) if registry_id and registry_id.isdigit() else None,
+        image=(form.image.data or "").strip(), tag=(form.tag.data or "").strip(),
+        replicas=form.replicas.data, memory_mb=form.memory_mb.data, cpu_millicores=form.cpu_millicores.data,
+        env=[(e.form.name.data.strip(), e.form.value.data or "") for e in form.env if (e.form.name.data or "").strip()
+             or e.form.value.data],
+        ports=[Port(p.form.port.data, p.form.protocol.data, bool(p.form.expose.data), p.form.host_port.data,
+                    (p.form.public_host.data or "").strip().lower() or None)
+               for p in form.ports if p.form.port.data],
+        health=health_check(form), create_anyway=bool(form.create_anyway.data))
+
+
+def health_check(form: ComponentForm) -> HealthCheck | None:
+    if form.health_kind.data not in ("http", "tcp"):
+        return None
+    return HealthCheck(form.health_kind.data, form.health_port.data or 0, (form.health_path.data or "/").strip(),
+                       form.health_initial_delay.data or 0, form.health_period.data or 10,
+                       form.health_failure_threshold.data or 3)
+
+
+def fill(form: ComponentForm, component: Component) -> None:
+    """The edit form, filled with the component's saved settings (secret-like values left out)."""
+    form.source.data = "registry" if component.registry_id else "reference"
+    form.registry_id.data = str(component.registry_id or "")
+    form.image.data, form.tag.data = component.image, component.tag
+    form.name.data, form.application.data = component.name, component.application.name
+    form.replicas.data, form.memory_mb.data = component.replicas, component.memory_mb
+    form.cpu_millicores.data = component.cpu_millicores
+    for name, value in component.env or []:
+        form.env.append_entry({"name": name, "value": "" if components.SECRET_NAME.search(name) else value})
+    for p in component.ports or []:
+        form.ports.append_entry({"port": p["port"], "protocol": p.get("protocol", "TCP"),
+                                 "expose": p.get("expose", True), "host_port": p.get("host_port"),
+                                 "public_host": p.get("public_host") or ""})
+    h = component.health or {}
+    form.health_kind.data = h.get("kind", "none")
+    form.health_port.data, form.health_path.data = h.get("port"), h.get("path") or "/"
+    form.health_initial_delay.data = h.get("initial_delay", 0)
+    form.health_period.data = h.get("period", 10)
+    form.health_failure_threshold.data = h.get("failure_threshold", 3)
+
+
+def apply_errors(form: ComponentForm, error: FieldErrors, keep_existing: bool = False) -> None:
+    """Service errors name list rows as env-0-name / ports-1-port; put them on those inputs. With
+    `keep_existing`, a field the form already found wrong keeps its own message (one per field)."""
+    rest = {}
+    for key, message in error.errors.items():
+        m = re.fullmatch(r"(env|ports)-(\d+)-(\w+)", key)
+        if m and int(m.group(2)) < len(getattr(form, m.group(1))):
+            sub = getattr(form, m.group(1))[int(m.group(2))].form[m.group(3)]
+            if not (keep_existing and sub.errors):
+                sub.errors = list(sub.errors) + [message]
+        elif keep_existing and getattr(getattr(form, key, None), "errors", None):
+            continue
+        else:
+            rest[key] = message
+    if rest:
+        apply_to_form(form, FieldErrors(rest))
+
+
+def add_row(form: ComponentForm) -> bool:
+    """"Add variable" / "Add port" without JavaScript: the form comes back with one more row."""
+    action = request.form.get("action", "")
+    if action not in ("add-env", "add-port"):
+        return False
+    (form.env if action == "add-env" else form.ports).append_entry()
+    for field_ in form:
+        field_.errors = [] if not isinstance(field_.errors, dict) else {}
+    return True
+
+
+def team_registries():
+    return registries.of_team(current_team().id)
+
+
+def team_applications():
+    return components.applications_of_team(current_team().id)

@@ -1,0 +1,1 @@
+"""Delivery: the webhook intake (hooks) and replaying stored deliveries (replay)."""
