@@ -20,11 +20,12 @@ from models import MAX_ID, User, db
 from services.accounts import accounts
 from services.delivery import polling
 from services.errors import BerthError, ServiceError
-from services.platform import retention, runtime
+from services.platform import retention, runtime, scheduler
 from services.platform.background import BackgroundRunner
 from services.platform.jobs import run_after_commit
 from services.platform.logs import configure_logging
 from services.platform.validation import check_email, check_password, check_team_name
+from services.registries import pullsecrets
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -216,6 +217,15 @@ def register_commands(app: Flask) -> None:
         click.echo(f"Pruned {retention.prune()}.")
 
 
+def leader_jobs(app: Flask) -> list[scheduler.Job]:
+    """What exactly one process runs: polling (each component at its own interval), retention every
+    BERTH_PRUNE_EVERY seconds, and the pull-Secret refresh every BERTH_PULL_SECRET_REFRESH_EVERY."""
+    cfg = app.config
+    return [scheduler.Job("poll cycle", polling.run_cycle, lambda: 0),
+            scheduler.Job("retention", retention.prune, lambda: cfg["BERTH_PRUNE_EVERY"]),
+            scheduler.Job("pull secret refresh", pullsecrets.refresh, lambda: cfg["BERTH_PULL_SECRET_REFRESH_EVERY"])]
+
+
 def register_services(app: Flask) -> None:
     """Background work (deploy and delivery workers, the poller), started by the first request so
     CLI commands never run it; `runtime.of(app).shutdown()` stops it."""
@@ -228,7 +238,8 @@ def register_services(app: Flask) -> None:
             state.notify_kick = runner.notifier.kick
             state.shutdowns.append(runner.shutdown)
         if app.config["BERTH_SCHEDULER"]:
-            state.shutdowns.append(polling.start_poller(app))
+            tick = max(1, min(app.config["BERTH_POLL_INTERVAL"], 15))
+            state.shutdowns.append(scheduler.start(app, leader_jobs(app), tick))
 
     state.starter = start
     app.before_request(state.start)

@@ -31,6 +31,17 @@ def _pod_prefix(raw: str) -> str:
     return raw
 
 
+def _password_hash(raw: str) -> str:
+    """Werkzeug's scrypt with its cost as N:r:p. The default is Werkzeug's own; the test suite lowers N
+    (a cheaper hash is the same code path), and nothing below N=1024 is accepted."""
+    match = re.fullmatch(r"scrypt:(\d+):(\d+):(\d+)", raw)
+    n = int(match.group(1)) if match else 0
+    if not match or n < 1024 or n & (n - 1) or not 1 <= int(match.group(2)) <= 64 or not 1 <= int(match.group(3)) <= 16:
+        raise ConfigError(f"BERTH_PASSWORD_HASH must look like scrypt:32768:8:1 (N a power of two, at least 1024), "
+                          f"got {raw!r}")
+    return raw
+
+
 def _port_range(raw: str) -> tuple[int, int]:
     try:
         low, high = (int(x) for x in raw.split("-", 1))
@@ -92,6 +103,9 @@ def load(environ=None) -> dict:
         "BERTH_DEPLOY_WORKERS": _int(environ, "BERTH_DEPLOY_WORKERS", 4),
         "BERTH_ROLLOUT_TIMEOUT": _int(environ, "BERTH_ROLLOUT_TIMEOUT", 300),
         "BERTH_STALE_SECONDS": _int(environ, "BERTH_STALE_SECONDS", 120),
+        # Seconds between the notification sender's looks for due messages (it is also woken at once
+        # when a message is stored in this process).
+        "BERTH_NOTIFY_EVERY": _int(environ, "BERTH_NOTIFY_EVERY", 1.0, float),
         "BERTH_LOG_FORMAT": environ.get("BERTH_LOG_FORMAT", "text"),
         # podman: exposed ports without a chosen host port get one from this range; they are
         # published on BERTH_PUBLISH_ADDRESS and linked at BERTH_ACCESS_HOST (default: the host of
@@ -99,6 +113,7 @@ def load(environ=None) -> dict:
         "BERTH_HOST_PORTS": _port_range(environ.get("BERTH_HOST_PORTS", "20000-29999")),
         "BERTH_PUBLISH_ADDRESS": environ.get("BERTH_PUBLISH_ADDRESS", "127.0.0.1"),
         "BERTH_ACCESS_HOST": environ.get("BERTH_ACCESS_HOST", ""),
+        "BERTH_PASSWORD_HASH": _password_hash(environ.get("BERTH_PASSWORD_HASH", "scrypt:32768:8:1")),
         "BERTH_PODMAN_POD_PREFIX": _pod_prefix(environ.get("BERTH_PODMAN_POD_PREFIX", "")),
         # Retention (services/platform/retention.py): pruned by the leader every BERTH_PRUNE_EVERY seconds.
         "BERTH_DELIVERY_RETENTION_DAYS": _int(environ, "BERTH_DELIVERY_RETENTION_DAYS", 30.0, float),

@@ -195,7 +195,9 @@ class ReleaseStatus(enum.StrEnum):
     CANCELLED = "cancelled"  # a newer release replaced it before it ran
 
 
-ACTIVE_RELEASE_STATUSES = (ReleaseStatus.PENDING, ReleaseStatus.DEPLOYING)
+# A release still under way (waiting for a worker or rolling out); see retention.KEPT_RELEASE_STATUSES
+# for those never pruned.
+UNFINISHED_RELEASE_STATUSES = (ReleaseStatus.PENDING, ReleaseStatus.DEPLOYING)
 
 
 class Component(db.Model):
@@ -280,7 +282,8 @@ class Release(db.Model):
     tag: Mapped[str] = mapped_column(String(128))
     digest: Mapped[str | None] = mapped_column(String(100))
     image_ref: Mapped[str | None] = mapped_column(String(500))
-    trigger: Mapped[str] = mapped_column(String(16))  # manual / webhook / poll / rollback
+    # manual / webhook / poll / rollback / auto-rollback / start / scale / approval / resume
+    trigger: Mapped[str] = mapped_column(String(16))
     triggered_by: Mapped[str] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16), default=ReleaseStatus.PENDING, index=True)
     message: Mapped[str | None] = mapped_column(String(1000))
@@ -298,7 +301,7 @@ class Release(db.Model):
 
     @property
     def in_progress(self) -> bool:
-        return self.status in ACTIVE_RELEASE_STATUSES
+        return self.status in UNFINISHED_RELEASE_STATUSES
 
 
 class NotificationChannel(db.Model):

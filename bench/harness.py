@@ -18,7 +18,7 @@ def berth_app(**config):
     from flask_migrate import upgrade
 
     from app import create_app
-    from tests.conftest import LiveServer
+    from tests.fixtures.servers import LiveServer
 
     tmp = Path(tempfile.mkdtemp(prefix="berth-bench-"))
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp / 'berth.db'}", "BERTH_SCHEDULER": False,

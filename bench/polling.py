@@ -47,7 +47,7 @@ def _seed(app, url: str, digest: str) -> None:
 
     from models import Application, Component, Registry, db
     from services.accounts import accounts
-    from services.registries.registries import secret_box
+    from services.platform.crypto import secret_box
 
     with app.app_context():
         team = accounts.get_or_create_team("bench")

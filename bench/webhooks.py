@@ -21,7 +21,7 @@ def seed(app, registry_url: str, components: list[dict]):
     """A registry and components written straight to the database; returns (registry id, token)."""
     from models import Application, Component, Registry, db
     from services.accounts import accounts
-    from services.registries.registries import secret_box
+    from services.platform.crypto import secret_box
 
     with app.app_context():
         team = accounts.get_or_create_team("bench")

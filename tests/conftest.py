@@ -3,15 +3,16 @@ from __future__ import annotations
 
 import os
 import secrets
-import threading
 import uuid
 
 import pytest
 from sqlalchemy import create_engine, text
-from werkzeug.serving import make_server
 
 os.environ.setdefault("BERTH_SECRET_KEY", "test-secret-key-" + "x" * 32)
 os.environ.setdefault("BERTH_SCHEDULER", "off")
+# Password hashes at a lower scrypt cost (the same code path): Werkzeug's default costs 0.2 s of CPU
+# per hash, and most tests sign a user in. tests/accounts checks the production default.
+os.environ.setdefault("BERTH_PASSWORD_HASH", "scrypt:1024:8:1")
 # Only 127.0.0.1 is contacted: boto3 and google-auth never look for cloud metadata services.
 os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 os.environ["NO_GCE_CHECK"] = "True"
@@ -26,6 +27,17 @@ pytest_plugins = ["tests.fixtures.registry", "tests.fixtures.browser", "tests.fi
 
 PG_ADMIN_URL = os.environ.get("BERTH_TEST_PG_ADMIN_URL",
                               "postgresql+psycopg://root@127.0.0.1:5432/postgres")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `own_postgres` make their own PostgreSQL database whatever the pass: they are the
+    same test in the SQLite pass, so only the PostgreSQL pass runs them (deselected, not skipped)."""
+    if os.environ.get("BERTH_TEST_DATABASE") == "postgresql":
+        return
+    own = [item for item in items if item.get_closest_marker("own_postgres")]
+    if own:
+        config.hook.pytest_deselected(items=own)
+        items[:] = [item for item in items if not item.get_closest_marker("own_postgres")]
 
 
 @pytest.fixture(scope="session")
@@ -148,26 +160,10 @@ def auth(client, make_user):
     return AuthActions(client, make_user)
 
 
-class LiveServer:
-    def __init__(self, app):
-        self.app = app
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.port = self.server.server_port
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.thread.join(5)
-
-
 @pytest.fixture
 def live_server(app):
     """The test's app served over real HTTP on a free loopback port."""
+    from tests.fixtures.servers import LiveServer
     with LiveServer(app) as server:
         app.config["BERTH_EXTERNAL_URL"] = server.url
         yield server

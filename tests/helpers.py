@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from models import Application, Component, Registry, Team, db
 from services.accounts import accounts
-from services.registries.registries import secret_box
+from services.platform.crypto import secret_box
 from tests.fixtures import slots
 
 _names = count(1)

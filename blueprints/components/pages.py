@@ -15,6 +15,7 @@ from blueprints.scope import current_team, get_team_object_or_404
 from models import Component, ReleaseStatus
 from services.components import listing, operations
 from services.deploy.deployers import disabled_reason
+from services.platform.pagination import page_number
 
 
 @bp.route("/")
@@ -22,7 +23,7 @@ def index():
     """The team's components, 50 a page, filtered by name, application and state."""
     team_id = current_team().id
     args = request.args
-    rows = listing.components(team_id, listing.page_number(args.get("page")), name=args.get("name", "")[:63].strip(),
+    rows = listing.components(team_id, page_number(args.get("page")), name=args.get("name", "")[:63].strip(),
                               application=args.get("application", "")[:63], state=args.get("state", ""))
     return page_or_block("components/index.html", "results", rows=rows, first_link=operations.first_link,
                          applications=listing.application_names(team_id), states=listing.STATES)
@@ -52,7 +53,7 @@ def status(component_id: int):
 def release_list(component_id: int):
     """Every release of the component, 50 a page, filtered by status."""
     component = get_team_object_or_404(Component, component_id)
-    rows = listing.releases(component.id, listing.page_number(request.args.get("page")),
+    rows = listing.releases(component.id, page_number(request.args.get("page")),
                             status=request.args.get("status", ""))
     return page_or_block("components/releases.html", "results", component=component, rows=rows,
                          statuses=list(ReleaseStatus))
@@ -62,7 +63,7 @@ def release_list(component_id: int):
 def delivery_list(component_id: int):
     """What every delivery meant for the component, 50 a page, filtered by outcome and repository."""
     component = get_team_object_or_404(Component, component_id)
-    rows = listing.outcomes(listing.page_number(request.args.get("page")), component_id=component.id,
+    rows = listing.outcomes(page_number(request.args.get("page")), component_id=component.id,
                             outcome=request.args.get("outcome", ""),
                             repository=request.args.get("repository", "")[:255])
     return page_or_block("components/deliveries.html", "results", component=component, outcomes=rows,

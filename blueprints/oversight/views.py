@@ -12,6 +12,7 @@ from blueprints.scope import current_team, get_team_object_or_404, owner_require
 from models import Approval, NotificationChannel
 from services.errors import FieldErrors, ServiceError, apply_to_form
 from services.oversight import approvals, audit, notifications
+from services.platform.pagination import page_number
 
 bp = Blueprint("oversight", __name__)
 
@@ -126,8 +127,7 @@ def reject(approval_id: int):
 
 @bp.route("/team/audit")
 def audit_log():
-    page = max(1, min(request.args.get("page", 1, type=int), 100_000))
     action = request.args.get("action", "")[:64]
-    entries, total = audit.page(current_team().id, page, action=action)
-    return render_template("oversight/audit.html", entries=entries, total=total, page=page, action=action,
-                           pages=max(1, -(-total // 50)))
+    rows = audit.page(current_team().id, page_number(request.args.get("page")), action=action)
+    return render_template("oversight/audit.html", entries=rows.items, total=rows.total, page=rows.page,
+                           action=action, pages=rows.pages)

@@ -13,6 +13,7 @@ from services.components import components, listing
 from services.delivery import endpoints
 from services.errors import FieldErrors, ServiceError, apply_to_form
 from services.oversight import audit
+from services.platform.pagination import page_number
 from services.registries import registries
 from services.registries.clients.errors import RegistryError
 
@@ -31,7 +32,7 @@ def _input(form: RegistryForm) -> registries.RegistryInput:
 @bp.route("/")
 def index():
     """The team's registries, 50 a page, filtered by name or URL."""
-    rows = listing.registries(current_team().id, listing.page_number(request.args.get("page")),
+    rows = listing.registries(current_team().id, page_number(request.args.get("page")),
                               name=request.args.get("name", "")[:63].strip())
     return page_or_block("registries/index.html", "results", rows=rows)
 
@@ -193,7 +194,7 @@ def webhook(registry_id: int):
             return redirect(url_for("registries.webhook", registry_id=registry.id))
     hook_url = current_app.config["BERTH_EXTERNAL_URL"] + url_for(
         "hooks.registry_hook", registry_id=registry.id, token=registry.webhook_token)
-    outcomes = listing.outcomes(listing.page_number(request.args.get("page")), registry_id=registry.id,
+    outcomes = listing.outcomes(page_number(request.args.get("page")), registry_id=registry.id,
                                 outcome=request.args.get("outcome", ""),
                                 repository=request.args.get("repository", "")[:255])
     return page_or_block("registries/webhook.html", "results", 422 if form.errors else 200, registry=registry,

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cache
 
+from flask import current_app
 from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -11,8 +13,15 @@ from models import MAX_ID, Component, LoginFailure, Membership, Role, Team, User
 from services.errors import FieldErrors, ServiceError
 from services.platform.validation import check_password, check_team_name, check_team_slug, slugify
 
-# Compared against when the email is unknown, so a login takes the same time either way.
-_DUMMY_HASH = generate_password_hash("berth-dummy-password", method="scrypt")
+
+def _hash(password: str) -> str:
+    return generate_password_hash(password, method=current_app.config["BERTH_PASSWORD_HASH"])
+
+
+@cache
+def _dummy_hash(method: str) -> str:
+    """Compared against when the email is unknown, so a login takes the same time either way."""
+    return generate_password_hash("berth-dummy-password", method=method)
 
 
 def normalize_email(email: str) -> str:
@@ -31,7 +40,7 @@ def create_user(email: str, password: str, *, is_admin: bool = False) -> User:
     email = normalize_email(email)
     if find_user(email) is not None:
         raise FieldErrors({"email": "A user with this email already exists."})
-    user = User(email=email, password_hash=generate_password_hash(password, method="scrypt"),
+    user = User(email=email, password_hash=_hash(password),
                 is_admin=is_admin)
     db.session.add(user)
     db.session.flush()
@@ -102,7 +111,7 @@ def first_setup(email: str, password: str, team_name: str) -> User:
 def authenticate(email: str, password: str) -> User | None:
     user = find_user(email)
     if user is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(current_app.config["BERTH_PASSWORD_HASH"]), password)
         return None
     return user if check_password_hash(user.password_hash, password) and user.active else None
 
@@ -225,7 +234,7 @@ def set_password(user: User, new: str) -> None:
     problem = check_password(new)
     if problem:
         raise FieldErrors({"new_password": problem})
-    user.password_hash = generate_password_hash(new, method="scrypt")
+    user.password_hash = _hash(new)
     user.session_version += 1
     db.session.flush()
 

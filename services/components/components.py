@@ -10,9 +10,11 @@ from sqlalchemy import func, select
 from models import MAX_ID, Application, Component, Registry, Release, Team, db
 from services.components import releases, settings
 from services.delivery import autodeploy, endpoints, triggers
-from services.deploy.deployers import get_deployer
+from services.deploy.deployers import get_deployer, replicas_problem
 from services.deploy.drivers.spec import HealthCheck, Port
 from services.errors import FieldErrors
+from services.platform.pagination import Page
+from services.platform.sentinel import NOT_PASSED, NotPassed
 from services.registries import images, registries
 from services.registries.clients import reference
 from services.registries.clients.errors import RegistryAuthError, RegistryError, RegistryForbidden, RegistryNotFound
@@ -119,10 +121,9 @@ def _check(team: Team, data: ComponentInput, existing: Component | None = None) 
                                                   "digits, dashes, dots).")
     problems.update(_host_port_problems(team, data.ports, existing))
     problems.update(_health_problems(data))
-    limit = getattr(get_deployer(), "max_replicas", None)
-    if limit is not None and (data.replicas or 1) > limit:
-        problems["replicas"] = ("This Berth deploys with podman, which runs one replica of a component "
-                                "(`podman kube play` starts one pod); use 1, or deploy to Kubernetes to scale.")
+    problem = replicas_problem(data.replicas or 1)
+    if problem:
+        problems["replicas"] = problem
     return problems
 
 
@@ -137,7 +138,7 @@ def _health_problems(data: ComponentInput) -> dict[str, str]:
         problems["health_port"] = "Use a port from 1 to 65535."
     elif h.port not in {p.port for p in data.ports if p.protocol == "TCP"}:
         problems["health_port"] = f"Port {h.port} is not one of the component's TCP ports; add it under Ports."
-    elif get_deployer() is not None and not getattr(get_deployer(), "probes_itself", True) and \
+    elif get_deployer() is not None and not get_deployer().probes_itself and \
             h.port not in {p.port for p in data.ports if p.expose and p.protocol == "TCP"}:
         problems["health_port"] = (f"On podman Berth checks health through the published port: tick Expose "
                                    f"for port {h.port}.")
@@ -184,7 +185,7 @@ def assign_host_ports(ports: list[Port], existing: Component | None) -> list[Por
     """Give every exposed port without a host port a free one from BERTH_HOST_PORTS (podman only:
     on Kubernetes a Service reaches the port)."""
     deployer = get_deployer()
-    if not getattr(deployer, "publishes_host_ports", False):
+    if deployer is None or not deployer.publishes_host_ports:
         return ports
     low, high = current_app.config["BERTH_HOST_PORTS"]
     taken = set(_host_ports_in_use(existing)) | {p.host_port for p in ports if p.host_port}
@@ -290,13 +291,10 @@ def proposed_settings(component: Component, data: ComponentInput) -> tuple[dict,
             "health": settings.health_dict(data.health)}, digest
 
 
-_UNREAD = object()
-
-
-def running_settings(component: Component, current: Release | None = _UNREAD) -> dict | None:
+def running_settings(component: Component, current: Release | None | NotPassed = NOT_PASSED) -> dict | None:
     """What runs now (the running release's recorded settings), to compare an edit against;
     `current`, the running release, when the caller has it already."""
-    if current is _UNREAD:
+    if current is NOT_PASSED:
         current = releases.current_release(component)
     if current is None:
         return None
@@ -429,10 +427,8 @@ def preview_rule(component: Component, kind: str, pattern: str, include_prerelea
         if waiting:
             verdicts = [triggers.Verdict(v.tag, False, waiting, True) if v.tag == winner else v for v in verdicts]
             winner = None
-    pages = max(1, -(-len(verdicts) // per_page))
-    page = max(1, min(page, pages))
-    return Preview(verdicts[(page - 1) * per_page:page * per_page], len(verdicts),
-                   sum(v.matches for v in verdicts), winner, page, pages)
+    shown = Page.of_list(verdicts, page, per_page)
+    return Preview(shown.items, shown.total, sum(v.matches for v in verdicts), winner, shown.page, shown.pages)
 
 
 def applications_of_team(team_id: int) -> list[Application]:

@@ -3,10 +3,9 @@ whatever the table holds; plus the team's lists and the dashboard, each read in 
 statements (the row's related objects come with it, never one query per row)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from math import ceil
+from dataclasses import dataclass
 
-from sqlalchemy import Select, case, func, literal, or_, select
+from sqlalchemy import case, func, literal, or_, select
 from sqlalchemy.orm import contains_eager, joinedload
 
 from models import (
@@ -19,69 +18,11 @@ from models import (
     WebhookDelivery,
     db,
 )
-
-PER_PAGE = 50
-MAX_PAGE = 100_000
+from services.platform.pagination import PER_PAGE, Page, paginate
 
 # What the list and the dashboard call a component's state: its latest release's status, or
 # "stopped"; a release waiting for a worker counts as deploying.
 STATES = ("running", "deploying", "failed", "stopped", "never deployed")
-
-
-@dataclass
-class Page:
-    items: list
-    total: int
-    page: int
-    per_page: int = PER_PAGE
-    filters: dict = field(default_factory=dict)
-
-    @property
-    def pages(self) -> int:
-        return max(1, ceil(self.total / self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def filtered(self) -> bool:
-        return any(self.filters.values())
-
-    def args(self, page: int) -> dict:
-        """Query arguments for another page of the same list (the filters that are set, and page)."""
-        return {**{k: v for k, v in self.filters.items() if v}, "page": page}
-
-    @property
-    def first_index(self) -> int:
-        return (self.page - 1) * self.per_page + 1 if self.items else 0
-
-    @property
-    def last_index(self) -> int:
-        return (self.page - 1) * self.per_page + len(self.items)
-
-
-def page_number(raw) -> int:
-    try:
-        return max(1, min(int(raw), MAX_PAGE))
-    except (TypeError, ValueError):
-        return 1
-
-
-def paginate(query: Select, page: int, per_page: int = PER_PAGE, *, scalars: bool = True, counted: Select | None = None,
-             **filters) -> Page:
-    """One page of `query` (already ordered) and the count of all its rows (`counted`, when a
-    cheaper statement counts the same rows)."""
-    counted = counted if counted is not None else select(func.count()).select_from(query.order_by(None).subquery())
-    total = db.session.scalar(counted) or 0
-    page = min(page, max(1, ceil(total / per_page)))
-    paged = query.offset((page - 1) * per_page).limit(per_page)
-    rows = db.session.scalars(paged).unique().all() if scalars else db.session.execute(paged).unique().all()
-    return Page(list(rows), total, page, per_page, filters)
 
 
 # -- components ---------------------------------------------------------------------------------

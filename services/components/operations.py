@@ -11,7 +11,7 @@ from flask import current_app
 from models import Component, DeliveryOutcome, Release, ReleaseStatus
 from services.components import components, releases, settings
 from services.delivery import autodeploy
-from services.deploy.deployers import get_deployer
+from services.deploy.deployers import get_deployer, replicas_problem
 from services.deploy.drivers.spec import DeployStatus, LogStream
 from services.errors import BerthError, FieldErrors
 from services.registries import images
@@ -56,7 +56,7 @@ def links(component: Component, recorded: dict, deployer) -> list[Link]:
     ports = [p for p in settings.ports_of(recorded) if p.expose]
     if deployer is None:
         return out
-    if getattr(deployer, "publishes_host_ports", False):
+    if deployer.publishes_host_ports:
         host = access_host()
         for p in ports:
             number = p.host_port or p.port
@@ -123,10 +123,9 @@ def logs(component: Component, tail: int) -> tuple[list[LogStream], str | None]:
 
 def scale(component: Component, replicas: int, by: str) -> Release:
     """Run this many replicas of what runs now (a release at the running digest)."""
-    limit = getattr(get_deployer(), "max_replicas", None)
-    if limit is not None and replicas > limit:
-        raise FieldErrors({"replicas": "This Berth deploys with podman, which runs one replica of a component; "
-                           "use 1, or deploy to Kubernetes to scale."})
+    problem = replicas_problem(replicas)
+    if problem:
+        raise FieldErrors({"replicas": problem})
     current = releases.current_release(component)
     component.replicas = replicas
     if current is None or not current.digest:

@@ -190,7 +190,7 @@ def _tell(release: Release, event: str, subject: str, **extra) -> None:
     notifications.notify(release.team_id, event, f"{component.name}: {subject}", {
         "component": component.name, "release": release.seq, "tag": release.tag, "digest": release.digest,
         "trigger": release.trigger, "triggered_by": release.triggered_by, **extra},
-        notifications.external_link(f"/components/{component.id}"))
+        notifications.external_link("components.detail", component_id=component.id))
 
 
 def _finish(release: Release, status: ReleaseStatus, message: str) -> None:

@@ -144,14 +144,19 @@ def decide(delivery, source: str, component: Component, event: webhooks.PushEven
 
 
 def announce(outcomes: list[DeliveryOutcome]) -> None:
-    """Tell the channels that want it of each push ignored for a component (recorded outcomes only)."""
-    for o in outcomes:
-        if o.outcome == "ignored" and o.component_id is not None:
+    """Tell the channels that want it of each push ignored for a component (recorded outcomes only).
+    A push to a repository many components deploy is ignored by most of them: the channels are read
+    once per team, and nothing more is read when none wants the event."""
+    ignored = [o for o in outcomes if o.outcome == "ignored" and o.component_id is not None]
+    wanting = {team_id: bool(notifications.channels_wanting(team_id, "autodeploy.ignored"))
+               for team_id in {o.team_id for o in ignored}}
+    for o in ignored:
+        if wanting[o.team_id]:
             component = db.session.get(Component, o.component_id)
             notifications.notify(o.team_id, "autodeploy.ignored", f"{component.name}: push of {o.tag} ignored",
                                  {"component": component.name, "tag": o.tag, "digest": o.digest,
                                   "outcome": "ignored", "reason": o.reason},
-                                 notifications.external_link(f"/components/{component.id}"))
+                                 notifications.external_link("components.detail", component_id=component.id))
 
 
 def first_seen(component_id: int, tag: str, digest: str, record: bool = True) -> datetime | None:

@@ -8,7 +8,7 @@ from sqlalchemy import bindparam, select
 
 from models import Component, Registry, db, new_token
 from services.errors import FieldErrors
-from services.registries.registries import secret_box
+from services.platform.crypto import secret_box
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,10 @@ import logging
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from apscheduler.schedulers.background import BackgroundScheduler
 from flask import current_app
 from sqlalchemy import func, select, update
 
@@ -24,11 +22,12 @@ from services.delivery import autodeploy, triggers
 from services.delivery.webhooks import PushEvent
 from services.errors import ReleaseConflict
 from services.oversight import notifications
-from services.platform import metrics, retention, runtime
+from services.platform import metrics, runtime
 from services.platform.jobs import unit_of_work
-from services.platform.leader import Leadership
-from services.registries import images, pullsecrets, registries
+from services.platform.sentinel import NOT_PASSED, NotPassed
+from services.registries import images, registries
 from services.registries.clients.errors import RegistryError, RegistryRateLimited
+from services.registries.clients.interface import RegistryClient
 
 log = logging.getLogger("berth.polling")
 PER_REGISTRY = 4
@@ -84,7 +83,7 @@ class Group:
 
     registry_id: int | None
     repository: str
-    client: object
+    client: RegistryClient
     same_tags: set[str] = field(default_factory=set)
     needs_list: bool = False
     component_ids: list[int] = field(default_factory=list)
@@ -101,49 +100,13 @@ class PollReport:
     errors: list[str] = field(default_factory=list)
 
 
-def start_poller(app) -> Callable[[], None]:
-    """An APScheduler tick in every process; only the leader's tick polls. Returns the stop."""
-    with app.app_context():
-        leadership = Leadership(db.engine)
-    runtime.of(app).leadership = leadership
-
-    # The leader prunes (services.platform.retention) every BERTH_PRUNE_EVERY seconds and rewrites pull
-    # Secrets of expiring registry tokens (services.registries.pullsecrets) every BERTH_PULL_SECRET_REFRESH_EVERY.
-    pruned_at, refreshed_at = [0.0], [0.0]
-
-    def tick():
-        with app.app_context():
-            if leadership.try_acquire():
-                with metrics.POLL_DURATION.time():
-                    report = poll_cycle()
-                metrics.POLL_LAST.set_to_current_time()
-                log.info("poll cycle: %d group(s), %d change(s), %d deploy(s), %d error(s)",
-                         report.groups, report.events, report.deployed, len(report.errors))
-                if time.monotonic() - pruned_at[0] >= app.config["BERTH_PRUNE_EVERY"]:
-                    pruned_at[0] = time.monotonic()
-                    try:
-                        retention.prune()
-                    except Exception:  # logged; the next tick polls all the same
-                        db.session.rollback()
-                        log.exception("retention failed")
-                if time.monotonic() - refreshed_at[0] >= app.config["BERTH_PULL_SECRET_REFRESH_EVERY"]:
-                    refreshed_at[0] = time.monotonic()
-                    try:
-                        pullsecrets.refresh()
-                    except Exception:  # logged; the next tick polls all the same
-                        log.exception("refreshing pull secrets failed")
-            db.session.remove()
-
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per tick is noise
-    scheduler = BackgroundScheduler(daemon=True)
-    every = max(1, min(app.config["BERTH_POLL_INTERVAL"], 15))
-    scheduler.add_job(tick, "interval", seconds=every, max_instances=1, coalesce=True, id="berth-poll")
-    scheduler.start()
-
-    def stop():
-        scheduler.shutdown(wait=True)
-        leadership.release()
-    return stop
+def run_cycle() -> None:
+    """One poll cycle as the leader's scheduler runs it: timed, counted and logged."""
+    with metrics.POLL_DURATION.time():
+        report = poll_cycle()
+    metrics.POLL_LAST.set_to_current_time()
+    log.info("poll cycle: %d group(s), %d change(s), %d deploy(s), %d error(s)",
+             report.groups, report.events, report.deployed, len(report.errors))
 
 
 def due(component: Component, now, default_interval: int) -> bool:
@@ -191,7 +154,7 @@ def poll_cycle(now=None) -> PollReport:
     metrics.POLL_LAG.set(max([lag(c, now, default_interval) for c in comps], default=0))
     groups: dict[tuple, Group] = {}
     backoff: dict[int, bool] = {}
-    sources: dict[tuple, object] = {}  # one per repository, not per component (a password decrypted once)
+    sources: dict[tuple, images.ImageSource] = {}  # one per repository, not per component (a password decrypted once)
     for c in comps:
         reg = c.source_registry
         if reg is not None:
@@ -362,7 +325,7 @@ def _apply(group: Group, now, report: PollReport) -> tuple[int, int]:
                 notifications.notify(registry.team_id, "registry.poll_failing", f"polling registry {registry.name} "
                                      f"fails: {group.error.message[:200]}", {"registry": registry.name,
                                                                             "reason": group.error.message[:500]},
-                                     notifications.external_link(f"/registries/{registry.id}/webhook"))
+                                     notifications.external_link("registries.webhook", registry_id=registry.id))
             registry.last_poll_at, registry.last_poll_error = now, group.error.message[:500]
             if isinstance(group.error, RegistryRateLimited):
                 wait = group.error.retry_after if group.error.retry_after is not None else 60
@@ -405,15 +368,13 @@ def _repeats(outcome: DeliveryOutcome) -> bool:
     return last is not None and (last.tag, last.outcome, last.reason) == (outcome.tag, "ignored", outcome.reason)
 
 
-_READ = object()
-
-
-def _finding(component: Component, group: Group, latest_digest=_READ) -> PushEvent | None:
+def _finding(component: Component, group: Group, latest_digest: str | None | NotPassed = NOT_PASSED
+             ) -> PushEvent | None:
     """A push event when the registry has something this component does not run yet
     (`latest_digest`: its newest release's digest, when the caller read it already)."""
     if component.trigger_kind == "same_tag":
         digest = group.digests.get(component.tag)
-        if latest_digest is _READ:
+        if latest_digest is NOT_PASSED:
             latest = releases.latest_release(component)
             latest_digest = latest.digest if latest is not None else None
         # Already running, deploying or tried: not news (a failed digest is retried only by a replay).

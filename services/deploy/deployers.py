@@ -6,6 +6,7 @@ from pathlib import Path
 
 from flask import current_app
 
+from services.deploy.drivers.interface import Deployer
 from services.deploy.drivers.podman import PodmanDeployer
 from services.platform import runtime
 
@@ -28,14 +29,23 @@ def _select(mode: str, instance_path: str, config):
     if mode in ("podman", "auto"):
         if PodmanDeployer.available():
             return PodmanDeployer(Path(instance_path) / "podman",
-                                  publish_address=config.get("BERTH_PUBLISH_ADDRESS", "127.0.0.1"),
-                                  pod_prefix=config.get("BERTH_PODMAN_POD_PREFIX", "")), ""
+                                  publish_address=config["BERTH_PUBLISH_ADDRESS"],
+                                  pod_prefix=config["BERTH_PODMAN_POD_PREFIX"]), ""
         if mode == "podman":
             return None, "BERTH_DEPLOYER=podman but podman is not installed."
     return None, "No Kubernetes cluster is configured and podman is not installed, so Berth cannot deploy."
 
 
-def get_deployer():
+def replicas_problem(replicas: int) -> str | None:
+    """Why this deployer cannot run that many replicas (podman runs one pod), or None."""
+    deployer = get_deployer()
+    if deployer is not None and deployer.max_replicas is not None and replicas > deployer.max_replicas:
+        return ("This Berth deploys with podman, which runs one replica of a component "
+                "(`podman kube play` starts one pod); use 1, or deploy to Kubernetes to scale.")
+    return None
+
+
+def get_deployer() -> Deployer | None:
     """The process's deployer, or None (deploying disabled, with the reason in disabled_reason())."""
     state = runtime.of()
     if not state.has_deployer:

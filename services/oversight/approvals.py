@@ -24,7 +24,7 @@ def _fields(approval: Approval) -> dict:
 
 
 def _link(component: Component) -> str:
-    return notifications.external_link(f"/components/{component.id}")
+    return notifications.external_link("components.detail", component_id=component.id)
 
 
 def pending(component: Component) -> list[Approval]:

@@ -3,9 +3,10 @@ secret value (passwords, tokens, webhook and channel secrets stay out by constru
 pass names and numbers, not form data)."""
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from models import AuditEntry, db
+from services.platform.pagination import Page, paginate
 
 
 def record(team_id: int | None, actor: str, action: str, target: str, summary: str = "") -> AuditEntry:
@@ -15,11 +16,9 @@ def record(team_id: int | None, actor: str, action: str, target: str, summary: s
     return entry
 
 
-def page(team_id: int, page: int = 1, per_page: int = 50, action: str = "") -> tuple[list[AuditEntry], int]:
+def page(team_id: int, page: int = 1, action: str = "") -> Page:
     """One page of the team's entries, newest first, and how many there are."""
     query = select(AuditEntry).where(AuditEntry.team_id == team_id)
     if action:
         query = query.where(AuditEntry.action == action)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = db.session.scalars(query.order_by(AuditEntry.id.desc()).offset((page - 1) * per_page).limit(per_page))
-    return list(rows), total
+    return paginate(query.order_by(AuditEntry.id.desc()), page, action=action)

@@ -27,8 +27,8 @@ from sqlalchemy import select, update
 
 from models import Notification, NotificationChannel, NotificationStatus, Team, db, utcnow
 from services.errors import FieldErrors
+from services.platform.crypto import secret_box
 from services.platform.jobs import after_commit, unit_of_work
-from services.registries import registries
 from services.registries.clients.errors import RegistryError
 from services.registries.clients.http import HttpSettings, check_address
 
@@ -123,7 +123,7 @@ def save_channel(team: Team, data: ChannelInput, existing: NotificationChannel |
     channel.email_to = data.email_to.strip() if data.kind == "email" else None
     channel.events, channel.enabled = [e for e in EVENTS if e in data.events], data.enabled
     if data.secret:
-        channel.secret_encrypted = registries.secret_box().encrypt(data.secret)
+        channel.secret_encrypted = secret_box().encrypt(data.secret)
     if existing is None:
         db.session.add(channel)
     db.session.flush()
@@ -132,14 +132,20 @@ def save_channel(team: Team, data: ChannelInput, existing: NotificationChannel |
 
 def notify(team_id: int, event: str, subject: str, fields: dict, link: str | None = None) -> int:
     """Store one message per enabled channel of the team that wants this event; sent after commit."""
-    channels = db.session.scalars(select(NotificationChannel).where(
-        NotificationChannel.team_id == team_id, NotificationChannel.enabled.is_(True))).all()
-    wanted = [c for c in channels if event in (c.events or [])]
+    wanted = channels_wanting(team_id, event)
     for channel in wanted:
         db.session.add(_message(channel, event, subject, fields, link))
     if wanted:
         after_commit(_kick)
     return len(wanted)
+
+
+def channels_wanting(team_id: int, event: str) -> list[NotificationChannel]:
+    """The team's enabled channels that want this event (callers announcing many things at once ask
+    once, and skip building messages nobody wants)."""
+    channels = db.session.scalars(select(NotificationChannel).where(
+        NotificationChannel.team_id == team_id, NotificationChannel.enabled.is_(True))).all()
+    return [c for c in channels if event in (c.events or [])]
 
 
 def _message(channel: NotificationChannel, event: str, subject: str, fields: dict, link: str | None) -> Notification:
@@ -165,8 +171,11 @@ def _kick() -> None:
         kick()
 
 
-def external_link(path: str) -> str:
-    return current_app.config["BERTH_EXTERNAL_URL"] + path
+def external_link(endpoint: str, **values) -> str:
+    """The address of a Berth page as people reach it (BERTH_EXTERNAL_URL), from the route's name,
+    built outside any request (background workers send notifications)."""
+    path = current_app.url_map.bind("berth.invalid").build(endpoint, values)
+    return current_app.config["BERTH_EXTERNAL_URL"].rstrip("/") + path
 
 
 # --- sending -------------------------------------------------------------------------------------
@@ -219,7 +228,7 @@ def deliver(message_id: int) -> None:
     with unit_of_work():
         message = db.session.get(Notification, message_id)
         channel = message.channel
-        secret = registries.secret_box().decrypt(channel.secret_encrypted) if channel.secret_encrypted else None
+        secret = secret_box().decrypt(channel.secret_encrypted) if channel.secret_encrypted else None
         kind, url, email_to = channel.kind, channel.url, channel.email_to
         event, uid, payload = message.event, message.uid, dict(message.payload)
     started = time.monotonic()
@@ -278,11 +287,11 @@ def slack_body(payload: dict) -> dict:
 
 def smtp_settings() -> dict | None:
     cfg = current_app.config
-    if not cfg.get("BERTH_SMTP_HOST"):
+    if not cfg["BERTH_SMTP_HOST"]:
         return None
-    return {"host": cfg["BERTH_SMTP_HOST"], "port": cfg.get("BERTH_SMTP_PORT", 587),
-            "user": cfg.get("BERTH_SMTP_USER"), "password": cfg.get("BERTH_SMTP_PASSWORD"),
-            "sender": cfg.get("BERTH_SMTP_FROM") or "berth@localhost", "starttls": cfg.get("BERTH_SMTP_STARTTLS", True)}
+    return {"host": cfg["BERTH_SMTP_HOST"], "port": cfg["BERTH_SMTP_PORT"],
+            "user": cfg["BERTH_SMTP_USER"], "password": cfg["BERTH_SMTP_PASSWORD"],
+            "sender": cfg["BERTH_SMTP_FROM"] or "berth@localhost", "starttls": cfg["BERTH_SMTP_STARTTLS"]}
 
 
 def _send_mail(to: str, payload: dict) -> None:

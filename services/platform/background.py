@@ -119,7 +119,7 @@ class Notifier:
         self._wake.set()
 
     def _loop(self) -> None:
-        stale = self.app.config.get("BERTH_STALE_SECONDS", 120)
+        stale = self.app.config["BERTH_STALE_SECONDS"]
         while not self.closed:
             self._wake.wait(self.every)
             self._wake.clear()
@@ -147,16 +147,16 @@ class BackgroundRunner:
         self.app = app
         self._stop = threading.Event()
         self.releases = Queue(app, "release", release_workers, lambda rid: releases.run(
-            rid, rollout_timeout=float(cfg.get("BERTH_ROLLOUT_TIMEOUT", 300)), stop=self._stop))
+            rid, rollout_timeout=float(cfg["BERTH_ROLLOUT_TIMEOUT"]), stop=self._stop))
         # One delivery thread per process keeps decisions for a component in order.
         self.deliveries = Batches(app, "delivery", deliveries.process)
-        self.notifier = Notifier(app, float(cfg.get("BERTH_NOTIFY_EVERY", 1.0)))
+        self.notifier = Notifier(app, float(cfg["BERTH_NOTIFY_EVERY"]))
         self.sweep_every = sweep_every
         self._sweeper = threading.Thread(target=self._sweep_loop, name="berth-sweep", daemon=True)
         self._sweeper.start()
 
     def sweep(self) -> None:
-        stale = self.app.config.get("BERTH_STALE_SECONDS", 120)
+        stale = self.app.config["BERTH_STALE_SECONDS"]
         with self.app.app_context():
             releases.recover_stale(stale)
             deliveries.recover_stale(stale)

@@ -5,6 +5,7 @@ import base64
 import hashlib
 
 from cryptography.fernet import Fernet, InvalidToken
+from flask import current_app
 
 from services.errors import BerthError
 
@@ -27,3 +28,9 @@ class SecretBox:
         except InvalidToken as e:
             raise SecretUnreadable("A stored secret cannot be decrypted: was BERTH_ENCRYPTION_KEY "
                                    "(or BERTH_SECRET_KEY) changed?") from e
+
+
+def secret_box() -> SecretBox:
+    """The box for this app's secrets at rest (BERTH_ENCRYPTION_KEY, else the secret key)."""
+    cfg = current_app.config
+    return SecretBox(cfg.get("BERTH_ENCRYPTION_KEY") or cfg["SECRET_KEY"])

@@ -41,7 +41,8 @@ _D = WebhookDelivery.__table__
 _O = DeliveryOutcome.__table__
 _R = Release.__table__
 FINISHED = (DeliveryStatus.DONE, DeliveryStatus.FAILED)
-ACTIVE_RELEASES = (ReleaseStatus.PENDING, ReleaseStatus.DEPLOYING, ReleaseStatus.RUNNING)
+# Releases retention never prunes: under way, or running now.
+KEPT_RELEASE_STATUSES = (ReleaseStatus.PENDING, ReleaseStatus.DEPLOYING, ReleaseStatus.RUNNING)
 
 
 @dataclass
@@ -149,7 +150,7 @@ def prune_releases(policy: Policy, report: Report) -> None:
         while True:
             ids = db.session.scalars(
                 select(_R.c.id).where(_R.c.component_id == component_id, _R.c.id <= edge,
-                                      _R.c.status.not_in(ACTIVE_RELEASES)).order_by(_R.c.id).limit(policy.batch)).all()
+                                      _R.c.status.not_in(KEPT_RELEASE_STATUSES)).order_by(_R.c.id).limit(policy.batch)).all()
             if not ids:
                 break
             # What pointed at them forgets them (SQLite does not apply ON DELETE SET NULL).

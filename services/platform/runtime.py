@@ -4,11 +4,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
 
+from services.platform.sentinel import NOT_PASSED, NotPassed
+
+if TYPE_CHECKING:
+    from services.deploy.drivers.interface import Deployer
+    from services.platform.leader import Leadership
+
 KEY = "berth"
-_UNSET = object()
 
 
 @dataclass
@@ -18,15 +24,17 @@ class Runtime:
     release_kick: Callable[[int], None] | None = None  # queue a release for this process's workers
     delivery_kick: Callable[[int], None] | None = None  # queue a stored delivery
     notify_kick: Callable[[], None] | None = None  # wake the notification sender
-    leadership: object | None = None  # services.platform.leader.Leadership while this process may poll
-    deployer: object = _UNSET  # chosen on first use (services.deploy.deployers)
+    leadership: Leadership | None = None  # while this process may poll
+    deployer: Deployer | None | NotPassed = NOT_PASSED  # chosen on first use (services.deploy.deployers)
     deployer_reason: str = ""  # why deploying is disabled, when it is
     set_up: bool = False  # a first user exists (no more redirects to /setup)
     # Registry clients kept per registry and connection settings (services.registries.client_for),
     # and the newest rate limit each registry reported to this process.
     registry_clients: dict = field(default_factory=dict)
     rate_limits: dict = field(default_factory=dict)
-    poll_budget: object | None = None  # services.delivery.polling.Budget: requests polling spent per registry
+    # services.delivery.polling.Budget, the requests polling spent per registry (typed there: the
+    # platform imports no domain).
+    poll_budget: object | None = None
     started: bool = False
     shutdowns: list[Callable[[], None]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -49,7 +57,7 @@ class Runtime:
 
     @property
     def has_deployer(self) -> bool:
-        return self.deployer is not _UNSET
+        return self.deployer is not NOT_PASSED
 
 
 def install(app: Flask) -> Runtime:

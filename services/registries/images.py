@@ -12,6 +12,7 @@ from services.registries import clients as registry_clients
 from services.registries import registries
 from services.registries.clients import reference
 from services.registries.clients.dockerhub import DockerHubClient, hub_repository
+from services.registries.clients.interface import RegistryClient
 from services.registries.clients.v2 import RegistryV2Client
 
 
@@ -19,7 +20,7 @@ from services.registries.clients.v2 import RegistryV2Client
 class ImageSource:
     """Where a component's image comes from, and how a runtime pulls it."""
 
-    client: object
+    client: RegistryClient
     repository: str  # the path the client asks for
     pull_name: str  # host/repository as runtimes write it
     credentials: PullCredentials | None

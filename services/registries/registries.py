@@ -19,7 +19,7 @@ from sqlalchemy import select
 from models import Component, Registry, Team, db, utcnow
 from services.errors import FieldErrors, ServiceError
 from services.platform import metrics, runtime
-from services.platform.crypto import SecretBox
+from services.platform.crypto import secret_box
 from services.registries import clients as registry_clients
 from services.registries.clients import errors as reg_errors
 from services.registries.clients import ratelimit
@@ -32,6 +32,7 @@ from services.registries.clients.credentials import (
     parse_service_account,
 )
 from services.registries.clients.http import HttpSettings
+from services.registries.clients.interface import RegistryClient
 from services.registries.clients.types import TagInfo, TagList
 
 CLOUD_OPTIONS = ("region", "registry_id", "tenant", "api_url", "namespace")
@@ -56,11 +57,6 @@ class RegistryInput:
 
     def options(self) -> dict:
         return {k: getattr(self, k).strip() for k in CLOUD_OPTIONS if getattr(self, k).strip()}
-
-
-def secret_box() -> SecretBox:
-    cfg = current_app.config
-    return SecretBox(cfg.get("BERTH_ENCRYPTION_KEY") or cfg["SECRET_KEY"])
 
 
 def password_of(registry: Registry) -> str | None:
@@ -148,8 +144,8 @@ def store_rate_limits(registry_ids) -> None:
 def credential_state(registry: Registry) -> CredentialState:
     """The state of the registry's credential; a renewing one is obtained now if it never was."""
     try:
-        credentials = getattr(client_for(registry), "credentials", None)
-        if credentials is None or not credentials.renews:
+        credentials = client_for(registry).credentials
+        if not credentials.renews:
             return CredentialState(renews=False)
         if credentials.state().expires_at is None:
             credentials.get()
@@ -160,8 +156,8 @@ def credential_state(registry: Registry) -> CredentialState:
 
 def pull_credential(registry: Registry) -> tuple[str, str] | None:
     """The username and password a runtime pulls with now (a cloud registry's current token)."""
-    credentials = getattr(client_for(registry), "credentials", None)
-    if credentials is not None and credentials.renews:
+    credentials = client_for(registry).credentials
+    if credentials.renews:
         current = credentials.get()
         return (current.username, current.password) if current else None
     if registry.username and registry.password_encrypted:
@@ -169,7 +165,7 @@ def pull_credential(registry: Registry) -> tuple[str, str] | None:
     return None
 
 
-def client_for(registry: Registry):
+def client_for(registry: Registry) -> RegistryClient:
     """A client per registry and connection settings, kept so tokens and connections are reused
     (across requests and poll cycles: what a poll records on the row does not make a new one)."""
     key = (registry.id, registry.kind, registry.url, registry.username, registry.password_encrypted,
@@ -412,7 +408,7 @@ def search_tags(registry: Registry, repository: str, query: str = "", limit: int
     """
     query = query.strip()
     client = client_for(registry)
-    if hasattr(client, "search_tags"):
+    if client.searches_tags:
         found = _cached((registry.id, repository, "search", query, limit), refresh,
                         lambda: client.search_tags(repository, query, limit))
         return found.tags, found.matched, found.total

@@ -43,6 +43,7 @@ RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
 class KubernetesDeployer:
     name = "kubernetes"
+    publishes_host_ports = False  # Services and Ingresses, not host ports
     probes_itself = True  # the kubelet runs readiness and liveness probes
     max_replicas = None
 
@@ -193,6 +194,14 @@ class KubernetesDeployer:
             if unhealthy and unhealthy[-1]["count"] >= spec.health.failure_threshold:
                 return DeployStatus("failed", "Unhealthy", unhealthy[-1]["message"])
         return state
+
+    def host_port_free(self, port: int) -> bool:
+        """No host ports on Kubernetes: any number may be recorded."""
+        return True
+
+    def probe_address(self, spec: DeploySpec) -> tuple[str, int] | None:
+        """The kubelet probes; Berth never does."""
+        return None
 
     def delete(self, spec: DeploySpec) -> None:
         self.call(self.apps.delete_namespaced_deployment, spec.name, spec.namespace, missing_ok=True)

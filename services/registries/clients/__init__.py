@@ -1,8 +1,8 @@
 """Registry clients. Plain values in, plain values out; no Flask, no database.
 
-`make_client` picks the client for a registry kind; each client offers
-ping(), repositories(query, page, per_page), tags(repo), tag_info(repo, tag),
-manifest_digest(repo, ref) and image_details(repo, ref).
+`make_client` picks the client for a registry kind; every client implements the RegistryClient
+Protocol (interface.py): ping, repositories, tag_list, search_tags, tag_info, manifest_digest,
+image_details, and the credentials it asks on every request.
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from services.registries.clients.credentials import Endpoints, provider_for
 from services.registries.clients.dockerhub import HUB_API, DockerHubClient
 from services.registries.clients.harbor import HarborClient
 from services.registries.clients.http import HttpSettings
+from services.registries.clients.interface import RegistryClient
 from services.registries.clients.v2 import RegistryV2Client
 
 KINDS = {"registry": "Docker Registry (any v2 API server)", "dockerhub": "Docker Hub",
@@ -77,7 +78,7 @@ def pull_host(kind: str, url: str) -> str:
 
 def make_client(kind: str, url: str, username: str | None, password: str | None,
                 settings: HttpSettings, hub_api_url: str = HUB_API, options: dict | None = None,
-                endpoints: Endpoints = Endpoints()):
+                endpoints: Endpoints = Endpoints()) -> RegistryClient:
     """The client for a registry; its credentials come from the kind's provider (cloud kinds obtain
     and renew short-lived ones). Raises CredentialError for settings a provider cannot use."""
     options = options or {}

@@ -10,6 +10,7 @@ import requests
 
 from services.registries.clients import errors
 from services.registries.clients.answers import as_list, as_size, as_str
+from services.registries.clients.credentials import StaticCredentials
 from services.registries.clients.http import HttpSettings, Response, send
 from services.registries.clients.types import (
     ImageDetails,
@@ -35,6 +36,8 @@ def hub_repository(name: str) -> str:
 
 
 class DockerHubClient:
+    searches_tags = True  # filtered and ordered at the source: one request per search
+
     def __init__(self, username: str | None = None, password: str | None = None,
                  settings: HttpSettings | None = None, session: requests.Session | None = None,
                  api_url: str = HUB_API, registry_url: str = HUB_REGISTRY):
@@ -46,6 +49,11 @@ class DockerHubClient:
                                          realm_hosts=(HUB_AUTH_HOST,))
         self._jwt: str | None = None
         self._lock = threading.Lock()
+
+    @property
+    def credentials(self) -> StaticCredentials:
+        """The user's credentials, as its registry endpoint uses them."""
+        return self.registry.credentials
 
     def api(self, path: str, params=None) -> Response:
         response = send(self.session, self.settings, "GET", self.api_url + path, params=params,

@@ -8,6 +8,7 @@ import requests
 
 from services.registries.clients import errors
 from services.registries.clients.answers import as_dict, as_list, as_size, as_str
+from services.registries.clients.credentials import StaticCredentials
 from services.registries.clients.http import HttpSettings, Response, send
 from services.registries.clients.types import (
     ImageDetails,
@@ -31,6 +32,8 @@ def encode_repository(name: str) -> str:
 
 
 class HarborClient:
+    searches_tags = True  # filtered and ordered at the source: one request per search
+
     def __init__(self, url: str, username: str | None = None, password: str | None = None,
                  settings: HttpSettings | None = None, session: requests.Session | None = None):
         self.base = url.rstrip("/")
@@ -38,6 +41,11 @@ class HarborClient:
         self.settings = settings or HttpSettings()
         self.session = session or requests.Session()
         self.registry = RegistryV2Client(url, username, password, self.settings, self.session)
+
+    @property
+    def credentials(self) -> StaticCredentials:
+        """The user's credentials, as its registry endpoint uses them."""
+        return self.registry.credentials
 
     def api(self, path: str, params=None) -> Response:
         auth = (self.username, self.password or "") if self.username else None

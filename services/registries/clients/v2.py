@@ -13,7 +13,15 @@ from services.registries.clients import errors
 from services.registries.clients.answers import as_dict, as_list, as_size, as_str
 from services.registries.clients.credentials import CredentialError, StaticCredentials
 from services.registries.clients.http import HttpSettings, Response, send
-from services.registries.clients.types import ImageDetails, RepoPage, TagInfo, TagList, parse_time, platform_of
+from services.registries.clients.types import (
+    ImageDetails,
+    RepoPage,
+    TagInfo,
+    TagList,
+    TagSearch,
+    parse_time,
+    platform_of,
+)
 
 MANIFEST_TYPES = [
     "application/vnd.oci.image.index.v1+json",
@@ -61,6 +69,8 @@ class RegistryV2Client:
     The username and password come from `credentials` (services.registries.clients.credentials), asked on
     every request: a cloud registry's short-lived password is renewed there, ahead of its expiry and
     once more when the registry answers 401 to it."""
+
+    searches_tags = False  # the v2 API cannot filter: search_tags reads the whole list
 
     def __init__(self, url: str, username: str | None = None, password: str | None = None,
                  settings: HttpSettings | None = None, session: requests.Session | None = None,
@@ -237,6 +247,12 @@ class RegistryV2Client:
 
     def tag_list(self, repository: str) -> TagList:
         return TagList(self.tag_names(repository))
+
+    def search_tags(self, repository: str, query: str, limit: int) -> TagSearch:
+        """The newest `limit` tags containing `query`, from the whole list (the API cannot filter)."""
+        tags = self.tag_list(repository)
+        shown, matched = tags.search(query, limit)
+        return TagSearch(shown, matched, len(tags))
 
     def manifest_digest(self, repository: str, reference: str) -> str:
         response = self.request("HEAD", f"/v2/{repository}/manifests/{quote(reference, safe=':@')}",

@@ -29,7 +29,7 @@ from models import (
 )
 from services.delivery import deliveries, endpoints
 from services.oversight import approvals, notifications
-from services.registries.registries import secret_box
+from services.platform.crypto import secret_box
 from tests.fixtures.images import Image
 from tests.fixtures.registry import PASSWORD
 from tests.helpers import create_component, create_registry, field_error, test_config, wait_for

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from models import Registry, WebhookDelivery, db
 from services.delivery import deliveries, endpoints
 
-PAYLOADS = sorted((Path(__file__).resolve().parent / "data" / "webhook-payloads").glob("*.json"))
+PAYLOADS = sorted((Path(__file__).resolve().parents[1] / "data" / "webhook-payloads").glob("*.json"))
 SEEDS = [p.read_bytes() for p in PAYLOADS]
 CONTENT_TYPES = ["application/json", "application/x-www-form-urlencoded", "text/plain",
                  "application/vnd.docker.distribution.events.v2+json", "application/cloudevents+json", ""]

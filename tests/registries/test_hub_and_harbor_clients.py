@@ -19,7 +19,7 @@ from services.registries.clients.http import HttpSettings
 from tests.fixtures.fakes import FakeDockerHub, FakeHarbor, harbor_artifact, hub_tag
 from tests.fixtures.registry import PASSWORD, USER
 
-SPEC = Path(__file__).resolve().parent / "data" / "harbor-swagger.yaml"
+SPEC = Path(__file__).resolve().parents[1] / "data" / "harbor-swagger.yaml"
 
 
 @pytest.fixture(scope="module")

@@ -374,8 +374,8 @@ def test_a_registry_client_outlives_what_a_poll_records(app):
     """Tokens and connections stay across poll cycles: recording a poll on the registry's row does
     not make a new client; changing how Berth connects does."""
     from models import utcnow
+    from services.platform.crypto import secret_box
     from services.registries import registries
-    from services.registries.registries import secret_box
 
     rid, _ = create_registry(app)
     with app.app_context():

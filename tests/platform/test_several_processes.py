@@ -26,7 +26,7 @@ def poke(server, times=12):
     def answered():
         try:
             return requests.get(server.url + "/healthz", timeout=5).ok
-        except requests.ConnectionError:
+        except requests.RequestException:  # refused while a worker binds, or slow under load
             return False
     for _ in range(times):
         wait_for(answered, 15, 0.05)
@@ -62,6 +62,7 @@ def _seed(url, registry_url, components=50):
     return rid, token
 
 
+@pytest.mark.own_postgres
 def test_deliveries_spread_over_two_instances_are_processed_once(registries):
     with postgres_database() as url:
         rid, token = _seed(url, registries.basic.url)
@@ -105,6 +106,7 @@ def test_deliveries_spread_over_two_instances_are_processed_once(registries):
 
 
 @pytest.mark.registry
+@pytest.mark.own_postgres
 def test_release_killed_mid_deploy_ends_after_restart(registries, kube, tmp_path):
     kubeconfig = kube.kubeconfig(tmp_path / "kubeconfig")
     with postgres_database() as url:

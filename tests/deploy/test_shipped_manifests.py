@@ -6,7 +6,7 @@ from pathlib import Path
 import kubernetes_validate
 import yaml
 
-MANIFESTS = Path(__file__).resolve().parents[1] / "deploy" / "kubernetes" / "berth.yaml"
+MANIFESTS = Path(__file__).resolve().parents[2] / "deploy" / "kubernetes" / "berth.yaml"
 
 
 def docs():

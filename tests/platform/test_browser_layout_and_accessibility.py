@@ -12,7 +12,7 @@ from axe_playwright_python.sync_playwright import Axe
 from tests.helpers import create_component, create_registry, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.registry]
-ARTIFACTS = Path(os.environ.get("BERTH_TEST_ARTIFACTS") or Path(__file__).resolve().parent.parent / "test-artifacts")
+ARTIFACTS = Path(os.environ.get("BERTH_TEST_ARTIFACTS") or Path(__file__).resolve().parents[2] / "test-artifacts")
 WIDTHS = {"desktop": (1280, 900), "phone": (375, 740)}
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from services.delivery.webhooks import Ignored, PayloadError, PushEvent, parse, signature_ok
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 PAYLOADS = DATA / "webhook-payloads"
 CAPTURED = DATA / "distribution-notifications"
 

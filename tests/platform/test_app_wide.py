@@ -121,6 +121,13 @@ def test_bad_numeric_setting_is_reported():
         berth_config.load({"BERTH_SECRET_KEY": "x", "BERTH_POLL_INTERVAL": "soon"})
 
 
+def test_password_hashes_default_to_werkzeugs_scrypt_cost_and_refuse_a_weak_one():
+    assert berth_config.load({"BERTH_SECRET_KEY": "x"})["BERTH_PASSWORD_HASH"] == "scrypt:32768:8:1"
+    for weak in ("scrypt:512:8:1", "scrypt:3000:8:1", "pbkdf2:sha256:1", "md5"):
+        with pytest.raises(berth_config.ConfigError, match="BERTH_PASSWORD_HASH"):
+            berth_config.load({"BERTH_SECRET_KEY": "x", "BERTH_PASSWORD_HASH": weak})
+
+
 def test_security_headers_on_every_kind_of_response(client, auth, app):
     auth.signed_in()
     for path in ("/", "/registries/", "/components/", "/static/berth.css", "/healthz", "/no-such-page"):
@@ -152,6 +159,6 @@ def test_templates_carry_no_inline_script():
     from pathlib import Path
 
     inline = re.compile(r"<script(?![^>]*\bsrc=)|\son[a-z]+=|hx-on[:-]|js:|style=\"", re.I)
-    templates = Path(__file__).resolve().parents[1] / "templates"
+    templates = Path(__file__).resolve().parents[2] / "templates"
     found = [f"{p.name}: {m.group(0)}" for p in templates.rglob("*.html") for m in inline.finditer(p.read_text())]
     assert not found, found

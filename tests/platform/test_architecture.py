@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("services", "blueprints")
 TOP_MODULES = ("app", "models", "extensions", "config", "wsgi")
 # What the leaf packages may import from Berth: themselves, and pure helpers with no state.
