@@ -31,6 +31,14 @@ def _pod_prefix(raw: str) -> str:
     return raw
 
 
+def _namespace_prefix(raw: str) -> str:
+    """Kubernetes: team namespaces are <prefix><team slug>; with the slug's 40 characters, a DNS label."""
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,22}", raw):
+        raise ConfigError(f"BERTH_KUBERNETES_NAMESPACE_PREFIX must be 1-23 lower-case letters, digits or dashes, "
+                          f"starting with a letter or digit, got {raw!r}")
+    return raw
+
+
 def _password_hash(raw: str) -> str:
     """Werkzeug's scrypt with its cost as N:r:p. The default is Werkzeug's own; the test suite lowers N
     (a cheaper hash is the same code path), and nothing below N=1024 is accepted."""
@@ -113,6 +121,8 @@ def load(environ=None) -> dict:
         "BERTH_HOST_PORTS": _port_range(environ.get("BERTH_HOST_PORTS", "20000-29999")),
         "BERTH_PUBLISH_ADDRESS": environ.get("BERTH_PUBLISH_ADDRESS", "127.0.0.1"),
         "BERTH_ACCESS_HOST": environ.get("BERTH_ACCESS_HOST", ""),
+        "BERTH_KUBERNETES_NAMESPACE_PREFIX": _namespace_prefix(environ.get("BERTH_KUBERNETES_NAMESPACE_PREFIX",
+                                                                           "berth-")),
         "BERTH_PASSWORD_HASH": _password_hash(environ.get("BERTH_PASSWORD_HASH", "scrypt:32768:8:1")),
         "BERTH_PODMAN_POD_PREFIX": _pod_prefix(environ.get("BERTH_PODMAN_POD_PREFIX", "")),
         # Retention (services/platform/retention.py): pruned by the leader every BERTH_PRUNE_EVERY seconds.

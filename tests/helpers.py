@@ -106,9 +106,29 @@ def state(app, component_id: int) -> tuple:
 
 
 def wait_running(app, component_id: int, tag: str, timeout=60):
-    """Wait until the component runs this tag (its newest release running)."""
-    return wait_for(lambda: state(app, component_id)[2] == "running" and state(app, component_id)[0] == tag,
-                    timeout)
+    """Wait until the component runs this tag (its newest release running); on a timeout, say what
+    the component, its releases and the deliveries show."""
+    try:
+        return wait_for(lambda: state(app, component_id)[2] == "running" and state(app, component_id)[0] == tag,
+                        timeout)
+    except AssertionError:
+        raise AssertionError(f"component {component_id} never ran {tag}: {why_not(app, component_id)}") from None
+
+
+def why_not(app, component_id: int) -> str:
+    """The component's state, newest releases and the deliveries' summaries and outcomes, for a failure."""
+    from models import DeliveryOutcome, Release, WebhookDelivery
+
+    with app.app_context():
+        releases = db.session.execute(select(Release.seq, Release.tag, Release.status, Release.message).where(
+            Release.component_id == component_id).order_by(Release.seq.desc()).limit(5)).all()
+        deliveries = db.session.execute(select(WebhookDelivery.id, WebhookDelivery.status, WebhookDelivery.summary)
+                                        .order_by(WebhookDelivery.id.desc()).limit(8)).all()
+        outcomes = db.session.execute(select(DeliveryOutcome.tag, DeliveryOutcome.outcome, DeliveryOutcome.reason)
+                                      .where(DeliveryOutcome.component_id == component_id)
+                                      .order_by(DeliveryOutcome.id.desc()).limit(8)).all()
+    return (f"state {state(app, component_id)}; releases {[tuple(r) for r in releases]}; "
+            f"deliveries {[tuple(d) for d in deliveries]}; outcomes {[tuple(o) for o in outcomes]}")
 
 
 def wait_for(predicate, timeout=60.0, interval=0.2):
@@ -120,6 +140,20 @@ def wait_for(predicate, timeout=60.0, interval=0.2):
             return value
         time.sleep(interval)
     raise AssertionError("timed out waiting")
+
+
+def wait_for_progress(progress, done, stall=60.0, interval=0.5):
+    """Poll until done(value) for value = progress(); fail when the value has not changed for `stall`
+    seconds (work that keeps moving on a loaded machine is waited for; work that stops is not)."""
+    last, since = progress(), time.monotonic()
+    while not done(last):
+        time.sleep(interval)
+        value = progress()
+        if value != last:
+            last, since = value, time.monotonic()
+        elif time.monotonic() - since > stall:
+            raise AssertionError(f"no progress for {stall:.0f} s; stuck at {last!r}")
+    return last
 
 
 def field_error(html: str, field_id: str) -> str:

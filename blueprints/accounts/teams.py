@@ -25,6 +25,7 @@ from models import Membership, Role
 from services.accounts import accounts
 from services.errors import FieldErrors, ServiceError, apply_to_form
 from services.oversight import audit
+from services.registries import images
 
 bp = Blueprint("teams", __name__, url_prefix="/team")
 
@@ -97,7 +98,7 @@ def new_team():
         else:
             session["team_id"] = team.id
             audit.record(team.id, current_user.email, "team.created", f"team {team.name}")
-            flash(f"Created team {team.label} (slug {team.name}, namespace berth-{team.name}).", "success")
+            flash(f"Created team {team.label} (slug {team.name}, namespace {images.namespace_for(team)}).", "success")
             return redirect(url_for("teams.members"))
     return render_template("teams/new.html", form=form), 422 if form.errors else 200
 

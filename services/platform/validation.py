@@ -45,7 +45,7 @@ def check_team_name(value: str) -> str | None:
 
 
 def check_team_slug(value: str) -> str | None:
-    """The slug names the team's Kubernetes namespace (berth-<slug>): a DNS label."""
+    """The slug names the team's Kubernetes namespace (<prefix><slug>, berth-<slug> by default): a DNS label."""
     if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?", value or ""):
         return ("Use 1–40 lowercase letters, digits and dashes, starting and ending with a letter or digit "
                 "(it names the team's Kubernetes namespace).")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask import current_app
 from sqlalchemy import select
 
 from models import Component, Registry, Release, Team, db
@@ -29,7 +30,8 @@ class ImageSource:
 
 
 def namespace_for(team: Team) -> str:
-    return f"berth-{team.name}"
+    """The team's Kubernetes namespace: BERTH_KUBERNETES_NAMESPACE_PREFIX (default berth-) and its slug."""
+    return current_app.config["BERTH_KUBERNETES_NAMESPACE_PREFIX"] + team.name
 
 
 def _registry_for_host(team_id: int, host: str) -> Registry | None:

@@ -128,6 +128,19 @@ def test_password_hashes_default_to_werkzeugs_scrypt_cost_and_refuse_a_weak_one(
             berth_config.load({"BERTH_SECRET_KEY": "x", "BERTH_PASSWORD_HASH": weak})
 
 
+def test_the_namespace_prefix_is_checked_and_names_team_namespaces(app):
+    for bad in ("", "-berth", "Berth-", "x" * 24, "berth_"):
+        with pytest.raises(berth_config.ConfigError, match="BERTH_KUBERNETES_NAMESPACE_PREFIX"):
+            berth_config.load({"BERTH_SECRET_KEY": "x", "BERTH_KUBERNETES_NAMESPACE_PREFIX": bad})
+    from models import Team
+    from services.registries import images
+
+    with app.app_context():
+        assert images.namespace_for(Team(name="shop")) == "berth-shop"
+        app.config["BERTH_KUBERNETES_NAMESPACE_PREFIX"] = "prod-"
+        assert images.namespace_for(Team(name="shop")) == "prod-shop"
+
+
 def test_security_headers_on_every_kind_of_response(client, auth, app):
     auth.signed_in()
     for path in ("/", "/registries/", "/components/", "/static/berth.css", "/healthz", "/no-such-page"):
