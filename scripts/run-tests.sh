@@ -1,13 +1,24 @@
 #!/usr/bin/env bash
 # The whole suite on SQLite and on PostgreSQL, side by side, each spread over pytest-xdist workers
-# (tests mostly wait on real parts, so more workers than cores pay off). Each pass writes its own log;
-# both are printed when both have ended, with the 15 slowest tests of each. Exit status: non-zero if
-# either pass failed.
+# (tests mostly wait on real parts, so more workers than cores pay off). Before them, the Kubernetes
+# control plane is built when missing (scripts/kube-build.sh, cached) and one cluster is started for
+# the whole run (tests/fixtures/cluster.py), used by both passes. Each pass writes its own log; both
+# are printed when both have ended, with the 15 slowest tests of each. Exit status: non-zero if either
+# pass failed.
 set -uo pipefail
 bin="${BIN:-.venv/bin}"
 workers="${BERTH_TEST_WORKERS:-4}"
 logs="$(mktemp -d)"
 start=$(date +%s)
+kube_bin=$(scripts/kube-build.sh) || { echo "make test: building the Kubernetes control plane failed"; exit 1; }
+export BERTH_KUBE_BIN="$kube_bin"
+export BERTH_TEST_CLUSTER="$logs/cluster"
+trap '"$bin/python" -m tests.fixtures.cluster stop "$BERTH_TEST_CLUSTER"; rm -rf "$logs"' EXIT
+if ! "$bin/python" -m tests.fixtures.cluster start "$BERTH_TEST_CLUSTER"; then
+  for log in "$BERTH_TEST_CLUSTER"/*.log; do echo "--- $log"; tail -n 30 "$log"; done
+  echo "make test: the Kubernetes test cluster did not start"
+  exit 1
+fi
 run_pass() {  # name, then environment assignments
   local name=$1; shift
   env "$@" "$bin/pytest" -q -p no:cacheprovider -n "$workers" --durations=15 ${PYTEST_ARGS:-} \
@@ -25,5 +36,4 @@ for name in sqlite postgresql; do
   [ "$rc" = 0 ] || status=1
 done
 echo "make test: both passes in $(( $(date +%s) - start )) s (SQLite and PostgreSQL side by side, $workers workers each)"
-rm -rf "$logs"
 exit $status

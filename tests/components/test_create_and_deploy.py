@@ -163,32 +163,36 @@ def test_private_image_without_credentials_fails(client, app, auth, registries, 
     assert component_id_of(app) is None
 
 
-def test_kubernetes_403_fails_the_release_and_keeps_the_component(client, app, registry_id, kube):
-    from services.deploy.drivers.kubernetes import KubernetesDeployer
-
-    app.extensions["berth"].deployer = KubernetesDeployer(kube.api_client())
-    kube.emu["post /apis/apps/v1/namespaces/berth-alpha/deployments"] << 403 << {
-        "kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden", "code": 403,
-        "message": "deployments.apps is forbidden: User \"system:serviceaccount:berth:berth\" cannot create"}
+def test_kubernetes_403_fails_the_release_and_keeps_the_component(client, app, registry_id, cluster,
+                                                                  deploy_to_cluster):
+    """On the real API server, as a ServiceAccount whose role lacks `patch` on Deployments: the release
+    fails with the refusal naming the resource and verb, and the component stays."""
+    token = cluster.token_for_rules("berth-no-patch", [
+        {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "create"]},
+        {"apiGroups": [""], "resources": ["secrets", "services"], "verbs": ["get", "create", "patch", "delete"]},
+        {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "watch", "create"]}])
+    target = deploy_to_cluster(app, token)
     assert client.post("/components/new", data=component_form(registry_id)).status_code == 302
     release = wait_release(app, component_id_of(app))
     assert release.status == "failed" and "403 Forbidden" in release.message
-    assert kube.proxy.created == ["berth-alpha"]
+    assert 'cannot patch resource "deployments"' in release.message
+    assert target.get("namespace", target.namespace(), team="") is not None  # Berth made its namespace
+    assert target.get("deployment", "web") is None
     assert "403 Forbidden" in client.get(f"/components/{component_id_of(app)}").get_data(as_text=True)
 
 
-def test_deploy_to_kubernetes_pins_digest(client, app, registry_id, registries, kube):
-    from services.deploy.drivers.kubernetes import KubernetesDeployer
-
-    app.extensions["berth"].deployer = KubernetesDeployer(kube.api_client())
-    app.config["BERTH_ROLLOUT_TIMEOUT"] = 0.5  # no controllers run in the emulator
+def test_deploy_to_kubernetes_pins_digest_and_runs(client, app, registry_id, registries, deploy_to_cluster):
+    """On the real control plane: the Deployment pins the digest, the pull Secret is written, and the
+    release ends "running" once the controllers report the new ReplicaSet available (KWOK's pods)."""
+    target = deploy_to_cluster(app)
     assert client.post("/components/new", data=component_form(registry_id)).status_code == 302
     release = wait_release(app, component_id_of(app))
-    d = kube.obj("apps/v1/deployments", "berth-alpha", "web")
+    d = target.get("deployment", "web")
     digest = registries.digests[f"{registries.basic.port}/team/demo:v1.0"]
     assert d["spec"]["template"]["spec"]["containers"][0]["image"] == f"{registries.basic.host}/team/demo@{digest}"
-    assert kube.obj("v1/secrets", "berth-alpha", "web-pull") is not None
-    assert release.status == "failed" and "did not finish" in release.message
+    assert target.get("secret", "web-pull") is not None
+    assert release.status == "running", release.message
+    assert d["status"]["availableReplicas"] == d["spec"]["replicas"]
 
 
 def test_disabled_deployer_never_pretends(client, app, registry_id):

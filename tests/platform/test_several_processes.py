@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from models import Component, DeliveryOutcome, Release, WebhookDelivery
 from tests.fixtures.servers import gunicorn, leader_pids, postgres_database
-from tests.helpers import create_component, create_registry, wait_for
+from tests.helpers import create_component, create_registry, wait_for, wait_for_progress
 
 
 def poke(server, times=12):
@@ -81,17 +81,14 @@ def test_deliveries_spread_over_two_instances_are_processed_once(registries):
             poke(b)
             engine = create_engine(url)
 
-            def all_done():
+            def by_status():
                 with Session(engine) as s:
-                    return s.scalar(select(func.count()).select_from(WebhookDelivery).where(
-                        WebhookDelivery.status != "done")) == 0
-            try:
-                wait_for(all_done, 120, 0.5)
-            except AssertionError:
-                with Session(engine) as s:
-                    counts = s.execute(select(WebhookDelivery.status, func.count()).group_by(
-                        WebhookDelivery.status)).all()
-                raise AssertionError(f"deliveries by status: {counts}\n{a.logs()[-3000:]}") from None
+                    return dict(s.execute(select(WebhookDelivery.status, func.count()).group_by(
+                        WebhookDelivery.status)).all())
+            try:  # as long as deliveries keep finishing: the machine's load sets the pace, not a bug
+                wait_for_progress(by_status, lambda counts: set(counts) == {"done"}, stall=60)
+            except AssertionError as e:
+                raise AssertionError(f"{e}\n{a.logs()[-3000:]}") from None
             with Session(engine) as s:
                 assert s.scalar(select(func.count()).select_from(WebhookDelivery).where(
                     WebhookDelivery.source != "poll")) == 1000  # the poller records its own findings too
@@ -107,20 +104,24 @@ def test_deliveries_spread_over_two_instances_are_processed_once(registries):
 
 @pytest.mark.registry
 @pytest.mark.own_postgres
-def test_release_killed_mid_deploy_ends_after_restart(registries, kube, tmp_path):
-    kubeconfig = kube.kubeconfig(tmp_path / "kubeconfig")
+def test_release_killed_mid_deploy_ends_after_restart(registries, cluster, berth_token, tmp_path):
+    """On the real control plane, as Berth's ServiceAccount; the image's pods never become ready (KWOK),
+    so the rollout waits until the worker is killed."""
+    kubeconfig = str(cluster.kubeconfig(f"berth-{tmp_path.name}", token=berth_token))
+    registries.pusher(registries.basic).push("team/never-ready", "v1.0")
     with postgres_database() as url:
         _seed(url, registries.basic.url, components=1)
         engine = create_engine(url)
         with Session(engine) as s:
             comp = s.scalar(select(Component))
             comp.tag = "v1.0"
-            comp.image = "team/demo"
+            comp.image = "team/never-ready"
             comp.release_seq = 1
             s.add(Release(team_id=comp.team_id, component_id=comp.id, seq=1, tag="v1.0", trigger="manual",
                           triggered_by="test", status="pending"))
             s.commit()
         env = dict(BERTH_SCHEDULER="off", BERTH_DEPLOYER="kubernetes", KUBECONFIG=kubeconfig,
+                   BERTH_KUBERNETES_NAMESPACE_PREFIX=cluster.namespace() + "-",
                    BERTH_ROLLOUT_TIMEOUT=600, BERTH_STALE_SECONDS=3)
         with gunicorn(url, workers=1, **env) as server:
             poke(server, 2)

@@ -39,6 +39,10 @@ def _api_message(e: ApiException) -> str:
 
 APPLY = "application/apply-patch+yaml"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+# A restart's annotation has a manager of its own (kubectl's is kubectl-rollout): Berth's applies
+# neither own nor remove it, so the next apply does not roll the pods again.
+ADOPT_ATTEMPTS = 5  # folds tried when a controller keeps changing the object meanwhile
+RESTART_MANAGER = "berth-restart"
 
 
 class KubernetesDeployer:
@@ -92,31 +96,50 @@ class KubernetesDeployer:
                 if e.status != 409:  # created meanwhile by another worker: fine
                     raise
 
-    def _apply(self, read, create, patch, manifest: dict) -> None:
-        """Create the object, or server-side apply it: the object becomes exactly the manifest for
-        the fields Berth owns, so an env var, port or probe removed from the settings goes away
-        (a strategic-merge patch would keep list entries the manifest no longer has)."""
+    def _apply(self, patch, manifest: dict) -> None:
+        """Server-side apply (field manager berth, forced), which also creates: the object becomes
+        exactly the manifest for the fields Berth owns, so an env var, port or probe removed from the
+        settings goes away (a strategic-merge patch, or fields first written by a create, would keep
+        them)."""
         name, namespace = manifest["metadata"]["name"], manifest["metadata"]["namespace"]
-        if self.call(read, name, namespace, missing_ok=True) is None:
-            self.call(create, namespace, manifest, field_manager=FIELD_MANAGER)
-        else:
-            self.call(patch, name, namespace, manifest, field_manager=FIELD_MANAGER, force=True, _content_type=APPLY)
+        for attempt in range(ADOPT_ATTEMPTS):
+            applied = self.call(patch, name, namespace, manifest, field_manager=FIELD_MANAGER, force=True,
+                                _content_type=APPLY)
+            if not _created_by_update(applied):
+                return
+            try:
+                self._adopt(patch, applied)
+            except DeployError as e:
+                # The object changed after the apply (a controller writing status): its
+                # resourceVersion no longer matches, so the fold is refused; apply and fold again.
+                if e.status not in (409, 422) or attempt == ADOPT_ATTEMPTS - 1:
+                    raise
+
+    def _adopt(self, patch, obj) -> None:
+        """Objects Berth created before it applied from the start carry a second `berth` entry with
+        operation Update, whose fields an apply can never remove. Fold it into the Apply entry (the
+        union of both field sets), once, guarded by the resourceVersion."""
+        serialize = self.core.api_client.sanitize_for_serialization
+        entries = serialize(obj.metadata.managed_fields)
+        mine = [e for e in entries if e.get("manager") == FIELD_MANAGER]
+        union: dict = {}
+        for entry in mine:
+            _merge_fields(union, entry.get("fieldsV1") or {})
+        folded = {**mine[0], "operation": "Apply", "fieldsV1": union, "fieldsType": "FieldsV1"}
+        folded.pop("subresource", None)
+        others = [e for e in entries if e.get("manager") != FIELD_MANAGER]
+        body = [{"op": "test", "path": "/metadata/resourceVersion", "value": obj.metadata.resource_version},
+                {"op": "replace", "path": "/metadata/managedFields", "value": [*others, folded]}]
+        self.call(patch, obj.metadata.name, obj.metadata.namespace, body,
+                  _content_type="application/json-patch+json")
 
     def apply(self, spec: DeploySpec) -> None:
         self.ensure_namespace(spec.namespace)
-        kinds = {
-            "Secret": (self.core.read_namespaced_secret, self.core.create_namespaced_secret,
-                       self.core.patch_namespaced_secret),
-            "Deployment": (self.apps.read_namespaced_deployment, self.apps.create_namespaced_deployment,
-                           self.apps.patch_namespaced_deployment),
-            "Service": (self.core.read_namespaced_service, self.core.create_namespaced_service,
-                        self.core.patch_namespaced_service),
-            "Ingress": (self.networking.read_namespaced_ingress, self.networking.create_namespaced_ingress,
-                        self.networking.patch_namespaced_ingress),
-        }
+        kinds = {"Secret": self.core.patch_namespaced_secret, "Deployment": self.apps.patch_namespaced_deployment,
+                 "Service": self.core.patch_namespaced_service, "Ingress": self.networking.patch_namespaced_ingress}
         built = manifests.build(spec, self.ingress_class, self.tls_secret)
         for manifest in built:
-            self._apply(*kinds[manifest["kind"]], manifest)
+            self._apply(kinds[manifest["kind"]], manifest)
         present = {m["kind"] for m in built}
         if "Service" not in present:
             self.call(self.core.delete_namespaced_service, spec.name, spec.namespace, missing_ok=True)
@@ -129,8 +152,7 @@ class KubernetesDeployer:
         if manifest is None:
             return False
         self.ensure_namespace(spec.namespace)
-        self._apply(self.core.read_namespaced_secret, self.core.create_namespaced_secret,
-                    self.core.patch_namespaced_secret, manifest)
+        self._apply(self.core.patch_namespaced_secret, manifest)
         return True
 
     def restart(self, spec: DeploySpec) -> None:
@@ -138,7 +160,7 @@ class KubernetesDeployer:
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         body = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
         self.call(self.apps.patch_namespaced_deployment, spec.name, spec.namespace, body,
-                  field_manager=FIELD_MANAGER, _content_type="application/strategic-merge-patch+json")
+                  field_manager=RESTART_MANAGER, _content_type="application/strategic-merge-patch+json")
 
     def _pods(self, spec: DeploySpec):
         selector = ",".join(f"{k}={v}" for k, v in manifests.selector(spec).items())
@@ -209,6 +231,19 @@ class KubernetesDeployer:
         self.call(self.networking.delete_namespaced_ingress, spec.name, spec.namespace, missing_ok=True)
         self.call(self.core.delete_namespaced_secret, manifests.pull_secret_name(spec), spec.namespace,
                   missing_ok=True)
+
+
+def _created_by_update(obj) -> bool:
+    return any(e.manager == FIELD_MANAGER and e.operation == "Update" for e in (obj.metadata.managed_fields or []))
+
+
+def _merge_fields(into: dict, fields: dict) -> None:
+    """Union of two FieldsV1 sets (nested maps of field keys)."""
+    for key, value in fields.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge_fields(into[key], value)
+        else:
+            into[key] = value if not isinstance(value, dict) else dict(value)
 
 
 def _event_time(event) -> str:

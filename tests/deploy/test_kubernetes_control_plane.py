@@ -1,0 +1,240 @@
+"""The Kubernetes deployer against a real control plane (tests/fixtures/cluster.py: etcd,
+kube-apiserver with TLS, RBAC and PodSecurity, the controller manager, the scheduler, and KWOK's
+simulated node), as Berth's own ServiceAccount from the shipped manifest: the ClusterRole of
+deploy/kubernetes/berth.yaml, applied server-side with kubectl, and a token from the TokenRequest API.
+
+Pods are KWOK's: they become Running and Ready, except images whose name asks for a failure
+(tests/data/kube/kwok-stages.yaml), which get the states a kubelet reports."""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from services.deploy.drivers import manifests
+from services.deploy.drivers.kubernetes import KubernetesDeployer
+from services.deploy.drivers.spec import DeployError, DeploySpec, HealthCheck, Port, PullCredentials
+from tests.fixtures.cluster import MANIFEST
+from tests.helpers import wait_for
+
+DIGEST = "sha256:" + "cd" * 32
+
+
+def spec(namespace: str, **overrides) -> DeploySpec:
+    values = dict(namespace=namespace, name="web", application="shop", image=f"127.0.0.1:5000/team/web@{DIGEST}",
+                  release_id=7, replicas=2, memory_mb=64, cpu_millicores=250, env=[("FOO", "bar"), ("GREETING", "hi")],
+                  ports=[Port(8080, "TCP", True), Port(9090, "TCP", True)],
+                  credentials=PullCredentials("127.0.0.1:5000", "alice", "s3cret"))
+    values.update(overrides)
+    return DeploySpec(**values)
+
+
+@pytest.fixture
+def deployer(cluster, berth_token) -> KubernetesDeployer:
+    return KubernetesDeployer(cluster.api_client(berth_token))
+
+
+@pytest.fixture
+def namespace(cluster):
+    name = cluster.namespace()
+    yield name
+    cluster.kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found", check=False)
+
+
+def _get(cluster, *args) -> dict:
+    return json.loads(cluster.kubectl("get", *args, "-o", "json").stdout)
+
+
+def _pods(cluster, namespace: str) -> list[dict]:
+    return _get(cluster, "pods", "-n", namespace, "-l", "app.kubernetes.io/name=web")["items"]
+
+
+def _wait_status(deployer, s, want: str, timeout: float = 60):
+    seen = []
+
+    def reached():
+        status = deployer.status(s)
+        seen.append(status)
+        return status.state == want
+    try:
+        wait_for(reached, timeout, 0.2)
+    except AssertionError:
+        raise AssertionError(f"wanted {want}, last statuses: {seen[-3:]}") from None
+    return seen[-1]
+
+
+def test_the_shipped_manifest_passes_a_server_side_dry_run(cluster, berth_token):
+    """A server-side dry run checks each object against the real API (schemas, admission, RBAC
+    objects); its namespaced objects need their namespace to exist, so it follows the real apply of
+    the Namespace and RBAC (berth_token)."""
+    result = cluster.kubectl("apply", "--server-side", "--dry-run=server", "-f", str(MANIFEST))
+    assert "serverside-applied (server dry run)" in result.stdout, result.stdout
+
+
+def test_create_becomes_available_on_the_real_controllers_with_berths_own_token(cluster, deployer, namespace):
+    s = spec(namespace)
+    deployer.apply(s)
+    status = _wait_status(deployer, s, "running")
+    assert status.reason == "Available"
+    d = _get(cluster, "deployment", "web", "-n", namespace)
+    assert d["status"]["availableReplicas"] == 2 and d["status"]["observedGeneration"] == d["metadata"]["generation"]
+    assert {c["type"]: c["status"] for c in d["status"]["conditions"]} == {"Available": "True", "Progressing": "True"}
+    pods = _pods(cluster, namespace)
+    assert len(pods) == 2 and all(p["status"]["phase"] == "Running" for p in pods)
+    assert pods[0]["spec"]["containers"][0]["image"] == s.image  # pinned by digest
+    assert _get(cluster, "secret", "web-pull", "-n", namespace)["type"] == "kubernetes.io/dockerconfigjson"
+    assert [p["port"] for p in _get(cluster, "service", "web", "-n", namespace)["spec"]["ports"]] == [8080, 9090]
+    managed = json.loads(cluster.kubectl("get", "deployment", "web", "-n", namespace, "-o", "json",
+                                         "--show-managed-fields").stdout)["metadata"]["managedFields"]
+    assert [m["operation"] for m in managed if m["manager"] == "berth"] == ["Apply"]  # applied from the start
+
+
+def test_an_edit_removes_env_and_port_from_the_deployment_and_the_new_pods(cluster, deployer, namespace):
+    """An edit that drops an env var, a port and the probes: a server-side apply of the whole manifest
+    takes them off the Deployment (a strategic-merge patch, or fields first written by a create, would
+    keep them), and the new ReplicaSet's pods run without them."""
+    health = HealthCheck("http", 8080, "/healthz", 3, 5, 4)
+    first = spec(namespace, health=health)
+    deployer.apply(first)
+    container = _get(cluster, "deployment", "web", "-n", namespace)["spec"]["template"]["spec"]["containers"][0]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": 8080, "scheme": "HTTP"}
+    _wait_status(deployer, first, "running")
+    edited = spec(namespace, env=[("FOO", "bar")], ports=[Port(8080, "TCP", True)], replicas=2, memory_mb=128)
+    deployer.apply(edited)
+    container = _get(cluster, "deployment", "web", "-n", namespace)["spec"]["template"]["spec"]["containers"][0]
+    assert container["env"] == [{"name": "FOO", "value": "bar"}]
+    assert [p["containerPort"] for p in container["ports"]] == [8080]
+    assert "readinessProbe" not in container and "livenessProbe" not in container
+    assert container["resources"]["limits"]["memory"] == "128Mi"
+    _wait_status(deployer, edited, "running")
+
+    def new_pods_only():
+        pods = [p for p in _pods(cluster, namespace) if not p["metadata"].get("deletionTimestamp")]
+        return len(pods) == 2 and all(p["spec"]["containers"][0]["env"] == [{"name": "FOO", "value": "bar"}]
+                                      for p in pods)
+    wait_for(new_pods_only, 60, 0.2)
+    assert [p["port"] for p in _get(cluster, "service", "web", "-n", namespace)["spec"]["ports"]] == [8080]
+
+
+def test_restart_rolls_out_a_new_replica_set(cluster, deployer, namespace):
+    s = spec(namespace, replicas=1)
+    deployer.apply(s)
+    _wait_status(deployer, s, "running")
+    before = {rs["metadata"]["name"] for rs in _get(cluster, "replicasets", "-n", namespace)["items"]}
+    deployer.restart(s)
+    wait_for(lambda: len({rs["metadata"]["name"] for rs in
+                          _get(cluster, "replicasets", "-n", namespace)["items"]} - before) == 1, 30, 0.2)
+    _wait_status(deployer, s, "running")
+    annotations = _get(cluster, "deployment", "web", "-n", namespace)["spec"]["template"]["metadata"]["annotations"]
+    assert "kubectl.kubernetes.io/restartedAt" in annotations
+    deployer.apply(s)  # the next apply keeps the restart (its annotation has a manager of its own)
+    assert _get(cluster, "deployment", "web", "-n", namespace)["spec"]["template"]["metadata"]["annotations"] \
+        == annotations
+
+
+def test_scale_to_three_gives_three_ready_pods(cluster, deployer, namespace):
+    deployer.apply(spec(namespace, replicas=1))
+    s = spec(namespace, replicas=3)
+    deployer.apply(s)
+    _wait_status(deployer, s, "running")
+    ready = [p for p in _pods(cluster, namespace) if any(
+        c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))]
+    assert len(ready) == 3
+
+
+@pytest.mark.parametrize(("image", "reason", "words"), [
+    ("team/crash-loop", "CrashLoopBackOff", "keeps failing to start"),
+    ("team/pull-fail", "ErrImagePull", "could not be pulled"),
+])
+def test_failing_pods_end_the_rollout_with_the_kubelets_reason(deployer, namespace, image, reason, words):
+    s = spec(namespace, image=f"127.0.0.1:5000/{image}@{DIGEST}", replicas=1)
+    deployer.apply(s)
+    status = _wait_status(deployer, s, "failed")
+    assert status.reason == reason and words in status.message
+
+
+def test_pods_that_never_become_ready_stay_deploying_until_the_deadline(cluster, deployer, namespace):
+    s = spec(namespace, image=f"127.0.0.1:5000/team/never-ready@{DIGEST}", replicas=1)
+    deployer.apply(s)
+    wait_for(lambda: _pods(cluster, namespace), 30, 0.2)
+    time.sleep(1)  # KWOK has had its turn: the pod runs, unready
+    assert deployer.status(s).state == "deploying"
+
+
+def test_a_verb_missing_from_the_role_is_named_in_the_refusal(cluster, namespace):
+    """A role without `patch` on deployments: the message says which resource and verb were refused,
+    and nothing of the Deployment was written."""
+    rules = [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "create"]},
+             {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "watch", "create",
+                                                                              "delete"]},
+             {"apiGroups": [""], "resources": ["services", "secrets"], "verbs": ["get", "create", "patch", "delete"]},
+             {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses"], "verbs": ["get", "create", "patch",
+                                                                                      "delete"]}]
+    account = f"limited-{namespace}"
+    limited = KubernetesDeployer(cluster.api_client(cluster.token_for_rules(account, rules)))
+    with pytest.raises(DeployError) as refused:
+        limited.apply(spec(namespace, ports=[]))  # a server-side apply is a patch, even when it creates
+    assert refused.value.status == 403
+    assert 'cannot patch resource "deployments"' in refused.value.message, refused.value.message
+    assert cluster.kubectl("get", "deployment", "web", "-n", namespace, check=False).returncode != 0
+    cluster.kubectl("delete", "clusterrolebinding,clusterrole", account, check=False)
+
+
+def test_an_expired_or_wrong_token_is_a_401_message(cluster, namespace):
+    with pytest.raises(DeployError) as refused:
+        KubernetesDeployer(cluster.api_client("not-a-token")).apply(spec(namespace))
+    assert refused.value.status == 401 and "credentials" in refused.value.message
+
+
+def test_create_then_update_then_delete(cluster, deployer, namespace):
+    deployer.apply(spec(namespace))
+    assert _get(cluster, "namespace", namespace)["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "berth"
+    deployer.apply(spec(namespace, replicas=3, release_id=8, image=f"127.0.0.1:5000/team/web@sha256:{'ef' * 32}"))
+    d = _get(cluster, "deployment", "web", "-n", namespace)
+    assert d["spec"]["replicas"] == 3 and d["metadata"]["annotations"][manifests.RELEASE_ANNOTATION] == "8"
+    deployer.delete(spec(namespace))
+    for kind in ("deployment", "service", "secret"):
+        name = "web-pull" if kind == "secret" else "web"
+        assert cluster.kubectl("get", kind, name, "-n", namespace, check=False).returncode != 0
+
+
+def test_a_forced_apply_takes_back_what_another_manager_changed(cluster, deployer, namespace):
+    """Berth applies with force: replicas someone scaled by hand return to Berth's number."""
+    deployer.apply(spec(namespace, replicas=2))
+    cluster.kubectl("scale", "deployment", "web", "-n", namespace, "--replicas=5")
+    assert _get(cluster, "deployment", "web", "-n", namespace)["spec"]["replicas"] == 5
+    deployer.apply(spec(namespace, replicas=2))
+    assert _get(cluster, "deployment", "web", "-n", namespace)["spec"]["replicas"] == 2
+
+
+def test_objects_created_by_an_older_berth_are_adopted_so_edits_remove_fields(cluster, deployer, namespace):
+    """Berth used to create objects (a POST) before applying: those fields belong to a `berth` entry
+    with operation Update, which no apply can remove. The next apply folds that entry into its own."""
+    deployer.ensure_namespace(namespace)
+    old = next(m for m in manifests.build(spec(namespace)) if m["kind"] == "Deployment")
+    deployer.apps.create_namespaced_deployment(namespace, old, field_manager="berth")
+    deployer.apply(spec(namespace, env=[("FOO", "bar")]))
+    d = json.loads(cluster.kubectl("get", "deployment", "web", "-n", namespace, "-o", "json",
+                                   "--show-managed-fields").stdout)
+    assert d["spec"]["template"]["spec"]["containers"][0]["env"] == [{"name": "FOO", "value": "bar"}]
+    assert [m["operation"] for m in d["metadata"]["managedFields"] if m["manager"] == "berth"] == ["Apply"]
+
+
+def test_the_kubeconfig_is_read_from_the_environment(cluster, namespace, monkeypatch):
+    monkeypatch.setenv("KUBECONFIG", str(cluster.admin))
+    KubernetesDeployer.from_environment().apply(spec(namespace, credentials=None))
+    assert _get(cluster, "deployment", "web", "-n", namespace)["metadata"]["name"] == "web"
+
+
+def test_an_ingress_for_a_public_host_with_class_and_tls(cluster, berth_token, namespace):
+    deployer = KubernetesDeployer(cluster.api_client(berth_token), ingress_class="nginx", tls_secret="wildcard-tls")
+    deployer.apply(spec(namespace, ports=[Port(8080, "TCP", True, public_host="shop.example.com")]))
+    ingress = _get(cluster, "ingress", "web", "-n", namespace)
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    assert ingress["spec"]["tls"] == [{"hosts": ["shop.example.com"], "secretName": "wildcard-tls"}]
+    (rule,) = ingress["spec"]["rules"]
+    assert rule["host"] == "shop.example.com"
+    assert rule["http"]["paths"][0]["backend"] == {"service": {"name": "web", "port": {"number": 8080}}}
+    deployer.apply(spec(namespace, ports=[Port(8080, "TCP", True)]))  # the public host removed: the Ingress goes
+    assert cluster.kubectl("get", "ingress", "web", "-n", namespace, check=False).returncode != 0
