@@ -5,6 +5,8 @@
 # Nothing is downloaded but Go modules. Prints the cache folder's bin/ on the last line.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+command -v go >/dev/null || PATH="$PATH:/usr/local/go/bin"
+command -v go >/dev/null || { echo "kube: Go is needed to build the test control plane (go not on the PATH)" >&2; exit 1; }
 KWOK_VERSION=v0.8.0
 key=$( { cat "$root"/tools/kube/*/go.mod "$root"/tools/kube/*/go.sum; echo "kwok $KWOK_VERSION"; go env GOVERSION; } \
   | sha256sum | cut -c1-16)
