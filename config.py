@@ -39,6 +39,16 @@ def _namespace_prefix(raw: str) -> str:
     return raw
 
 
+POD_SECURITY_LEVELS = ("restricted", "baseline", "privileged")
+
+
+def _pod_security(raw: str) -> str:
+    """Kubernetes: the Pod Security level Berth labels the namespaces it creates with (enforced)."""
+    if raw not in POD_SECURITY_LEVELS:
+        raise ConfigError(f"BERTH_KUBERNETES_POD_SECURITY must be one of {', '.join(POD_SECURITY_LEVELS)}, got {raw!r}")
+    return raw
+
+
 def _password_hash(raw: str) -> str:
     """Werkzeug's scrypt with its cost as N:r:p. The default is Werkzeug's own; the test suite lowers N
     (a cheaper hash is the same code path), and nothing below N=1024 is accepted."""
@@ -123,6 +133,7 @@ def load(environ=None) -> dict:
         "BERTH_ACCESS_HOST": environ.get("BERTH_ACCESS_HOST", ""),
         "BERTH_KUBERNETES_NAMESPACE_PREFIX": _namespace_prefix(environ.get("BERTH_KUBERNETES_NAMESPACE_PREFIX",
                                                                            "berth-")),
+        "BERTH_KUBERNETES_POD_SECURITY": _pod_security(environ.get("BERTH_KUBERNETES_POD_SECURITY", "baseline")),
         "BERTH_PASSWORD_HASH": _password_hash(environ.get("BERTH_PASSWORD_HASH", "scrypt:32768:8:1")),
         "BERTH_PODMAN_POD_PREFIX": _pod_prefix(environ.get("BERTH_PODMAN_POD_PREFIX", "")),
         # Retention (services/platform/retention.py): pruned by the leader every BERTH_PRUNE_EVERY seconds.

@@ -218,6 +218,8 @@ class Component(db.Model):
     replicas: Mapped[int] = mapped_column(default=1)
     memory_mb: Mapped[int] = mapped_column(default=256)
     cpu_millicores: Mapped[int | None]
+    # Kubernetes: run the image's root user (else non-root, Pod Security "restricted").
+    run_as_root: Mapped[bool] = mapped_column(default=False, server_default=false())
     env: Mapped[list] = mapped_column(db.JSON, default=list)
     ports: Mapped[list] = mapped_column(db.JSON, default=list)
     stopped: Mapped[bool] = mapped_column(default=False)

@@ -37,6 +37,7 @@ class ComponentInput:
     replicas: int = 1
     memory_mb: int = 256
     cpu_millicores: int | None = None
+    run_as_root: bool = False
     env: list[tuple[str, str]] = field(default_factory=list)
     ports: list[Port] = field(default_factory=list)
     health: HealthCheck | None = None
@@ -251,7 +252,8 @@ def create_component(team: Team, data: ComponentInput, triggered_by: str) -> Com
     digest = digest or resolve_digest(team, registry, image, tag, data.create_anyway)
     component = Component(team=team, application=_application(team, data.application), source_registry=registry,
                           name=data.name, image=image, tag=tag, replicas=data.replicas, memory_mb=data.memory_mb,
-                          cpu_millicores=data.cpu_millicores, env=[list(e) for e in data.env],
+                          cpu_millicores=data.cpu_millicores, run_as_root=data.run_as_root,
+                          env=[list(e) for e in data.env],
                           ports=[settings.port_dict(p) for p in assign_host_ports(data.ports, None)],
                           health=settings.health_dict(data.health))
     db.session.add(component)
@@ -286,7 +288,7 @@ def proposed_settings(component: Component, data: ComponentInput) -> tuple[dict,
         digest = digest or resolve_digest(team, registry, image, tag, data.create_anyway)
     return {"registry_id": registry.id if registry else None, "image": image, "tag": tag,
             "replicas": data.replicas, "memory_mb": data.memory_mb, "cpu_millicores": data.cpu_millicores,
-            "env": _keep_secrets(component, data.env),
+            "run_as_root": data.run_as_root, "env": _keep_secrets(component, data.env),
             "ports": [settings.port_dict(p) for p in assign_host_ports(data.ports, component)],
             "health": settings.health_dict(data.health)}, digest
 

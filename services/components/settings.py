@@ -5,14 +5,16 @@ from __future__ import annotations
 from models import Component
 from services.deploy.drivers.spec import HealthCheck, Port
 
-FIELDS = ("registry_id", "image", "tag", "replicas", "memory_mb", "cpu_millicores", "env", "ports", "health")
+FIELDS = ("registry_id", "image", "tag", "replicas", "memory_mb", "cpu_millicores", "run_as_root", "env", "ports",
+          "health")
 
 
 def snapshot(component: Component) -> dict:
     """The component's settings now, as a release records them."""
     return {"registry_id": component.registry_id, "image": component.image, "tag": component.tag,
             "replicas": component.replicas, "memory_mb": component.memory_mb,
-            "cpu_millicores": component.cpu_millicores, "env": [list(e) for e in component.env or []],
+            "cpu_millicores": component.cpu_millicores, "run_as_root": component.run_as_root,
+            "env": [list(e) for e in component.env or []],
             "ports": [dict(p) for p in component.ports or []],
             "health": dict(component.health) if component.health else None}
 
@@ -22,6 +24,11 @@ def restore(component: Component, settings: dict) -> None:
     for name in FIELDS:
         if name in settings:
             setattr(component, name, settings[name])
+
+
+def run_as_root(settings: dict) -> bool:
+    """Releases recorded before the setting existed ran as their image said: as root, if it did."""
+    return settings.get("run_as_root", True)
 
 
 def ports_of(settings: dict) -> list[Port]:
@@ -92,6 +99,9 @@ def diff(old: dict | None, new: dict, registry_names: dict | None = None) -> lis
     if old.get("cpu_millicores") != new.get("cpu_millicores"):
         lines.append(f"CPU {old.get('cpu_millicores') or 'no limit'} → {new.get('cpu_millicores') or 'no limit'}"
                      " millicores")
+    if run_as_root(old) != run_as_root(new):
+        user = {True: "root", False: "non-root"}
+        lines.append(f"runs as {user[run_as_root(old)]} → {user[run_as_root(new)]}")
     old_env, new_env = dict(map(tuple, old.get("env") or [])), dict(map(tuple, new.get("env") or []))
     lines += [f"+ env {k}" for k in new_env if k not in old_env]
     lines += [f"- env {k}" for k in old_env if k not in new_env]

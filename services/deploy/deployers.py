@@ -22,7 +22,8 @@ def _select(mode: str, instance_path: str, config):
             from services.deploy.drivers.kubernetes import KubernetesDeployer  # noqa: PLC0415
 
             return KubernetesDeployer.from_environment(config.get("BERTH_INGRESS_CLASS"),
-                                                       config.get("BERTH_INGRESS_TLS_SECRET")), ""
+                                                       config.get("BERTH_INGRESS_TLS_SECRET"),
+                                                       config.get("BERTH_KUBERNETES_POD_SECURITY", "baseline")), ""
         except Exception as e:  # noqa: BLE001 - any config failure means "no cluster here"
             if mode == "kubernetes":
                 return None, f"BERTH_DEPLOYER=kubernetes but no kubeconfig or in-cluster config loads: {e}"

@@ -107,3 +107,10 @@ def test_secret_env_values_stay_out_of_berths_logs(app, client, web, caplog):
     client.post(f"/components/{cid}/edit", data={**_edit_data("team/web", registry_id=str(rid)),
                                                  "env-0-value": "new-secret-value", "action": "save"})
     assert "hunter2-secret" not in caplog.text and "new-secret-value" not in caplog.text
+
+
+def test_the_user_a_component_runs_as_is_a_setting_with_a_diff_line_and_old_releases_ran_as_root():
+    before = {"image": "a", "tag": "v1", "env": [], "ports": []}  # recorded before the setting existed
+    assert settings.run_as_root(before) is True
+    assert settings.diff(before, {**before, "run_as_root": False}) == ["runs as root → non-root"]
+    assert settings.diff({**before, "run_as_root": False}, {**before, "run_as_root": False}) == []

@@ -238,3 +238,48 @@ def test_an_ingress_for_a_public_host_with_class_and_tls(cluster, berth_token, n
     assert rule["http"]["paths"][0]["backend"] == {"service": {"name": "web", "port": {"number": 8080}}}
     deployer.apply(spec(namespace, ports=[Port(8080, "TCP", True)]))  # the public host removed: the Ingress goes
     assert cluster.kubectl("get", "ingress", "web", "-n", namespace, check=False).returncode != 0
+
+
+def _pod_security_level(cluster, namespace: str) -> str:
+    return _get(cluster, "namespace", namespace)["metadata"]["labels"].get("pod-security.kubernetes.io/enforce")
+
+
+def test_a_restricted_namespace_admits_berths_deployment(cluster, berth_token, namespace):
+    """Berth creates the namespace at the configured level; a component that need not run as root
+    meets "restricted": its pods are admitted and become ready."""
+    deployer = KubernetesDeployer(cluster.api_client(berth_token), pod_security="restricted")
+    s = spec(namespace)
+    deployer.apply(s)
+    assert _pod_security_level(cluster, namespace) == "restricted"
+    _wait_status(deployer, s, "running")
+    pod = _pods(cluster, namespace)[0]["spec"]
+    assert pod["securityContext"] == {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+    assert pod["containers"][0]["securityContext"] == {"allowPrivilegeEscalation": False,
+                                                       "capabilities": {"drop": ["ALL"]}}
+
+
+def test_a_root_component_is_refused_by_a_restricted_namespace_in_plain_words(cluster, berth_token, namespace):
+    deployer = KubernetesDeployer(cluster.api_client(berth_token), pod_security="restricted")
+    s = spec(namespace, run_as_root=True, replicas=1)
+    deployer.apply(s)  # the Deployment is admitted (with a warning); its pods are not
+    status = _wait_status(deployer, s, "failed")
+    assert status.reason == "PodSecurity", status
+    assert 'Pod Security admission (restricted:latest) refused the pods' in status.message, status.message
+    assert "runAsNonRoot" in status.message and "baseline" in status.message
+    assert _pods(cluster, namespace) == []
+
+
+def test_a_root_component_runs_in_a_namespace_berth_makes_by_default(cluster, deployer, namespace):
+    s = spec(namespace, image=f"127.0.0.1:5000/team/root-user@{DIGEST}", run_as_root=True, replicas=1)
+    deployer.apply(s)
+    assert _pod_security_level(cluster, namespace) == "baseline"
+    _wait_status(deployer, s, "running")
+    assert "runAsNonRoot" not in _pods(cluster, namespace)[0]["spec"]["securityContext"]
+
+
+def test_an_image_that_runs_as_root_without_the_setting_names_the_setting(deployer, namespace):
+    """The kubelet refuses a root image under runAsNonRoot (simulated by the root-user stage)."""
+    s = spec(namespace, image=f"127.0.0.1:5000/team/root-user@{DIGEST}", replicas=1)
+    deployer.apply(s)
+    status = _wait_status(deployer, s, "failed")
+    assert status.reason == "RunsAsRoot" and '"Run as root"' in status.message, status

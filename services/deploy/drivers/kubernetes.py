@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import UTC, datetime
 
 import urllib3
@@ -52,15 +53,17 @@ class KubernetesDeployer:
     max_replicas = None
 
     def __init__(self, api_client: client.ApiClient, ingress_class: str | None = None,
-                 tls_secret: str | None = None):
+                 tls_secret: str | None = None, pod_security: str = "baseline"):
         self.core = client.CoreV1Api(api_client)
         self.apps = client.AppsV1Api(api_client)
         self.networking = client.NetworkingV1Api(api_client)
         self.ingress_class, self.tls_secret = ingress_class or None, tls_secret or None
+        self.pod_security = pod_security  # the level enforced in namespaces Berth creates
 
     @classmethod
-    def from_environment(cls, ingress_class: str | None = None, tls_secret: str | None = None) -> KubernetesDeployer:
-        return cls(load_api_client(), ingress_class, tls_secret)
+    def from_environment(cls, ingress_class: str | None = None, tls_secret: str | None = None,
+                         pod_security: str = "baseline") -> KubernetesDeployer:
+        return cls(load_api_client(), ingress_class, tls_secret, pod_security)
 
     def call(self, fn, *args, missing_ok: bool = False, **kwargs):
         """The one way Berth calls the API server: a timeout, errors in plain words."""
@@ -88,8 +91,12 @@ class KubernetesDeployer:
 
     def ensure_namespace(self, namespace: str) -> None:
         if self.call(self.core.read_namespace, namespace, missing_ok=True) is None:
-            body = {"apiVersion": "v1", "kind": "Namespace",
-                    "metadata": {"name": namespace, "labels": {"app.kubernetes.io/managed-by": manifests.MANAGED_BY}}}
+            # A namespace someone else made keeps its labels; one Berth makes enforces the configured
+            # Pod Security level and warns about anything short of "restricted".
+            labels = {"app.kubernetes.io/managed-by": manifests.MANAGED_BY,
+                      "pod-security.kubernetes.io/enforce": self.pod_security,
+                      "pod-security.kubernetes.io/warn": "restricted"}
+            body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace, "labels": labels}}
             try:
                 self.call(self.core.create_namespace, body, field_manager=FIELD_MANAGER)
             except DeployError as e:
@@ -267,6 +274,10 @@ def pod_problem(pod) -> DeployStatus | None:
         if terminated and terminated.reason == "OOMKilled":
             return DeployStatus("failed", "OOMKilled", "The container ran out of memory and was killed; raise the "
                                 "memory limit.")
+        if waiting and waiting.reason == "CreateContainerConfigError" and "runAsNonRoot" in (waiting.message or ""):
+            return DeployStatus("failed", "RunsAsRoot", "The image runs as root, and Berth runs containers as "
+                                "non-root unless the component says otherwise: tick \"Run as root\" in its settings "
+                                f"(the namespace's Pod Security level must then allow it). {waiting.message}")
         if waiting and waiting.reason in START_FAILURES:
             last = cs.last_state.terminated if cs.last_state else None
             code = f", last exit code {last.exit_code}" if last is not None and last.exit_code is not None else ""
@@ -279,6 +290,16 @@ def pod_problem(pod) -> DeployStatus | None:
     return None
 
 
+def replica_failure(message: str) -> DeployStatus:
+    """The controller could not create the pods: admission refused them (Pod Security, a quota)."""
+    found = re.search(r'violates PodSecurity "([^"]+)": (.*)', message)
+    if found:
+        return DeployStatus("failed", "PodSecurity", f"The namespace's Pod Security admission ({found.group(1)}) "
+                            f"refused the pods: {found.group(2)}. A component that must run as root needs a "
+                            "namespace at \"baseline\" or below.")
+    return DeployStatus("failed", "ReplicaFailure", f"Kubernetes could not create the pods: {message}")
+
+
 def deployment_state(deployment) -> DeployStatus:
     spec_replicas = deployment.spec.replicas if deployment.spec.replicas is not None else 1
     st = deployment.status
@@ -286,6 +307,8 @@ def deployment_state(deployment) -> DeployStatus:
         if cond.type == "Progressing" and cond.status == "False" and cond.reason == "ProgressDeadlineExceeded":
             return DeployStatus("failed", "ProgressDeadlineExceeded", "The rollout timed out: new pods did not "
                                 "become ready in time.")
+        if cond.type == "ReplicaFailure" and cond.status == "True":
+            return replica_failure(cond.message or "")
     if spec_replicas == 0:
         return DeployStatus("stopped", "ScaledToZero", "Scaled to zero replicas.")
     if st is not None and (st.observed_generation or 0) >= (deployment.metadata.generation or 0) \

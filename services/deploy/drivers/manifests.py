@@ -60,9 +60,21 @@ def probe(spec: DeploySpec) -> dict | None:
             "failureThreshold": h.failure_threshold, "timeoutSeconds": h.timeout}
 
 
-def deployment(spec: DeploySpec, host_ip: str | None = None, probes: bool = True) -> dict:
+def security(spec: DeploySpec) -> tuple[dict, dict]:
+    """(pod, container) security contexts. A component that need not run as root meets Pod Security
+    "restricted": seccomp RuntimeDefault, no privilege escalation, every capability dropped, and
+    runAsNonRoot (the kubelet refuses an image whose user is root). One that must run as root keeps
+    the runtime's default capabilities, which "baseline" allows."""
+    pod = {"seccompProfile": {"type": "RuntimeDefault"}}
+    if spec.run_as_root:
+        return pod, {}
+    return {**pod, "runAsNonRoot": True}, {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+
+
+def deployment(spec: DeploySpec, host_ip: str | None = None, probes: bool = True, pod_security: bool = False) -> dict:
     """The Deployment. `host_ip` (podman) publishes exposed ports on the host at that address;
-    `probes=False` leaves the health check to Berth (podman runs no probes without systemd)."""
+    `probes=False` leaves the health check to Berth (podman runs no probes without systemd);
+    `pod_security` (Kubernetes) adds the security contexts of `security`."""
     limits = {"memory": f"{spec.memory_mb}Mi"}
     if spec.cpu_millicores:
         limits["cpu"] = f"{spec.cpu_millicores}m"
@@ -87,6 +99,11 @@ def deployment(spec: DeploySpec, host_ip: str | None = None, probes: bool = True
         container["readinessProbe"] = check
         container["livenessProbe"] = dict(check)
     pod_spec = {"containers": [container]}
+    if pod_security:
+        pod_context, container_context = security(spec)
+        pod_spec["securityContext"] = pod_context
+        if container_context:
+            container["securityContext"] = container_context
     if spec.credentials is not None:
         pod_spec["imagePullSecrets"] = [{"name": pull_secret_name(spec)}]
     return {
@@ -141,5 +158,6 @@ def ingress(spec: DeploySpec, ingress_class: str | None = None, tls_secret: str 
 def build(spec: DeploySpec, ingress_class: str | None = None, tls_secret: str | None = None) -> list[dict]:
     """Secret (when the registry needs credentials), Deployment, Service (when a port is exposed),
     Ingress (when an exposed port has a public host)."""
-    return [m for m in (secret(spec), deployment(spec), service(spec), ingress(spec, ingress_class, tls_secret))
+    return [m for m in (secret(spec), deployment(spec, pod_security=True), service(spec),
+                        ingress(spec, ingress_class, tls_secret))
             if m is not None]

@@ -59,6 +59,7 @@ class DeploySpec:
     tls_verify: bool = True
     ca_bundle: str | None = None  # a private registry CA (PEM); podman gets it per pull, clusters must trust it
     health: HealthCheck | None = None
+    run_as_root: bool = False  # Kubernetes: without it, the pod meets Pod Security "restricted"
 
 
 @dataclass
