@@ -40,9 +40,9 @@ def _api_message(e: ApiException) -> str:
 
 APPLY = "application/apply-patch+yaml"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+ADOPT_ATTEMPTS = 5  # folds tried when a controller keeps changing the object meanwhile
 # A restart's annotation has a manager of its own (kubectl's is kubectl-rollout): Berth's applies
 # neither own nor remove it, so the next apply does not roll the pods again.
-ADOPT_ATTEMPTS = 5  # folds tried when a controller keeps changing the object meanwhile
 RESTART_MANAGER = "berth-restart"
 
 
