@@ -220,6 +220,8 @@ class Component(db.Model):
     cpu_millicores: Mapped[int | None]
     # Kubernetes: run the image's root user (else non-root, Pod Security "restricted").
     run_as_root: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Kubernetes: an autoscaler or `kubectl scale` sets the Deployment's replicas, never Berth.
+    replicas_elsewhere: Mapped[bool] = mapped_column(default=False, server_default=false())
     env: Mapped[list] = mapped_column(db.JSON, default=list)
     ports: Mapped[list] = mapped_column(db.JSON, default=list)
     stopped: Mapped[bool] = mapped_column(default=False)

@@ -58,6 +58,10 @@ class ComponentForm(FlaskForm):
         NumberRange(4, 131072, "Use a memory limit from 4 MiB to 131072 MiB (128 GiB).")])
     cpu_millicores = IntegerField("CPU limit (millicores, optional)", validators=[
         Optional(), NumberRange(10, 64000, "Use 10 to 64000 millicores.")])
+    replicas_elsewhere = BooleanField("Replicas managed elsewhere", description=(
+        "Kubernetes only. An autoscaler (HPA) or `kubectl scale` sets the number of replicas: Berth leaves "
+        "it out of what it applies and never changes it back. Without it, Berth sets the number above, and "
+        "refuses to overwrite a number someone else changed (the release says so)."))
     run_as_root = BooleanField("Run as root", description=(
         "Kubernetes only. Without it the container runs as a non-root user with no extra privileges "
         "(Pod Security \"restricted\"); tick it for an image whose user is root. The namespace's level "
@@ -159,7 +163,7 @@ def component_input(form: ComponentForm) -> components.ComponentInput:
         registry_id=int(registry_id) if registry_id and registry_id.isdigit() else None,
         image=(form.image.data or "").strip(), tag=(form.tag.data or "").strip(),
         replicas=form.replicas.data, memory_mb=form.memory_mb.data, cpu_millicores=form.cpu_millicores.data,
-        run_as_root=bool(form.run_as_root.data),
+        run_as_root=bool(form.run_as_root.data), replicas_elsewhere=bool(form.replicas_elsewhere.data),
         env=[(e.form.name.data.strip(), e.form.value.data or "") for e in form.env if (e.form.name.data or "").strip()
              or e.form.value.data],
         ports=[Port(p.form.port.data, p.form.protocol.data, bool(p.form.expose.data), p.form.host_port.data,
@@ -184,6 +188,7 @@ def fill(form: ComponentForm, component: Component) -> None:
     form.name.data, form.application.data = component.name, component.application.name
     form.replicas.data, form.memory_mb.data = component.replicas, component.memory_mb
     form.cpu_millicores.data, form.run_as_root.data = component.cpu_millicores, component.run_as_root
+    form.replicas_elsewhere.data = component.replicas_elsewhere
     for name, value in component.env or []:
         form.env.append_entry({"name": name, "value": "" if components.SECRET_NAME.search(name) else value})
     for p in component.ports or []:

@@ -38,6 +38,7 @@ class ComponentInput:
     memory_mb: int = 256
     cpu_millicores: int | None = None
     run_as_root: bool = False
+    replicas_elsewhere: bool = False
     env: list[tuple[str, str]] = field(default_factory=list)
     ports: list[Port] = field(default_factory=list)
     health: HealthCheck | None = None
@@ -253,6 +254,7 @@ def create_component(team: Team, data: ComponentInput, triggered_by: str) -> Com
     component = Component(team=team, application=_application(team, data.application), source_registry=registry,
                           name=data.name, image=image, tag=tag, replicas=data.replicas, memory_mb=data.memory_mb,
                           cpu_millicores=data.cpu_millicores, run_as_root=data.run_as_root,
+                          replicas_elsewhere=data.replicas_elsewhere,
                           env=[list(e) for e in data.env],
                           ports=[settings.port_dict(p) for p in assign_host_ports(data.ports, None)],
                           health=settings.health_dict(data.health))
@@ -288,7 +290,8 @@ def proposed_settings(component: Component, data: ComponentInput) -> tuple[dict,
         digest = digest or resolve_digest(team, registry, image, tag, data.create_anyway)
     return {"registry_id": registry.id if registry else None, "image": image, "tag": tag,
             "replicas": data.replicas, "memory_mb": data.memory_mb, "cpu_millicores": data.cpu_millicores,
-            "run_as_root": data.run_as_root, "env": _keep_secrets(component, data.env),
+            "run_as_root": data.run_as_root, "replicas_elsewhere": data.replicas_elsewhere,
+            "env": _keep_secrets(component, data.env),
             "ports": [settings.port_dict(p) for p in assign_host_ports(data.ports, component)],
             "health": settings.health_dict(data.health)}, digest
 

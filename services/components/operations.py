@@ -124,6 +124,9 @@ def logs(component: Component, tail: int) -> tuple[list[LogStream], str | None]:
 def scale(component: Component, replicas: int, by: str) -> Release:
     """Run this many replicas of what runs now (a release at the running digest)."""
     problem = replicas_problem(replicas)
+    if component.replicas_elsewhere:
+        problem = ("This component's replicas are managed elsewhere (an autoscaler or kubectl scale); "
+                   "change them there, or untick \"Replicas managed elsewhere\" in its settings.")
     if problem:
         raise FieldErrors({"replicas": problem})
     current = releases.current_release(component)

@@ -219,26 +219,33 @@ def _newer(release: Release) -> Release | None:
 
 def _watch(release_id: int, deployer, spec, rollout_timeout: float, poll: float, stop) -> DeployStatus | None:
     """Follow the rollout until the runtime says it ended, then until the health check passes (where
-    Berth checks it itself); None when a newer release or a shutdown took over."""
+    Berth checks it itself); None when a newer release or a shutdown took over.
+
+    The status is read again only when the runtime reports a change (Kubernetes: a watch) or, for a
+    runtime that cannot (podman), after each pause; every `poll` seconds in between the release's
+    heartbeat is written and a newer release or a shutdown is noticed."""
     deadline = time.monotonic() + rollout_timeout
     checker = probe.Checker(spec.health) if spec.health and not deployer.probes_itself else None
-    while True:
-        status = deployer.status(spec)
-        if status.state == "running" and checker is not None:
-            status = checker.step(deployer.probe_address(spec))
-        if status.done or time.monotonic() > deadline:
-            return status
-        if stop is not None and stop.is_set():
-            _requeue(release_id)
-            return None
-        with unit_of_work():
-            release = db.session.get(Release, release_id)
-            newer = _newer(release)
-            if newer is not None:
-                _finish(release, ReleaseStatus.CANCELLED, f"Release #{newer.seq} replaced it during its rollout.")
+    with deployer.follow(spec) as changes:
+        changed = True
+        while True:
+            if changed:
+                status = deployer.status(spec)
+                if status.state == "running" and checker is not None:
+                    status = checker.step(deployer.probe_address(spec))
+            if status.done or time.monotonic() > deadline:
+                return status
+            if stop is not None and stop.is_set():
+                _requeue(release_id)
                 return None
-            release.message, release.heartbeat_at = f"{status.reason}: {status.message}", utcnow()
-        time.sleep(poll)
+            with unit_of_work():
+                release = db.session.get(Release, release_id)
+                newer = _newer(release)
+                if newer is not None:
+                    _finish(release, ReleaseStatus.CANCELLED, f"Release #{newer.seq} replaced it during its rollout.")
+                    return None
+                release.message, release.heartbeat_at = f"{status.reason}: {status.message}", utcnow()
+            changed = changes.wait(poll)
 
 
 def run(release_id: int, rollout_timeout: float = 300, poll: float = 0.5, stop=None) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from models import Component
 from services.deploy.drivers.spec import HealthCheck, Port
 
-FIELDS = ("registry_id", "image", "tag", "replicas", "memory_mb", "cpu_millicores", "run_as_root", "env", "ports",
-          "health")
+FIELDS = ("registry_id", "image", "tag", "replicas", "replicas_elsewhere", "memory_mb", "cpu_millicores", "run_as_root",
+          "env", "ports", "health")
 
 
 def snapshot(component: Component) -> dict:
@@ -14,6 +14,7 @@ def snapshot(component: Component) -> dict:
     return {"registry_id": component.registry_id, "image": component.image, "tag": component.tag,
             "replicas": component.replicas, "memory_mb": component.memory_mb,
             "cpu_millicores": component.cpu_millicores, "run_as_root": component.run_as_root,
+            "replicas_elsewhere": component.replicas_elsewhere,
             "env": [list(e) for e in component.env or []],
             "ports": [dict(p) for p in component.ports or []],
             "health": dict(component.health) if component.health else None}
@@ -99,6 +100,9 @@ def diff(old: dict | None, new: dict, registry_names: dict | None = None) -> lis
     if old.get("cpu_millicores") != new.get("cpu_millicores"):
         lines.append(f"CPU {old.get('cpu_millicores') or 'no limit'} → {new.get('cpu_millicores') or 'no limit'}"
                      " millicores")
+    if old.get("replicas_elsewhere", False) != new.get("replicas_elsewhere", False):
+        lines.append("replicas set by Berth → managed elsewhere" if new.get("replicas_elsewhere")
+                     else "replicas managed elsewhere → set by Berth")
     if run_as_root(old) != run_as_root(new):
         user = {True: "root", False: "non-root"}
         lines.append(f"runs as {user[run_as_root(old)]} → {user[run_as_root(new)]}")

@@ -8,7 +8,7 @@ from flask import current_app
 
 from services.deploy.drivers.interface import Deployer
 from services.deploy.drivers.podman import PodmanDeployer
-from services.platform import runtime
+from services.platform import metrics, runtime
 
 log = logging.getLogger("berth.deploy")
 
@@ -23,7 +23,8 @@ def _select(mode: str, instance_path: str, config):
 
             return KubernetesDeployer.from_environment(config.get("BERTH_INGRESS_CLASS"),
                                                        config.get("BERTH_INGRESS_TLS_SECRET"),
-                                                       config.get("BERTH_KUBERNETES_POD_SECURITY", "baseline")), ""
+                                                       config.get("BERTH_KUBERNETES_POD_SECURITY", "baseline"),
+                                                       metrics.kubernetes_observer), ""
         except Exception as e:  # noqa: BLE001 - any config failure means "no cluster here"
             if mode == "kubernetes":
                 return None, f"BERTH_DEPLOYER=kubernetes but no kubeconfig or in-cluster config loads: {e}"

@@ -19,6 +19,9 @@ REGISTRY_LATENCY = Histogram("berth_registry_request_seconds", "Registry request
                              buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
 DELIVERIES = Counter("berth_webhook_deliveries_total", "Webhook deliveries by source and outcome",
                      ["source", "outcome"])
+KUBERNETES_REQUESTS = Counter("berth_kubernetes_requests_total",
+                              "Requests Berth sent to the Kubernetes API server, by HTTP method (WATCH: a watch)",
+                              ["verb"])
 RELEASES = Counter("berth_releases_total", "Releases that ended, by trigger and status", ["trigger", "status"])
 POLL_DURATION = Histogram("berth_poll_cycle_seconds", "Duration of a poll cycle",
                           buckets=(0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120))
@@ -35,6 +38,11 @@ def registry_observer(label: str):
         REGISTRY_REQUESTS.labels(label, outcome).inc()
         REGISTRY_LATENCY.labels(label).observe(seconds)
     return observe
+
+
+def kubernetes_observer(verb: str) -> None:
+    """The Kubernetes deployer's `observe` callback: one request sent, by verb."""
+    KUBERNETES_REQUESTS.labels(verb).inc()
 
 
 def render() -> tuple[bytes, str]:

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
+from collections import Counter
 
 import pytest
 import requests
@@ -193,6 +195,74 @@ def test_deploy_to_kubernetes_pins_digest_and_runs(client, app, registry_id, reg
     assert target.get("secret", "web-pull") is not None
     assert release.status == "running", release.message
     assert d["status"]["availableReplicas"] == d["spec"]["replicas"]
+
+
+FULL_RULES = [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "create"]},
+              {"apiGroups": ["", "apps", "networking.k8s.io"], "verbs": ["get", "list", "watch", "create", "patch",
+                                                                        "delete"],
+               "resources": ["secrets", "services", "pods", "events", "deployments", "ingresses"]}]
+
+
+def _faulty_client(cluster, fault: str):
+    """A client to the test cluster that cannot work, as a user could misconfigure one."""
+    from kubernetes import client as kube
+
+    cfg = kube.Configuration()
+    cfg.host, cfg.ssl_ca_cert = cluster.url, str(cluster.ca_path)
+    account = f"berth-{fault.replace(' ', '-')}-{uuid.uuid4().hex[:6]}"
+    if fault == "unreachable":
+        cfg.host = f"https://127.0.0.1:{free_port()}"
+    elif fault == "wrong CA":
+        cfg.ssl_ca_cert = "/etc/ssl/certs/ca-certificates.crt"  # public CAs: not the cluster's own
+    elif fault == "revoked token":
+        token = cluster.token_for_rules(account, FULL_RULES)
+        cluster.kubectl("delete", "serviceaccount", account, "-n", "berth-system")
+    else:  # may not create namespaces
+        token = cluster.token_for_rules(account, [{**FULL_RULES[0], "verbs": ["get"]}, FULL_RULES[1]])
+    if fault in ("revoked token", "forbidden namespace"):
+        cfg.api_key = {"authorization": f"Bearer {token}"}
+    return kube.ApiClient(cfg)
+
+
+@pytest.mark.parametrize(("fault", "words"), [
+    ("unreachable", "could not be reached"),
+    ("wrong CA", "certificate Berth does not trust"),
+    ("revoked token", "rejected Berth's credentials (401 Unauthorized)"),
+    ("forbidden namespace", 'cannot create resource "namespaces"')])
+def test_a_cluster_berth_cannot_use_fails_the_release_in_plain_words(client, app, registry_id, cluster,
+                                                                    deploy_to_cluster, fault, words):
+    """An unreachable API server, one whose certificate is not the configured CA's, a token the
+    cluster no longer accepts, a namespace Berth may not create: the release fails with that reason,
+    the page shows it, the component stays, and nothing was written to the cluster."""
+    from services.deploy.drivers.kubernetes import KubernetesDeployer
+
+    target = deploy_to_cluster(app)
+    app.extensions["berth"].deployer = KubernetesDeployer(_faulty_client(cluster, fault))
+    assert client.post("/components/new", data=component_form(registry_id)).status_code == 302
+    release = wait_release(app, component_id_of(app))
+    assert release.status == "failed" and words in release.message, release.message
+    page = client.get(f"/components/{component_id_of(app)}").get_data(as_text=True)
+    assert words.replace('"', "&#34;").replace("'", "&#39;") in page
+    assert target.get("namespace", target.namespace(), team="") is None
+    assert counts(app)[0] == 1
+
+
+def test_a_kubernetes_release_waits_on_watches_not_a_polling_loop(client, app, registries, registry_id,
+                                                                 deploy_to_cluster):
+    """A release whose pod takes 8 s to become ready (KWOK's slow-ready stage) writes at most 8 times,
+    waits on watches of its Deployment and pods, and reads nothing while nothing changes."""
+    registries.pusher(registries.basic).push("team/slow-ready", "v1.0")
+    sent: list[tuple[float, str]] = []
+    deploy_to_cluster(app, observe=lambda verb: sent.append((time.monotonic(), verb)))
+    form = component_form(registry_id, image="team/slow-ready")
+    assert client.post("/components/new", data=form).status_code == 302
+    release = wait_release(app, component_id_of(app))
+    assert release.status == "running", release.message
+    verbs = Counter(verb for _, verb in sent)
+    assert sum(verbs[v] for v in ("POST", "PUT", "PATCH", "DELETE")) <= 8, verbs
+    assert verbs["WATCH"] >= 2, verbs
+    reads = [at for at, verb in sent if verb == "GET"]
+    assert max(b - a for a, b in zip(reads, reads[1:], strict=False)) >= 5, (verbs, reads)
 
 
 def test_disabled_deployer_never_pretends(client, app, registry_id):

@@ -114,3 +114,21 @@ def test_the_user_a_component_runs_as_is_a_setting_with_a_diff_line_and_old_rele
     assert settings.run_as_root(before) is True
     assert settings.diff(before, {**before, "run_as_root": False}) == ["runs as root → non-root"]
     assert settings.diff({**before, "run_as_root": False}, {**before, "run_as_root": False}) == []
+
+
+def test_replicas_managed_elsewhere_is_a_setting_with_a_diff_line_and_scale_is_refused(app, client, web):
+    """Ticking the setting is saved and named in the diff; Berth's own Scale then says where replicas
+    are set instead of queueing a release."""
+    rid, cid = web
+    r = client.post(f"/components/{cid}/edit", data={**_edit_data("team/web", registry_id=str(rid)),
+                                                     "replicas_elsewhere": "y", "action": "save"})
+    assert r.status_code == 302
+    with app.app_context():
+        assert db.session.get(Component, cid).replicas_elsewhere is True
+    assert "replicas managed elsewhere" in client.get(f"/components/{cid}").get_data(as_text=True)
+    r = client.post(f"/components/{cid}/scale", data={"replicas": "3"})
+    assert r.status_code == 422 and "managed elsewhere" in r.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Release.id)).where(Release.component_id == cid)) == 0
+    before = {"image": "a", "tag": "v1", "env": [], "ports": []}  # recorded before the setting existed
+    assert settings.diff(before, {**before, "replicas_elsewhere": True}) == ["replicas set by Berth → managed elsewhere"]

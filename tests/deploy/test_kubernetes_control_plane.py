@@ -12,10 +12,10 @@ import time
 
 import pytest
 
-from services.deploy.drivers import manifests
+from services.deploy.drivers import kubewatch, manifests
 from services.deploy.drivers.kubernetes import KubernetesDeployer
 from services.deploy.drivers.spec import DeployError, DeploySpec, HealthCheck, Port, PullCredentials
-from tests.fixtures.cluster import MANIFEST
+from tests.fixtures.cluster import MANIFEST, Cluster
 from tests.helpers import wait_for
 
 DIGEST = "sha256:" + "cd" * 32
@@ -199,13 +199,45 @@ def test_create_then_update_then_delete(cluster, deployer, namespace):
         assert cluster.kubectl("get", kind, name, "-n", namespace, check=False).returncode != 0
 
 
-def test_a_forced_apply_takes_back_what_another_manager_changed(cluster, deployer, namespace):
-    """Berth applies with force: replicas someone scaled by hand return to Berth's number."""
+def test_replicas_someone_else_scaled_are_not_overwritten_and_the_refusal_says_why(cluster, deployer, namespace):
+    """Berth applies without force: replicas `kubectl scale` changed are another manager's now, so the
+    next apply is refused naming the field, the manager and the setting, and the number stays."""
     deployer.apply(spec(namespace, replicas=2))
     cluster.kubectl("scale", "deployment", "web", "-n", namespace, "--replicas=5")
-    assert _get(cluster, "deployment", "web", "-n", namespace)["spec"]["replicas"] == 5
+    with pytest.raises(DeployError) as refused:
+        deployer.apply(spec(namespace, replicas=2, env=[("FOO", "changed")]))
+    message = refused.value.message
+    assert refused.value.status == 409 and ".spec.replicas" in message and '"kubectl' in message, message
+    assert "Replicas managed elsewhere" in message
+    d = _get(cluster, "deployment", "web", "-n", namespace)
+    assert d["spec"]["replicas"] == 5
+    assert d["spec"]["template"]["spec"]["containers"][0]["env"][0] == {"name": "FOO", "value": "bar"}
+
+
+def test_replicas_managed_elsewhere_are_left_to_the_other_manager(cluster, deployer, namespace):
+    """With the setting, Berth leaves replicas out of its apply: the number kubectl (or an autoscaler)
+    set stays through the next release, whose other changes land."""
     deployer.apply(spec(namespace, replicas=2))
-    assert _get(cluster, "deployment", "web", "-n", namespace)["spec"]["replicas"] == 2
+    cluster.kubectl("scale", "deployment", "web", "-n", namespace, "--replicas=4")
+    deployer.apply(spec(namespace, replicas=2, replicas_elsewhere=True, env=[("FOO", "changed")]))
+    d = json.loads(cluster.kubectl("get", "deployment", "web", "-n", namespace, "-o", "json",
+                                   "--show-managed-fields").stdout)
+    assert d["spec"]["replicas"] == 4
+    assert d["spec"]["template"]["spec"]["containers"][0]["env"] == [{"name": "FOO", "value": "changed"}]
+    berth = next(m for m in d["metadata"]["managedFields"] if m["manager"] == "berth")
+    assert "f:replicas" not in berth["fieldsV1"]["f:spec"]
+    cluster.kubectl("scale", "deployment", "web", "-n", namespace, "--replicas=1")
+    deployer.apply(spec(namespace, replicas=2, replicas_elsewhere=True, release_id=9))
+    assert _get(cluster, "deployment", "web", "-n", namespace)["spec"]["replicas"] == 1
+
+
+def test_an_annotation_another_manager_added_is_not_fought_over(cluster, deployer, namespace):
+    deployer.apply(spec(namespace))
+    cluster.kubectl("annotate", "deployment", "web", "-n", namespace, "example.com/owner=payments")
+    deployer.apply(spec(namespace, env=[("FOO", "changed")], release_id=8))
+    d = _get(cluster, "deployment", "web", "-n", namespace)
+    assert d["metadata"]["annotations"]["example.com/owner"] == "payments"
+    assert d["metadata"]["annotations"][manifests.RELEASE_ANNOTATION] == "8"
 
 
 def test_objects_created_by_an_older_berth_are_adopted_so_edits_remove_fields(cluster, deployer, namespace):
@@ -283,3 +315,33 @@ def test_an_image_that_runs_as_root_without_the_setting_names_the_setting(deploy
     deployer.apply(s)
     status = _wait_status(deployer, s, "failed")
     assert status.reason == "RunsAsRoot" and '"Run as root"' in status.message, status
+
+
+@pytest.fixture
+def cluster_without_watch_cache(tmp_path_factory):
+    """A control plane whose API server serves watches from etcd itself (--watch-cache=false): there,
+    compacting etcd's history makes an older resourceVersion expire at once. (The shared cluster's
+    watch cache keeps its own window, which a test cannot age on demand.)"""
+    c = Cluster(tmp_path_factory.mktemp("uncached"), name="berth-uncached", apiserver_args=("--watch-cache=false",))
+    yield c
+    c.stop()
+
+
+def test_a_watch_resumed_from_a_version_too_old_starts_again_from_now(cluster_without_watch_cache):
+    """A watch resumed from a resourceVersion etcd compacted away gets 410 Gone; it starts again from
+    now and still reports the next change."""
+    cluster = cluster_without_watch_cache
+    deployer = KubernetesDeployer(cluster.api_client())
+    namespace = cluster.namespace()
+    deployer.ensure_namespace(namespace)
+    cluster.compact()
+    watcher = kubewatch.Watcher([("deployment", deployer.apps.list_namespaced_deployment, namespace,
+                                  {"field_selector": "metadata.name=web"})])
+    watcher.streams[0].resource_version = "5"
+    with watcher:
+        wait_for(lambda: watcher.streams[0].gone >= 1, 30, 0.1)
+        while watcher.wait(0.5):  # the wake-up the expiry gave
+            pass
+        deployer.apply(spec(namespace, replicas=1, credentials=None))
+        assert watcher.wait(20)
+        assert watcher.streams[0].resource_version not in (None, "5")

@@ -179,7 +179,7 @@ def test_pod_logs_and_events_through_the_client(kube):
     (stream,) = deployer.logs(spec(), tail=5, previous=True)
     assert stream.name == "web-abc" and stream.previous
     assert stream.lines == ["line 47", "line 48", "line 49", "line 50", "panic: no database"]
-    assert kube.proxy.log_requests[-1]["previous"] == "true" and kube.proxy.log_requests[-1]["tailLines"] == "5"
+    assert kube.proxy.log_requests[-1]["previous"].lower() == "true" and kube.proxy.log_requests[-1]["tailLines"] == "5"
     assert kube.proxy.log_requests[-1]["container"] == "web"
     status = deployer.status(spec())
     assert status.reason == "CrashLoopBackOff" and "last exit code 2" in status.message

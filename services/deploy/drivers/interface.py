@@ -2,9 +2,20 @@
 whole, so a capability is read from a declared attribute, never probed with hasattr."""
 from __future__ import annotations
 
-from typing import ClassVar, Protocol
+from typing import ClassVar, Protocol, Self
 
 from services.deploy.drivers.spec import DeploySpec, DeployStatus, LogStream
+
+
+class Follower(Protocol):
+    """A rollout being followed: `wait(timeout)` returns True as soon as the runtime reports a change
+    (read the status again), False when the timeout passed without one."""
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, *exc) -> None: ...
+
+    def wait(self, timeout: float) -> bool: ...
 
 
 class Deployer(Protocol):
@@ -18,6 +29,10 @@ class Deployer(Protocol):
     def status(self, spec: DeploySpec) -> DeployStatus: ...
 
     def delete(self, spec: DeploySpec) -> None: ...
+
+    def follow(self, spec: DeploySpec) -> Follower:
+        """What a release waits on during its rollout (a context manager); see Follower."""
+        ...
 
     def restart(self, spec: DeploySpec) -> None: ...
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import urllib3
@@ -11,7 +12,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from services.deploy.drivers import manifests
+from services.deploy.drivers import kubewatch, manifests
 from services.deploy.drivers.spec import DeployError, DeploySpec, DeployStatus, LogStream
 
 REQUEST_TIMEOUT = (5, 30)
@@ -53,7 +54,10 @@ class KubernetesDeployer:
     max_replicas = None
 
     def __init__(self, api_client: client.ApiClient, ingress_class: str | None = None,
-                 tls_secret: str | None = None, pod_security: str = "baseline"):
+                 tls_secret: str | None = None, pod_security: str = "baseline",
+                 observe: Callable[[str], None] | None = None):
+        if observe is not None:
+            _count_requests(api_client, observe)
         self.core = client.CoreV1Api(api_client)
         self.apps = client.AppsV1Api(api_client)
         self.networking = client.NetworkingV1Api(api_client)
@@ -62,8 +66,9 @@ class KubernetesDeployer:
 
     @classmethod
     def from_environment(cls, ingress_class: str | None = None, tls_secret: str | None = None,
-                         pod_security: str = "baseline") -> KubernetesDeployer:
-        return cls(load_api_client(), ingress_class, tls_secret, pod_security)
+                         pod_security: str = "baseline", observe: Callable[[str], None] | None = None,
+                         ) -> KubernetesDeployer:
+        return cls(load_api_client(), ingress_class, tls_secret, pod_security, observe)
 
     def call(self, fn, *args, missing_ok: bool = False, **kwargs):
         """The one way Berth calls the API server: a timeout, errors in plain words."""
@@ -73,11 +78,16 @@ class KubernetesDeployer:
             if e.status == 404 and missing_ok:
                 return None
             detail = _api_message(e)
+            if e.status == 0 and "SSLError" in str(e.reason):  # how the client wraps a TLS failure
+                raise DeployError(unreachable(urllib3.exceptions.SSLError(e.reason),
+                                              self.core.api_client.configuration.host)) from e
             if e.status == 401:
                 raise DeployError("Kubernetes rejected Berth's credentials (401 Unauthorized).", status=401) from e
             if e.status == 403:
                 raise DeployError(f"Kubernetes refused the request (403 Forbidden): Berth's service account "
                                   f"lacks permission. {detail}", status=403) from e
+            if e.status == 409 and (conflicts := field_conflicts(e.body)):
+                raise DeployError(conflict_message(conflicts), status=409, conflicts=conflicts) from e
             if e.status == 409:
                 raise DeployError(f"Kubernetes reported a conflict (409): the object changed or already "
                                   f"exists. {detail}", status=409) from e
@@ -87,7 +97,7 @@ class KubernetesDeployer:
                 raise DeployError(f"Kubernetes: not found (404). {detail}", status=404) from e
             raise DeployError(f"Kubernetes API error {e.status}. {detail}", status=e.status) from e
         except urllib3.exceptions.HTTPError as e:
-            raise DeployError("The Kubernetes API server could not be reached.") from e
+            raise DeployError(unreachable(e, self.core.api_client.configuration.host)) from e
 
     def ensure_namespace(self, namespace: str) -> None:
         if self.call(self.core.read_namespace, namespace, missing_ok=True) is None:
@@ -104,14 +114,22 @@ class KubernetesDeployer:
                     raise
 
     def _apply(self, patch, manifest: dict) -> None:
-        """Server-side apply (field manager berth, forced), which also creates: the object becomes
-        exactly the manifest for the fields Berth owns, so an env var, port or probe removed from the
-        settings goes away (a strategic-merge patch, or fields first written by a create, would keep
-        them)."""
+        """Server-side apply (field manager berth), which also creates: the object becomes exactly the
+        manifest for the fields Berth owns, so an env var, port or probe removed from the settings goes
+        away (a strategic-merge patch, or fields first written by a create, would keep them). Fields
+        another manager changed since (replicas by `kubectl scale`, an image by `kubectl set image`)
+        are not overwritten: the apply is refused with a message naming them."""
         name, namespace = manifest["metadata"]["name"], manifest["metadata"]["namespace"]
         for attempt in range(ADOPT_ATTEMPTS):
-            applied = self.call(patch, name, namespace, manifest, field_manager=FIELD_MANAGER, force=True,
-                                _content_type=APPLY)
+            try:
+                applied = self.call(patch, name, namespace, manifest, field_manager=FIELD_MANAGER,
+                                    _content_type=APPLY)
+            except DeployError as e:
+                # Fields only an older Berth wrote (its Update entry) are Berth's own to take back.
+                if not e.conflicts or any(manager != FIELD_MANAGER for manager, _ in e.conflicts):
+                    raise
+                applied = self.call(patch, name, namespace, manifest, field_manager=FIELD_MANAGER, force=True,
+                                    _content_type=APPLY)
             if not _created_by_update(applied):
                 return
             try:
@@ -184,18 +202,26 @@ class KubernetesDeployer:
             if since_seconds:
                 kwargs["since_seconds"] = since_seconds
             try:
-                text = self.call(self.core.read_namespaced_pod_log, name, spec.namespace, **kwargs)
+                text = self._log(name, spec.namespace, **kwargs)
                 crashed = any(cs.restart_count for cs in (pod.status.container_statuses or [])) \
                     if pod.status else False
                 if previous and crashed:
-                    text = self.call(self.core.read_namespaced_pod_log, name, spec.namespace, previous=True,
-                                     **kwargs)
+                    text = self._log(name, spec.namespace, previous=True, **kwargs)
                     streams.append(LogStream(name, (text or "").splitlines()[-tail:], previous=True))
                 else:
                     streams.append(LogStream(name, (text or "").splitlines()[-tail:]))
             except DeployError as e:
                 streams.append(LogStream(name, [], error=e.message))
         return streams
+
+    def _log(self, pod: str, namespace: str, **kwargs) -> str:
+        """One container's log as text, at most LOG_BYTES of it whatever the server sends (read raw:
+        the client's own decoding of a plain-text answer differs between its versions)."""
+        response = self.call(self.core.read_namespaced_pod_log, pod, namespace, _preload_content=False, **kwargs)
+        try:
+            return response.read(LOG_BYTES).decode("utf-8", "replace")
+        finally:
+            response.release_conn()
 
     def events(self, spec: DeploySpec, limit: int = 30) -> list[dict]:
         """Events of the Deployment, its ReplicaSets and pods, newest last: what Kubernetes says went wrong."""
@@ -224,6 +250,14 @@ class KubernetesDeployer:
                 return DeployStatus("failed", "Unhealthy", unhealthy[-1]["message"])
         return state
 
+    def follow(self, spec: DeploySpec) -> kubewatch.Watcher:
+        """A watch on the Deployment and one on its pods: the release reads the status when either changes."""
+        selector = ",".join(f"{k}={v}" for k, v in manifests.selector(spec).items())
+        return kubewatch.Watcher([
+            ("deployment", self.apps.list_namespaced_deployment, spec.namespace,
+             {"field_selector": f"metadata.name={spec.name}"}),
+            ("pods", self.core.list_namespaced_pod, spec.namespace, {"label_selector": selector})])
+
     def host_port_free(self, port: int) -> bool:
         """No host ports on Kubernetes: any number may be recorded."""
         return True
@@ -238,6 +272,58 @@ class KubernetesDeployer:
         self.call(self.networking.delete_namespaced_ingress, spec.name, spec.namespace, missing_ok=True)
         self.call(self.core.delete_namespaced_secret, manifests.pull_secret_name(spec), spec.namespace,
                   missing_ok=True)
+
+
+CONFLICT = re.compile(r'conflicts? with "([^"]{1,253})"')
+
+
+def field_conflicts(body) -> tuple[tuple[str, str], ...]:
+    """The (manager, field) pairs of a refused server-side apply, from the 409's Status causes."""
+    try:
+        causes = (json.loads(body).get("details") or {}).get("causes") or []
+    except (TypeError, ValueError, AttributeError):
+        return ()
+    found = []
+    for cause in causes[:50]:
+        if not isinstance(cause, dict) or cause.get("reason") != "FieldManagerConflict":
+            continue
+        manager = CONFLICT.search(str(cause.get("message", "")))
+        found.append((manager.group(1) if manager else "another manager", str(cause.get("field", ""))[:200]))
+    return tuple(found)
+
+
+def conflict_message(conflicts) -> str:
+    changed = ", ".join(f"{field} (changed by \"{manager}\")" for manager, field in conflicts[:10])
+    advice = ("Tick \"Replicas managed elsewhere\" in the component's settings when an autoscaler or "
+              "kubectl scale sets them, or undo the change in the cluster."
+              if any(field == ".spec.replicas" for _, field in conflicts) else
+              "Undo the change in the cluster (or remove that tool's ownership of the field), then deploy again.")
+    return (f"Kubernetes refused the apply (409 conflict): Berth does not overwrite fields another tool "
+            f"changed: {changed}. {advice}")
+
+
+def unreachable(e: urllib3.exceptions.HTTPError, host: str) -> str:
+    """Why the API server at `host` did not answer, in plain words (its certificate, or the network)."""
+    cause = getattr(e, "reason", None) or e
+    if isinstance(cause, urllib3.exceptions.SSLError) or "CERTIFICATE_VERIFY_FAILED" in str(cause):
+        return (f"The Kubernetes API server at {host} answered with a certificate Berth does not trust: "
+                f"check the cluster's CA certificate in the kubeconfig.")
+    if isinstance(cause, urllib3.exceptions.NewConnectionError):  # a ConnectTimeoutError subclass, oddly
+        return f"The Kubernetes API server at {host} could not be reached (is the address right, is it running?)."
+    if isinstance(cause, urllib3.exceptions.TimeoutError):
+        return f"The Kubernetes API server at {host} did not answer in time."
+    return f"The Kubernetes API server at {host} could not be reached (is the address right, is it running?)."
+
+
+def _count_requests(api_client: client.ApiClient, observe: Callable[[str], None]) -> None:
+    """Tell `observe` the verb of every request this client sends: the HTTP method, or WATCH."""
+    send = api_client.request
+
+    def request(method, url, query_params=None, *args, **kwargs):
+        watching = method == "GET" and any(k == "watch" and v for k, v in (query_params or []))
+        observe("WATCH" if watching else method)
+        return send(method, url, query_params, *args, **kwargs)
+    api_client.request = request
 
 
 def _created_by_update(obj) -> bool:

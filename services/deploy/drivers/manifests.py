@@ -111,7 +111,7 @@ def deployment(spec: DeploySpec, host_ip: str | None = None, probes: bool = True
         "metadata": {"name": spec.name, "namespace": spec.namespace, "labels": labels(spec),
                      "annotations": {RELEASE_ANNOTATION: str(spec.release_id)}},
         "spec": {
-            "replicas": spec.replicas,
+            **({} if spec.replicas_elsewhere else {"replicas": spec.replicas}),
             "selector": {"matchLabels": selector(spec)},
             "progressDeadlineSeconds": 600,
             "template": {"metadata": {"labels": labels(spec),

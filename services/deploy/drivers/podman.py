@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from services.deploy.drivers import manifests
-from services.deploy.drivers.spec import DeployError, DeploySpec, DeployStatus, LogStream
+from services.deploy.drivers.spec import DeployError, DeploySpec, DeployStatus, LogStream, Ticker
 
 KEY_LABEL = "berth.dev/key"
 
@@ -163,6 +163,10 @@ class PodmanDeployer:
                 return DeployStatus("running", "Running", "The container is running.")
             return DeployStatus("deploying", "Started", "The container started; checking that it stays up.")
         return DeployStatus("deploying", "ContainerCreating", "The container is starting.")
+
+    def follow(self, spec: DeploySpec) -> Ticker:
+        """podman has no watch a release could wait on: the status is read again after each pause."""
+        return Ticker()
 
     def delete(self, spec: DeploySpec) -> None:
         path = self._manifest_path(spec)

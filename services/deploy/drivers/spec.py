@@ -1,6 +1,7 @@
 """What a deployer needs to run one component, as plain values."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from services.errors import BerthError
@@ -9,9 +10,10 @@ from services.errors import BerthError
 class DeployError(BerthError):
     """A deploy step failed; the message is in plain words and safe to show."""
 
-    def __init__(self, message: str, *, status: int | None = None):
+    def __init__(self, message: str, *, status: int | None = None, conflicts: tuple = ()):
         super().__init__(message)
         self.status = status
+        self.conflicts = conflicts  # Kubernetes: (field manager, field) another manager owns
 
 
 @dataclass
@@ -60,6 +62,7 @@ class DeploySpec:
     ca_bundle: str | None = None  # a private registry CA (PEM); podman gets it per pull, clusters must trust it
     health: HealthCheck | None = None
     run_as_root: bool = False  # Kubernetes: without it, the pod meets Pod Security "restricted"
+    replicas_elsewhere: bool = False  # Kubernetes: replicas are left to an autoscaler or kubectl scale
 
 
 @dataclass
@@ -83,3 +86,18 @@ class DeployStatus:
     @property
     def done(self) -> bool:
         return self.state in ("running", "failed", "stopped")
+
+
+class Ticker:
+    """How a release follows a runtime that cannot tell it about changes (podman): every wait is a
+    plain pause, after which the status is read again."""
+
+    def __enter__(self) -> Ticker:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def wait(self, timeout: float) -> bool:
+        time.sleep(timeout)
+        return True
