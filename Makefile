@@ -8,14 +8,14 @@ export CONTAINERS_CONF ?= $(CURDIR)/instance/containers.conf
 
 .PHONY: run serve test test-sqlite test-postgres lint bench deps dev-deps system-deps clean
 
-$(BIN)/.deps: requirements.txt
+$(BIN)/.deps: requirements.txt constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -r requirements.txt
+	$(BIN)/pip install -q -r requirements.txt -c constraints.txt
 	touch $@
 
-$(BIN)/.dev-deps: $(BIN)/.deps requirements-dev.txt
-	$(BIN)/pip install -q -r requirements-dev.txt
+$(BIN)/.dev-deps: $(BIN)/.deps requirements-dev.txt constraints.txt
+	$(BIN)/pip install -q -r requirements-dev.txt -c constraints.txt
 	touch $@
 
 deps: $(BIN)/.deps
