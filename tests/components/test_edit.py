@@ -131,4 +131,5 @@ def test_replicas_managed_elsewhere_is_a_setting_with_a_diff_line_and_scale_is_r
     with app.app_context():
         assert db.session.scalar(select(func.count(Release.id)).where(Release.component_id == cid)) == 0
     before = {"image": "a", "tag": "v1", "env": [], "ports": []}  # recorded before the setting existed
-    assert settings.diff(before, {**before, "replicas_elsewhere": True}) == ["replicas set by Berth → managed elsewhere"]
+    assert settings.diff(before, {**before, "replicas_elsewhere": True}) == [
+        "replicas set by Berth → managed elsewhere"]
