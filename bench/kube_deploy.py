@@ -64,7 +64,8 @@ def run() -> None:
         token = cluster.token("berth", "berth-system")
         Pusher(server.url, USER, PASSWORD).push("bench/web", "v1", Image(content="bench"))
         sent: Counter = Counter()
-        with berth_app(BERTH_DEPLOY_WORKERS=WORKERS, BERTH_KUBERNETES_NAMESPACE_PREFIX="bench-") as (app, live):
+        with berth_app(BERTH_DEPLOY_WORKERS=WORKERS, BERTH_KUBERNETES_NAMESPACE_PREFIX="bench-",
+                       WTF_CSRF_ENABLED=True) as (app, live):
             app.extensions["berth"].deployer = KubernetesDeployer(cluster.api_client(token),
                                                                   observe=lambda verb: sent.update([verb]))
             s = signed_in_session(app, live)
@@ -99,6 +100,8 @@ def run() -> None:
             writes = sum(per.get(v, 0) for v in WRITES)
             print(f"  {AT_ONCE} created in {created:.1f} s, all ended in {total:.1f} s ({WORKERS} deploy workers); "
                   f"requests per release: " + ", ".join(f"{v} {n:.2f}" for v, n in sorted(per.items())))
+            for message, n in Counter(r.message for r in rows if r.status != "running").most_common(3):
+                print(f"  not running ({n}): {message[:300]}")
             report(f"{AT_ONCE} at once: running", f"{running}/{AT_ONCE}", f"{AT_ONCE}/{AT_ONCE}", running == AT_ONCE)
             report(f"{AT_ONCE} at once: create -> running p50", f"{_percentile(waits, 0.5):.1f} s", "<= 60 s",
                    _percentile(waits, 0.5) <= 60)

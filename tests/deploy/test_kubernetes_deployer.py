@@ -210,3 +210,29 @@ def test_failing_readiness_probe_ends_the_rollout_with_its_message(kube):
     status = deployer.status(spec(health=health))
     assert (status.state, status.reason) == ("failed", "Unhealthy")
     assert status.message == "Readiness probe failed: HTTP probe failed with statuscode: 500"
+
+
+def test_closing_a_watch_that_ended_meanwhile_is_quiet():
+    """The release ends its watches while a watch thread may be releasing the same response (found by
+    bench/kube_deploy.py: 200 releases at once): urllib3's refusal must not crash the release."""
+    import queue
+    import threading
+
+    from services.deploy.drivers import kubewatch
+
+    class Released:
+        def shutdown(self):
+            raise RuntimeError("Cannot shutdown as connection has already been released to the pool")
+
+    stream = kubewatch.Stream("pods", None, "berth-alpha", {}, queue.SimpleQueue(), threading.Event())
+    stream.response = Released()
+    stream.close()
+
+
+def test_watch_lines_are_split_and_bounded():
+    from services.deploy.drivers import kubewatch
+
+    assert list(kubewatch.lines(iter([b'{"a":', b'1}\n{"b":2}\n\n{"c"', b":3}"]))) == [b'{"a":1}', b'{"b":2}',
+                                                                                    b'{"c":3}']
+    with pytest.raises(ValueError, match="over 10 bytes"):
+        list(kubewatch.lines(iter([b"x" * 11]), limit=10))

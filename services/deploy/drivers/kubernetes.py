@@ -16,6 +16,7 @@ from services.deploy.drivers import kubewatch, manifests
 from services.deploy.drivers.spec import DeployError, DeploySpec, DeployStatus, LogStream
 
 REQUEST_TIMEOUT = (5, 30)
+CONNECTIONS = 64  # kept open to the API server: two watches per release in progress, and the calls
 FIELD_MANAGER = "berth"
 PULL_FAILURES = {"ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull"}
 LOG_BYTES = 1_000_000  # at most this much log per container per read
@@ -29,7 +30,9 @@ def load_api_client() -> client.ApiClient:
     except ConfigException:
         # The client reads KUBECONFIG once at import; read it now so a changed setting counts.
         config.load_kube_config(config_file=os.environ.get("KUBECONFIG") or None)
-    return client.ApiClient()
+    configuration = client.Configuration.get_default_copy()
+    configuration.connection_pool_maxsize = CONNECTIONS
+    return client.ApiClient(configuration)
 
 
 def _api_message(e: ApiException) -> str:

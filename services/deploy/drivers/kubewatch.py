@@ -82,6 +82,7 @@ class Stream:
                     return
                 self.event(json.loads(line))
         finally:
+            self.response = None
             response.release_conn()
 
     def close(self) -> None:
@@ -91,8 +92,8 @@ class Stream:
             shutdown = getattr(response, "shutdown", None)  # urllib3 2.3+: unblocks a pending read
             try:
                 shutdown() if shutdown else response.close()
-            except (OSError, urllib3.exceptions.HTTPError):
-                pass
+            except (OSError, RuntimeError, urllib3.exceptions.HTTPError):
+                pass  # the watch ended meanwhile (urllib3: "already released to the pool")
 
     def event(self, event: dict) -> None:
         kind, obj = event.get("type"), event.get("object") or {}
