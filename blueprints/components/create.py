@@ -134,6 +134,7 @@ def new_row(kind: str):
     entry.id = f"{kind}-{index}"
     for sub in entry.form:
         sub.id = sub.name = f"{kind}-{index}-{sub.short_name}"
+        sub.label.field_id = sub.id  # else the row's labels name the first row's inputs
     return render_template(f"components/_{kind}_row.html", row=entry, index=index)
 
 

@@ -162,6 +162,22 @@ def test_pods_that_never_become_ready_stay_deploying_until_the_deadline(cluster,
     assert deployer.status(s).state == "deploying"
 
 
+def test_an_update_whose_new_pods_never_become_ready_is_not_done_while_the_old_pod_serves(cluster, deployer,
+                                                                                       namespace):
+    """The real rolling update keeps the old pod available while the new one starts: available
+    replicas alone would say "running" (a bug kmock could not show). A tag naming never-ready gets
+    KWOK's unready pods (the version label)."""
+    good = spec(namespace, replicas=1, credentials=None, version="v1")
+    deployer.apply(good)
+    _wait_status(deployer, good, "running")
+    bad = spec(namespace, replicas=1, credentials=None, release_id=8, version="v2-never-ready")
+    deployer.apply(bad)
+    wait_for(lambda: len(_pods(cluster, namespace)) == 2, 30, 0.2)  # the new pod beside the old
+    time.sleep(1)  # KWOK has had its turn: the new pod runs, unready
+    assert _get(cluster, "deployment", "web", "-n", namespace)["status"]["availableReplicas"] == 1
+    assert deployer.status(bad).state == "deploying"
+
+
 def test_a_verb_missing_from_the_role_is_named_in_the_refusal(cluster, namespace):
     """A role without `patch` on deployments: the message says which resource and verb were refused,
     and nothing of the Deployment was written."""

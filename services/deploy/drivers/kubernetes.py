@@ -400,7 +400,11 @@ def deployment_state(deployment) -> DeployStatus:
             return replica_failure(cond.message or "")
     if spec_replicas == 0:
         return DeployStatus("stopped", "ScaledToZero", "Scaled to zero replicas.")
-    if st is not None and (st.observed_generation or 0) >= (deployment.metadata.generation or 0) \
-            and (st.updated_replicas or 0) >= spec_replicas and (st.available_replicas or 0) >= spec_replicas:
-        return DeployStatus("running", "Available", "Rollout complete: all replicas are available.")
+    # As `kubectl rollout status` decides: the controller saw this spec, every replica is of the new
+    # ReplicaSet, no old pod is left, and the new ones are available. (Counting available replicas
+    # alone would call a rollout done while the old pods still serve and the new ones are not ready.)
+    if st is not None and (st.observed_generation or 0) >= (deployment.metadata.generation or 0):
+        updated = st.updated_replicas or 0
+        if updated >= spec_replicas and (st.replicas or 0) <= updated and (st.available_replicas or 0) >= updated:
+            return DeployStatus("running", "Available", "Rollout complete: all replicas are available.")
     return DeployStatus("deploying", "Progressing", "Rollout in progress.")

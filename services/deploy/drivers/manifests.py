@@ -21,8 +21,12 @@ def label_value(text: str) -> str:
 
 
 def labels(spec: DeploySpec) -> dict[str, str]:
-    return {"app.kubernetes.io/name": spec.name, "app.kubernetes.io/instance": spec.name,
-            "app.kubernetes.io/part-of": label_value(spec.application), "app.kubernetes.io/managed-by": MANAGED_BY}
+    """The recommended labels; `version` is the release's tag (never part of the selector)."""
+    found = {"app.kubernetes.io/name": spec.name, "app.kubernetes.io/instance": spec.name,
+             "app.kubernetes.io/part-of": label_value(spec.application), "app.kubernetes.io/managed-by": MANAGED_BY}
+    if label_value(spec.version):
+        found["app.kubernetes.io/version"] = label_value(spec.version)
+    return found
 
 
 def selector(spec: DeploySpec) -> dict[str, str]:

@@ -63,6 +63,7 @@ class DeploySpec:
     health: HealthCheck | None = None
     run_as_root: bool = False  # Kubernetes: without it, the pod meets Pod Security "restricted"
     replicas_elsewhere: bool = False  # Kubernetes: replicas are left to an autoscaler or kubectl scale
+    version: str = ""  # the tag the digest was resolved from (a label; the image stays pinned by digest)
 
 
 @dataclass
