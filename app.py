@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.routing import IntegerConverter
 
 import config as berth_config
-from blueprints import access, components, main, oversight, registries
+from blueprints import access, clusters, components, main, oversight, registries
 from blueprints.accounts import auth, teams
 from blueprints.delivery import hooks, replay
 from blueprints.scope import is_owner, load_current_team
@@ -72,7 +72,7 @@ class IdConverter(IntegerConverter):
 
 def register_blueprints(app: Flask) -> None:
     app.url_map.converters["int"] = IdConverter
-    for module in (auth, main, teams, registries, components, oversight, hooks, replay):
+    for module in (auth, main, teams, registries, clusters, components, oversight, hooks, replay):
         app.register_blueprint(module.bp)
 
 
@@ -124,7 +124,7 @@ def register_unit_of_work(app: Flask) -> None:
             db.session.rollback()
 
 
-NAV_LINKS = [("registries.index", "Registries"), ("components.index", "Components"),
+NAV_LINKS = [("registries.index", "Registries"), ("clusters.index", "Clusters"), ("components.index", "Components"),
              ("oversight.approvals_list", "Approvals"), ("oversight.channels", "Notifications"),
              ("oversight.audit_log", "Audit")]
 

@@ -163,6 +163,8 @@ def load(environ=None) -> dict:
         # addresses: allowed for local development, refused in production unless switched on.
         "BERTH_ALLOW_PRIVATE_REGISTRIES": environ.get(
             "BERTH_ALLOW_PRIVATE_REGISTRIES", "off" if env == "production" else "on") != "off",
+        "BERTH_ALLOW_PRIVATE_CLUSTERS": environ.get(
+            "BERTH_ALLOW_PRIVATE_CLUSTERS", "off" if env == "production" else "on") != "off",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env == "production"

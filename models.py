@@ -200,6 +200,28 @@ class ReleaseStatus(enum.StrEnum):
 UNFINISHED_RELEASE_STATUSES = (ReleaseStatus.PENDING, ReleaseStatus.DEPLOYING)
 
 
+class ClusterTarget(db.Model):
+    """A Kubernetes cluster a team deploys to besides Berth's own (BERTH_DEPLOYER): its API server,
+    the CA that signed its certificate, and a ServiceAccount token, stored encrypted."""
+
+    __tablename__ = "cluster_targets"
+    __table_args__ = (UniqueConstraint("team_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(63))
+    server: Mapped[str] = mapped_column(String(500))
+    ca_pem: Mapped[str | None] = mapped_column(db.Text)  # None: the system's CAs
+    token_encrypted: Mapped[str] = mapped_column(db.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    last_checked_at: Mapped[datetime | None]
+    last_check_ok: Mapped[bool | None]
+    last_check_message: Mapped[str | None] = mapped_column(String(1000))
+
+    team: Mapped[Team] = relationship()
+
+
 class Component(db.Model):
     """A running service made from one image: registry + repository (or a plain reference) + tag."""
 
@@ -210,6 +232,8 @@ class Component(db.Model):
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
     application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="RESTRICT"), index=True)
     registry_id: Mapped[int | None] = mapped_column(ForeignKey("registries.id", ondelete="RESTRICT"), index=True)
+    # Where it runs: one of the team's clusters, or None for this Berth's own deployer.
+    target_id: Mapped[int | None] = mapped_column(ForeignKey("cluster_targets.id", ondelete="RESTRICT"), index=True)
     name: Mapped[str] = mapped_column(String(63))
     # With a registry: the repository inside it (team/app). Without: host/repository of a plain reference.
     image: Mapped[str] = mapped_column(String(255))
@@ -263,6 +287,7 @@ class Component(db.Model):
     team: Mapped[Team] = relationship()
     application: Mapped[Application] = relationship()
     source_registry: Mapped[Registry | None] = relationship()
+    target: Mapped[ClusterTarget | None] = relationship()
     # Loaded only to delete a component with its releases; queries go through services.components.releases.
     releases: Mapped[list[Release]] = relationship(
         back_populates="component", cascade="all, delete-orphan", order_by="desc(Release.id)")

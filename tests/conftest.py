@@ -93,6 +93,20 @@ def app(database_url, app_config):
 
 
 @pytest.fixture
+def registry_id(client, auth, registries, app):
+    """Signed in as a team owner who connected the real registry (Basic auth) as "local": its id."""
+    from models import Registry, db
+    from tests.fixtures.registry import PASSWORD, USER
+
+    auth.signed_in()
+    r = client.post("/registries/new", data={"kind": "registry", "name": "local", "url": registries.basic.url,
+                                             "username": USER, "password": PASSWORD})
+    assert r.status_code == 302
+    with app.app_context():
+        return db.session.scalar(db.select(Registry.id))
+
+
+@pytest.fixture
 def make_registry(app):
     """tests.helpers.create_registry on this test's app: make_registry(url=…, **fields) -> (id, token)."""
     return lambda *args, **kwargs: create_registry(app, *args, **kwargs)

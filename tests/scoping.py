@@ -9,6 +9,7 @@ from blueprints.access import access_of
 from models import (
     Application,
     Approval,
+    ClusterTarget,
     Component,
     Membership,
     NotificationChannel,
@@ -31,7 +32,7 @@ def build_url(rule, values) -> str:
 
 
 OBJECT_ARGS = {"team_id", "membership_id", "registry_id", "component_id", "release_id", "delivery_id",
-               "channel_id", "approval_id"}
+               "channel_id", "approval_id", "target_id"}
 # Route arguments that are not objects of a team; routes with only these are not team-scoped.
 PLAIN_ARGS = {"kind": "env", "user_id": 1}  # user_id: admins' own pages, not a team's objects
 
@@ -51,7 +52,8 @@ def make_team_objects(app, make_user, team: str) -> dict[str, int]:
                                       events=["release.running"])
         approval = Approval(team_id=t.id, component=component, tag="v2", digest="sha256:" + "1" * 64,
                             requested_by="test", expires_at=utcnow() + timedelta(hours=1))
-        db.session.add_all([registry, component, release, delivery, channel, approval])
+        target = ClusterTarget(team=t, name="scoped", server="https://127.0.0.1:1", token_encrypted="x")
+        db.session.add_all([registry, component, release, delivery, channel, approval, target])
         db.session.commit()
         return {
             "delivery_id": delivery.id,
@@ -62,4 +64,5 @@ def make_team_objects(app, make_user, team: str) -> dict[str, int]:
             "registry_id": registry.id,
             "channel_id": channel.id,
             "approval_id": approval.id,
+            "target_id": target.id,
         }

@@ -58,7 +58,7 @@ def scale(component_id: int):
             return redirect(url_for("components.detail", component_id=component.id))
     context = detail_context(component)
     context["scale_form"] = form
-    return render_template("components/detail.html", **context, deploy_disabled=disabled_reason(),
+    return render_template("components/detail.html", **context, deploy_disabled=disabled_reason(component),
                            outcomes=listing.outcomes(component_id=component.id, per_page=RECENT)), 422
 
 

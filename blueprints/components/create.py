@@ -179,5 +179,5 @@ def edit(component_id: int):
     if is_htmx() and request.method == "POST":
         return render_template("components/_changes.html", changes=changes), 200
     return render_template("components/edit.html", form=form, component=component, changes=changes,
-                           applications=team_applications(), deploy_disabled=disabled_reason()), \
+                           applications=team_applications(), deploy_disabled=disabled_reason(component)), \
         422 if form.errors else status

@@ -22,6 +22,7 @@ from blueprints.scope import current_team
 from models import Component
 from services.components import components
 from services.delivery.triggers import KINDS as TRIGGER_KINDS
+from services.deploy import targets
 from services.deploy.drivers.spec import HealthCheck, Port
 from services.errors import FieldErrors, apply_to_form
 from services.registries import registries
@@ -46,6 +47,9 @@ class ComponentForm(FlaskForm):
     source = SelectField("Image source", choices=[SelectChoice("registry", "A connected registry"),
                                                   SelectChoice("reference", "An image reference")])
     registry_id = SelectField("Registry", coerce=str, validate_choice=False)
+    target_id = SelectField("Deploy to", coerce=str, validate_choice=False, description=(
+        "This Berth's own runtime, or one of your team's Kubernetes clusters (Clusters page). "
+        "Chosen once, when the component is created."))
     image = StringField("Image", description="Repository in the registry, e.g. team/app; or a full reference "
                         "such as nginx:1.27 or ghcr.io/org/app:tag")
     tag = StringField("Tag")
@@ -135,6 +139,8 @@ def component_form(**kwargs) -> ComponentForm:
     form = ComponentForm(**kwargs)
     form.registry_id.choices = [SelectChoice("", "— choose —")] + [
         SelectChoice(str(r.id), r.name) for r in team_registries()]
+    form.target_id.choices = [SelectChoice("", "This Berth's own runtime")] + [
+        SelectChoice(str(t.id), f"Kubernetes cluster {t.name}") for t in targets.team_targets(current_team().id)]
     return form
 
 
@@ -161,6 +167,7 @@ def component_input(form: ComponentForm) -> components.ComponentInput:
     return components.ComponentInput(
         name=(form.name.data or "").strip(), application=form.application.data or "",
         registry_id=int(registry_id) if registry_id and registry_id.isdigit() else None,
+        target_id=int(form.target_id.data) if (form.target_id.data or "").isdigit() else None,
         image=(form.image.data or "").strip(), tag=(form.tag.data or "").strip(),
         replicas=form.replicas.data, memory_mb=form.memory_mb.data, cpu_millicores=form.cpu_millicores.data,
         run_as_root=bool(form.run_as_root.data), replicas_elsewhere=bool(form.replicas_elsewhere.data),

@@ -37,7 +37,7 @@ def detail(component_id: int):
     component = get_team_object_or_404(Component, component_id)
     return render_template("components/detail.html", **detail_context(component),
                            outcomes=listing.outcomes(component_id=component.id, per_page=RECENT),
-                           deploy_disabled=disabled_reason())
+                           deploy_disabled=disabled_reason(component))
 
 
 @bp.route("/<int:component_id>/status")
@@ -46,7 +46,7 @@ def status(component_id: int):
     component = get_team_object_or_404(Component, component_id)
     outcomes = None if is_htmx() else listing.outcomes(component_id=component.id, per_page=RECENT)
     return page_or_block("components/detail.html", "live", **detail_context(component), outcomes=outcomes,
-                         deploy_disabled=disabled_reason())
+                         deploy_disabled=disabled_reason(component))
 
 
 @bp.route("/<int:component_id>/releases")

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field, replace
 from flask import current_app
 from sqlalchemy import func, select
 
-from models import MAX_ID, Application, Component, Registry, Release, Team, db
+from models import MAX_ID, Application, ClusterTarget, Component, Registry, Release, Team, db
 from services.components import releases, settings
 from services.delivery import autodeploy, endpoints, triggers
+from services.deploy import targets
 from services.deploy.deployers import get_deployer, replicas_problem
 from services.deploy.drivers.spec import HealthCheck, Port
 from services.errors import FieldErrors
@@ -39,6 +40,7 @@ class ComponentInput:
     cpu_millicores: int | None = None
     run_as_root: bool = False
     replicas_elsewhere: bool = False
+    target_id: int | None = None  # one of the team's clusters; None: this Berth's own deployer
     env: list[tuple[str, str]] = field(default_factory=list)
     ports: list[Port] = field(default_factory=list)
     health: HealthCheck | None = None
@@ -52,6 +54,16 @@ def team_registry(team: Team, registry_id: int | None) -> Registry | None:
     if registry is None or registry.team_id != team.id:
         raise FieldErrors({"registry_id": "Choose one of your team's registries."})
     return registry
+
+
+def team_target(team: Team, target_id: int | None) -> ClusterTarget | None:
+    """One of the team's cluster targets (None: this Berth's own deployer); a field error otherwise."""
+    if target_id is None:
+        return None
+    target = db.session.get(ClusterTarget, target_id) if 0 < target_id <= MAX_ID else None
+    if target is None or target.team_id != team.id:
+        raise FieldErrors({"target_id": "Choose one of your team's clusters."})
+    return target
 
 
 def image_preview(team: Team, registry_id: int | None, image: str, tag: str) -> ImageDetails:
@@ -121,15 +133,22 @@ def _check(team: Team, data: ComponentInput, existing: Component | None = None) 
         if p.public_host and not PUBLIC_HOST.match(p.public_host):
             problems[f"ports-{i}-public_host"] = ("Use a host name such as app.example.com (lowercase letters, "
                                                   "digits, dashes, dots).")
-    problems.update(_host_port_problems(team, data.ports, existing))
-    problems.update(_health_problems(data))
-    problem = replicas_problem(data.replicas or 1)
+    try:
+        target = team_target(team, data.target_id) if existing is None else existing.target
+    except FieldErrors as e:
+        problems.update(e.errors)
+        target = None
+    deployer = targets.deployer_for(target) if target is not None else get_deployer()
+    if deployer is not None and deployer.publishes_host_ports:
+        problems.update(_host_port_problems(team, data.ports, existing))
+    problems.update(_health_problems(data, deployer))
+    problem = replicas_problem(data.replicas or 1, deployer)
     if problem:
         problems["replicas"] = problem
     return problems
 
 
-def _health_problems(data: ComponentInput) -> dict[str, str]:
+def _health_problems(data: ComponentInput, deployer) -> dict[str, str]:
     h = data.health
     if h is None:
         return {}
@@ -140,7 +159,7 @@ def _health_problems(data: ComponentInput) -> dict[str, str]:
         problems["health_port"] = "Use a port from 1 to 65535."
     elif h.port not in {p.port for p in data.ports if p.protocol == "TCP"}:
         problems["health_port"] = f"Port {h.port} is not one of the component's TCP ports; add it under Ports."
-    elif get_deployer() is not None and not get_deployer().probes_itself and \
+    elif deployer is not None and not deployer.probes_itself and \
             h.port not in {p.port for p in data.ports if p.expose and p.protocol == "TCP"}:
         problems["health_port"] = (f"On podman Berth checks health through the published port: tick Expose "
                                    f"for port {h.port}.")
@@ -183,10 +202,13 @@ def _host_port_problems(team: Team, ports: list[Port], existing: Component | Non
     return problems
 
 
-def assign_host_ports(ports: list[Port], existing: Component | None) -> list[Port]:
+def assign_host_ports(ports: list[Port], existing: Component | None, target: ClusterTarget | None = None,
+                      ) -> list[Port]:
     """Give every exposed port without a host port a free one from BERTH_HOST_PORTS (podman only:
     on Kubernetes a Service reaches the port)."""
-    deployer = get_deployer()
+    if existing is not None:
+        target = existing.target
+    deployer = targets.deployer_for(target) if target is not None else get_deployer()
     if deployer is None or not deployer.publishes_host_ports:
         return ports
     low, high = current_app.config["BERTH_HOST_PORTS"]
@@ -244,7 +266,7 @@ def create_component(team: Team, data: ComponentInput, triggered_by: str) -> Com
     """Create the component and its first (pending) release, pinned to the digest the tag has now;
     the release runs in the background."""
     check_input(team, data)
-    registry = team_registry(team, data.registry_id)
+    registry, target = team_registry(team, data.registry_id), team_target(team, data.target_id)
     image, tag = data.image.strip(), data.tag.strip()
     digest = None
     if registry is None:
@@ -256,8 +278,8 @@ def create_component(team: Team, data: ComponentInput, triggered_by: str) -> Com
                           cpu_millicores=data.cpu_millicores, run_as_root=data.run_as_root,
                           replicas_elsewhere=data.replicas_elsewhere,
                           env=[list(e) for e in data.env],
-                          ports=[settings.port_dict(p) for p in assign_host_ports(data.ports, None)],
-                          health=settings.health_dict(data.health))
+                          ports=[settings.port_dict(p) for p in assign_host_ports(data.ports, None, target)],
+                          health=settings.health_dict(data.health), target=target)
     db.session.add(component)
     db.session.flush()
     releases.queue_release(component, "manual", triggered_by, tag=tag, digest=digest)

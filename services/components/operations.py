@@ -77,7 +77,7 @@ def first_link(component: Component) -> Link | None:
     """The components list shows the first link (from the saved settings; no runtime call)."""
     if component.stopped:
         return None
-    found = links(component, settings.snapshot(component), get_deployer())
+    found = links(component, settings.snapshot(component), get_deployer(component))
     return next((link for link in found if link.url), found[0] if found else None)
 
 
@@ -88,7 +88,7 @@ def view(component: Component, limit: int = 10) -> DetailView:
         releases.current_release(component)
     running = components.running_settings(component, current)
     result = DetailView(latest, current, history, running)
-    deployer = get_deployer()
+    deployer = get_deployer(component)
     if current is not None and not component.stopped:
         result.live = releases.live_status(component, current)
         result.links = links(component, running or settings.snapshot(component), deployer)
@@ -106,7 +106,7 @@ def view(component: Component, limit: int = 10) -> DetailView:
 
 def logs(component: Component, tail: int) -> tuple[list[LogStream], str | None]:
     """Each replica's last lines, or why they cannot be read."""
-    deployer = get_deployer()
+    deployer = get_deployer(component)
     release = releases.latest_release(component)
     if deployer is None:
         return [], "Deploying is disabled, so there are no logs to read."
@@ -123,7 +123,7 @@ def logs(component: Component, tail: int) -> tuple[list[LogStream], str | None]:
 
 def scale(component: Component, replicas: int, by: str) -> Release:
     """Run this many replicas of what runs now (a release at the running digest)."""
-    problem = replicas_problem(replicas)
+    problem = replicas_problem(replicas, get_deployer(component))
     if component.replicas_elsewhere:
         problem = ("This component's replicas are managed elsewhere (an autoscaler or kubectl scale); "
                    "change them there, or untick \"Replicas managed elsewhere\" in its settings.")

@@ -148,7 +148,7 @@ def live_status(component: Component, current: Release | None = None) -> DeployS
     """What the runtime says of the component's running release now (`current` when the caller has
     read it); None when nothing runs."""
     current = current or current_release(component)
-    deployer = get_deployer()
+    deployer = get_deployer(component)
     if deployer is None or current is None or component.stopped:
         return None
     try:
@@ -260,7 +260,7 @@ def run(release_id: int, rollout_timeout: float = 300, poll: float = 0.5, stop=N
     try:
         with unit_of_work():
             release = db.session.get(Release, release_id)
-            deployer = get_deployer()
+            deployer = get_deployer(release.component)
             if deployer is None:
                 _finish(release, ReleaseStatus.FAILED, disabled_reason())
                 return
@@ -380,7 +380,7 @@ def recover_stale(stale_after: float = 120) -> int:
 
 
 def stop_component(component: Component) -> None:
-    deployer = get_deployer()
+    deployer = get_deployer(component)
     if deployer is None:
         raise DeployError(disabled_reason())
     release = current_release(component) or latest_release(component)
@@ -395,7 +395,7 @@ def stop_component(component: Component) -> None:
 
 def restart(component: Component) -> None:
     """A rolling restart of what runs now (same image, same settings)."""
-    deployer = get_deployer()
+    deployer = get_deployer(component)
     if deployer is None:
         raise DeployError(disabled_reason())
     release = current_release(component)
@@ -405,7 +405,7 @@ def restart(component: Component) -> None:
 
 
 def delete_component(component: Component) -> None:
-    deployer = get_deployer()
+    deployer = get_deployer(component)
     release = latest_release(component)
     if deployer is not None and release is not None:
         deployer.delete(images.deploy_spec(component, release))

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from flask import current_app
 
+from services.deploy import targets
 from services.deploy.drivers.interface import Deployer
 from services.deploy.drivers.podman import PodmanDeployer
 from services.platform import metrics, runtime
@@ -38,17 +39,19 @@ def _select(mode: str, instance_path: str, config):
     return None, "No Kubernetes cluster is configured and podman is not installed, so Berth cannot deploy."
 
 
-def replicas_problem(replicas: int) -> str | None:
+def replicas_problem(replicas: int, deployer: Deployer | None) -> str | None:
     """Why this deployer cannot run that many replicas (podman runs one pod), or None."""
-    deployer = get_deployer()
     if deployer is not None and deployer.max_replicas is not None and replicas > deployer.max_replicas:
         return ("This Berth deploys with podman, which runs one replica of a component "
                 "(`podman kube play` starts one pod); use 1, or deploy to Kubernetes to scale.")
     return None
 
 
-def get_deployer() -> Deployer | None:
-    """The process's deployer, or None (deploying disabled, with the reason in disabled_reason())."""
+def get_deployer(component=None) -> Deployer | None:
+    """The deployer of `component` (its team's cluster target when it has one), else the process's,
+    or None (deploying disabled, with the reason in disabled_reason())."""
+    if component is not None and component.target is not None:
+        return targets.deployer_for(component.target)
     state = runtime.of()
     if not state.has_deployer:
         state.deployer, state.deployer_reason = _select(current_app.config["BERTH_DEPLOYER"],
@@ -57,5 +60,5 @@ def get_deployer() -> Deployer | None:
     return state.deployer
 
 
-def disabled_reason() -> str:
-    return "" if get_deployer() is not None else runtime.of().deployer_reason
+def disabled_reason(component=None) -> str:
+    return "" if get_deployer(component) is not None else runtime.of().deployer_reason

@@ -31,6 +31,8 @@ class Runtime:
     # Registry clients kept per registry and connection settings (services.registries.client_for),
     # and the newest rate limit each registry reported to this process.
     registry_clients: dict = field(default_factory=dict)
+    # Kubernetes deployers of the teams' cluster targets, by (target id, updated_at).
+    target_deployers: dict = field(default_factory=dict)
     rate_limits: dict = field(default_factory=dict)
     # services.delivery.polling.Budget, the requests polling spent per registry (typed there: the
     # platform imports no domain).

@@ -29,9 +29,6 @@ def _fingerprint(credential: tuple[str, str]) -> str:
 def refresh() -> tuple[int, list[str]]:
     """Rewrite the pull Secret of every running component whose registry renews its credential,
     when the credential changed since this process last wrote it; (rewritten, problems)."""
-    deployer = get_deployer()
-    if deployer is None:
-        return 0, []
     components = db.session.scalars(select(Component).join(Registry, Component.registry_id == Registry.id).where(
         Registry.kind.in_(RENEWING_KINDS), Component.stopped.is_(False)).order_by(Component.id)).all()
     rewritten, problems = 0, []
@@ -42,6 +39,9 @@ def refresh() -> tuple[int, list[str]]:
         try:
             credential = registries.pull_credential(component.source_registry)
             if credential is None or _written.get(component.id) == _fingerprint(credential):
+                continue
+            deployer = get_deployer(component)  # its cluster target's, or this Berth's own
+            if deployer is None:
                 continue
             spec = images.deploy_spec(component, release, images.release_source(component, release))
             if deployer.refresh_pull_secret(spec):

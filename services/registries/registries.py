@@ -1,24 +1,18 @@
 """Connected registries: saving them, testing them, and browsing through their clients."""
 from __future__ import annotations
 
-import atexit
-import hashlib
 import re
-import shutil
-import tempfile
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from pathlib import Path
 
-from cryptography import x509
 from flask import current_app
 from sqlalchemy import select
 
 from models import Component, Registry, Team, db, utcnow
 from services.errors import FieldErrors, ServiceError
-from services.platform import metrics, runtime
+from services.platform import metrics, runtime, tls
 from services.platform.crypto import secret_box
 from services.registries import clients as registry_clients
 from services.registries.clients import errors as reg_errors
@@ -63,33 +57,14 @@ def password_of(registry: Registry) -> str | None:
     return secret_box().decrypt(registry.password_encrypted) if registry.password_encrypted else None
 
 
-_ca_dir: Path | None = None
-
-
-def _ca_file(pem: str) -> str:
-    """requests wants a path: each distinct CA bundle is written once, after checking it is PEM
-    certificates, into a directory only this process created (mode 0700, removed at exit), so
-    nothing another user put in /tmp is ever trusted and nothing stale is left behind."""
-    global _ca_dir
-    problem = check_ca_bundle(pem)
-    if problem:
-        raise reg_errors.RegistryTLSError(f"The registry's CA bundle cannot be used: {problem}")
-    with _cache_lock:
-        if _ca_dir is None:
-            _ca_dir = Path(tempfile.mkdtemp(prefix="berth-ca-"))
-            atexit.register(shutil.rmtree, _ca_dir, ignore_errors=True)
-        path = _ca_dir / f"{hashlib.sha256(pem.encode()).hexdigest()}.pem"
-        if not path.exists():
-            path.write_text(pem)
-    return str(path)
-
-
 def http_settings(insecure: bool, ca_bundle: str | None, label: str = "unsaved",
                   token_host: str | None = None, limits=None) -> HttpSettings:
     """Client settings from the configuration; `label` names the metrics series (a saved registry's
     id; "unsaved" for a connection test, "reference" for plain image references)."""
     cfg = current_app.config
-    verify: bool | str = False if insecure else (_ca_file(ca_bundle) if ca_bundle else True)
+    if ca_bundle and (problem := tls.check_ca_bundle(ca_bundle)):
+        raise reg_errors.RegistryTLSError(f"The registry's CA bundle cannot be used: {problem}")
+    verify: bool | str = False if insecure else (tls.ca_file(ca_bundle) if ca_bundle else True)
     return HttpSettings(timeout=cfg["BERTH_REGISTRY_TIMEOUT"], max_bytes=cfg["BERTH_REGISTRY_MAX_BYTES"],
                         verify=verify, observe=metrics.registry_observer(label),
                         allow_private=cfg["BERTH_ALLOW_PRIVATE_REGISTRIES"],
@@ -191,16 +166,6 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOST = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$")
 
 
-def check_ca_bundle(pem: str) -> str | None:
-    if not pem.strip():
-        return None
-    try:
-        certs = x509.load_pem_x509_certificates(pem.strip().encode())
-    except ValueError:
-        return "This is not a PEM certificate bundle (-----BEGIN CERTIFICATE----- …)."
-    return None if certs else "No certificate found in the bundle."
-
-
 def _error_field(error: reg_errors.RegistryError) -> str:
     if isinstance(error, CredentialError):
         return error.field
@@ -295,7 +260,7 @@ def save_registry(team: Team, data: RegistryInput, existing: Registry | None = N
         kind, url = _normalized(data)
     except FieldErrors as e:
         problems.update(e.errors)
-    ca_problem = check_ca_bundle(data.ca_bundle)
+    ca_problem = tls.check_ca_bundle(data.ca_bundle)
     if ca_problem:
         problems["ca_bundle"] = ca_problem
     if data.token_host.strip() and not _HOST.match(data.token_host.strip()):

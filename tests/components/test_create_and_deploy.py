@@ -17,16 +17,6 @@ from tests.fixtures.registry import PASSWORD, USER, free_port
 from tests.helpers import field_error, wait_for
 
 
-@pytest.fixture
-def registry_id(client, auth, registries, app):
-    auth.signed_in()
-    r = client.post("/registries/new", data={"kind": "registry", "name": "local", "url": registries.basic.url,
-                                             "username": USER, "password": PASSWORD})
-    assert r.status_code == 302
-    with app.app_context():
-        return db.session.scalar(select(Registry.id))
-
-
 def component_form(registry_id, **overrides):
     data = {"source": "registry", "registry_id": str(registry_id), "image": "team/demo", "tag": "v1.0",
             "name": "web", "application": "shop", "replicas": "1", "memory_mb": "64",

@@ -50,6 +50,18 @@ ADOPT_ATTEMPTS = 5  # folds tried when a controller keeps changing the object me
 RESTART_MANAGER = "berth-restart"
 
 
+# What Berth asks of a cluster (deploy/kubernetes/berth.yaml's ClusterRole grants exactly this):
+# (API group, resource, verbs); namespaces are cluster-wide, the rest in the team's namespace.
+ACCESS = (("", "namespaces", ("get", "create")),
+          ("apps", "deployments", ("get", "list", "watch", "create", "patch", "delete")),
+          ("", "services", ("get", "create", "patch", "delete")),
+          ("", "secrets", ("get", "create", "patch", "delete")),
+          ("", "pods", ("get", "list", "watch")),
+          ("", "pods/log", ("get", "list", "watch")),
+          ("", "events", ("get", "list", "watch")),
+          ("networking.k8s.io", "ingresses", ("get", "create", "patch", "delete")))
+
+
 class KubernetesDeployer:
     name = "kubernetes"
     publishes_host_ports = False  # Services and Ingresses, not host ports
@@ -101,6 +113,27 @@ class KubernetesDeployer:
             raise DeployError(f"Kubernetes API error {e.status}. {detail}", status=e.status) from e
         except urllib3.exceptions.HTTPError as e:
             raise DeployError(unreachable(e, self.core.api_client.configuration.host)) from e
+
+    def missing_access(self, namespace: str) -> list[str]:
+        """What Berth's credentials may not do, asked of the API server itself (a SelfSubjectAccessReview
+        per verb, as `kubectl auth can-i` does): "create namespaces", "patch deployments.apps" in
+        `namespace`…; empty when everything is allowed."""
+        authorization = client.AuthorizationV1Api(self.core.api_client)
+        missing = []
+        for group, resource, verbs in ACCESS:
+            name, _, subresource = resource.partition("/")
+            for verb in verbs:
+                attributes = {"group": group, "resource": name, "verb": verb}
+                if subresource:
+                    attributes["subresource"] = subresource
+                if name != "namespaces":
+                    attributes["namespace"] = namespace
+                review = self.call(authorization.create_self_subject_access_review, {
+                    "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                    "spec": {"resourceAttributes": attributes}})
+                if not (review.status and review.status.allowed):
+                    missing.append(f"{verb} {resource}{'.' + group if group else ''}")
+        return missing
 
     def ensure_namespace(self, namespace: str) -> None:
         if self.call(self.core.read_namespace, namespace, missing_ok=True) is None:
