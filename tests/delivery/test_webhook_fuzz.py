@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -23,6 +24,14 @@ json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
     max_leaves=25)
+
+
+@pytest.fixture
+def app_config(app_config):
+    """No background delivery workers: the test processes what was stored itself, so a worker that
+    claimed a delivery a moment earlier cannot leave it "processing" when the test looks."""
+    app_config["BERTH_DEPLOY_WORKERS"] = 0
+    return app_config
 
 
 @st.composite

@@ -178,6 +178,21 @@ def test_an_update_whose_new_pods_never_become_ready_is_not_done_while_the_old_p
     assert deployer.status(bad).state == "deploying"
 
 
+def test_events_come_from_the_real_controllers_and_the_simulated_kubelet(deployer, namespace):
+    """The Events Berth shows: the deployment controller's ScalingReplicaSet, and the BackOff a
+    kubelet reports for a crashing container (KWOK's crash-loop stage records it)."""
+    s = spec(namespace, replicas=1, credentials=None)
+    deployer.apply(s)
+    _wait_status(deployer, s, "running")
+    events = deployer.events(s)
+    assert any(e["reason"] == "ScalingReplicaSet" and e["object"] == "Deployment/web" for e in events), events
+    crash = spec(namespace, replicas=1, credentials=None, release_id=8,
+                 image=f"127.0.0.1:5000/team/crash-loop@{DIGEST}")
+    deployer.apply(crash)
+    backoff = wait_for(lambda: [e for e in deployer.events(crash) if e["reason"] == "BackOff"], 30, 0.3)
+    assert backoff[-1]["type"] == "Warning" and backoff[-1]["object"].startswith("Pod/web-")
+
+
 def test_a_verb_missing_from_the_role_is_named_in_the_refusal(cluster, namespace):
     """A role without `patch` on deployments: the message says which resource and verb were refused,
     and nothing of the Deployment was written."""
