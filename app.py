@@ -18,6 +18,7 @@ from blueprints.scope import is_owner, load_current_team
 from extensions import csrf, login_manager, migrate
 from models import MAX_ID, User, db
 from services.accounts import accounts
+from services.components import settings
 from services.delivery import polling
 from services.errors import BerthError, ServiceError
 from services.platform import retention, runtime, scheduler
@@ -139,6 +140,11 @@ def register_template_helpers(app: Flask) -> None:
             return accounts.teams_of(current_user) if current_user.is_authenticated else []
 
         return {"nav_links": nav_links, "user_teams": user_teams, "is_owner": is_owner}
+
+    @app.template_filter("shell")
+    def shell(words: list[str] | None) -> str:
+        """A recorded command as a shell line (settings.shell_words: "the image's" when unset)."""
+        return settings.shell_words(words)
 
     @app.template_filter("epoch_utc")
     def epoch_utc(seconds: float | None) -> str:

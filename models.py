@@ -246,6 +246,9 @@ class Component(db.Model):
     run_as_root: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Kubernetes: an autoscaler or `kubectl scale` sets the Deployment's replicas, never Berth.
     replicas_elsewhere: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The container's entrypoint and arguments instead of the image's (None: the image's own).
+    command: Mapped[list | None] = mapped_column(db.JSON)
+    args: Mapped[list | None] = mapped_column(db.JSON)
     env: Mapped[list] = mapped_column(db.JSON, default=list)
     ports: Mapped[list] = mapped_column(db.JSON, default=list)
     stopped: Mapped[bool] = mapped_column(default=False)

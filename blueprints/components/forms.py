@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 
 from flask import request
 from flask_wtf import FlaskForm
@@ -66,6 +67,10 @@ class ComponentForm(FlaskForm):
         "Kubernetes only. An autoscaler (HPA) or `kubectl scale` sets the number of replicas: Berth leaves "
         "it out of what it applies and never changes it back. Without it, Berth sets the number above, and "
         "refuses to overwrite a number someone else changed (the release says so)."))
+    command = StringField("Command", description=(
+        "Runs instead of the image's entrypoint, written as in a shell (quotes group words); empty: the image's. "
+        "A command without arguments runs without the image's arguments too."))
+    args = StringField("Arguments", description="Instead of the image's command (CMD); empty: the image's.")
     run_as_root = BooleanField("Run as root", description=(
         "Kubernetes only. Without it the container runs as a non-root user with no extra privileges "
         "(Pod Security \"restricted\"); tick it for an image whose user is root. The namespace's level "
@@ -95,6 +100,12 @@ class ComponentForm(FlaskForm):
     def validate_tag(self, field):
         if self.source.data == "registry" and not (field.data or "").strip():
             raise ValidationError("Choose a tag.")
+
+    def validate_command(self, field):
+        shell_words(field.data)
+
+    def validate_args(self, field):
+        shell_words(field.data)
 
     def validate_registry_id(self, field):
         # Without a registry, a repository path would silently become a Docker Hub image anyone may own.
@@ -144,6 +155,23 @@ def component_form(**kwargs) -> ComponentForm:
     return form
 
 
+def shell_words(text: str | None) -> list[str] | None:
+    """A command line as its words (None when empty: the image's own); ValidationError when quoting is off."""
+    if not (text or "").strip():
+        return None
+    try:
+        return shlex.split(text)
+    except ValueError as e:
+        raise ValidationError(f"Check the quotes: {e}.") from None
+
+
+def _words_or_none(text: str | None) -> list[str] | None:
+    try:
+        return shell_words(text)
+    except ValidationError:
+        return None  # the form's own validation names the field
+
+
 def suggest_name(image: str) -> str:
     last = image.split("@")[0].rsplit("/", 1)[-1].split(":")[0].lower()
     return re.sub(r"[^a-z0-9-]+", "-", last).strip("-")[:63] or "app"
@@ -154,6 +182,8 @@ def prefill(form: ComponentForm, details) -> None:
         form.ports.pop_entry()
     for port, proto in details.exposed_ports:
         form.ports.append_entry({"port": port, "protocol": proto, "expose": True})
+    for field, words in ((form.command, details.entrypoint), (form.args, details.cmd)):
+        field.render_kw = {"placeholder": shlex.join(words)} if words else None
     while len(form.env):
         form.env.pop_entry()
     for name, value in details.env:
@@ -168,6 +198,7 @@ def component_input(form: ComponentForm) -> components.ComponentInput:
         name=(form.name.data or "").strip(), application=form.application.data or "",
         registry_id=int(registry_id) if registry_id and registry_id.isdigit() else None,
         target_id=int(form.target_id.data) if (form.target_id.data or "").isdigit() else None,
+        command=_words_or_none(form.command.data), args=_words_or_none(form.args.data),
         image=(form.image.data or "").strip(), tag=(form.tag.data or "").strip(),
         replicas=form.replicas.data, memory_mb=form.memory_mb.data, cpu_millicores=form.cpu_millicores.data,
         run_as_root=bool(form.run_as_root.data), replicas_elsewhere=bool(form.replicas_elsewhere.data),
@@ -196,6 +227,8 @@ def fill(form: ComponentForm, component: Component) -> None:
     form.replicas.data, form.memory_mb.data = component.replicas, component.memory_mb
     form.cpu_millicores.data, form.run_as_root.data = component.cpu_millicores, component.run_as_root
     form.replicas_elsewhere.data = component.replicas_elsewhere
+    form.command.data = shlex.join(component.command) if component.command is not None else ""
+    form.args.data = shlex.join(component.args) if component.args is not None else ""
     for name, value in component.env or []:
         form.env.append_entry({"name": name, "value": "" if components.SECRET_NAME.search(name) else value})
     for p in component.ports or []:

@@ -41,6 +41,8 @@ class ComponentInput:
     run_as_root: bool = False
     replicas_elsewhere: bool = False
     target_id: int | None = None  # one of the team's clusters; None: this Berth's own deployer
+    command: list[str] | None = None  # None: the image's entrypoint
+    args: list[str] | None = None  # None: the image's command
     env: list[tuple[str, str]] = field(default_factory=list)
     ports: list[Port] = field(default_factory=list)
     health: HealthCheck | None = None
@@ -125,6 +127,9 @@ def _check(team: Team, data: ComponentInput, existing: Component | None = None) 
         seen.add(name)
         if len(value) > 32768:
             problems[f"env-{i}-value"] = "A value has at most 32,768 characters."
+    for key, words in (("command", data.command), ("args", data.args)):
+        if words is not None and (len(words) > 64 or any(len(w) > 4096 or "\0" in w for w in words)):
+            problems[key] = "At most 64 words of at most 4,096 characters each."
     seen_ports = set()
     for i, p in enumerate(data.ports):
         if (p.port, p.protocol) in seen_ports:
@@ -276,7 +281,7 @@ def create_component(team: Team, data: ComponentInput, triggered_by: str) -> Com
     component = Component(team=team, application=_application(team, data.application), source_registry=registry,
                           name=data.name, image=image, tag=tag, replicas=data.replicas, memory_mb=data.memory_mb,
                           cpu_millicores=data.cpu_millicores, run_as_root=data.run_as_root,
-                          replicas_elsewhere=data.replicas_elsewhere,
+                          replicas_elsewhere=data.replicas_elsewhere, command=data.command, args=data.args,
                           env=[list(e) for e in data.env],
                           ports=[settings.port_dict(p) for p in assign_host_ports(data.ports, None, target)],
                           health=settings.health_dict(data.health), target=target)
@@ -313,6 +318,7 @@ def proposed_settings(component: Component, data: ComponentInput) -> tuple[dict,
     return {"registry_id": registry.id if registry else None, "image": image, "tag": tag,
             "replicas": data.replicas, "memory_mb": data.memory_mb, "cpu_millicores": data.cpu_millicores,
             "run_as_root": data.run_as_root, "replicas_elsewhere": data.replicas_elsewhere,
+            "command": data.command, "args": data.args,
             "env": _keep_secrets(component, data.env),
             "ports": [settings.port_dict(p) for p in assign_host_ports(data.ports, component)],
             "health": settings.health_dict(data.health)}, digest

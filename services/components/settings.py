@@ -2,11 +2,17 @@
 what a rollback restores, and what an edit is compared against. No Flask, no queries."""
 from __future__ import annotations
 
+import shlex
+
 from models import Component
 from services.deploy.drivers.spec import HealthCheck, Port
 
 FIELDS = ("registry_id", "image", "tag", "replicas", "replicas_elsewhere", "memory_mb", "cpu_millicores", "run_as_root",
-          "env", "ports", "health")
+          "command", "args", "env", "ports", "health")
+
+
+# What a release recorded before these settings existed ran with.
+BEFORE_RECORDED = {"replicas_elsewhere": False, "run_as_root": True, "command": None, "args": None}
 
 
 def snapshot(component: Component) -> dict:
@@ -15,16 +21,26 @@ def snapshot(component: Component) -> dict:
             "replicas": component.replicas, "memory_mb": component.memory_mb,
             "cpu_millicores": component.cpu_millicores, "run_as_root": component.run_as_root,
             "replicas_elsewhere": component.replicas_elsewhere,
+            "command": list(component.command) if component.command is not None else None,
+            "args": list(component.args) if component.args is not None else None,
             "env": [list(e) for e in component.env or []],
             "ports": [dict(p) for p in component.ports or []],
             "health": dict(component.health) if component.health else None}
 
 
 def restore(component: Component, settings: dict) -> None:
-    """Put a release's recorded settings back on the component (a rollback)."""
+    """Put a release's recorded settings back on the component (a rollback). A release recorded
+    before a setting existed ran with what that setting's absence meant then."""
     for name in FIELDS:
         if name in settings:
             setattr(component, name, settings[name])
+        elif name in BEFORE_RECORDED:
+            setattr(component, name, BEFORE_RECORDED[name])
+
+
+def shell_words(words: list[str] | None) -> str:
+    """A command as a shell line, or "the image's" when none is set."""
+    return "the image's" if words is None else (shlex.join(words) or '""')
 
 
 def run_as_root(settings: dict) -> bool:
@@ -103,6 +119,9 @@ def diff(old: dict | None, new: dict, registry_names: dict | None = None) -> lis
     if old.get("replicas_elsewhere", False) != new.get("replicas_elsewhere", False):
         lines.append("replicas set by Berth → managed elsewhere" if new.get("replicas_elsewhere")
                      else "replicas managed elsewhere → set by Berth")
+    for key, what in (("command", "command"), ("args", "arguments")):
+        if old.get(key) != new.get(key):
+            lines.append(f"{what} {shell_words(old.get(key))} → {shell_words(new.get(key))}")
     if run_as_root(old) != run_as_root(new):
         user = {True: "root", False: "non-root"}
         lines.append(f"runs as {user[run_as_root(old)]} → {user[run_as_root(new)]}")

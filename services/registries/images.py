@@ -92,7 +92,8 @@ def deploy_spec(component: Component, release: Release, source: ImageSource | No
         cpu_millicores=recorded["cpu_millicores"], env=[(k, v) for k, v in recorded["env"]],
         ports=settings.ports_of(recorded), credentials=source.credentials, tls_verify=source.tls_verify,
         ca_bundle=source.ca_bundle, health=settings.health_of(recorded), run_as_root=settings.run_as_root(recorded),
-        replicas_elsewhere=recorded.get("replicas_elsewhere", False), version=release.tag or "")
+        replicas_elsewhere=recorded.get("replicas_elsewhere", False), version=release.tag or "",
+        command=recorded.get("command"), args=recorded.get("args"))
 
 
 def component_repository(component: Component) -> str:

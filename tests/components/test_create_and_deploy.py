@@ -155,6 +155,44 @@ def test_private_image_without_credentials_fails(client, app, auth, registries, 
     assert component_id_of(app) is None
 
 
+@pytest.mark.podman
+def test_command_and_arguments_run_instead_of_the_images_until_cleared(client, app, registry_id, registries,
+                                                                       podman_deployer):
+    """The image serves "from the image" with busybox httpd; the component's command and arguments
+    (shell-quoted in the form) run a script instead, then the image's own run again once cleared."""
+    repo = f"team/cmd-{uuid.uuid4().hex[:8]}"
+    registries.pusher(registries.basic).push(repo, "v1", Image(content="from the image"))
+    host_port = free_port()
+    script = "echo overridden > /www/index.html && exec /bin/busybox httpd -f -p 8080 -h /www"
+    form = component_form(registry_id, image=repo, tag="v1", command="/bin/busybox sh -c", args=f"'{script}'",
+                          **{"ports-0-host_port": str(host_port)})
+    assert client.post("/components/new", data=form).status_code == 302
+    cid = component_id_of(app)
+    release = wait_release(app, cid)
+    assert release.status == "running", release.message
+    assert release.settings["command"] == ["/bin/busybox", "sh", "-c"] and release.settings["args"] == [script]
+    assert requests.get(f"http://127.0.0.1:{host_port}/", timeout=5).text == "overridden\n"
+    page = client.get(f"/components/{cid}/edit").get_data(as_text=True)
+    assert 'value="/bin/busybox sh -c"' in page
+
+    r = client.post(f"/components/{cid}/edit", data={**form, "command": "", "args": "", "action": "review"})
+    assert "command /bin/busybox sh -c → the image&#39;s" in r.get_data(as_text=True)
+    client.post(f"/components/{cid}/edit", data={**form, "command": "", "args": "", "action": "deploy"})
+    wait_for(lambda: release_of(app, cid).seq == 2 and release_of(app, cid).status == "running", 60)
+    assert requests.get(f"http://127.0.0.1:{host_port}/", timeout=5).text == "from the image"
+
+
+@pytest.mark.parametrize(("field", "value", "words"), [
+    ("command", "sh -c 'unclosed", "Check the quotes"),
+    ("args", "x " * 65, "At most 64 words"),
+])
+def test_a_command_that_cannot_be_read_is_a_field_error(client, app, registry_id, field, value, words):
+    r = client.post("/components/new", data=component_form(registry_id, **{field: value}))
+    assert r.status_code == 422
+    assert words in field_error(r.get_data(as_text=True), field)
+    assert component_id_of(app) is None
+
+
 def test_kubernetes_403_fails_the_release_and_keeps_the_component(client, app, registry_id, cluster,
                                                                   deploy_to_cluster):
     """On the real API server, as a ServiceAccount whose role lacks `patch` on Deployments: the release

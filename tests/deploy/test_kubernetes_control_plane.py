@@ -376,3 +376,16 @@ def test_a_watch_resumed_from_a_version_too_old_starts_again_from_now(cluster_wi
         deployer.apply(spec(namespace, replicas=1, credentials=None))
         assert watcher.wait(20)
         assert watcher.streams[0].resource_version not in (None, "5")
+
+
+def test_command_and_arguments_reach_the_deployment_and_its_pods(cluster, deployer, namespace):
+    s = spec(namespace, replicas=1, credentials=None, command=["/bin/busybox", "sh", "-c"], args=["echo hi; sleep 1d"])
+    deployer.apply(s)
+    _wait_status(deployer, s, "running")
+    (pod,) = _pods(cluster, namespace)
+    for container in (_get(cluster, "deployment", "web", "-n", namespace)["spec"]["template"]["spec"]["containers"][0],
+                      pod["spec"]["containers"][0]):
+        assert container["command"] == ["/bin/busybox", "sh", "-c"] and container["args"] == ["echo hi; sleep 1d"]
+    deployer.apply(spec(namespace, replicas=1, credentials=None, release_id=8))  # back to the image's own
+    container = _get(cluster, "deployment", "web", "-n", namespace)["spec"]["template"]["spec"]["containers"][0]
+    assert "command" not in container and "args" not in container

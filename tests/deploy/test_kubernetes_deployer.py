@@ -31,6 +31,7 @@ def spec(**overrides) -> DeploySpec:
 @pytest.mark.parametrize("variant", [
     {}, {"credentials": None}, {"ports": []}, {"cpu_millicores": None, "env": []},
     {"ports": [Port(53, "UDP", True), Port(53, "TCP", True)]},
+    {"command": ["/bin/sh", "-c"], "args": ["exec httpd -f"], "replicas_elsewhere": True, "version": "v1.2.3"},
 ])
 def test_manifests_pass_kubernetes_validate(variant):
     for manifest in manifests.build(spec(**variant)) + [manifests.deployment(spec(**variant), host_ip="127.0.0.1")]:

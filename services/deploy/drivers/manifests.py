@@ -102,6 +102,11 @@ def deployment(spec: DeploySpec, host_ip: str | None = None, probes: bool = True
     if check:
         container["readinessProbe"] = check
         container["livenessProbe"] = dict(check)
+    # As Kubernetes (and podman kube play) read them: a command without arguments drops the image's Cmd too.
+    if spec.command is not None:
+        container["command"] = list(spec.command)
+    if spec.args is not None:
+        container["args"] = list(spec.args)
     pod_spec = {"containers": [container]}
     if pod_security:
         pod_context, container_context = security(spec)

@@ -63,6 +63,8 @@ class DeploySpec:
     health: HealthCheck | None = None
     run_as_root: bool = False  # Kubernetes: without it, the pod meets Pod Security "restricted"
     replicas_elsewhere: bool = False  # Kubernetes: replicas are left to an autoscaler or kubectl scale
+    command: list[str] | None = None  # overrides the image's entrypoint (None: the image's)
+    args: list[str] | None = None  # overrides the image's command (None: the image's)
     version: str = ""  # the tag the digest was resolved from (a label; the image stays pinned by digest)
 
 

@@ -102,7 +102,9 @@ class ImageDetails:
     platforms: list[str] = field(default_factory=list)
     exposed_ports: list[tuple[int, str]] = field(default_factory=list)
     env: list[tuple[str, str]] = field(default_factory=list)
-    command: list[str] = field(default_factory=list)
+    command: list[str] = field(default_factory=list)  # entrypoint + cmd, as the container runs them
+    entrypoint: list[str] = field(default_factory=list)
+    cmd: list[str] = field(default_factory=list)
 
 
 def parse_time(value) -> datetime | None:

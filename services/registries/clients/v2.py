@@ -306,8 +306,9 @@ class RegistryV2Client:
             cfg = as_dict(config.get("config"))
             details.exposed_ports = _ports(cfg.get("ExposedPorts"))
             details.env = _env(cfg.get("Env"))
-            details.command = [x for x in as_list(cfg.get("Entrypoint")) + as_list(cfg.get("Cmd"))
-                               if isinstance(x, str)]
+            details.entrypoint = _words(cfg.get("Entrypoint"))
+            details.cmd = _words(cfg.get("Cmd"))
+            details.command = details.entrypoint + details.cmd
         return details
 
     def tag_info(self, repository: str, tag: str) -> TagInfo:
@@ -325,6 +326,11 @@ def _pick_platform(children: list[dict]) -> dict | None:
             return child
     real = [c for c in children if platform_of(c.get("platform"))]
     return (real or children or [None])[0]
+
+
+def _words(value, limit: int = 64, size: int = 4096) -> list[str]:
+    """An image config's Entrypoint or Cmd: strings only, a bounded number of bounded length."""
+    return [x[:size] for x in as_list(value) if isinstance(x, str)][:limit]
 
 
 def _ports(exposed) -> list[tuple[int, str]]:
