@@ -23,9 +23,12 @@ db = SQLAlchemy(model_class=Base)
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     """SQLite, the embedded default: WAL lets readers run beside the one writer, and waits
-    for the lock instead of failing when several threads write."""
+    for the lock instead of failing when several threads write; foreign keys are enforced (with
+    their ON DELETE actions) as PostgreSQL does, which SQLite does only when asked, per connection.
+    Migrations turn them off while they rebuild tables (migrations/env.py)."""
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=10000")

@@ -94,6 +94,13 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        # SQLite rebuilds a table to alter it (copy, drop, rename); with foreign keys on, dropping
+        # the old table would run its children's ON DELETE CASCADE. Off while migrating (outside a
+        # transaction, where SQLite honours it), checked and on again afterwards.
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()  # ends SQLAlchemy's autobegun transaction, so alembic begins its own
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
@@ -102,6 +109,9 @@ def run_migrations_online():
 
         with context.begin_transaction():
             context.run_migrations()
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.commit()
 
 
 if context.is_offline_mode():
