@@ -32,11 +32,21 @@ def _pages(app, registries) -> dict[str, str]:
                                digest="sha256:" + "ab" * 32, trigger="manual", triggered_by="owner@example.com",
                                status="failed", message="The image tag v1.0 could not be pulled: a long message " * 3))
         component.release_seq = 1
+        from models import ClusterTarget, utcnow
+
+        target = ClusterTarget(team_id=component.team_id, name="production-eu-with-a-long-name",
+                               last_checked_at=utcnow(), server="https://kubernetes.production.example.com:6443",
+                               token_encrypted="x",
+                               last_check_ok=False, last_check_message="Berth's token may not: create namespaces, "
+                               "patch deployments.apps, get ingresses.networking.k8s.io")
+        db.session.add(target)
         db.session.commit()
+        target_id = target.id
     return {
         "dashboard": "/", "registries": "/registries/", "registry-form": "/registries/new",
         "browse": f"/registries/{rid}/", "repository": f"/registries/{rid}/repository?repo=team/ui",
         "registry-webhook": f"/registries/{rid}/webhook",
+        "clusters": "/clusters/", "cluster-form": "/clusters/new", "cluster-edit": f"/clusters/{target_id}/edit",
         "components": "/components/", "component-new": "/components/new",
         "component-new-prefilled": f"/components/new?registry_id={rid}&repo=team/ui&tag=v1.0",
         "component": f"/components/{cid}", "component-edit": f"/components/{cid}/edit",
@@ -73,7 +83,8 @@ GROUPS = {
                    "components"],
     "components": ["component-new", "component-new-prefilled", "component", "component-edit", "build-source",
                    "logs", "releases", "deliveries"],
-    "team": ["team", "users", "new-team", "notifications", "channel-new", "approvals", "audit"],
+    "team": ["team", "users", "new-team", "notifications", "channel-new", "approvals", "audit", "clusters",
+             "cluster-form", "cluster-edit"],
 }
 
 
