@@ -2,6 +2,7 @@
 this component (and make its release), or why not."""
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, func, select
@@ -27,6 +28,7 @@ from services.registries.clients.errors import RegistryError, RegistryNotFound
 
 # How often a decision is made again when another writer queued a release of its component meanwhile.
 CONFLICT_ATTEMPTS = 3
+TAG_SETTLE = (0.2, 0.5, 1.0)  # seconds between asks for a pushed tag the registry does not show yet
 
 
 def _outcome(delivery, component, event, outcome, reason, release=None, digest=None) -> DeliveryOutcome:
@@ -87,14 +89,21 @@ def decide(delivery, source: str, component: Component, event: webhooks.PushEven
     ok, why = triggers.matches(rule, event.tag, component.tag)
     if not ok:
         return ignored(why)
-    # Payloads are not trusted blindly: ask the registry what the tag points to now.
-    try:
-        source_ = images.source_for(component.team_id, component.source_registry, component.image)
-        digest = source_.client.manifest_digest(source_.repository, event.tag)
-    except RegistryNotFound:
-        return ignored(f"tag {event.tag} is not in the registry (any more)")
-    except RegistryError as e:
-        return ignored(f"could not check the tag with the registry, so nothing was deployed: {e.message}")
+    # Payloads are not trusted blindly: ask the registry what the tag points to now. A registry may
+    # notify before the tag answers (Distribution stores the manifest, notifies, then links the tag),
+    # so a pushed tag that is not there yet is asked for again a few times first.
+    pauses = list(TAG_SETTLE if trigger == "webhook" else ())
+    while True:
+        try:
+            source_ = images.source_for(component.team_id, component.source_registry, component.image)
+            digest = source_.client.manifest_digest(source_.repository, event.tag)
+            break
+        except RegistryNotFound:
+            if not pauses:
+                return ignored(f"tag {event.tag} is not in the registry (any more)")
+            time.sleep(pauses.pop(0))
+        except RegistryError as e:
+            return ignored(f"could not check the tag with the registry, so nothing was deployed: {e.message}")
     bad = releases.is_bad(component, digest)
     if bad is not None:
         return ignored(f"{digest[:19]} is marked bad (release #{bad['release']} of {bad['tag']} failed and was "
