@@ -9,7 +9,7 @@ from flask import current_app
 from services.deploy import targets
 from services.deploy.drivers.interface import Deployer
 from services.deploy.drivers.podman import PodmanDeployer
-from services.platform import metrics, runtime
+from services.platform import runtime
 
 log = logging.getLogger("berth.deploy")
 
@@ -20,12 +20,9 @@ def _select(mode: str, instance_path: str, config):
     if mode in ("kubernetes", "auto"):
         try:
             # Imported only when a cluster may be used: the kubernetes client is slow to import.
-            from services.deploy.drivers.kubernetes import KubernetesDeployer  # noqa: PLC0415
+            from services.deploy.drivers.kubernetes import load_api_client  # noqa: PLC0415
 
-            return KubernetesDeployer.from_environment(config.get("BERTH_INGRESS_CLASS"),
-                                                       config.get("BERTH_INGRESS_TLS_SECRET"),
-                                                       config.get("BERTH_KUBERNETES_POD_SECURITY", "baseline"),
-                                                       metrics.kubernetes_observer), ""
+            return targets.kubernetes_deployer(load_api_client(), config), ""
         except Exception as e:  # noqa: BLE001 - any config failure means "no cluster here"
             if mode == "kubernetes":
                 return None, f"BERTH_DEPLOYER=kubernetes but no kubeconfig or in-cluster config loads: {e}"

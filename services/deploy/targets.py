@@ -145,25 +145,30 @@ def api_client(target: ClusterTarget):
     configuration.host = target.server
     configuration.ssl_ca_cert = tls.ca_file(target.ca_pem) if target.ca_pem else None
     configuration.api_key = {"authorization": f"Bearer {secret_box().decrypt(target.token_encrypted)}"}
-    configuration.connection_pool_maxsize = 64
+    from services.deploy.drivers.kubernetes import CONNECTIONS  # noqa: PLC0415 - slow import
+
+    configuration.connection_pool_maxsize = CONNECTIONS
     return client.ApiClient(configuration)
+
+
+def kubernetes_deployer(api_client_, config):
+    """A Kubernetes deployer on this client with the process's settings (ingress, Pod Security,
+    request metrics): the same for this Berth's own cluster and a team's."""
+    from services.deploy.drivers.kubernetes import KubernetesDeployer  # noqa: PLC0415 - slow import
+
+    return KubernetesDeployer(api_client_, config.get("BERTH_INGRESS_CLASS"), config.get("BERTH_INGRESS_TLS_SECRET"),
+                              config.get("BERTH_KUBERNETES_POD_SECURITY", "baseline"), metrics.kubernetes_observer)
 
 
 def deployer_for(target: ClusterTarget):
     """The target's Kubernetes deployer, kept per process until the target is saved again."""
-    from services.deploy.drivers.kubernetes import KubernetesDeployer  # noqa: PLC0415 - slow import
-
     cache = runtime.of().target_deployers
     key = (target.id, target.updated_at)
     found = cache.get(key)
     if found is None:
-        cfg = current_app.config
         for old in [k for k in cache if k[0] == target.id]:
             cache.pop(old, None)
-        found = cache[key] = KubernetesDeployer(api_client(target), cfg.get("BERTH_INGRESS_CLASS"),
-                                                cfg.get("BERTH_INGRESS_TLS_SECRET"),
-                                                cfg.get("BERTH_KUBERNETES_POD_SECURITY", "baseline"),
-                                                metrics.kubernetes_observer)
+        found = cache[key] = kubernetes_deployer(api_client(target), current_app.config)
     return found
 
 
