@@ -156,6 +156,8 @@ def load(environ=None) -> dict:
         # Kubernetes: the class and TLS secret of the Ingress made for ports with a public host.
         "BERTH_INGRESS_CLASS": environ.get("BERTH_INGRESS_CLASS", ""),
         "BERTH_INGRESS_TLS_SECRET": environ.get("BERTH_INGRESS_TLS_SECRET", ""),
+        # Kubernetes: the storage class of the claims made for volumes (empty: the cluster's default).
+        "BERTH_KUBERNETES_STORAGE_CLASS": environ.get("BERTH_KUBERNETES_STORAGE_CLASS", ""),
         # /metrics: with a token, scrapers send it as a Bearer token; without one it is open only
         # outside production (in production it answers 404 until a token is set).
         "BERTH_METRICS_TOKEN": environ.get("BERTH_METRICS_TOKEN") or None,

@@ -254,6 +254,9 @@ class Component(db.Model):
     args: Mapped[list | None] = mapped_column(db.JSON)
     env: Mapped[list] = mapped_column(db.JSON, default=list)
     ports: Mapped[list] = mapped_column(db.JSON, default=list)
+    # Volumes mounted: [{"name", "path", "size_mb", "read_only"}]; each names one of the team's
+    # Volume rows (None on components from before volumes: none).
+    volumes: Mapped[list | None] = mapped_column(db.JSON)
     stopped: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -297,6 +300,28 @@ class Component(db.Model):
     # Loaded only to delete a component with its releases; queries go through services.components.releases.
     releases: Mapped[list[Release]] = relationship(
         back_populates="component", cascade="all, delete-orphan", order_by="desc(Release.id)")
+
+
+class Volume(db.Model):
+    """One of a team's persistent volumes: a podman named volume or a PersistentVolumeClaim, mounted
+    by the components whose `volumes` name it. It belongs to an application and a runtime, and
+    outlives its components: deleting one keeps its data unless asked otherwise ("kept" volumes,
+    mounted by none, are listed on the application's page)."""
+
+    __tablename__ = "volumes"
+    __table_args__ = (UniqueConstraint("team_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="RESTRICT"), index=True)
+    # Where its data lives: one of the team's clusters, or None for this Berth's own deployer.
+    target_id: Mapped[int | None] = mapped_column(ForeignKey("cluster_targets.id", ondelete="RESTRICT"), index=True)
+    name: Mapped[str] = mapped_column(String(63))
+    size_mb: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    application: Mapped[Application] = relationship()
+    target: Mapped[ClusterTarget | None] = relationship()
 
 
 class Release(db.Model):

@@ -121,11 +121,14 @@ def stop(component_id: int):
 def delete(component_id: int):
     component = action_target(component_id)
     name = component.name
+    delete_data = request.form.get("delete_data") == "y"
     try:
-        releases.delete_component(component)
+        kept = releases.delete_component(component, keep_data=not delete_data)
     except DeployError as e:
         flash(f"Could not remove {name} from the runtime, so it was kept: {e.message}", "error")
         return redirect(url_for("components.detail", component_id=component.id))
-    audit.record(current_team().id, current_user.email, "component.deleted", f"component {name}")
-    flash(f"Deleted {name} and what it ran.", "success")
+    audit.record(current_team().id, current_user.email, "component.deleted",
+                 f"component {name}" + (", with its data" if delete_data else ""))
+    flash(f"Deleted {name} and what it ran." + (f" Kept the data of volumes {', '.join(kept)}." if kept else ""),
+          "success")
     return redirect(url_for("components.index"))

@@ -24,7 +24,7 @@ from models import Component
 from services.components import components
 from services.delivery.triggers import KINDS as TRIGGER_KINDS
 from services.deploy import targets
-from services.deploy.drivers.spec import HealthCheck, Port
+from services.deploy.drivers.spec import HealthCheck, Port, Volume
 from services.errors import FieldErrors, apply_to_form
 from services.registries import registries
 
@@ -42,6 +42,15 @@ class PortForm(Form):
         Optional(), NumberRange(1, 65535, "Use a port from 1 to 65535.")],
         description="Empty: one is assigned from the host port range")
     public_host = StringField("Public host (Kubernetes Ingress)", description="e.g. app.example.com; optional")
+
+
+class VolumeForm(Form):
+    name = StringField("Volume name", description="e.g. data; the same name in two components of an application "
+                       "shares it (podman only)")
+    path = StringField("Mount path", description="In the container, e.g. /var/lib/data")
+    size_mb = IntegerField("Size (MiB, Kubernetes)", default=1024, validators=[
+        Optional(), NumberRange(1, 1024 * 1024, "Use 1 to 1048576 MiB (1 TiB).")])
+    read_only = BooleanField("Read-only")
 
 
 class ComponentForm(FlaskForm):
@@ -77,6 +86,7 @@ class ComponentForm(FlaskForm):
         "must then allow it (Berth creates namespaces at BERTH_KUBERNETES_POD_SECURITY, \"baseline\" by default)."))
     env = FieldList(FormField(EnvForm), min_entries=0, max_entries=200)
     ports = FieldList(FormField(PortForm), min_entries=0, max_entries=50)
+    volumes = FieldList(FormField(VolumeForm), min_entries=0, max_entries=20)
     create_anyway = BooleanField("Create anyway: the registry cannot be reached now; the release checks the tag later")
     health_kind = SelectField("Health check", choices=[SelectChoice("none", "None"), SelectChoice("http", "HTTP GET"),
                                                         SelectChoice("tcp", "TCP connect")], default="none")
@@ -207,6 +217,9 @@ def component_input(form: ComponentForm) -> components.ComponentInput:
         ports=[Port(p.form.port.data, p.form.protocol.data, bool(p.form.expose.data), p.form.host_port.data,
                     (p.form.public_host.data or "").strip().lower() or None)
                for p in form.ports if p.form.port.data],
+        volumes=[Volume((v.form.name.data or "").strip(), (v.form.path.data or "").strip(), v.form.size_mb.data or 1024,
+                        bool(v.form.read_only.data))
+                 for v in form.volumes if (v.form.name.data or "").strip() or (v.form.path.data or "").strip()],
         health=health_check(form), create_anyway=bool(form.create_anyway.data))
 
 
@@ -235,6 +248,9 @@ def fill(form: ComponentForm, component: Component) -> None:
         form.ports.append_entry({"port": p["port"], "protocol": p.get("protocol", "TCP"),
                                  "expose": p.get("expose", True), "host_port": p.get("host_port"),
                                  "public_host": p.get("public_host") or ""})
+    for v in component.volumes or []:
+        form.volumes.append_entry({"name": v["name"], "path": v["path"], "size_mb": v.get("size_mb", 1024),
+                                   "read_only": v.get("read_only", False)})
     h = component.health or {}
     form.health_kind.data = h.get("kind", "none")
     form.health_port.data, form.health_path.data = h.get("port"), h.get("path") or "/"
@@ -244,11 +260,11 @@ def fill(form: ComponentForm, component: Component) -> None:
 
 
 def apply_errors(form: ComponentForm, error: FieldErrors, keep_existing: bool = False) -> None:
-    """Service errors name list rows as env-0-name / ports-1-port; put them on those inputs. With
+    """Service errors name list rows as env-0-name / ports-1-port / volumes-0-path; put them on those inputs. With
     `keep_existing`, a field the form already found wrong keeps its own message (one per field)."""
     rest = {}
     for key, message in error.errors.items():
-        m = re.fullmatch(r"(env|ports)-(\d+)-(\w+)", key)
+        m = re.fullmatch(r"(env|ports|volumes)-(\d+)-(\w+)", key)
         if m and int(m.group(2)) < len(getattr(form, m.group(1))):
             sub = getattr(form, m.group(1))[int(m.group(2))].form[m.group(3)]
             if not (keep_existing and sub.errors):
@@ -262,11 +278,11 @@ def apply_errors(form: ComponentForm, error: FieldErrors, keep_existing: bool = 
 
 
 def add_row(form: ComponentForm) -> bool:
-    """"Add variable" / "Add port" without JavaScript: the form comes back with one more row."""
-    action = request.form.get("action", "")
-    if action not in ("add-env", "add-port"):
+    """"Add variable" / "Add port" / "Add volume" without JavaScript: the form comes back with one more row."""
+    rows = {"add-env": form.env, "add-port": form.ports, "add-volume": form.volumes}.get(request.form.get("action", ""))
+    if rows is None:
         return False
-    (form.env if action == "add-env" else form.ports).append_entry()
+    rows.append_entry()
     for field_ in form:
         field_.errors = [] if not isinstance(field_.errors, dict) else {}
     return True

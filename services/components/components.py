@@ -5,14 +5,14 @@ import re
 from dataclasses import dataclass, field, replace
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from models import MAX_ID, Application, ClusterTarget, Component, Registry, Release, Team, db
-from services.components import releases, settings
+from services.components import releases, settings, volumes
 from services.delivery import autodeploy, endpoints, triggers
 from services.deploy import targets
 from services.deploy.deployers import get_deployer, replicas_problem
-from services.deploy.drivers.spec import HealthCheck, Port
+from services.deploy.drivers.spec import HealthCheck, Port, Volume
 from services.errors import FieldErrors
 from services.platform.pagination import Page
 from services.platform.sentinel import NOT_PASSED, NotPassed
@@ -45,6 +45,7 @@ class ComponentInput:
     args: list[str] | None = None  # None: the image's command
     env: list[tuple[str, str]] = field(default_factory=list)
     ports: list[Port] = field(default_factory=list)
+    volumes: list[Volume] = field(default_factory=list)
     health: HealthCheck | None = None
     create_anyway: bool = False  # save even though the registry cannot be reached to check the tag
 
@@ -147,6 +148,7 @@ def _check(team: Team, data: ComponentInput, existing: Component | None = None) 
     if deployer is not None and deployer.publishes_host_ports:
         problems.update(_host_port_problems(team, data.ports, existing))
     problems.update(_health_problems(data, deployer))
+    problems.update(volumes.problems(team, data.volumes, app_name, existing, target, deployer))
     problem = replicas_problem(data.replicas or 1, deployer)
     if problem:
         problems["replicas"] = problem
@@ -241,8 +243,16 @@ def _application(team: Team, name: str) -> Application:
     return app
 
 
+def lock_team(team: Team) -> None:
+    """Write the team's row, which locks it (PostgreSQL) or the database (SQLite) until the commit:
+    saves of the team's components are checked one after another, so a rule such as "a name once"
+    or "a Kubernetes volume serves one component" holds between two saves at the same moment."""
+    db.session.execute(update(Team).where(Team.id == team.id).values(name=Team.name))
+
+
 def check_input(team: Team, data: ComponentInput, existing: Component | None = None) -> None:
     """Every problem the service can see in this input, at once (FieldErrors), or nothing."""
+    lock_team(team)
     problems = _check(team, data, existing)
     if problems:
         raise FieldErrors(problems)
@@ -284,9 +294,11 @@ def create_component(team: Team, data: ComponentInput, triggered_by: str) -> Com
                           replicas_elsewhere=data.replicas_elsewhere, command=data.command, args=data.args,
                           env=[list(e) for e in data.env],
                           ports=[settings.port_dict(p) for p in assign_host_ports(data.ports, None, target)],
+                          volumes=[settings.volume_dict(v) for v in data.volumes],
                           health=settings.health_dict(data.health), target=target)
     db.session.add(component)
     db.session.flush()
+    volumes.record(component)
     releases.queue_release(component, "manual", triggered_by, tag=tag, digest=digest)
     return component
 
@@ -321,6 +333,7 @@ def proposed_settings(component: Component, data: ComponentInput) -> tuple[dict,
             "command": data.command, "args": data.args,
             "env": _keep_secrets(component, data.env),
             "ports": [settings.port_dict(p) for p in assign_host_ports(data.ports, component)],
+            "volumes": [settings.volume_dict(v) for v in data.volumes],
             "health": settings.health_dict(data.health)}, digest
 
 
@@ -346,6 +359,7 @@ def update_component(component: Component, data: ComponentInput, by: str, deploy
     same_image = running is not None and all(running.get(k) == new[k] for k in ("registry_id", "image", "tag"))
     component.application = _application(component.team, data.application)
     settings.restore(component, new)
+    volumes.record(component)
     release = None
     if deploy:
         keep = digest or (releases.current_release(component).digest if same_image else None)

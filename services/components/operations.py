@@ -38,6 +38,7 @@ class DetailView:
     events: list[dict] = field(default_factory=list)
     events_error: str = ""
     unsaved: list[str] = field(default_factory=list)  # saved settings that differ from what runs
+    shares_volumes: bool = True  # the runtime lets two components mount a volume (else ReadWriteOnce, Recreate)
 
     @property
     def in_progress(self) -> bool:
@@ -89,6 +90,7 @@ def view(component: Component, limit: int = 10) -> DetailView:
     running = components.running_settings(component, current)
     result = DetailView(latest, current, history, running)
     deployer = get_deployer(component)
+    result.shares_volumes = deployer is None or deployer.shares_volumes
     if current is not None and not component.stopped:
         result.live = releases.live_status(component, current)
         result.links = links(component, running or settings.snapshot(component), deployer)

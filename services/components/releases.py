@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from models import Component, Release, ReleaseStatus, db, utcnow
-from services.components import settings
+from services.components import settings, volumes
 from services.deploy.deployers import disabled_reason, get_deployer
 from services.deploy.drivers import probe
 from services.deploy.drivers.spec import DeployError, DeployStatus
@@ -92,6 +92,7 @@ def rollback(release: Release, by: str) -> Release:
     component.stopped = False
     if release.settings:
         settings.restore(component, release.settings)
+        volumes.record(component)
     component.tag = release.tag
     new = queue_release(component, "rollback", by, tag=release.tag, digest=release.digest,
                         recorded=settings.snapshot(component))
@@ -355,6 +356,7 @@ def _roll_back_automatically(release: Release, why: str) -> None:
         mark_bad(component, release, why)
     if previous.settings:
         settings.restore(component, previous.settings)
+        volumes.record(component)
     component.tag = previous.tag
     back = queue_release(component, "auto-rollback", f"Berth (release #{release.seq} failed)",
                          tag=previous.tag, digest=previous.digest, recorded=settings.snapshot(component))
@@ -404,10 +406,17 @@ def restart(component: Component) -> None:
     deployer.restart(images.deploy_spec(component, release))
 
 
-def delete_component(component: Component) -> None:
+def delete_component(component: Component, keep_data: bool = True) -> list[str]:
+    """Remove what runs and the component. Its volumes are kept (listed on the application's page)
+    unless `keep_data` is off: then those no other component mounts are deleted with their data.
+    Returns the names of the volumes kept."""
     deployer = get_deployer(component)
     release = latest_release(component)
     if deployer is not None and release is not None:
         deployer.delete(images.deploy_spec(component, release))
+    kept = [v["name"] for v in component.volumes or []]
+    if not keep_data:
+        kept = volumes.delete_unshared(component)
     db.session.delete(component)
     db.session.flush()
+    return kept

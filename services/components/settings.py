@@ -5,14 +5,14 @@ from __future__ import annotations
 import shlex
 
 from models import Component
-from services.deploy.drivers.spec import HealthCheck, Port
+from services.deploy.drivers.spec import HealthCheck, Port, Volume
 
 FIELDS = ("registry_id", "image", "tag", "replicas", "replicas_elsewhere", "memory_mb", "cpu_millicores", "run_as_root",
-          "command", "args", "env", "ports", "health")
+          "command", "args", "env", "ports", "volumes", "health")
 
 
 # What a release recorded before these settings existed ran with.
-BEFORE_RECORDED = {"replicas_elsewhere": False, "run_as_root": True, "command": None, "args": None}
+BEFORE_RECORDED = {"replicas_elsewhere": False, "run_as_root": True, "command": None, "args": None, "volumes": []}
 
 
 def snapshot(component: Component) -> dict:
@@ -25,6 +25,7 @@ def snapshot(component: Component) -> dict:
             "args": list(component.args) if component.args is not None else None,
             "env": [list(e) for e in component.env or []],
             "ports": [dict(p) for p in component.ports or []],
+            "volumes": [dict(v) for v in component.volumes or []],
             "health": dict(component.health) if component.health else None}
 
 
@@ -56,6 +57,19 @@ def ports_of(settings: dict) -> list[Port]:
 def port_dict(port: Port) -> dict:
     return {"port": port.port, "protocol": port.protocol, "expose": port.expose, "host_port": port.host_port,
             "public_host": port.public_host}
+
+
+def volumes_of(settings: dict) -> list[Volume]:
+    return [Volume(v["name"], v["path"], int(v.get("size_mb", 1024)), bool(v.get("read_only")))
+            for v in settings.get("volumes") or []]
+
+
+def volume_dict(volume: Volume) -> dict:
+    return {"name": volume.name, "path": volume.path, "size_mb": volume.size_mb, "read_only": volume.read_only}
+
+
+def describe_volume(v: dict) -> str:
+    return f"{v['name']} at {v['path']}" + (" read-only" if v.get("read_only") else "")
 
 
 def health_of(settings: dict) -> HealthCheck | None:
@@ -135,6 +149,13 @@ def diff(old: dict | None, new: dict, registry_names: dict | None = None) -> lis
     lines += [f"- port {_port_text(p)}" for k, p in old_ports.items() if k not in new_ports]
     lines += [f"~ port {_port_text(old_ports[k])} → {_port_text(p)}" for k, p in new_ports.items()
               if k in old_ports and _port_text(old_ports[k]) != _port_text(p)]
+    old_volumes = {v["name"]: v for v in old.get("volumes") or []}
+    new_volumes = {v["name"]: v for v in new.get("volumes") or []}
+    lines += [f"+ volume {describe_volume(v)}" for k, v in new_volumes.items() if k not in old_volumes]
+    lines += [f"- volume {describe_volume(v)} (its data is kept)" for k, v in old_volumes.items()
+              if k not in new_volumes]
+    lines += [f"~ volume {describe_volume(old_volumes[k])} → {describe_volume(v)}" for k, v in new_volumes.items()
+              if k in old_volumes and describe_volume(old_volumes[k]) != describe_volume(v)]
     if (old.get("health") or None) != (new.get("health") or None):
         lines.append(f"health check {describe_health(old.get('health'))} → {describe_health(new.get('health'))}")
     return lines

@@ -157,7 +157,8 @@ def kubernetes_deployer(api_client_, config):
     from services.deploy.drivers.kubernetes import KubernetesDeployer  # noqa: PLC0415 - slow import
 
     return KubernetesDeployer(api_client_, config.get("BERTH_INGRESS_CLASS"), config.get("BERTH_INGRESS_TLS_SECRET"),
-                              config.get("BERTH_KUBERNETES_POD_SECURITY", "baseline"), metrics.kubernetes_observer)
+                              config.get("BERTH_KUBERNETES_POD_SECURITY", "baseline"), metrics.kubernetes_observer,
+                              config.get("BERTH_KUBERNETES_STORAGE_CLASS"))
 
 
 def deployer_for(target: ClusterTarget):

@@ -93,7 +93,7 @@ def deploy_spec(component: Component, release: Release, source: ImageSource | No
         ports=settings.ports_of(recorded), credentials=source.credentials, tls_verify=source.tls_verify,
         ca_bundle=source.ca_bundle, health=settings.health_of(recorded), run_as_root=settings.run_as_root(recorded),
         replicas_elsewhere=recorded.get("replicas_elsewhere", False), version=release.tag or "",
-        command=recorded.get("command"), args=recorded.get("args"))
+        command=recorded.get("command"), args=recorded.get("args"), volumes=settings.volumes_of(recorded))
 
 
 def component_repository(component: Component) -> str:

@@ -61,7 +61,8 @@ def test_test_connection_lists_what_a_narrower_token_may_not_do(client, app, aut
     token = cluster.token_for_rules(account, [
         {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"]},
         {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "watch", "create", "delete"]},
-        {"apiGroups": [""], "resources": ["services", "secrets", "pods", "pods/log", "events"],
+        {"apiGroups": [""], "resources": ["services", "secrets", "configmaps", "persistentvolumeclaims", "pods",
+                                           "pods/log", "events"],
          "verbs": ["get", "list", "watch", "create", "patch", "delete"]}])
     auth.signed_in()
     assert client.post("/clusters/new", data=_form(cluster, token)).status_code == 302

@@ -14,7 +14,7 @@ import pytest
 
 from services.deploy.drivers import kubewatch, manifests
 from services.deploy.drivers.kubernetes import KubernetesDeployer
-from services.deploy.drivers.spec import DeployError, DeploySpec, HealthCheck, Port, PullCredentials
+from services.deploy.drivers.spec import DeployError, DeploySpec, HealthCheck, Port, PullCredentials, Volume
 from tests.fixtures.cluster import MANIFEST, Cluster
 from tests.helpers import wait_for
 
@@ -389,3 +389,54 @@ def test_command_and_arguments_reach_the_deployment_and_its_pods(cluster, deploy
     deployer.apply(spec(namespace, replicas=1, credentials=None, release_id=8))  # back to the image's own
     container = _get(cluster, "deployment", "web", "-n", namespace)["spec"]["template"]["spec"]["containers"][0]
     assert "command" not in container and "args" not in container
+
+
+def _persistent_volumes(cluster, storage_class: str, count: int, size: str = "2Gi") -> None:
+    """Static PersistentVolumes of a class of their own (what an administrator or a provisioner
+    provides; the test cluster has neither), for the controller manager's binder to match claims to."""
+    for i in range(count):
+        cluster.kubectl("apply", "-f", "-", stdin=json.dumps({
+            "apiVersion": "v1", "kind": "PersistentVolume",
+            "metadata": {"name": f"{storage_class}-{i}"},
+            "spec": {"capacity": {"storage": size}, "accessModes": ["ReadWriteOnce"],
+                     "storageClassName": storage_class, "persistentVolumeReclaimPolicy": "Retain",
+                     "hostPath": {"path": f"/tmp/{storage_class}-{i}"}}}))
+
+
+def test_volumes_are_claims_mounted_with_recreate_and_outlive_the_component(cluster, berth_token, namespace):
+    """A volume becomes a PersistentVolumeClaim of its size and the deployer's storage class, bound
+    by the real controller manager; the Deployment mounts it and rolls out with Recreate. Removing
+    the volume from the settings goes back to a rolling update; deleting the component keeps the
+    claim; delete_volume removes it."""
+    storage_class = f"berth-{namespace}"
+    _persistent_volumes(cluster, storage_class, 2)
+    deployer = KubernetesDeployer(cluster.api_client(berth_token), storage_class=storage_class)
+    s = spec(namespace, replicas=1, credentials=None,
+             volumes=[Volume("web-data", "/var/lib/web", 512), Volume("web-seed", "/srv/seed", 100, read_only=True)])
+    deployer.apply(s)
+    _wait_status(deployer, s, "running")
+    claim = _get(cluster, "pvc", "web-data", "-n", namespace)
+    assert claim["spec"]["resources"]["requests"]["storage"] == "512Mi"
+    assert claim["spec"]["storageClassName"] == storage_class and claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    claims = lambda: _get(cluster, "pvc", "-n", namespace)["items"]  # noqa: E731
+    wait_for(lambda: {c["status"].get("phase") for c in claims()} == {"Bound"}, 30)
+    d = _get(cluster, "deployment", "web", "-n", namespace)
+    assert d["spec"]["strategy"] == {"type": "Recreate"}
+    pod_spec = d["spec"]["template"]["spec"]
+    assert pod_spec["volumes"] == [
+        {"name": "volume-0", "persistentVolumeClaim": {"claimName": "web-data"}},
+        {"name": "volume-1", "persistentVolumeClaim": {"claimName": "web-seed", "readOnly": True}}]
+    assert pod_spec["containers"][0]["volumeMounts"] == [
+        {"name": "volume-0", "mountPath": "/var/lib/web"},
+        {"name": "volume-1", "mountPath": "/srv/seed", "readOnly": True}]
+    (pod,) = _pods(cluster, namespace)
+    assert {"name": "volume-0", "persistentVolumeClaim": {"claimName": "web-data"}} in pod["spec"]["volumes"]
+
+    deployer.apply(spec(namespace, replicas=1, credentials=None, release_id=8))  # the volume taken out
+    d = _get(cluster, "deployment", "web", "-n", namespace)
+    assert d["spec"]["strategy"]["type"] == "RollingUpdate" and "volumes" not in d["spec"]["template"]["spec"]
+    deployer.delete(s)
+    wait_for(lambda: not _get(cluster, "deployment", "-n", namespace)["items"], 30)
+    assert _get(cluster, "pvc", "web-data", "-n", namespace)["metadata"]["name"] == "web-data"  # data kept
+    deployer.delete_volume(namespace, "web-data")
+    wait_for(lambda: [c["metadata"]["name"] for c in claims()] == ["web-seed"], 30)

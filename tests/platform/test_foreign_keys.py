@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import sqlite3
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
-from models import Component, Registry, User, WebhookDelivery, db
+from models import Application, Component, Registry, Team, User, WebhookDelivery, db
 from services.accounts import accounts
 from services.components import releases
 from services.registries import registries
@@ -55,7 +55,7 @@ def test_the_migration_clears_what_sqlite_kept_before(tmp_path):
     from flask_migrate import downgrade, upgrade
 
     from app import create_app
-    from tests.helpers import create_component, create_registry, test_config
+    from tests.helpers import test_config
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
     app = create_app(test_config(url))
@@ -63,12 +63,15 @@ def test_the_migration_clears_what_sqlite_kept_before(tmp_path):
         upgrade(revision="f6a7b8c9d0e1")
         db.engine.dispose()
     with app.app_context():
-        rid, _ = create_registry(app, name="gone")
-        cid = create_component(app, rid, "team/web", "v1", "web", release=False)
-        with app.app_context():
-            team_id = db.session.get(Component, cid).team_id
-            db.session.add(WebhookDelivery(team_id=team_id, registry_id=rid, source="test", body="{}"))
-            db.session.commit()
+        # Core inserts name only the columns the schema had then (the models have more since).
+        def add(model, **values):
+            return db.session.execute(insert(model).values(**values)).inserted_primary_key[0]
+        team_id = add(Team, name="alpha")
+        rid = add(Registry, team_id=team_id, kind="registry", name="gone", url="https://registry.example.com")
+        cid = add(Component, team_id=team_id, application_id=add(Application, team_id=team_id, name="shop"),
+                  registry_id=rid, name="web", image="team/web", tag="v1", env=[], ports=[])
+        add(WebhookDelivery, team_id=team_id, registry_id=rid, source="test", body="{}")
+        db.session.commit()
         db.engine.dispose()
     raw = sqlite3.connect(tmp_path / "old.db")  # as an earlier Berth deleted: foreign keys off
     raw.execute("DELETE FROM registries")

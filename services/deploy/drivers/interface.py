@@ -23,12 +23,19 @@ class Deployer(Protocol):
     publishes_host_ports: ClassVar[bool]  # exposed ports are published on this machine (podman)
     probes_itself: ClassVar[bool]  # the runtime runs the health check (the kubelet); else Berth does
     max_replicas: ClassVar[int | None]  # None: as many as asked
+    shares_volumes: ClassVar[bool]  # two components may mount one volume (podman); else ReadWriteOnce
 
     def apply(self, spec: DeploySpec) -> None: ...
 
     def status(self, spec: DeploySpec) -> DeployStatus: ...
 
-    def delete(self, spec: DeploySpec) -> None: ...
+    def delete(self, spec: DeploySpec) -> None:
+        """Remove what runs; the component's volumes stay (see delete_volume)."""
+        ...
+
+    def delete_volume(self, namespace: str, name: str) -> None:
+        """Delete one of the team's volumes and its data."""
+        ...
 
     def follow(self, spec: DeploySpec) -> Follower:
         """What a release waits on during its rollout (a context manager); see Follower."""

@@ -56,6 +56,8 @@ ACCESS = (("", "namespaces", ("get", "create")),
           ("apps", "deployments", ("get", "list", "watch", "create", "patch", "delete")),
           ("", "services", ("get", "create", "patch", "delete")),
           ("", "secrets", ("get", "create", "patch", "delete")),
+          ("", "configmaps", ("get", "create", "patch", "delete")),
+          ("", "persistentvolumeclaims", ("get", "create", "patch", "delete")),
           ("", "pods", ("get", "list", "watch")),
           ("", "pods/log", ("get", "list", "watch")),
           ("", "events", ("get", "list", "watch")),
@@ -67,10 +69,11 @@ class KubernetesDeployer:
     publishes_host_ports = False  # Services and Ingresses, not host ports
     probes_itself = True  # the kubelet runs readiness and liveness probes
     max_replicas = None
+    shares_volumes = False  # a ReadWriteOnce claim serves one component
 
     def __init__(self, api_client: client.ApiClient, ingress_class: str | None = None,
                  tls_secret: str | None = None, pod_security: str = "baseline",
-                 observe: Callable[[str], None] | None = None):
+                 observe: Callable[[str], None] | None = None, storage_class: str | None = None):
         if observe is not None:
             _count_requests(api_client, observe)
         self.core = client.CoreV1Api(api_client)
@@ -78,6 +81,7 @@ class KubernetesDeployer:
         self.networking = client.NetworkingV1Api(api_client)
         self.ingress_class, self.tls_secret = ingress_class or None, tls_secret or None
         self.pod_security = pod_security  # the level enforced in namespaces Berth creates
+        self.storage_class = storage_class or None  # of the claims for volumes (None: the cluster's default)
 
     @classmethod
     def from_environment(cls, ingress_class: str | None = None, tls_secret: str | None = None,
@@ -197,8 +201,9 @@ class KubernetesDeployer:
     def apply(self, spec: DeploySpec) -> None:
         self.ensure_namespace(spec.namespace)
         kinds = {"Secret": self.core.patch_namespaced_secret, "Deployment": self.apps.patch_namespaced_deployment,
-                 "Service": self.core.patch_namespaced_service, "Ingress": self.networking.patch_namespaced_ingress}
-        built = manifests.build(spec, self.ingress_class, self.tls_secret)
+                 "Service": self.core.patch_namespaced_service, "Ingress": self.networking.patch_namespaced_ingress,
+                 "PersistentVolumeClaim": self.core.patch_namespaced_persistent_volume_claim}
+        built = manifests.build(spec, self.ingress_class, self.tls_secret, self.storage_class)
         for manifest in built:
             self._apply(kinds[manifest["kind"]], manifest)
         present = {m["kind"] for m in built}
@@ -308,6 +313,10 @@ class KubernetesDeployer:
         self.call(self.networking.delete_namespaced_ingress, spec.name, spec.namespace, missing_ok=True)
         self.call(self.core.delete_namespaced_secret, manifests.pull_secret_name(spec), spec.namespace,
                   missing_ok=True)
+
+    def delete_volume(self, namespace: str, name: str) -> None:
+        """Delete a volume's claim and with it its data (the cluster frees it once no pod uses it)."""
+        self.call(self.core.delete_namespaced_persistent_volume_claim, name, namespace, missing_ok=True)
 
 
 CONFLICT = re.compile(r'conflicts? with "([^"]{1,253})"')

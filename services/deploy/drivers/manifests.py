@@ -1,4 +1,5 @@
-"""One builder for the Kubernetes objects of a component: Secret, Deployment, Service."""
+"""One builder for the Kubernetes objects of a component: Secret, PersistentVolumeClaims, Deployment,
+Service, Ingress."""
 from __future__ import annotations
 
 import base64
@@ -75,10 +76,35 @@ def security(spec: DeploySpec) -> tuple[dict, dict]:
     return {**pod, "runAsNonRoot": True}, {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
 
 
-def deployment(spec: DeploySpec, host_ip: str | None = None, probes: bool = True, pod_security: bool = False) -> dict:
+VOLUME_LABEL = "berth.dev/volume"
+
+
+def claim(spec: DeploySpec, volume, storage_class: str | None = None) -> dict:
+    """A volume's PersistentVolumeClaim (ReadWriteOnce): named as the volume, labelled by its
+    application but not by the component, whose deletion it outlives."""
+    body = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": f"{volume.size_mb}Mi"}}}
+    if storage_class:
+        body["storageClassName"] = storage_class
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": volume.name, "namespace": spec.namespace,
+                         "labels": {"app.kubernetes.io/part-of": label_value(spec.application),
+                                    "app.kubernetes.io/managed-by": MANAGED_BY, VOLUME_LABEL: volume.name}},
+            "spec": body}
+
+
+# A rolling update starts the new pod beside the old one, which still holds its ReadWriteOnce
+# volume; with volumes the old pod goes first. Both are written out so that Berth owns the fields
+# and a switch between them leaves no `rollingUpdate` behind (which Recreate refuses).
+ROLLING = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}
+RECREATE = {"type": "Recreate"}
+
+
+def deployment(spec: DeploySpec, host_ip: str | None = None, probes: bool = True, pod_security: bool = False,
+               claim_prefix: str = "") -> dict:
     """The Deployment. `host_ip` (podman) publishes exposed ports on the host at that address;
     `probes=False` leaves the health check to Berth (podman runs no probes without systemd);
-    `pod_security` (Kubernetes) adds the security contexts of `security`."""
+    `pod_security` (Kubernetes) adds the security contexts of `security`; `claim_prefix` (podman)
+    is put before each volume's name to name the claim (there: the named volume)."""
     limits = {"memory": f"{spec.memory_mb}Mi"}
     if spec.cpu_millicores:
         limits["cpu"] = f"{spec.cpu_millicores}m"
@@ -108,6 +134,11 @@ def deployment(spec: DeploySpec, host_ip: str | None = None, probes: bool = True
     if spec.args is not None:
         container["args"] = list(spec.args)
     pod_spec = {"containers": [container]}
+    if spec.volumes:
+        pod_spec["volumes"] = [{"name": f"volume-{i}", "persistentVolumeClaim": {
+            "claimName": claim_prefix + v.name, "readOnly": v.read_only}} for i, v in enumerate(spec.volumes)]
+        container["volumeMounts"] = [{"name": f"volume-{i}", "mountPath": v.path, "readOnly": v.read_only}
+                                     for i, v in enumerate(spec.volumes)]
     if pod_security:
         pod_context, container_context = security(spec)
         pod_spec["securityContext"] = pod_context
@@ -123,6 +154,7 @@ def deployment(spec: DeploySpec, host_ip: str | None = None, probes: bool = True
             **({} if spec.replicas_elsewhere else {"replicas": spec.replicas}),
             "selector": {"matchLabels": selector(spec)},
             "progressDeadlineSeconds": 600,
+            "strategy": RECREATE if spec.volumes else ROLLING,
             "template": {"metadata": {"labels": labels(spec),
                                       "annotations": {RELEASE_ANNOTATION: str(spec.release_id)}},
                          "spec": pod_spec},
@@ -164,9 +196,10 @@ def ingress(spec: DeploySpec, ingress_class: str | None = None, tls_secret: str 
             "spec": body}
 
 
-def build(spec: DeploySpec, ingress_class: str | None = None, tls_secret: str | None = None) -> list[dict]:
-    """Secret (when the registry needs credentials), Deployment, Service (when a port is exposed),
-    Ingress (when an exposed port has a public host)."""
-    return [m for m in (secret(spec), deployment(spec, pod_security=True), service(spec),
-                        ingress(spec, ingress_class, tls_secret))
+def build(spec: DeploySpec, ingress_class: str | None = None, tls_secret: str | None = None,
+          storage_class: str | None = None) -> list[dict]:
+    """Secret (when the registry needs credentials), a claim per volume, Deployment, Service (when a
+    port is exposed), Ingress (when an exposed port has a public host)."""
+    return [m for m in (secret(spec), *(claim(spec, v, storage_class) for v in spec.volumes),
+                        deployment(spec, pod_security=True), service(spec), ingress(spec, ingress_class, tls_secret))
             if m is not None]

@@ -65,6 +65,7 @@ class PodmanDeployer:
     publishes_host_ports = True
     probes_itself = False  # no systemd timers here: Berth runs the health check (services.deploy.drivers.probe)
     max_replicas = 1  # `podman kube play` starts one pod whatever the Deployment's replicas
+    shares_volumes = True  # named volumes: any container on this machine may mount one
 
     def __init__(self, workdir: str | Path, podman: str = "podman", timeout: int = 300,
                  publish_address: str = "127.0.0.1", settle: float = 2.0, pod_prefix: str = ""):
@@ -100,12 +101,24 @@ class PodmanDeployer:
             raise DeployError(plain_words(result.stderr))
         return result
 
+    def _volume_prefix(self, namespace: str) -> str:
+        """Named volumes are the machine's: a team's volume `data` is `<prefix><namespace>-data`
+        (`kube play` creates it at the first mount and keeps it through `kube down`)."""
+        return f"{self.pod_prefix}{namespace}-"
+
+    def delete_volume(self, namespace: str, name: str) -> None:
+        """Delete a named volume and its data; refused while a container still uses it."""
+        result = self._run("volume", "rm", f"{self._volume_prefix(namespace)}{name}", check=False)
+        if result.returncode != 0 and "no such volume" not in result.stderr.lower():
+            raise DeployError(plain_words(result.stderr))
+
     def _manifest_path(self, spec: DeploySpec) -> Path:
         return self.workdir / f"{self._key(spec)}.yaml"
 
     def apply(self, spec: DeploySpec) -> None:
         local = replace(spec, name=self._key(spec))
-        docs = [manifests.deployment(local, host_ip=self.publish_address, probes=False)]
+        docs = [manifests.deployment(local, host_ip=self.publish_address, probes=False,
+                                     claim_prefix=self._volume_prefix(spec.namespace))]
         # Let the pod find itself by a label that is unique across teams.
         docs[0]["spec"]["template"]["metadata"]["labels"][KEY_LABEL] = local.name
         path = self._manifest_path(spec)

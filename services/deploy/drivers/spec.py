@@ -33,6 +33,17 @@ class Port:
 
 
 @dataclass
+class Volume:
+    """A named persistent volume mounted into the container: a podman named volume, or a
+    PersistentVolumeClaim (ReadWriteOnce) of `size_mb` on Kubernetes. It outlives the component."""
+
+    name: str
+    path: str
+    size_mb: int = 1024
+    read_only: bool = False
+
+
+@dataclass
 class HealthCheck:
     """One probe for readiness and liveness: an HTTP GET answering 2xx/3xx, or a TCP connect."""
 
@@ -65,6 +76,7 @@ class DeploySpec:
     replicas_elsewhere: bool = False  # Kubernetes: replicas are left to an autoscaler or kubectl scale
     command: list[str] | None = None  # overrides the image's entrypoint (None: the image's)
     args: list[str] | None = None  # overrides the image's command (None: the image's)
+    volumes: list[Volume] = field(default_factory=list)
     version: str = ""  # the tag the digest was resolved from (a label; the image stays pinned by digest)
 
 
