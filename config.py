@@ -173,4 +173,7 @@ def load(environ=None) -> dict:
         and environ.get("BERTH_EXTERNAL_URL", "").startswith("https://"),
         "WTF_CSRF_TIME_LIMIT": None,
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+        # One form field may be as large as the whole body (Werkzeug's default is 500 kB), so a config
+        # file over its own limit gets the form's message, not a bare 413.
+        "MAX_FORM_MEMORY_SIZE": 2 * 1024 * 1024,
     }

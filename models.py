@@ -257,6 +257,9 @@ class Component(db.Model):
     # Volumes mounted: [{"name", "path", "size_mb", "read_only"}]; each names one of the team's
     # Volume rows (None on components from before volumes: none).
     volumes: Mapped[list | None] = mapped_column(db.JSON)
+    # Config files mounted read-only: [{"path", "mode", "secret", "sha256", and "content", or for a
+    # secret file "content_encrypted"}] (None on components from before config files: none).
+    files: Mapped[list | None] = mapped_column(db.JSON)
     stopped: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -125,8 +125,8 @@ def pick_tag():
 
 @bp.route("/new/row/<kind>")
 def new_row(kind: str):
-    """HTMX: one more env var, port or volume row."""
-    if kind not in ("env", "ports", "volumes"):
+    """HTMX: one more env var, port, volume or config file row."""
+    if kind not in ("env", "ports", "volumes", "files"):
         abort(404)
     index = max(0, min(request.args.get("index", 0, type=int), 999_999))
     form = component_form()

@@ -15,6 +15,7 @@ from wtforms import (
     PasswordField,
     SelectField,
     StringField,
+    TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, NumberRange, Optional, ValidationError
@@ -24,7 +25,7 @@ from models import Component
 from services.components import components
 from services.delivery.triggers import KINDS as TRIGGER_KINDS
 from services.deploy import targets
-from services.deploy.drivers.spec import HealthCheck, Port, Volume
+from services.deploy.drivers.spec import ConfigFile, HealthCheck, Port, Volume
 from services.errors import FieldErrors, apply_to_form
 from services.registries import registries
 
@@ -51,6 +52,14 @@ class VolumeForm(Form):
     size_mb = IntegerField("Size (MiB, Kubernetes)", default=1024, validators=[
         Optional(), NumberRange(1, 1024 * 1024, "Use 1 to 1048576 MiB (1 TiB).")])
     read_only = BooleanField("Read-only")
+
+
+class FileForm(Form):
+    path = StringField("File path", description="In the container, e.g. /etc/app/app.conf")
+    mode = StringField("Mode", default="0644", description="Octal, e.g. 0644 or 0600")
+    content = TextAreaField("Content")
+    secret = BooleanField("Secret file", description="Stored encrypted, never shown again (a Secret on "
+                          "Kubernetes); leave the content empty to keep it")
 
 
 class ComponentForm(FlaskForm):
@@ -87,6 +96,7 @@ class ComponentForm(FlaskForm):
     env = FieldList(FormField(EnvForm), min_entries=0, max_entries=200)
     ports = FieldList(FormField(PortForm), min_entries=0, max_entries=50)
     volumes = FieldList(FormField(VolumeForm), min_entries=0, max_entries=20)
+    files = FieldList(FormField(FileForm), min_entries=0, max_entries=20)
     create_anyway = BooleanField("Create anyway: the registry cannot be reached now; the release checks the tag later")
     health_kind = SelectField("Health check", choices=[SelectChoice("none", "None"), SelectChoice("http", "HTTP GET"),
                                                         SelectChoice("tcp", "TCP connect")], default="none")
@@ -220,7 +230,16 @@ def component_input(form: ComponentForm) -> components.ComponentInput:
         volumes=[Volume((v.form.name.data or "").strip(), (v.form.path.data or "").strip(), v.form.size_mb.data or 1024,
                         bool(v.form.read_only.data))
                  for v in form.volumes if (v.form.name.data or "").strip() or (v.form.path.data or "").strip()],
+        files=[ConfigFile((f.form.path.data or "").strip(), (f.form.content.data or "").replace("\r\n", "\n"),
+                          file_mode(f.form.mode.data), bool(f.form.secret.data))
+               for f in form.files if (f.form.path.data or "").strip() or f.form.content.data],
         health=health_check(form), create_anyway=bool(form.create_anyway.data))
+
+
+def file_mode(text: str | None) -> int:
+    """An octal mode as typed ("0644", "644"); -1 (refused by the service) when it is not one."""
+    text = (text or "").strip() or "0644"
+    return int(text, 8) if re.fullmatch(r"0?[0-7]{3}", text) else -1
 
 
 def health_check(form: ComponentForm) -> HealthCheck | None:
@@ -251,6 +270,10 @@ def fill(form: ComponentForm, component: Component) -> None:
     for v in component.volumes or []:
         form.volumes.append_entry({"name": v["name"], "path": v["path"], "size_mb": v.get("size_mb", 1024),
                                    "read_only": v.get("read_only", False)})
+    for f in component.files or []:
+        form.files.append_entry({"path": f["path"], "mode": f"{int(f.get('mode', 0o644)):04o}",
+                                 "content": "" if f.get("secret") else f.get("content", ""),
+                                 "secret": bool(f.get("secret"))})
     h = component.health or {}
     form.health_kind.data = h.get("kind", "none")
     form.health_port.data, form.health_path.data = h.get("port"), h.get("path") or "/"
@@ -264,7 +287,7 @@ def apply_errors(form: ComponentForm, error: FieldErrors, keep_existing: bool = 
     `keep_existing`, a field the form already found wrong keeps its own message (one per field)."""
     rest = {}
     for key, message in error.errors.items():
-        m = re.fullmatch(r"(env|ports|volumes)-(\d+)-(\w+)", key)
+        m = re.fullmatch(r"(env|ports|volumes|files)-(\d+)-(\w+)", key)
         if m and int(m.group(2)) < len(getattr(form, m.group(1))):
             sub = getattr(form, m.group(1))[int(m.group(2))].form[m.group(3)]
             if not (keep_existing and sub.errors):
@@ -278,8 +301,10 @@ def apply_errors(form: ComponentForm, error: FieldErrors, keep_existing: bool = 
 
 
 def add_row(form: ComponentForm) -> bool:
-    """"Add variable" / "Add port" / "Add volume" without JavaScript: the form comes back with one more row."""
-    rows = {"add-env": form.env, "add-port": form.ports, "add-volume": form.volumes}.get(request.form.get("action", ""))
+    """"Add variable" / "Add port" / "Add volume" / "Add config file" without JavaScript: the form comes
+    back with one more row."""
+    rows = {"add-env": form.env, "add-port": form.ports, "add-volume": form.volumes,
+            "add-file": form.files}.get(request.form.get("action", ""))
     if rows is None:
         return False
     rows.append_entry()

@@ -8,11 +8,11 @@ from flask import current_app
 from sqlalchemy import func, select, update
 
 from models import MAX_ID, Application, ClusterTarget, Component, Registry, Release, Team, db
-from services.components import releases, settings, volumes
+from services.components import files, releases, settings, volumes
 from services.delivery import autodeploy, endpoints, triggers
 from services.deploy import targets
 from services.deploy.deployers import get_deployer, replicas_problem
-from services.deploy.drivers.spec import HealthCheck, Port, Volume
+from services.deploy.drivers.spec import ConfigFile, HealthCheck, Port, Volume
 from services.errors import FieldErrors
 from services.platform.pagination import Page
 from services.platform.sentinel import NOT_PASSED, NotPassed
@@ -46,6 +46,7 @@ class ComponentInput:
     env: list[tuple[str, str]] = field(default_factory=list)
     ports: list[Port] = field(default_factory=list)
     volumes: list[Volume] = field(default_factory=list)
+    files: list[ConfigFile] = field(default_factory=list)  # a secret file's empty content keeps the stored one
     health: HealthCheck | None = None
     create_anyway: bool = False  # save even though the registry cannot be reached to check the tag
 
@@ -149,6 +150,7 @@ def _check(team: Team, data: ComponentInput, existing: Component | None = None) 
         problems.update(_host_port_problems(team, data.ports, existing))
     problems.update(_health_problems(data, deployer))
     problems.update(volumes.problems(team, data.volumes, app_name, existing, target, deployer))
+    problems.update(files.problems(data.files, data.volumes, existing))
     problem = replicas_problem(data.replicas or 1, deployer)
     if problem:
         problems["replicas"] = problem
@@ -295,6 +297,7 @@ def create_component(team: Team, data: ComponentInput, triggered_by: str) -> Com
                           env=[list(e) for e in data.env],
                           ports=[settings.port_dict(p) for p in assign_host_ports(data.ports, None, target)],
                           volumes=[settings.volume_dict(v) for v in data.volumes],
+                          files=files.stored(data.files, None),
                           health=settings.health_dict(data.health), target=target)
     db.session.add(component)
     db.session.flush()
@@ -334,6 +337,7 @@ def proposed_settings(component: Component, data: ComponentInput) -> tuple[dict,
             "env": _keep_secrets(component, data.env),
             "ports": [settings.port_dict(p) for p in assign_host_ports(data.ports, component)],
             "volumes": [settings.volume_dict(v) for v in data.volumes],
+            "files": files.stored(data.files, component),
             "health": settings.health_dict(data.health)}, digest
 
 

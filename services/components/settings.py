@@ -2,17 +2,20 @@
 what a rollback restores, and what an edit is compared against. No Flask, no queries."""
 from __future__ import annotations
 
+import hashlib
 import shlex
+from collections.abc import Callable
 
 from models import Component
-from services.deploy.drivers.spec import HealthCheck, Port, Volume
+from services.deploy.drivers.spec import ConfigFile, HealthCheck, Port, Volume
 
 FIELDS = ("registry_id", "image", "tag", "replicas", "replicas_elsewhere", "memory_mb", "cpu_millicores", "run_as_root",
-          "command", "args", "env", "ports", "volumes", "health")
+          "command", "args", "env", "ports", "volumes", "files", "health")
 
 
 # What a release recorded before these settings existed ran with.
-BEFORE_RECORDED = {"replicas_elsewhere": False, "run_as_root": True, "command": None, "args": None, "volumes": []}
+BEFORE_RECORDED = {"replicas_elsewhere": False, "run_as_root": True, "command": None, "args": None, "volumes": [],
+                   "files": []}
 
 
 def snapshot(component: Component) -> dict:
@@ -26,6 +29,7 @@ def snapshot(component: Component) -> dict:
             "env": [list(e) for e in component.env or []],
             "ports": [dict(p) for p in component.ports or []],
             "volumes": [dict(v) for v in component.volumes or []],
+            "files": [dict(f) for f in component.files or []],
             "health": dict(component.health) if component.health else None}
 
 
@@ -70,6 +74,30 @@ def volume_dict(volume: Volume) -> dict:
 
 def describe_volume(v: dict) -> str:
     return f"{v['name']} at {v['path']}" + (" read-only" if v.get("read_only") else "")
+
+
+def content_sha(content: str) -> str:
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
+def file_dict(file: ConfigFile, encrypt: Callable[[str], str]) -> dict:
+    """A config file as the settings keep it: a secret file's content only encrypted; both with the
+    content's SHA-256, which tells a change without reading it."""
+    stored = {"path": file.path, "mode": file.mode, "secret": file.secret, "sha256": content_sha(file.content)}
+    if file.secret:
+        stored["content_encrypted"] = encrypt(file.content)
+    else:
+        stored["content"] = file.content
+    return stored
+
+
+def files_of(settings: dict, decrypt: Callable[[str], str]) -> list[ConfigFile]:
+    return [ConfigFile(f["path"], decrypt(f["content_encrypted"]) if f.get("secret") else f.get("content", ""),
+                       int(f.get("mode", 0o644)), bool(f.get("secret"))) for f in settings.get("files") or []]
+
+
+def _file_text(f: dict) -> str:
+    return f"{'secret file' if f.get('secret') else 'file'} {f['path']} ({int(f.get('mode', 0o644)):04o})"
 
 
 def health_of(settings: dict) -> HealthCheck | None:
@@ -156,6 +184,16 @@ def diff(old: dict | None, new: dict, registry_names: dict | None = None) -> lis
               if k not in new_volumes]
     lines += [f"~ volume {describe_volume(old_volumes[k])} → {describe_volume(v)}" for k, v in new_volumes.items()
               if k in old_volumes and describe_volume(old_volumes[k]) != describe_volume(v)]
+    old_files = {f["path"]: f for f in old.get("files") or []}
+    new_files = {f["path"]: f for f in new.get("files") or []}
+    lines += [f"+ {_file_text(f)}" for k, f in new_files.items() if k not in old_files]
+    lines += [f"- {_file_text(f)}" for k, f in old_files.items() if k not in new_files]
+    for k, f in new_files.items():
+        before = old_files.get(k)
+        if before is not None and before.get("sha256") != f.get("sha256"):
+            lines.append(f"~ {_file_text(f)}: new content")
+        elif before is not None and _file_text(before) != _file_text(f):
+            lines.append(f"~ {_file_text(before)} → {_file_text(f)}")
     if (old.get("health") or None) != (new.get("health") or None):
         lines.append(f"health check {describe_health(old.get('health'))} → {describe_health(new.get('health'))}")
     return lines

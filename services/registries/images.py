@@ -9,6 +9,7 @@ from sqlalchemy import select
 from models import Component, Registry, Release, Team, db
 from services.components import settings
 from services.deploy.drivers.spec import DeploySpec, PullCredentials
+from services.platform.crypto import secret_box
 from services.registries import clients as registry_clients
 from services.registries import registries
 from services.registries.clients import reference
@@ -93,7 +94,8 @@ def deploy_spec(component: Component, release: Release, source: ImageSource | No
         ports=settings.ports_of(recorded), credentials=source.credentials, tls_verify=source.tls_verify,
         ca_bundle=source.ca_bundle, health=settings.health_of(recorded), run_as_root=settings.run_as_root(recorded),
         replicas_elsewhere=recorded.get("replicas_elsewhere", False), version=release.tag or "",
-        command=recorded.get("command"), args=recorded.get("args"), volumes=settings.volumes_of(recorded))
+        command=recorded.get("command"), args=recorded.get("args"), volumes=settings.volumes_of(recorded),
+        files=settings.files_of(recorded, secret_box().decrypt))
 
 
 def component_repository(component: Component) -> str:

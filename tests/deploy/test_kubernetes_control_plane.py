@@ -14,7 +14,15 @@ import pytest
 
 from services.deploy.drivers import kubewatch, manifests
 from services.deploy.drivers.kubernetes import KubernetesDeployer
-from services.deploy.drivers.spec import DeployError, DeploySpec, HealthCheck, Port, PullCredentials, Volume
+from services.deploy.drivers.spec import (
+    ConfigFile,
+    DeployError,
+    DeploySpec,
+    HealthCheck,
+    Port,
+    PullCredentials,
+    Volume,
+)
 from tests.fixtures.cluster import MANIFEST, Cluster
 from tests.helpers import wait_for
 
@@ -440,3 +448,23 @@ def test_volumes_are_claims_mounted_with_recreate_and_outlive_the_component(clus
     assert _get(cluster, "pvc", "web-data", "-n", namespace)["metadata"]["name"] == "web-data"  # data kept
     deployer.delete_volume(namespace, "web-data")
     wait_for(lambda: [c["metadata"]["name"] for c in claims()] == ["web-seed"], 30)
+
+
+def test_config_files_are_a_config_map_and_a_secret_mounted_file_by_file(cluster, deployer, namespace):
+    s = spec(namespace, replicas=1, credentials=None, files=[
+        ConfigFile("/etc/app/app.conf", "level=1\n", 0o640), ConfigFile("/run/secrets/token", "s3cret", 0o600, True)])
+    deployer.apply(s)
+    _wait_status(deployer, s, "running")
+    assert _get(cluster, "configmap", "web-files", "-n", namespace)["data"] == {"file-0": "level=1\n"}
+    secret = _get(cluster, "secret", "web-secret-files", "-n", namespace)
+    assert secret["type"] == "Opaque" and secret["data"] == {"file-1": "czNjcmV0"}
+    (pod,) = _pods(cluster, namespace)
+    assert {"name": "files", "configMap": {"name": "web-files", "items": [
+        {"key": "file-0", "path": "file-0", "mode": 0o640}], "defaultMode": 0o644}} in pod["spec"]["volumes"]
+    assert {"name": "secret-files", "secret": {"secretName": "web-secret-files", "items": [
+        {"key": "file-1", "path": "file-1", "mode": 0o600}], "defaultMode": 0o644}} in pod["spec"]["volumes"]
+    mounts = pod["spec"]["containers"][0]["volumeMounts"]
+    assert {"name": "files", "mountPath": "/etc/app/app.conf", "subPath": "file-0", "readOnly": True} in mounts
+    assert {"name": "secret-files", "mountPath": "/run/secrets/token", "subPath": "file-1", "readOnly": True} in mounts
+    deployer.apply(spec(namespace, replicas=1, credentials=None, release_id=8))  # the files taken out
+    assert not _get(cluster, "configmap,secret", "-n", namespace, "-l", "app.kubernetes.io/instance=web")["items"]

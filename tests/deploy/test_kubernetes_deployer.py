@@ -13,7 +13,7 @@ import pytest
 
 from services.deploy.drivers import manifests
 from services.deploy.drivers.kubernetes import KubernetesDeployer
-from services.deploy.drivers.spec import DeployError, DeploySpec, HealthCheck, Port, PullCredentials, Volume
+from services.deploy.drivers.spec import ConfigFile, DeployError, DeploySpec, HealthCheck, Port, PullCredentials, Volume
 
 DIGEST = "sha256:" + "ab" * 32
 K8S_VERSION = "1.30.0"
@@ -33,10 +33,13 @@ def spec(**overrides) -> DeploySpec:
     {"ports": [Port(53, "UDP", True), Port(53, "TCP", True)]},
     {"command": ["/bin/sh", "-c"], "args": ["exec httpd -f"], "replicas_elsewhere": True, "version": "v1.2.3"},
     {"volumes": [Volume("data", "/var/lib/data", 2048), Volume("seed", "/srv/seed", 1, read_only=True)]},
+    {"files": [ConfigFile("/etc/app.conf", "a=1\n", 0o640), ConfigFile("/run/token", "s3cret", 0o600, True)],
+     "volumes": [Volume("data", "/data")]},
 ])
 def test_manifests_pass_kubernetes_validate(variant):
     for manifest in manifests.build(spec(**variant), storage_class="fast") + [
-            manifests.deployment(spec(**variant), host_ip="127.0.0.1", claim_prefix="p-berth-alpha-")]:
+            manifests.deployment(spec(**variant), host_ip="127.0.0.1", claim_prefix="p-berth-alpha-",
+                                 host_files=[f"/var/lib/berth/f{i}" for i in range(len(variant.get("files", [])))])]:
         kubernetes_validate.validate(manifest, K8S_VERSION, strict=True)
 
 

@@ -202,7 +202,8 @@ class KubernetesDeployer:
         self.ensure_namespace(spec.namespace)
         kinds = {"Secret": self.core.patch_namespaced_secret, "Deployment": self.apps.patch_namespaced_deployment,
                  "Service": self.core.patch_namespaced_service, "Ingress": self.networking.patch_namespaced_ingress,
-                 "PersistentVolumeClaim": self.core.patch_namespaced_persistent_volume_claim}
+                 "PersistentVolumeClaim": self.core.patch_namespaced_persistent_volume_claim,
+                 "ConfigMap": self.core.patch_namespaced_config_map}
         built = manifests.build(spec, self.ingress_class, self.tls_secret, self.storage_class)
         for manifest in built:
             self._apply(kinds[manifest["kind"]], manifest)
@@ -211,6 +212,12 @@ class KubernetesDeployer:
             self.call(self.core.delete_namespaced_service, spec.name, spec.namespace, missing_ok=True)
         if "Ingress" not in present:
             self.call(self.networking.delete_namespaced_ingress, spec.name, spec.namespace, missing_ok=True)
+        if "ConfigMap" not in present:
+            self.call(self.core.delete_namespaced_config_map, manifests.files_name(spec), spec.namespace,
+                      missing_ok=True)
+        if not any(f.secret for f in spec.files):
+            self.call(self.core.delete_namespaced_secret, manifests.secret_files_name(spec), spec.namespace,
+                      missing_ok=True)
 
     def refresh_pull_secret(self, spec: DeploySpec) -> bool:
         """Rewrite the image pull Secret alone with the spec's (current) credentials."""
@@ -312,6 +319,9 @@ class KubernetesDeployer:
         self.call(self.core.delete_namespaced_service, spec.name, spec.namespace, missing_ok=True)
         self.call(self.networking.delete_namespaced_ingress, spec.name, spec.namespace, missing_ok=True)
         self.call(self.core.delete_namespaced_secret, manifests.pull_secret_name(spec), spec.namespace,
+                  missing_ok=True)
+        self.call(self.core.delete_namespaced_config_map, manifests.files_name(spec), spec.namespace, missing_ok=True)
+        self.call(self.core.delete_namespaced_secret, manifests.secret_files_name(spec), spec.namespace,
                   missing_ok=True)
 
     def delete_volume(self, namespace: str, name: str) -> None:

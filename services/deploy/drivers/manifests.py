@@ -76,6 +76,59 @@ def security(spec: DeploySpec) -> tuple[dict, dict]:
     return {**pod, "runAsNonRoot": True}, {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
 
 
+def files_name(spec: DeploySpec) -> str:
+    return f"{spec.name}-files"
+
+
+def secret_files_name(spec: DeploySpec) -> str:
+    return f"{spec.name}-secret-files"
+
+
+def file_key(index: int) -> str:
+    return f"file-{index}"
+
+
+def files_config_map(spec: DeploySpec) -> dict | None:
+    """The component's config files (not the secret ones) as one ConfigMap, a key per file."""
+    plain = {file_key(i): f.content for i, f in enumerate(spec.files) if not f.secret}
+    if not plain:
+        return None
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": files_name(spec), "namespace": spec.namespace, "labels": labels(spec)},
+            "data": plain}
+
+
+def files_secret(spec: DeploySpec) -> dict | None:
+    """The component's secret files as one Secret, a key per file."""
+    hidden = {file_key(i): base64.b64encode(f.content.encode()).decode() for i, f in enumerate(spec.files) if f.secret}
+    if not hidden:
+        return None
+    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": secret_files_name(spec), "namespace": spec.namespace, "labels": labels(spec)},
+            "data": hidden}
+
+
+def _file_mounts(spec: DeploySpec, host_files: list[str] | None) -> tuple[list[dict], list[dict]]:
+    """(pod volumes, container mounts) of the config files: on Kubernetes each file is its key of the
+    ConfigMap or Secret, mounted alone (subPath) so the rest of its directory stays the image's; on
+    podman (`host_files`: where Berth wrote each) each is a file on the host, mounted read-only."""
+    if host_files is not None:
+        return ([{"name": file_key(i), "hostPath": {"path": host_files[i], "type": "File"}}
+                 for i in range(len(spec.files))],
+                [{"name": file_key(i), "mountPath": f.path, "readOnly": True} for i, f in enumerate(spec.files)])
+    volumes, mounts = [], []
+    for secret, volume in ((False, "files"), (True, "secret-files")):
+        chosen = [(i, f) for i, f in enumerate(spec.files) if f.secret == secret]
+        if not chosen:
+            continue
+        items = [{"key": file_key(i), "path": file_key(i), "mode": f.mode} for i, f in chosen]
+        source = {"secret": {"secretName": secret_files_name(spec), "items": items}} if secret else \
+            {"configMap": {"name": files_name(spec), "items": items}}
+        volumes.append({"name": volume, **source})
+        mounts += [{"name": volume, "mountPath": f.path, "subPath": file_key(i), "readOnly": True} for i, f in chosen]
+    return volumes, mounts
+
+
 VOLUME_LABEL = "berth.dev/volume"
 
 
@@ -100,11 +153,12 @@ RECREATE = {"type": "Recreate"}
 
 
 def deployment(spec: DeploySpec, host_ip: str | None = None, probes: bool = True, pod_security: bool = False,
-               claim_prefix: str = "") -> dict:
+               claim_prefix: str = "", host_files: list[str] | None = None) -> dict:
     """The Deployment. `host_ip` (podman) publishes exposed ports on the host at that address;
     `probes=False` leaves the health check to Berth (podman runs no probes without systemd);
     `pod_security` (Kubernetes) adds the security contexts of `security`; `claim_prefix` (podman)
-    is put before each volume's name to name the claim (there: the named volume)."""
+    is put before each volume's name to name the claim (there: the named volume); `host_files`
+    (podman) are where the config files were written on the host."""
     limits = {"memory": f"{spec.memory_mb}Mi"}
     if spec.cpu_millicores:
         limits["cpu"] = f"{spec.cpu_millicores}m"
@@ -134,11 +188,13 @@ def deployment(spec: DeploySpec, host_ip: str | None = None, probes: bool = True
     if spec.args is not None:
         container["args"] = list(spec.args)
     pod_spec = {"containers": [container]}
-    if spec.volumes:
-        pod_spec["volumes"] = [{"name": f"volume-{i}", "persistentVolumeClaim": {
-            "claimName": claim_prefix + v.name, "readOnly": v.read_only}} for i, v in enumerate(spec.volumes)]
-        container["volumeMounts"] = [{"name": f"volume-{i}", "mountPath": v.path, "readOnly": v.read_only}
-                                     for i, v in enumerate(spec.volumes)]
+    file_volumes, file_mounts = _file_mounts(spec, host_files)
+    pod_volumes = [{"name": f"volume-{i}", "persistentVolumeClaim": {
+        "claimName": claim_prefix + v.name, "readOnly": v.read_only}} for i, v in enumerate(spec.volumes)]
+    mounts = [{"name": f"volume-{i}", "mountPath": v.path, "readOnly": v.read_only} for i, v in enumerate(spec.volumes)]
+    if pod_volumes or file_volumes:
+        pod_spec["volumes"] = pod_volumes + file_volumes
+        container["volumeMounts"] = mounts + file_mounts
     if pod_security:
         pod_context, container_context = security(spec)
         pod_spec["securityContext"] = pod_context
@@ -198,8 +254,10 @@ def ingress(spec: DeploySpec, ingress_class: str | None = None, tls_secret: str 
 
 def build(spec: DeploySpec, ingress_class: str | None = None, tls_secret: str | None = None,
           storage_class: str | None = None) -> list[dict]:
-    """Secret (when the registry needs credentials), a claim per volume, Deployment, Service (when a
-    port is exposed), Ingress (when an exposed port has a public host)."""
+    """Secret (when the registry needs credentials), a claim per volume, the config files' ConfigMap
+    and Secret (when there are some), Deployment, Service (when a port is exposed), Ingress (when an
+    exposed port has a public host)."""
     return [m for m in (secret(spec), *(claim(spec, v, storage_class) for v in spec.volumes),
+                        files_config_map(spec), files_secret(spec),
                         deployment(spec, pod_security=True), service(spec), ingress(spec, ingress_class, tls_secret))
             if m is not None]

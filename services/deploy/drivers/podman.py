@@ -112,13 +112,47 @@ class PodmanDeployer:
         if result.returncode != 0 and "no such volume" not in result.stderr.lower():
             raise DeployError(plain_words(result.stderr))
 
+    def _files_dir(self, spec: DeploySpec) -> Path:
+        return self.workdir / "files" / self._key(spec)
+
+    def _write_files(self, spec: DeploySpec) -> list[str]:
+        """Write the config files of this release where its pod mounts them (podman 4.3 mounts a
+        ConfigMap as a whole directory, ignoring subPath and modes): one directory per release, so
+        the pod still running keeps its own until it is replaced; only Berth may enter it."""
+        base = self._files_dir(spec)
+        here = base / str(spec.release_id)
+        if not spec.files:
+            return []
+        base.mkdir(parents=True, exist_ok=True, mode=0o700)
+        here.mkdir(exist_ok=True, mode=0o700)  # the runtime mounts each file; nobody else need enter
+        paths = []
+        for i, f in enumerate(spec.files):
+            path = here / manifests.file_key(i)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(f.content)
+            os.chmod(path, f.mode)
+            paths.append(str(path))
+        return paths
+
+    def _prune_files(self, spec: DeploySpec, keep: int | None) -> None:
+        """Remove the config files of other releases than `keep` (of every release when None)."""
+        base = self._files_dir(spec)
+        if keep is None:
+            shutil.rmtree(base, ignore_errors=True)
+        elif base.is_dir():
+            for old in base.iterdir():
+                if old.name != str(keep):
+                    shutil.rmtree(old, ignore_errors=True)
+
     def _manifest_path(self, spec: DeploySpec) -> Path:
         return self.workdir / f"{self._key(spec)}.yaml"
 
     def apply(self, spec: DeploySpec) -> None:
         local = replace(spec, name=self._key(spec))
         docs = [manifests.deployment(local, host_ip=self.publish_address, probes=False,
-                                     claim_prefix=self._volume_prefix(spec.namespace))]
+                                     claim_prefix=self._volume_prefix(spec.namespace),
+                                     host_files=self._write_files(spec))]
         # Let the pod find itself by a label that is unique across teams.
         docs[0]["spec"]["template"]["metadata"]["labels"][KEY_LABEL] = local.name
         path = self._manifest_path(spec)
@@ -147,6 +181,7 @@ class PodmanDeployer:
         # podman 4.3 can exit 0 after a failed pull; its "Error:" line is the truth.
         if result.returncode != 0 or "\nError:" in "\n" + result.stderr:
             raise DeployError(plain_words(result.stderr))
+        self._prune_files(spec, keep=spec.release_id)
 
     def _containers(self, spec: DeploySpec) -> list[dict]:
         pods = json.loads(self._run("pod", "ps", "--filter", f"label={KEY_LABEL}={self._key(spec)}",
@@ -188,6 +223,7 @@ class PodmanDeployer:
             path.unlink(missing_ok=True)
         for c in self._containers(spec):
             self._run("pod", "rm", "-f", c.get("Pod", ""), check=False)
+        self._prune_files(spec, keep=None)
 
     def host_port_free(self, port: int) -> bool:
         """Whether nothing listens on this host port now (another program, or a pod Berth forgot)."""

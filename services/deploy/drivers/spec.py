@@ -44,6 +44,17 @@ class Volume:
 
 
 @dataclass
+class ConfigFile:
+    """A file written in Berth and mounted read-only into the container at `path` (a ConfigMap, or a
+    Secret for a secret file, on Kubernetes; a file Berth writes and mounts on podman)."""
+
+    path: str
+    content: str
+    mode: int = 0o644
+    secret: bool = False
+
+
+@dataclass
 class HealthCheck:
     """One probe for readiness and liveness: an HTTP GET answering 2xx/3xx, or a TCP connect."""
 
@@ -77,6 +88,7 @@ class DeploySpec:
     command: list[str] | None = None  # overrides the image's entrypoint (None: the image's)
     args: list[str] | None = None  # overrides the image's command (None: the image's)
     volumes: list[Volume] = field(default_factory=list)
+    files: list[ConfigFile] = field(default_factory=list)
     version: str = ""  # the tag the digest was resolved from (a label; the image stays pinned by digest)
 
 
