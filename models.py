@@ -260,6 +260,9 @@ class Component(db.Model):
     # Config files mounted read-only: [{"path", "mode", "secret", "sha256", and "content", or for a
     # secret file "content_encrypted"}] (None on components from before config files: none).
     files: Mapped[list | None] = mapped_column(db.JSON)
+    # Connections: ids of the team's components (same application) it depends on; Berth gives it
+    # their addresses and its first release waits for them (None: none).
+    depends_on: Mapped[list | None] = mapped_column(db.JSON)
     stopped: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -8,6 +8,9 @@ command -v podman >/dev/null || need+=(podman)
 command -v runc >/dev/null || need+=(runc)
 # podman kube play needs catatonit for its pause container (a Recommends, skipped below).
 command -v catatonit >/dev/null || [ -x /usr/libexec/podman/catatonit ] || need+=(catatonit)
+# Components of an application find each other by pod name on their team's network (CNI dnsname + dnsmasq).
+[ -x /usr/lib/cni/dnsname ] || need+=(golang-github-containernetworking-plugin-dnsname)
+command -v dnsmasq >/dev/null || need+=(dnsmasq-base)
 command -v skopeo >/dev/null || need+=(skopeo)
 command -v chromium >/dev/null || need+=(chromium)
 [ -x /bin/busybox ] || need+=(busybox-static)

@@ -14,6 +14,7 @@ from wtforms import (
     IntegerField,
     PasswordField,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
@@ -97,6 +98,9 @@ class ComponentForm(FlaskForm):
     ports = FieldList(FormField(PortForm), min_entries=0, max_entries=50)
     volumes = FieldList(FormField(VolumeForm), min_entries=0, max_entries=20)
     files = FieldList(FormField(FileForm), min_entries=0, max_entries=20)
+    depends_on = SelectMultipleField("Connects to", coerce=int, validate_choice=False, description=(
+        "Components of the same application this one depends on: it gets <NAME>_HOST and <NAME>_PORT for each "
+        "(e.g. DB_HOST, DB_PORT), and its first release waits until they run."))
     create_anyway = BooleanField("Create anyway: the registry cannot be reached now; the release checks the tag later")
     health_kind = SelectField("Health check", choices=[SelectChoice("none", "None"), SelectChoice("http", "HTTP GET"),
                                                         SelectChoice("tcp", "TCP connect")], default="none")
@@ -172,6 +176,8 @@ def component_form(**kwargs) -> ComponentForm:
         SelectChoice(str(r.id), r.name) for r in team_registries()]
     form.target_id.choices = [SelectChoice("", "This Berth's own runtime")] + [
         SelectChoice(str(t.id), f"Kubernetes cluster {t.name}") for t in targets.team_targets(current_team().id)]
+    form.depends_on.choices = [SelectChoice(c.id, f"{c.name} ({c.application.name})")
+                               for c in components.team_components(current_team().id)]
     return form
 
 
@@ -233,6 +239,7 @@ def component_input(form: ComponentForm) -> components.ComponentInput:
         files=[ConfigFile((f.form.path.data or "").strip(), (f.form.content.data or "").replace("\r\n", "\n"),
                           file_mode(f.form.mode.data), bool(f.form.secret.data))
                for f in form.files if (f.form.path.data or "").strip() or f.form.content.data],
+        depends_on=list(form.depends_on.data or []),
         health=health_check(form), create_anyway=bool(form.create_anyway.data))
 
 
@@ -274,6 +281,8 @@ def fill(form: ComponentForm, component: Component) -> None:
         form.files.append_entry({"path": f["path"], "mode": f"{int(f.get('mode', 0o644)):04o}",
                                  "content": "" if f.get("secret") else f.get("content", ""),
                                  "secret": bool(f.get("secret"))})
+    form.depends_on.data = list(component.depends_on or [])
+    form.depends_on.choices = [c for c in form.depends_on.choices if c.value != component.id]
     h = component.health or {}
     form.health_kind.data = h.get("kind", "none")
     form.health_port.data, form.health_path.data = h.get("port"), h.get("path") or "/"

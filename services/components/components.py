@@ -8,7 +8,7 @@ from flask import current_app
 from sqlalchemy import func, select, update
 
 from models import MAX_ID, Application, ClusterTarget, Component, Registry, Release, Team, db
-from services.components import files, releases, settings, volumes
+from services.components import connections, files, releases, settings, volumes
 from services.delivery import autodeploy, endpoints, triggers
 from services.deploy import targets
 from services.deploy.deployers import get_deployer, replicas_problem
@@ -47,6 +47,7 @@ class ComponentInput:
     ports: list[Port] = field(default_factory=list)
     volumes: list[Volume] = field(default_factory=list)
     files: list[ConfigFile] = field(default_factory=list)  # a secret file's empty content keeps the stored one
+    depends_on: list[int] = field(default_factory=list)  # ids of the application's components it connects to
     health: HealthCheck | None = None
     create_anyway: bool = False  # save even though the registry cannot be reached to check the tag
 
@@ -151,6 +152,7 @@ def _check(team: Team, data: ComponentInput, existing: Component | None = None) 
     problems.update(_health_problems(data, deployer))
     problems.update(volumes.problems(team, data.volumes, app_name, existing, target, deployer))
     problems.update(files.problems(data.files, data.volumes, existing))
+    problems.update(connections.problems(team, data.depends_on, app_name, existing, target))
     problem = replicas_problem(data.replicas or 1, deployer)
     if problem:
         problems["replicas"] = problem
@@ -297,7 +299,7 @@ def create_component(team: Team, data: ComponentInput, triggered_by: str) -> Com
                           env=[list(e) for e in data.env],
                           ports=[settings.port_dict(p) for p in assign_host_ports(data.ports, None, target)],
                           volumes=[settings.volume_dict(v) for v in data.volumes],
-                          files=files.stored(data.files, None),
+                          files=files.stored(data.files, None), depends_on=list(data.depends_on),
                           health=settings.health_dict(data.health), target=target)
     db.session.add(component)
     db.session.flush()
@@ -337,7 +339,7 @@ def proposed_settings(component: Component, data: ComponentInput) -> tuple[dict,
             "env": _keep_secrets(component, data.env),
             "ports": [settings.port_dict(p) for p in assign_host_ports(data.ports, component)],
             "volumes": [settings.volume_dict(v) for v in data.volumes],
-            "files": files.stored(data.files, component),
+            "files": files.stored(data.files, component), "depends_on": list(data.depends_on),
             "health": settings.health_dict(data.health)}, digest
 
 
@@ -359,7 +361,7 @@ def update_component(component: Component, data: ComponentInput, by: str, deploy
     running, with auto-deploy on, pauses auto-deploy (the next push must not undo the choice)."""
     new, digest = proposed_settings(component, data)
     running = running_settings(component)
-    changes = settings.diff(running, new, registry_names(component.team))
+    changes = settings.diff(running, new, registry_names(component.team), component_names(component.team))
     same_image = running is not None and all(running.get(k) == new[k] for k in ("registry_id", "image", "tag"))
     component.application = _application(component.team, data.application)
     settings.restore(component, new)
@@ -379,7 +381,8 @@ def update_component(component: Component, data: ComponentInput, by: str, deploy
 def edit_changes(component: Component, data: ComponentInput) -> list[str]:
     """The diff an edit would make against what runs, or FieldErrors."""
     new, _ = proposed_settings(component, data)
-    return settings.diff(running_settings(component), new, registry_names(component.team))
+    return settings.diff(running_settings(component), new, registry_names(component.team),
+                         component_names(component.team))
 
 
 def using_repository(registry: Registry, repository: str) -> list[Component]:
@@ -391,6 +394,10 @@ def using_repository(registry: Registry, repository: str) -> list[Component]:
 
 def registry_names(team: Team) -> dict:
     return dict(db.session.execute(select(Registry.id, Registry.name).where(Registry.team_id == team.id)).all())
+
+
+def component_names(team: Team) -> dict:
+    return dict(db.session.execute(select(Component.id, Component.name).where(Component.team_id == team.id)).all())
 
 
 @dataclass
@@ -480,6 +487,11 @@ def preview_rule(component: Component, kind: str, pattern: str, include_prerelea
             winner = None
     shown = Page.of_list(verdicts, page, per_page)
     return Preview(shown.items, shown.total, sum(v.matches for v in verdicts), winner, shown.page, shown.pages)
+
+
+def team_components(team_id: int) -> list[Component]:
+    """The team's components by name (for choosing connections)."""
+    return list(db.session.scalars(select(Component).where(Component.team_id == team_id).order_by(Component.name)))
 
 
 def applications_of_team(team_id: int) -> list[Application]:

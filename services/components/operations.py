@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from flask import current_app
 
 from models import Component, DeliveryOutcome, Release, ReleaseStatus
-from services.components import components, releases, settings
+from services.components import components, connections, releases, settings
 from services.delivery import autodeploy
 from services.deploy.deployers import get_deployer, replicas_problem
 from services.deploy.drivers.spec import DeployStatus, LogStream
@@ -38,6 +38,7 @@ class DetailView:
     events: list[dict] = field(default_factory=list)
     events_error: str = ""
     unsaved: list[str] = field(default_factory=list)  # saved settings that differ from what runs
+    connects_to: list = field(default_factory=list)  # the components it depends on
     shares_volumes: bool = True  # the runtime lets two components mount a volume (else ReadWriteOnce, Recreate)
 
     @property
@@ -91,6 +92,7 @@ def view(component: Component, limit: int = 10) -> DetailView:
     result = DetailView(latest, current, history, running)
     deployer = get_deployer(component)
     result.shares_volumes = deployer is None or deployer.shares_volumes
+    result.connects_to = connections.dependencies(component)
     if current is not None and not component.stopped:
         result.live = releases.live_status(component, current)
         result.links = links(component, running or settings.snapshot(component), deployer)

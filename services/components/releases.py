@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from models import Component, Release, ReleaseStatus, db, utcnow
-from services.components import settings, volumes
+from services.components import connections, settings, volumes
 from services.deploy.deployers import disabled_reason, get_deployer
 from services.deploy.drivers import probe
 from services.deploy.drivers.spec import DeployError, DeployStatus
@@ -259,6 +259,8 @@ def run(release_id: int, rollout_timeout: float = 300, poll: float = 0.5, stop=N
     if not claim(release_id):
         return
     try:
+        if not _wait_for_dependencies(release_id, rollout_timeout, poll, stop):
+            return
         with unit_of_work():
             release = db.session.get(Release, release_id)
             deployer = get_deployer(release.component)
@@ -293,6 +295,35 @@ def run(release_id: int, rollout_timeout: float = 300, poll: float = 0.5, stop=N
         _fail(release_id, "Berth hit an unexpected error while deploying; see the server log.")
     finally:
         _kick_next(release_id)
+
+
+def _wait_for_dependencies(release_id: int, timeout: float, poll: float, stop) -> bool:
+    """A component's first release starts once the components it depends on run (deploy all
+    starts them together). False when the release ended or was handed back instead."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with unit_of_work():
+            release = db.session.get(Release, release_id)
+            waiting, problem = connections.waiting_for(release.component)
+            if problem:
+                _finish(release, ReleaseStatus.FAILED, problem)
+                return False
+            if not waiting:
+                return True
+            if time.monotonic() > deadline:
+                _finish(release, ReleaseStatus.FAILED, f"{', '.join(waiting)} did not run within {timeout:g}s, "
+                        f"so {release.component.name} was not started.")
+                return False
+            newer = _newer(release)
+            if newer is not None:
+                _finish(release, ReleaseStatus.CANCELLED, f"Release #{newer.seq} replaced it before it ran.")
+                return False
+            release.message, release.heartbeat_at = f"Waiting for {', '.join(waiting)} to run…", utcnow()
+        if stop is None:
+            time.sleep(poll)
+        elif stop.wait(poll):  # shutting down: another worker continues it
+            _requeue(release_id)
+            return False
 
 
 def _log_tail(deployer, spec, lines: int = 20) -> str | None:
@@ -417,6 +448,7 @@ def delete_component(component: Component, keep_data: bool = True) -> list[str]:
     kept = [v["name"] for v in component.volumes or []]
     if not keep_data:
         kept = volumes.delete_unshared(component)
+    connections.drop(component)
     db.session.delete(component)
     db.session.flush()
     return kept

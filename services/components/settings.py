@@ -10,12 +10,12 @@ from models import Component
 from services.deploy.drivers.spec import ConfigFile, HealthCheck, Port, Volume
 
 FIELDS = ("registry_id", "image", "tag", "replicas", "replicas_elsewhere", "memory_mb", "cpu_millicores", "run_as_root",
-          "command", "args", "env", "ports", "volumes", "files", "health")
+          "command", "args", "env", "ports", "volumes", "files", "depends_on", "health")
 
 
 # What a release recorded before these settings existed ran with.
 BEFORE_RECORDED = {"replicas_elsewhere": False, "run_as_root": True, "command": None, "args": None, "volumes": [],
-                   "files": []}
+                   "files": [], "depends_on": []}
 
 
 def snapshot(component: Component) -> dict:
@@ -30,6 +30,7 @@ def snapshot(component: Component) -> dict:
             "ports": [dict(p) for p in component.ports or []],
             "volumes": [dict(v) for v in component.volumes or []],
             "files": [dict(f) for f in component.files or []],
+            "depends_on": list(component.depends_on or []),
             "health": dict(component.health) if component.health else None}
 
 
@@ -137,7 +138,8 @@ def _port_text(p: dict) -> str:
     return text
 
 
-def diff(old: dict | None, new: dict, registry_names: dict | None = None) -> list[str]:
+def diff(old: dict | None, new: dict, registry_names: dict | None = None,
+         component_names: dict | None = None) -> list[str]:
     """What changes from `old` (the running release's settings) to `new`, in short lines:
     "memory 128 → 256 MiB", "+ env LOG_LEVEL", "tag v5.1 → v5.2". Env values are never shown."""
     if old is None:
@@ -194,6 +196,10 @@ def diff(old: dict | None, new: dict, registry_names: dict | None = None) -> lis
             lines.append(f"~ {_file_text(f)}: new content")
         elif before is not None and _file_text(before) != _file_text(f):
             lines.append(f"~ {_file_text(before)} → {_file_text(f)}")
+    named = component_names or {}
+    old_deps, new_deps = old.get("depends_on") or [], new.get("depends_on") or []
+    lines += [f"+ connects to {named.get(i, f'component #{i}')}" for i in new_deps if i not in old_deps]
+    lines += [f"- connects to {named.get(i, f'component #{i}')}" for i in old_deps if i not in new_deps]
     if (old.get("health") or None) != (new.get("health") or None):
         lines.append(f"health check {describe_health(old.get('health'))} → {describe_health(new.get('health'))}")
     return lines

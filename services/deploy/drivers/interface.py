@@ -37,6 +37,10 @@ class Deployer(Protocol):
         """Delete one of the team's volumes and its data."""
         ...
 
+    def address_of(self, namespace: str, name: str) -> str:
+        """The host name the team's other components reach the component `name` by."""
+        ...
+
     def follow(self, spec: DeploySpec) -> Follower:
         """What a release waits on during its rollout (a context manager); see Follower."""
         ...

@@ -324,6 +324,10 @@ class KubernetesDeployer:
         self.call(self.core.delete_namespaced_secret, manifests.secret_files_name(spec), spec.namespace,
                   missing_ok=True)
 
+    def address_of(self, namespace: str, name: str) -> str:
+        """The host name other components of the team (same namespace) reach this one by: its Service."""
+        return name
+
     def delete_volume(self, namespace: str, name: str) -> None:
         """Delete a volume's claim and with it its data (the cluster frees it once no pod uses it)."""
         self.call(self.core.delete_namespaced_persistent_volume_claim, name, namespace, missing_ok=True)

@@ -101,6 +101,21 @@ class PodmanDeployer:
             raise DeployError(plain_words(result.stderr))
         return result
 
+    def _network(self, namespace: str) -> str:
+        """The team's own network, made at its first deploy: its pods find each other by name there
+        (CNI's dnsname plugin) and no other team's pod shares it."""
+        name = f"{self.pod_prefix}{namespace}"
+        if self._run("network", "exists", name, check=False).returncode != 0:
+            result = self._run("network", "create", name, check=False)
+            if result.returncode != 0 and "already exists" not in result.stderr:  # or made meanwhile
+                raise DeployError(plain_words(result.stderr))
+        return name
+
+    def address_of(self, namespace: str, name: str) -> str:
+        """The host name other components of the team reach this one by: its pod's name, which
+        `kube play` (4.3) gives as <deployment>-pod-0 and dnsname resolves on the team's network."""
+        return f"{self.pod_prefix}{namespace}-{name}-pod-0"
+
     def _volume_prefix(self, namespace: str) -> str:
         """Named volumes are the machine's: a team's volume `data` is `<prefix><namespace>-data`
         (`kube play` creates it at the first mount and keeps it through `kube down`)."""
@@ -157,7 +172,8 @@ class PodmanDeployer:
         docs[0]["spec"]["template"]["metadata"]["labels"][KEY_LABEL] = local.name
         path = self._manifest_path(spec)
         path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
-        args = ["kube", "play", "--replace", f"--tls-verify={'true' if spec.tls_verify else 'false'}"]
+        args = ["kube", "play", "--replace", f"--tls-verify={'true' if spec.tls_verify else 'false'}",
+                "--network", self._network(spec.namespace)]
         authfile = None
         cert_dir = None
         try:
