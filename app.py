@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.routing import IntegerConverter
 
 import config as berth_config
-from blueprints import access, clusters, components, main, oversight, registries
+from blueprints import access, applications, clusters, components, main, oversight, registries
 from blueprints.accounts import auth, teams
 from blueprints.delivery import hooks, replay
 from blueprints.scope import is_owner, load_current_team
@@ -73,7 +73,7 @@ class IdConverter(IntegerConverter):
 
 def register_blueprints(app: Flask) -> None:
     app.url_map.converters["int"] = IdConverter
-    for module in (auth, main, teams, registries, clusters, components, oversight, hooks, replay):
+    for module in (auth, main, teams, registries, clusters, components, applications, oversight, hooks, replay):
         app.register_blueprint(module.bp)
 
 

@@ -16,6 +16,7 @@ from models import (
     Registry,
     Release,
     Team,
+    Volume,
     WebhookDelivery,
     db,
     utcnow,
@@ -32,7 +33,7 @@ def build_url(rule, values) -> str:
 
 
 OBJECT_ARGS = {"team_id", "membership_id", "registry_id", "component_id", "release_id", "delivery_id",
-               "channel_id", "approval_id", "target_id"}
+               "channel_id", "approval_id", "target_id", "application_id", "volume_id"}
 # Route arguments that are not objects of a team; routes with only these are not team-scoped.
 PLAIN_ARGS = {"kind": "env", "user_id": 1}  # user_id: admins' own pages, not a team's objects
 
@@ -53,7 +54,8 @@ def make_team_objects(app, make_user, team: str) -> dict[str, int]:
         approval = Approval(team_id=t.id, component=component, tag="v2", digest="sha256:" + "1" * 64,
                             requested_by="test", expires_at=utcnow() + timedelta(hours=1))
         target = ClusterTarget(team=t, name="scoped", server="https://127.0.0.1:1", token_encrypted="x")
-        db.session.add_all([registry, component, release, delivery, channel, approval, target])
+        volume = Volume(team_id=t.id, application=component.application, name="scoped", size_mb=1)
+        db.session.add_all([registry, component, release, delivery, channel, approval, target, volume])
         db.session.commit()
         return {
             "delivery_id": delivery.id,
@@ -65,4 +67,6 @@ def make_team_objects(app, make_user, team: str) -> dict[str, int]:
             "channel_id": channel.id,
             "approval_id": approval.id,
             "target_id": target.id,
+            "application_id": component.application_id,
+            "volume_id": volume.id,
         }

@@ -7,7 +7,7 @@ import re
 
 from sqlalchemy import select
 
-from models import MAX_ID, ClusterTarget, Component, Release, ReleaseStatus, Team, db
+from models import MAX_ID, UNFINISHED_RELEASE_STATUSES, ClusterTarget, Component, Release, ReleaseStatus, Team, db
 
 MAX_CONNECTIONS = 20
 
@@ -101,27 +101,28 @@ def env_for(depends_on: list[int] | None, component: Component, deployer, namesp
 
 
 def waiting_for(component: Component) -> tuple[list[str], str | None]:
-    """For a component's first release: (the dependencies not running yet, why it cannot wait for
-    one: stopped, or its last release failed)."""
-    if db.session.scalar(select(Release.id).where(Release.component_id == component.id,
-                                                  Release.status.in_((ReleaseStatus.RUNNING, ReleaseStatus.SUPERSEDED,
-                                                                      ReleaseStatus.STOPPED))).limit(1)):
-        return [], None  # it ran before: later releases do not wait
+    """(the dependencies a release of the component waits for, why it cannot start at all). Every
+    release waits while a dependency's release is under way (deploy all queues them in order); a
+    first release also needs each dependency to have run: stopped, never deployed or failed, it
+    cannot start."""
+    first = db.session.scalar(select(Release.id).where(
+        Release.component_id == component.id,
+        Release.status.in_((ReleaseStatus.RUNNING, ReleaseStatus.SUPERSEDED, ReleaseStatus.STOPPED))).limit(1)) is None
     waiting = []
     for other in dependencies(component):
         latest = db.session.scalar(select(Release).where(Release.component_id == other.id)
                                    .order_by(Release.id.desc()).limit(1))
-        if other.stopped:
-            return [], f"{other.name}, which {component.name} depends on, is stopped; start it first."
-        if latest is None:
-            return [], f"{other.name}, which {component.name} depends on, was never deployed."
-        if latest.status in (ReleaseStatus.FAILED, ReleaseStatus.CANCELLED):
-            running = db.session.scalar(select(Release.id).where(Release.component_id == other.id,
-                                                                 Release.status == ReleaseStatus.RUNNING).limit(1))
-            if running is None:
-                return [], f"{other.name}, which {component.name} depends on, failed to deploy: {latest.message}"
-        elif latest.status != ReleaseStatus.RUNNING:
+        if latest is not None and latest.status in UNFINISHED_RELEASE_STATUSES:
             waiting.append(other.name)
+        elif not first:
+            continue
+        elif other.stopped:
+            return [], f"{other.name}, which {component.name} depends on, is stopped; start it first."
+        elif latest is None:
+            return [], f"{other.name}, which {component.name} depends on, was never deployed."
+        elif latest.status != ReleaseStatus.RUNNING and db.session.scalar(select(Release.id).where(
+                Release.component_id == other.id, Release.status == ReleaseStatus.RUNNING).limit(1)) is None:
+            return [], f"{other.name}, which {component.name} depends on, is not running: {latest.message}"
     return waiting, None
 
 

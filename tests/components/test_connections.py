@@ -116,7 +116,7 @@ def test_a_first_release_does_not_start_beside_a_dependency_that_failed_or_waits
         first_id = releases.queue_release(component, "manual", "test", tag="v1", digest="sha256:" + "a" * 64).id
         db.session.commit()
         releases.run(first_id, rollout_timeout=5, poll=0.05)
-        assert "db, which web depends on, failed to deploy" in release_of(app, web_id).message
+        assert "db, which web depends on, is not running: Deploying is disabled" in release_of(app, web_id).message
         db.session.add(Release(team_id=db.session.get(Component, db_id).team_id, component_id=db_id, seq=9,
                                tag="v1", trigger="manual", triggered_by="test", status=ReleaseStatus.PENDING))
         again_id = releases.queue_release(db.session.get(Component, web_id), "manual", "test", tag="v1",

@@ -23,7 +23,22 @@ def _pages(app, registries) -> dict[str, str]:
     registries.pusher(registries.basic).push("team/ui", "v1.0")
     cid = create_component(app, rid, "team/ui", "v1.0", "shop-frontend-with-a-long-name", release=False,
                            env=[["GREETING", "hello"], ["DATABASE_URL", "postgres://db/shop"]],
-                           ports=[{"port": 8080, "protocol": "TCP", "expose": True, "host_port": 20001}])
+                           ports=[{"port": 8080, "protocol": "TCP", "expose": True, "host_port": 20001}],
+                           volumes=[{"name": "uploads-of-the-shop", "path": "/var/lib/shop/uploads", "size_mb": 1024,
+                                     "read_only": False}],
+                           files=[{"path": "/etc/shop/settings-for-production.conf", "mode": 0o640, "secret": False,
+                                   "sha256": "0" * 64, "content": "level=1\n"}])
+    db_id = create_component(app, rid, "team/ui", "v1.0", "db", release=False,
+                             ports=[{"port": 5432, "protocol": "TCP", "expose": True, "host_port": 20002}])
+    with app.app_context():
+        from models import Application, Component, Volume
+
+        shop = db.session.get(Component, cid)
+        shop.depends_on = [db_id]
+        db.session.add(Volume(team_id=shop.team_id, application_id=shop.application_id, name="kept-backups",
+                              size_mb=1))
+        db.session.commit()
+        application_id = db.session.scalar(db.select(Application.id))
     with app.app_context():
         from models import Component
 
@@ -48,6 +63,7 @@ def _pages(app, registries) -> dict[str, str]:
         "registry-webhook": f"/registries/{rid}/webhook",
         "clusters": "/clusters/", "cluster-form": "/clusters/new", "cluster-edit": f"/clusters/{target_id}/edit",
         "components": "/components/", "component-new": "/components/new",
+        "application": f"/applications/{application_id}",
         "component-new-prefilled": f"/components/new?registry_id={rid}&repo=team/ui&tag=v1.0",
         "component": f"/components/{cid}", "component-edit": f"/components/{cid}/edit",
         "build-source": f"/components/{cid}/build-source", "logs": f"/components/{cid}/logs",
@@ -80,7 +96,7 @@ def _check(page, name: str) -> list[str]:
 # and an axe run; one test of all of them was the suite's longest).
 GROUPS = {
     "registries": ["dashboard", "registries", "registry-form", "browse", "repository", "registry-webhook",
-                   "components"],
+                   "components", "application"],
     "components": ["component-new", "component-new-prefilled", "component", "component-edit", "build-source",
                    "logs", "releases", "deliveries"],
     "team": ["team", "users", "new-team", "notifications", "channel-new", "approvals", "audit", "clusters",

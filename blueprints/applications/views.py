@@ -1,0 +1,71 @@
+"""An application's page and what a person does to it as a whole."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from blueprints.forms import EmptyForm
+from blueprints.scope import current_team, get_team_object_or_404
+from models import Application, Volume
+from services.components import applications, volumes
+from services.errors import BerthError
+from services.oversight import audit
+
+bp = Blueprint("applications", __name__, url_prefix="/applications")
+
+
+def _target(application_id: int) -> Application:
+    application = get_team_object_or_404(Application, application_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    return application
+
+
+@bp.route("/<int:application_id>")
+def detail(application_id: int):
+    application = get_team_object_or_404(Application, application_id)
+    return render_template("applications/detail.html", view=applications.view(application))
+
+
+@bp.route("/<int:application_id>/deploy-all", methods=["POST"])
+def deploy_all(application_id: int):
+    application = _target(application_id)
+    try:
+        started = applications.deploy_all(application, current_user.email)
+    except BerthError as e:
+        flash(f"Could not deploy {application.name}: {e.message}", "error")
+    else:
+        audit.record(current_team().id, current_user.email, "application.deployed", f"application {application.name}",
+                     f"{len(started)} releases")
+        flash(f"Deploying {len(started)} components of {application.name}, dependencies first.", "info")
+    return redirect(url_for("applications.detail", application_id=application.id))
+
+
+@bp.route("/<int:application_id>/stop-all", methods=["POST"])
+def stop_all(application_id: int):
+    application = _target(application_id)
+    problems = applications.stop_all(application)
+    audit.record(current_team().id, current_user.email, "application.stopped", f"application {application.name}")
+    if problems:
+        flash("Some components could not be stopped: " + "; ".join(problems), "error")
+    else:
+        flash(f"Stopped the components of {application.name}.", "success")
+    return redirect(url_for("applications.detail", application_id=application.id))
+
+
+@bp.route("/<int:application_id>/volumes/<int:volume_id>/delete", methods=["POST"])
+def delete_volume(application_id: int, volume_id: int):
+    application = _target(application_id)
+    volume = get_team_object_or_404(Volume, volume_id)
+    if volume.application_id != application.id:
+        abort(404)
+    name = volume.name
+    try:
+        volumes.delete(volume)
+    except BerthError as e:
+        flash(f"Could not delete volume {name}: {e.message}", "error")
+    else:
+        audit.record(current_team().id, current_user.email, "volume.deleted", f"volume {name}",
+                     f"application {application.name}")
+        flash(f"Deleted volume {name} and its data.", "success")
+    return redirect(url_for("applications.detail", application_id=application.id))

@@ -1,0 +1,68 @@
+"""An application: its components, how they connect, deploying or stopping them all in dependency
+order, and the volumes it keeps."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from models import Application, Component, Release, Volume, db
+from services.components import connections, operations, releases, settings, volumes
+from services.deploy.deployers import get_deployer
+from services.errors import BerthError
+
+
+@dataclass
+class Row:
+    component: Component
+    latest: Release | None
+    links: list = field(default_factory=list)
+    connects_to: list[Component] = field(default_factory=list)
+
+
+@dataclass
+class ApplicationView:
+    application: Application
+    rows: list[Row]  # dependencies first
+    volumes: list[tuple[Volume, list[Component]]]  # each with the components mounting it (none: kept)
+
+    @property
+    def in_progress(self) -> bool:
+        return any(r.latest is not None and r.latest.in_progress for r in self.rows)
+
+
+def members(application: Application) -> list[Component]:
+    """The application's components, dependencies before those that need them."""
+    found = list(db.session.scalars(select(Component).where(Component.application_id == application.id)))
+    return connections.in_order(found)
+
+
+def view(application: Application) -> ApplicationView:
+    rows = []
+    for component in members(application):
+        latest = releases.latest_release(component)
+        current = releases.current_release(component)
+        links = []
+        if current is not None and not component.stopped:
+            links = operations.links(component, current.settings or settings.snapshot(component),
+                                     get_deployer(component))
+        rows.append(Row(component, latest, links, connections.dependencies(component)))
+    return ApplicationView(application, rows, volumes.of_application(application))
+
+
+def deploy_all(application: Application, by: str) -> list[Release]:
+    """A release of every component, queued dependencies first: each waits for those it depends on."""
+    return [releases.start(c, by) if c.stopped else releases.redeploy(c, by) for c in members(application)]
+
+
+def stop_all(application: Application) -> list[str]:
+    """Stop every running component, those that depend on others first; the problems met."""
+    problems = []
+    for component in reversed(members(application)):
+        if component.stopped:
+            continue
+        try:
+            releases.stop_component(component)
+        except BerthError as e:
+            problems.append(f"{component.name}: {e.message}")
+    return problems
