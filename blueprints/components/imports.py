@@ -54,7 +54,7 @@ def import_docker_run():
         try:
             plan = docker_run.parse(form.command.data, form.env_file.data or "")
         except docker_run.CommandError as e:
-            form.command.errors = [str(e)]
+            form.command.errors = [e.message]
         else:
             component = component_form(formdata=None)
             fill_from_plan(component, plan)

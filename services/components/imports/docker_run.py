@@ -8,6 +8,7 @@ import shlex
 from dataclasses import dataclass, field
 
 from services.deploy.drivers.spec import HealthCheck, Port, Volume
+from services.errors import BerthError
 
 MAPPED, CHANGED, DROPPED = "mapped", "changed", "dropped"
 MAX_LINE = 64 * 1024
@@ -128,7 +129,7 @@ UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2, "g":
          "t": 1024**4, "tb": 1024**4}
 
 
-class CommandError(ValueError):
+class CommandError(BerthError):
     """The command line cannot be read at all (not one flag of it)."""
 
 
