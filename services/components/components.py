@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from models import MAX_ID, Application, ClusterTarget, Component, Registry, Release, Team, db
 from services.components import connections, files, releases, settings, volumes
@@ -185,8 +185,21 @@ def _health_problems(data: ComponentInput, deployer) -> dict[str, str]:
     return problems
 
 
+# PostgreSQL advisory lock (any fixed number) that saves choosing host ports take in turn.
+HOST_PORTS_LOCK = 0x6265727468  # "berth"
+
+
+def _lock_host_ports() -> None:
+    """Host ports are the machine's, not a team's: saves that check or choose them do so one after
+    another, whatever their team. PostgreSQL: a transaction-scoped advisory lock; SQLite: the save
+    already holds the database's write lock (`lock_team`)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": HOST_PORTS_LOCK})
+
+
 def _host_ports_in_use(existing: Component | None) -> dict[int, Component]:
     """Host ports other components hold (host ports are shared by every team on the machine)."""
+    _lock_host_ports()
     used = {}
     query = select(Component)
     if existing is not None:
