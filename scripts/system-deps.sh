@@ -12,6 +12,8 @@ command -v catatonit >/dev/null || [ -x /usr/libexec/podman/catatonit ] || need+
 [ -x /usr/lib/cni/dnsname ] || need+=(golang-github-containernetworking-plugin-dnsname)
 command -v dnsmasq >/dev/null || need+=(dnsmasq-base)
 command -v skopeo >/dev/null || need+=(skopeo)
+# The compose import's parser is compared with Debian's docker-compose `config` (never run as an engine).
+command -v docker-compose >/dev/null || need+=(docker-compose)
 command -v chromium >/dev/null || need+=(chromium)
 [ -x /bin/busybox ] || need+=(busybox-static)
 command -v openssl >/dev/null || need+=(openssl)
