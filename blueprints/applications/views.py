@@ -1,14 +1,18 @@
 """An application's page and what a person does to it as a whole."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import StringField, TextAreaField
+from wtforms.validators import InputRequired, Length
 
 from blueprints.forms import EmptyForm
 from blueprints.scope import current_team, get_team_object_or_404
 from models import Application, Volume
-from services.components import applications, volumes
-from services.errors import BerthError
+from services.components import applications, importer, volumes
+from services.components.imports import compose
+from services.errors import BerthError, FieldErrors
 from services.oversight import audit
 
 bp = Blueprint("applications", __name__, url_prefix="/applications")
@@ -69,3 +73,41 @@ def delete_volume(application_id: int, volume_id: int):
                      f"application {application.name}")
         flash(f"Deleted volume {name} and its data.", "success")
     return redirect(url_for("applications.detail", application_id=application.id))
+
+
+class ComposeForm(FlaskForm):
+    compose = TextAreaField("Compose file", validators=[InputRequired("Paste a compose file.")],
+                            description="compose.yaml as you run it; one file (extends within it, anchors, profiles)")
+    env_file = TextAreaField(".env (optional)", validators=[Length(max=256 * 1024)],
+                             description="KEY=value lines for ${VAR} in the file, and secrets' environment")
+    profiles = StringField("Profiles (optional)", description="Comma-separated; services without profiles always come")
+    application = StringField("Application", validators=[InputRequired("Name the application.")],
+                              description="An existing application or a new one's name")
+
+
+@bp.route("/import", methods=["GET", "POST"])
+def import_compose():
+    """Paste a compose file: "Read" shows what each key becomes; "Import" creates every component, or
+    none (one transaction) with the problems on their lines."""
+    form = ComposeForm()
+    plan, problems, status = None, {}, 200
+    if form.validate_on_submit():
+        profiles = [p.strip() for p in (form.profiles.data or "").split(",") if p.strip()]
+        try:
+            plan = compose.plan(compose.load(form.compose.data, form.env_file.data or "", profiles),
+                                form.env_file.data or "")
+            problems = dict(plan.problems)
+            if request.form.get("action") == "import" and not problems:
+                created = importer.create_all(current_team(), plan, form.application.data.strip(),
+                                              current_user.email)
+                audit.record(current_team().id, current_user.email, "application.imported",
+                             f"application {form.application.data.strip()}", f"{len(created)} components")
+                flash(f"Imported {len(created)} components; deploying them dependencies first.", "success")
+                return redirect(url_for("applications.detail", application_id=created[0].application_id))
+        except compose.ComposeError as e:
+            form.compose.errors = [e.message]
+        except FieldErrors as e:
+            problems = e.errors
+    if form.errors or problems:
+        status = 422
+    return render_template("applications/import.html", form=form, plan=plan, problems=problems), status

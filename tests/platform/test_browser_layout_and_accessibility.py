@@ -63,7 +63,8 @@ def _pages(app, registries) -> dict[str, str]:
         "registry-webhook": f"/registries/{rid}/webhook",
         "clusters": "/clusters/", "cluster-form": "/clusters/new", "cluster-edit": f"/clusters/{target_id}/edit",
         "components": "/components/", "component-new": "/components/new",
-        "application": f"/applications/{application_id}",
+        "application": f"/applications/{application_id}", "compose-import": "/applications/import",
+        "docker-run-import": "/components/import",
         "component-new-prefilled": f"/components/new?registry_id={rid}&repo=team/ui&tag=v1.0",
         "component": f"/components/{cid}", "component-edit": f"/components/{cid}/edit",
         "build-source": f"/components/{cid}/build-source", "logs": f"/components/{cid}/logs",
@@ -98,7 +99,7 @@ GROUPS = {
     "registries": ["dashboard", "registries", "registry-form", "browse", "repository", "registry-webhook",
                    "components", "application"],
     "components": ["component-new", "component-new-prefilled", "component", "component-edit", "build-source",
-                   "logs", "releases", "deliveries"],
+                   "logs", "releases", "deliveries", "compose-import", "docker-run-import"],
     "team": ["team", "users", "new-team", "notifications", "channel-new", "approvals", "audit", "clusters",
              "cluster-form", "cluster-edit"],
 }

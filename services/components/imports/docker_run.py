@@ -277,14 +277,14 @@ def _apply(plan: Plan, written: str, name: str, value: str | None, env_file: str
     elif name in ("env", "env-file"):
         _env(plan, written, name, value or "", env_file)
     elif name == "publish":
-        _publish(plan, written, value or "")
+        publish(plan, written, value or "")
     elif name == "expose":
         _expose(plan, written, value or "")
     elif name == "publish-all":
         plan.add(written, CHANGED, "every exposed port is published: on podman each gets a host port from "
                  "BERTH_HOST_PORTS (tick Expose on the image's ports below); on Kubernetes a Service reaches them")
     elif name in ("volume", "mount"):
-        _volume(plan, written, name, value or "")
+        volume(plan, written, name, value or "")
     elif name == "memory":
         mb = size_mb(value or "")
         if mb is None or mb < 4:
@@ -395,7 +395,7 @@ def _add_port(plan: Plan, port: Port) -> bool:
     return True
 
 
-def _publish(plan: Plan, written: str, value: str) -> None:
+def publish(plan: Plan, written: str, value: str) -> None:
     parsed = _split_publish(value)
     if parsed is None:
         plan.add(written, DROPPED, "Not a port mapping Berth can read (e.g. 8080:80, 127.0.0.1:8080:80/udp).")
@@ -439,7 +439,7 @@ def _expose(plan: Plan, written: str, value: str) -> None:
 VOLUME_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
-def _volume(plan: Plan, written: str, kind: str, value: str) -> None:
+def volume(plan: Plan, written: str, kind: str, value: str) -> None:
     if kind == "mount":
         opts = dict((part.split("=", 1) + [""])[:2] for part in value.split(",") if part)
         mtype = opts.get("type", "volume")
