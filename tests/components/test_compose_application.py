@@ -124,3 +124,56 @@ def test_compose_files_that_cannot_be_imported_say_why(client, app, auth, text, 
     r = client.post("/applications/import", data={"compose": text, "application": "shop", "action": "import"})
     assert r.status_code == 422 and words in r.get_data(as_text=True)
     assert _counts(app) == [0, 0]
+
+
+@pytest.mark.podman
+def test_clashes_and_limits_found_while_creating_stop_the_whole_import(client, app, registry_id, registries,
+                                                                       make_component, podman_deployer):
+    """A host port two services ask for, a volume another application keeps, a config file over the
+    size limit: each a message on its service's key, and nothing created."""
+    from services.components import volumes
+
+    repo = f"team/clash-{uuid.uuid4().hex[:8]}"
+    registries.pusher(registries.basic).push(repo, "v1", Image())
+    image = f"{registries.basic.host}/{repo}:v1"
+    make_component(registry_id, name="other", release=False,
+                   volumes=[{"name": "kept", "path": "/data", "size_mb": 1024, "read_only": False}])
+    with app.app_context():
+        volumes.record(db.session.scalar(select(Component).where(Component.name == "other")))
+        db.session.commit()
+    port = free_port()
+    big = "x" * (300 * 1024)
+    text = f"""
+services:
+  a: {{image: "{image}", ports: ["{port}:80"]}}
+  b: {{image: "{image}", ports: ["{port}:80"], volumes: ["kept:/data"], configs: [big]}}
+configs:
+  big: {{content: "{big}"}}
+"""
+    before = _counts(app)
+    r = client.post("/applications/import", data={"compose": text, "application": "blog", "action": "import"})
+    page = r.get_data(as_text=True)
+    assert r.status_code == 422
+    page = page.split('data-testid="import-problems"')[1].split("</section>")[0]
+    assert f"services.b.ports-0-host_port</code>: Host port {port} is already used by component a" in page
+    assert "services.b.volumes-0-name</code>: Volume kept holds data of application shop" in page
+    assert "services.b.files-0-content</code>: This file has 307,200 bytes" in page
+    assert _counts(app) == before
+
+
+def test_every_key_of_every_corpus_file_appears_in_the_report():
+    from pathlib import Path
+
+    from services.components.imports import compose
+
+    data = Path(__file__).resolve().parents[1] / "data" / "compose"
+    for path in sorted(data.glob("*.yaml")):
+        env = path.with_suffix(".env")
+        model = compose.load(path.read_text(), env.read_text() if env.exists() else "", ["debug", "backend"])
+        keys = [row.key for row in compose.plan(model).report]
+        for top in model:
+            assert top == "services" or top in keys, (path.name, top)
+        for name, service in model["services"].items():
+            for key in service:
+                assert any(k == f"services.{name}.{key}" or k.startswith(f"services.{name}.{key}.")
+                           or k.startswith(f"services.{name}.{key}[") for k in keys), (path.name, name, key)
