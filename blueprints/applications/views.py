@@ -1,7 +1,7 @@
 """An application's page and what a person does to it as a whole."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
@@ -111,3 +111,16 @@ def import_compose():
     if form.errors or problems:
         status = 422
     return render_template("applications/import.html", form=form, plan=plan, problems=problems), status
+
+
+@bp.errorhandler(413)
+def too_large(e):
+    """A pasted file larger than the whole body may be: the import form again, saying so."""
+    if request.endpoint != "applications.import_compose":
+        return render_template("error.html", code=413, title="Too large",
+                               message="The request body is larger than Berth accepts."), 413
+    form = ComposeForm(formdata=None)
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    form.compose.errors = [f"What was sent is larger than {limit:,} bytes; a compose file has at most "
+                           f"{compose.MAX_BYTES:,} (1 MiB)."]
+    return render_template("applications/import.html", form=form, plan=None, problems={}), 413

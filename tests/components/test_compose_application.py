@@ -13,7 +13,7 @@ from models import Application, Component, Volume, db
 from tests.components.test_create_and_deploy import component_id_of, release_of, wait_release
 from tests.fixtures.images import Image
 from tests.fixtures.registry import free_port
-from tests.helpers import wait_for
+from tests.helpers import field_error, wait_for
 
 DB = ("/bin/busybox mkdir -p /tmp/www; "
       "[ -f /data/marker ] || { echo \"marker $(/bin/busybox cat /etc/db.conf) "
@@ -177,3 +177,12 @@ def test_every_key_of_every_corpus_file_appears_in_the_report():
             for key in service:
                 assert any(k == f"services.{name}.{key}" or k.startswith(f"services.{name}.{key}.")
                            or k.startswith(f"services.{name}.{key}[") for k in keys), (path.name, name, key)
+
+
+def test_a_ten_megabyte_file_gets_the_form_back_with_a_message(client, app, auth):
+    auth.signed_in()
+    r = client.post("/applications/import", data={"compose": "services: {}\n" + "#" * (10 * 1024 * 1024),
+                                                   "application": "shop", "action": "import"})
+    assert r.status_code == 413
+    assert "a compose file has at most 1,048,576" in field_error(r.get_data(as_text=True), "compose")
+    assert _counts(app) == [0, 0]
