@@ -27,8 +27,9 @@ run_pass() {  # name, then environment assignments
     > "$logs/$name.log" 2>&1
   echo $? > "$logs/$name.rc"
 }
-run_pass sqlite BERTH_TEST_DATABASE=sqlite &
-run_pass postgresql BERTH_TEST_DATABASE=postgresql &
+# The end-to-end tests on podman run once, split between the passes (tests/conftest.py).
+run_pass sqlite BERTH_TEST_DATABASE=sqlite BERTH_TEST_SPLIT_RUNTIME=1 &
+run_pass postgresql BERTH_TEST_DATABASE=postgresql BERTH_TEST_SPLIT_RUNTIME=1 &
 wait
 status=0
 for name in sqlite postgresql; do

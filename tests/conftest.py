@@ -31,13 +31,24 @@ PG_ADMIN_URL = os.environ.get("BERTH_TEST_PG_ADMIN_URL",
 
 def pytest_collection_modifyitems(config, items):
     """Tests marked `own_postgres` make their own PostgreSQL database whatever the pass: they are the
-    same test in the SQLite pass, so only the PostgreSQL pass runs them (deselected, not skipped)."""
-    if os.environ.get("BERTH_TEST_DATABASE") == "postgresql":
-        return
-    own = [item for item in items if item.get_closest_marker("own_postgres")]
-    if own:
-        config.hook.pytest_deselected(items=own)
-        items[:] = [item for item in items if not item.get_closest_marker("own_postgres")]
+    same test in the SQLite pass, so only the PostgreSQL pass runs them (deselected, not skipped).
+
+    With BERTH_TEST_SPLIT_RUNTIME (make test's two passes side by side), the end-to-end tests on
+    podman run once, half of them in each pass (alternating by name): they prove the runtime's
+    behaviour, the same on either database, and each costs a minute; the database's own rules are
+    proven in both passes by the rest. A pass run alone (make test-sqlite) runs them all."""
+    database = os.environ.get("BERTH_TEST_DATABASE", "sqlite")
+    dropped = []
+    if database != "postgresql":
+        dropped += [item for item in items if item.get_closest_marker("own_postgres")]
+    if os.environ.get("BERTH_TEST_SPLIT_RUNTIME"):
+        runtime = sorted((item for item in items if item.get_closest_marker("podman")), key=lambda i: i.nodeid)
+        mine = 0 if database == "sqlite" else 1
+        dropped += [item for index, item in enumerate(runtime) if index % 2 != mine]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        gone = {id(item) for item in dropped}
+        items[:] = [item for item in items if id(item) not in gone]
 
 
 @pytest.fixture(scope="session")
