@@ -107,8 +107,9 @@ def test_a_first_release_does_not_start_beside_a_dependency_that_failed_or_waits
     from services.components import releases
 
     with app.app_context():  # release_of's rows are read after its own context
-        registries.pusher(registries.basic).push("team/demo", "v1", Image())
-        db_id = make_component(registry_id, name="db", expose=True)
+        repo = f"team/dep-{uuid.uuid4().hex[:8]}"  # the registry is shared: never add tags to team/demo
+        registries.pusher(registries.basic).push(repo, "v1", Image())
+        db_id = make_component(registry_id, repo, "v1", name="db", expose=True)
         wait_for(lambda: release_of(app, db_id).status == "failed", 30)
         web_id = make_component(registry_id, name="web", release=False, depends_on=[db_id],
                                 ports=[{"port": 8080, "protocol": "TCP", "expose": True}])
