@@ -14,13 +14,13 @@ from blueprints.components.forms import (
     component_input,
     fill,
     prefill,
-    suggest_name,
     team_applications,
 )
 from blueprints.render import is_htmx
 from blueprints.scope import current_team, get_team_object_or_404
 from models import Component, Registry
 from services.components import components
+from services.components.imports.docker_run import suggest_name
 from services.deploy.deployers import disabled_reason
 from services.errors import FieldErrors
 from services.registries import registries

@@ -198,11 +198,6 @@ def _words_or_none(text: str | None) -> list[str] | None:
         return None  # the form's own validation names the field
 
 
-def suggest_name(image: str) -> str:
-    last = image.split("@")[0].rsplit("/", 1)[-1].split(":")[0].lower()
-    return re.sub(r"[^a-z0-9-]+", "-", last).strip("-")[:63] or "app"
-
-
 def prefill(form: ComponentForm, details) -> None:
     while len(form.ports):
         form.ports.pop_entry()

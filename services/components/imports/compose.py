@@ -436,8 +436,9 @@ def _service(name: str, service: dict, model: dict, env: dict, report: list[Row]
                     _row(report, f"{where}.{dep}", CHANGED, f"connects to {dep}; Berth waits for it to run, not to "
                          "finish")
                 else:
-                    _row(report, f"{where}.{dep}", MAPPED, f"connects to {dep} ({dep.upper()}_HOST, "
-                         f"{dep.upper()}_PORT); its first release waits until {dep} runs"
+                    prefix = _env_prefix(dep)
+                    _row(report, f"{where}.{dep}", MAPPED, f"connects to {dep} ({prefix}_HOST, "
+                         f"{prefix}_PORT); its first release waits until {dep} runs"
                          + (" and passes its health check" if condition == "service_healthy" else ""))
                 if dep not in model["services"]:
                     problems[f"{where}.{dep}"] = f"No service {dep} is imported (another profile?)."
@@ -466,7 +467,7 @@ def _service(name: str, service: dict, model: dict, env: dict, report: list[Row]
 def _dependency_hosts(out: ServicePlan, report: list[Row]) -> None:
     """`DB_HOST: db` is how compose files say where a dependency answers; Berth gives that variable
     itself, with the address the runtime reaches db at (on podman not the bare name), so it wins."""
-    given = {f"{docker_run_env_prefix(dep)}_HOST": dep for dep in out.depends_on}
+    given = {f"{_env_prefix(dep)}_HOST": dep for dep in out.depends_on}
     for name, value in list(out.env):
         if given.get(name) == value:
             out.env.remove((name, value))
@@ -474,7 +475,9 @@ def _dependency_hosts(out: ServicePlan, report: list[Row]) -> None:
                  f"{name} is given by Berth: the address {value} answers at on this runtime")
 
 
-def docker_run_env_prefix(name: str) -> str:
+def _env_prefix(name: str) -> str:
+    """As services.components.connections.env_prefix names a component's variables (kept here: this
+    module stays free of the database)."""
     return re.sub(r"[^A-Z0-9]", "_", docker_run.suggest_name(name).upper())
 
 
