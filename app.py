@@ -11,14 +11,14 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.routing import IntegerConverter
 
 import config as berth_config
-from blueprints import access, applications, clusters, components, main, oversight, registries
+from blueprints import access, applications, clusters, components, environments, main, oversight, registries
 from blueprints.accounts import auth, teams
 from blueprints.delivery import hooks, replay
 from blueprints.scope import is_owner, load_current_team
 from extensions import csrf, login_manager, migrate
 from models import MAX_ID, User, db
 from services.accounts import accounts
-from services.components import settings
+from services.components import promotions, settings
 from services.delivery import polling
 from services.errors import BerthError, ServiceError
 from services.platform import retention, runtime, scheduler
@@ -73,7 +73,8 @@ class IdConverter(IntegerConverter):
 
 def register_blueprints(app: Flask) -> None:
     app.url_map.converters["int"] = IdConverter
-    for module in (auth, main, teams, registries, clusters, components, applications, oversight, hooks, replay):
+    for module in (auth, main, teams, registries, clusters, environments, components, applications, oversight, hooks,
+                   replay):
         app.register_blueprint(module.bp)
 
 
@@ -125,7 +126,8 @@ def register_unit_of_work(app: Flask) -> None:
             db.session.rollback()
 
 
-NAV_LINKS = [("registries.index", "Registries"), ("clusters.index", "Clusters"), ("components.index", "Components"),
+NAV_LINKS = [("registries.index", "Registries"), ("clusters.index", "Clusters"), ("environments.index", "Environments"),
+             ("components.index", "Components"),
              ("oversight.approvals_list", "Approvals"), ("oversight.channels", "Notifications"),
              ("oversight.audit_log", "Audit")]
 
@@ -225,11 +227,13 @@ def register_commands(app: Flask) -> None:
 
 def leader_jobs(app: Flask) -> list[scheduler.Job]:
     """What exactly one process runs: polling (each component at its own interval), retention every
-    BERTH_PRUNE_EVERY seconds, and the pull-Secret refresh every BERTH_PULL_SECRET_REFRESH_EVERY."""
+    BERTH_PRUNE_EVERY seconds, the pull-Secret refresh every BERTH_PULL_SECRET_REFRESH_EVERY, and
+    promotions (gates, auto-promotion, following their deploys) every BERTH_PROMOTE_EVERY."""
     cfg = app.config
     return [scheduler.Job("poll cycle", polling.run_cycle, lambda: 0),
             scheduler.Job("retention", retention.prune, lambda: cfg["BERTH_PRUNE_EVERY"]),
-            scheduler.Job("pull secret refresh", pullsecrets.refresh, lambda: cfg["BERTH_PULL_SECRET_REFRESH_EVERY"])]
+            scheduler.Job("pull secret refresh", pullsecrets.refresh, lambda: cfg["BERTH_PULL_SECRET_REFRESH_EVERY"]),
+            scheduler.Job("promotions", promotions.tick, lambda: cfg["BERTH_PROMOTE_EVERY"])]
 
 
 def register_services(app: Flask) -> None:

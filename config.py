@@ -110,6 +110,7 @@ def load(environ=None) -> dict:
         "BERTH_AZURE_AUTHORITY_URL": environ.get("BERTH_AZURE_AUTHORITY_URL", ""),
         # Kubernetes pull Secrets of registries with short-lived tokens are rewritten this often.
         "BERTH_PULL_SECRET_REFRESH_EVERY": _int(environ, "BERTH_PULL_SECRET_REFRESH_EVERY", 600),
+        "BERTH_PROMOTE_EVERY": _int(environ, "BERTH_PROMOTE_EVERY", 15),
         # Registry requests polling may make per registry per hour (a registry's own setting wins;
         # 0: the kind's default, see services/delivery/polling.py KIND_BUDGETS), and the share of a reported
         # rate limit it leaves to the runtime's pulls.

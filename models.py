@@ -101,6 +101,8 @@ class Team(db.Model):
     name: Mapped[str] = mapped_column(String(63), unique=True)
     # What people call the team ("Shop & Co"); the slug is made from it.
     display_name: Mapped[str | None] = mapped_column(String(100))
+    # An IANA time zone (Europe/Berlin): freeze windows are read in it.
+    timezone: Mapped[str] = mapped_column(String(64), server_default="UTC")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     memberships: Mapped[list[Membership]] = relationship(
@@ -237,7 +239,8 @@ class Component(db.Model):
     registry_id: Mapped[int | None] = mapped_column(ForeignKey("registries.id", ondelete="RESTRICT"), index=True)
     # Where it runs: one of the team's clusters, or None for this Berth's own deployer.
     target_id: Mapped[int | None] = mapped_column(ForeignKey("cluster_targets.id", ondelete="RESTRICT"), index=True)
-    name: Mapped[str] = mapped_column(String(63))
+    # A stage's row is named <component>@<environment>/<target> (services.components.stages).
+    name: Mapped[str] = mapped_column(String(200))
     # With a registry: the repository inside it (team/app). Without: host/repository of a plain reference.
     image: Mapped[str] = mapped_column(String(255))
     tag: Mapped[str] = mapped_column(String(128))
@@ -298,14 +301,146 @@ class Component(db.Model):
     approvals_required: Mapped[int] = mapped_column(default=0, server_default="0")
     approval_hours: Mapped[int] = mapped_column(default=24, server_default="24")
     approvals_owners_only: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Environments (services.components.stages): a component deployed through environments keeps
+    # its identity and settings on its own row and runs as one row per environment target, which
+    # names it (`base_id`) and the target; that row deploys under the component's own name
+    # (`runtime_name`) in the target's namespace, with its stage's overrides.
+    base_id: Mapped[int | None] = mapped_column(ForeignKey("components.id", ondelete="CASCADE"), index=True)
+    env_target_id: Mapped[int | None] = mapped_column(ForeignKey("environment_targets.id", ondelete="RESTRICT"),
+                                                      index=True)
+    runtime_name: Mapped[str | None] = mapped_column(String(63))
+    namespace: Mapped[str | None] = mapped_column(String(63))
 
     team: Mapped[Team] = relationship()
     application: Mapped[Application] = relationship()
     source_registry: Mapped[Registry | None] = relationship()
     target: Mapped[ClusterTarget | None] = relationship()
+    base: Mapped[Component | None] = relationship(remote_side="Component.id", foreign_keys=[base_id])
+    env_target: Mapped[EnvironmentTarget | None] = relationship()
     # Loaded only to delete a component with its releases; queries go through services.components.releases.
     releases: Mapped[list[Release]] = relationship(
         back_populates="component", cascade="all, delete-orphan", order_by="desc(Release.id)")
+
+
+class Environment(db.Model):
+    """One of a team's environments (dev, staging, production): fed by its upstream (None: the
+    first), deploying to its targets under its own rules (services.components.environments)."""
+
+    __tablename__ = "environments"
+    __table_args__ = (UniqueConstraint("team_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(30))
+    upstream_id: Mapped[int | None] = mapped_column(ForeignKey("environments.id", ondelete="RESTRICT"), index=True)
+    # Pushes may deploy here (a stage's build source); else only promotions and people do.
+    auto_deploy: Mapped[bool] = mapped_column(default=False)
+    # Promote into it by itself once the gates pass.
+    auto_promote: Mapped[bool] = mapped_column(default=False)
+    approvals_required: Mapped[int] = mapped_column(default=0)
+    owners_only: Mapped[bool] = mapped_column(default=False)  # who may promote into it and approve
+    # The upstream must have run the digest this long, healthy on all (or any) of its targets.
+    soak_minutes: Mapped[int] = mapped_column(default=0)
+    health_rule: Mapped[str] = mapped_column(String(8), default="all")  # all / any
+    on_failure: Mapped[str] = mapped_column(String(10), default="retry")  # retry / rollback
+    # [{"rule": "FREQ=WEEKLY;BYDAY=FR;BYHOUR=16", "hours": 64}] in the team's time zone.
+    freeze_windows: Mapped[list] = mapped_column(db.JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    upstream: Mapped[Environment | None] = relationship(remote_side="Environment.id")
+    targets: Mapped[list[EnvironmentTarget]] = relationship(
+        back_populates="environment", order_by="EnvironmentTarget.id", cascade="all, delete-orphan")
+
+
+class EnvironmentTarget(db.Model):
+    """Where an environment deploys: one of the team's clusters (None: this Berth's own deployer)
+    and a namespace (None: <prefix><team>-<environment>)."""
+
+    __tablename__ = "environment_targets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    environment_id: Mapped[int] = mapped_column(ForeignKey("environments.id", ondelete="CASCADE"), index=True)
+    cluster_id: Mapped[int | None] = mapped_column(ForeignKey("cluster_targets.id", ondelete="RESTRICT"), index=True)
+    namespace: Mapped[str | None] = mapped_column(String(63))
+
+    environment: Mapped[Environment] = relationship(back_populates="targets")
+    cluster: Mapped[ClusterTarget | None] = relationship()
+
+    @property
+    def label(self) -> str:
+        return (self.cluster.name if self.cluster else "local") + (f":{self.namespace}" if self.namespace else "")
+
+
+class ComponentStage(db.Model):
+    """A component in one environment: the settings that differ there (overrides), and whether
+    auto-promotion into it is paused (after a rollback there)."""
+
+    __tablename__ = "component_stages"
+    __table_args__ = (UniqueConstraint("component_id", "environment_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    component_id: Mapped[int] = mapped_column(ForeignKey("components.id", ondelete="CASCADE"), index=True)
+    environment_id: Mapped[int] = mapped_column(ForeignKey("environments.id", ondelete="RESTRICT"), index=True)
+    # {"replicas": 3, "memory_mb": 512, "cpu_millicores": 500, "env": {"LOG_LEVEL": "warn"},
+    #  "public_host": {"8080": "shop.example.com"}, "volume_size": {"data": 2048}}
+    overrides: Mapped[dict] = mapped_column(db.JSON, default=dict)
+    paused_reason: Mapped[str | None] = mapped_column(String(300))
+    paused_at: Mapped[datetime | None]
+
+    component: Mapped[Component] = relationship()
+    environment: Mapped[Environment] = relationship()
+
+
+class PromotionStatus(enum.StrEnum):
+    WAITING = "waiting"  # for its gates
+    DEPLOYING = "deploying"
+    DONE = "done"
+    PARTIAL = "partial"  # some targets failed: retried or rolled back per the environment
+    FAILED = "failed"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    SUPERSEDED = "superseded"
+
+
+class Promotion(db.Model):
+    """Moving one release (its exact digest and the component's settings it ran with) from an
+    environment to the next, on all that environment's targets, once its gates pass."""
+
+    __tablename__ = "promotions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    component_id: Mapped[int] = mapped_column(ForeignKey("components.id", ondelete="CASCADE"), index=True)
+    environment_id: Mapped[int] = mapped_column(ForeignKey("environments.id", ondelete="CASCADE"), index=True)
+    from_environment_id: Mapped[int | None] = mapped_column(ForeignKey("environments.id", ondelete="SET NULL"))
+    # The release promoted (no foreign key: retention may prune it; the digest and settings stay here).
+    source_release_id: Mapped[int | None]
+    tag: Mapped[str] = mapped_column(String(128))
+    digest: Mapped[str] = mapped_column(String(100))
+    base_settings: Mapped[dict] = mapped_column(db.JSON)
+    settings_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default=PromotionStatus.WAITING, index=True)
+    automatic: Mapped[bool] = mapped_column(default=False)
+    requested_by: Mapped[str] = mapped_column(String(255))
+    required: Mapped[int] = mapped_column(default=0)
+    approvers: Mapped[list] = mapped_column(db.JSON, default=list)
+    approved_count: Mapped[int] = mapped_column(default=0)  # compare-and-set, as approvals do
+    # An owner's release of a freeze: {"by", "reason", "at"}.
+    freeze_override: Mapped[dict | None] = mapped_column(db.JSON)
+    # The last look at the gates: [{"gate", "ok", "reason"}].
+    gates: Mapped[list] = mapped_column(db.JSON, default=list)
+    release_ids: Mapped[list] = mapped_column(db.JSON, default=list)
+    message: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    last_retry_at: Mapped[datetime | None]
+
+    component: Mapped[Component] = relationship()
+    environment: Mapped[Environment] = relationship(foreign_keys=[environment_id])
+    from_environment: Mapped[Environment | None] = relationship(foreign_keys=[from_environment_id])
 
 
 class Volume(db.Model):
@@ -362,6 +497,10 @@ class Release(db.Model):
     settings: Mapped[dict | None] = mapped_column(db.JSON)
     # The last lines the failed container printed, shown beside the failure.
     log_tail: Mapped[str | None] = mapped_column(db.Text)
+    # A stage's release: the component's own settings it came from (before the environment's
+    # overrides), which a promotion carries on, and the promotion that made it.
+    base_settings: Mapped[dict | None] = mapped_column(db.JSON)
+    promotion_id: Mapped[int | None] = mapped_column(ForeignKey("promotions.id", ondelete="SET NULL"), index=True)
 
     component: Mapped[Component] = relationship(back_populates="releases")
 

@@ -9,7 +9,7 @@ from blueprints.components.forms import ScaleForm
 from blueprints.forms import EmptyForm
 from blueprints.scope import get_team_object_or_404
 from models import Component
-from services.components import operations
+from services.components import environments, operations, promotions, stages
 from services.errors import ServiceError
 from services.oversight import approvals, audit
 
@@ -18,8 +18,12 @@ RECENT = 10  # releases and deliveries on the component page; the rest on their 
 
 
 def detail_context(component: Component) -> dict:
+    staged = component.base_id is None and stages.in_environments(component)
     return {"component": component, "view": operations.view(component, RECENT),
-            "scale_form": ScaleForm(replicas=component.replicas), "approvals": approvals.pending(component)}
+            "scale_form": ScaleForm(replicas=component.replicas), "approvals": approvals.pending(component),
+            "pipeline_views": promotions.pipeline(component) if staged else None,
+            "may_join": component.base_id is None and not staged and bool(environments.team_environments(
+                component.team_id))}
 
 
 def action_target(component_id: int):

@@ -19,7 +19,7 @@ from blueprints.components.forms import (
 from blueprints.render import is_htmx
 from blueprints.scope import current_team, get_team_object_or_404
 from models import Component, Registry
-from services.components import components
+from services.components import components, stages
 from services.components.imports.docker_run import suggest_name
 from services.deploy.deployers import disabled_reason
 from services.errors import FieldErrors
@@ -162,8 +162,11 @@ def edit(component_id: int):
         action = request.form.get("action", "review")
         try:
             if action in ("save", "deploy"):
+                staged = stages.in_environments(component)  # its first environments deploy it
                 release, changes = components.update_component(component, component_input(form), current_user.email,
-                                                               deploy=action == "deploy")
+                                                               deploy=action == "deploy" and not staged)
+                if staged and action == "deploy":
+                    release = next(iter(stages.deploy_first(component, current_user.email)), None)
                 done = f"deployed as release #{release.seq}: " if release else "saved: "
                 audit_component(component, "component.edited", done + ("; ".join(changes) or "no changes"))
                 if release is not None:

@@ -76,10 +76,16 @@ def _cycle(start: int, depends_on: list[int], everyone: dict[int, Component]) ->
 
 
 def dependencies(component: Component) -> list[Component]:
+    """The components it depends on; for a stage's row (environments), their rows on its target."""
     ids = [i for i in component.depends_on or [] if 0 < i <= MAX_ID]
     if not ids:
         return []
-    found = db.session.scalars(select(Component).where(Component.id.in_(ids), Component.team_id == component.team_id))
+    if component.env_target_id is not None:
+        found = db.session.scalars(select(Component).where(Component.base_id.in_(ids),
+                                                           Component.env_target_id == component.env_target_id))
+    else:
+        found = db.session.scalars(select(Component).where(Component.id.in_(ids),
+                                                           Component.team_id == component.team_id))
     return sorted(found, key=lambda c: c.name)
 
 
@@ -89,10 +95,11 @@ def env_for(depends_on: list[int] | None, component: Component, deployer, namesp
         return []
     env = []
     for other in dependencies(component):
-        if other.id not in depends_on:
+        if (other.base_id or other.id) not in depends_on:
             continue
-        prefix = env_prefix(other.name)
-        env.append((f"{prefix}_HOST", deployer.address_of(namespace, other.name)))
+        name = other.runtime_name or other.name
+        prefix = env_prefix(name)
+        env.append((f"{prefix}_HOST", deployer.address_of(namespace, name)))
         exposed = [p for p in other.ports or [] if p.get("expose", True)]
         if exposed:
             env.append((f"{prefix}_PORT", str(exposed[0]["port"])))

@@ -50,7 +50,7 @@ def components(team_id: int, page: int = 1, name: str = "", application: str = "
     application (name) and state."""
     query = (select(Component, Release).outerjoin(Release, Release.id == _latest_release_id())
              .join(Component.application).options(contains_eager(Component.application))
-             .where(Component.team_id == team_id).order_by(Component.name))
+             .where(Component.team_id == team_id, Component.base_id.is_(None)).order_by(Component.name))
     if name:
         query = query.where(Component.name.contains(name.lower(), autoescape=True))
     if application:

@@ -65,12 +65,12 @@ def links(component: Component, recorded: dict, deployer) -> list[Link]:
             url = f"http://{host}:{number}/" if p.protocol == "TCP" else None
             out.append(Link(f"{host}:{number}" + (f" ({p.protocol})" if p.protocol != "TCP" else ""), url))
         return out
-    namespace = images.namespace_for(component.team)
+    namespace = component.namespace or images.namespace_for(component.team)
     scheme = "https" if current_app.config.get("BERTH_INGRESS_TLS_SECRET") else "http"
     for p in ports:
         if p.public_host and p.protocol == "TCP":
             out.append(Link(f"{scheme}://{p.public_host}/", f"{scheme}://{p.public_host}/"))
-        out.append(Link(f"{component.name}.{namespace}.svc.cluster.local:{p.port}"
+        out.append(Link(f"{component.runtime_name or component.name}.{namespace}.svc.cluster.local:{p.port}"
                         + (f" ({p.protocol})" if p.protocol != "TCP" else "")))
     return out
 

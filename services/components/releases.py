@@ -11,7 +11,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from models import Component, Release, ReleaseStatus, db, utcnow
+from models import Component, ComponentStage, EnvironmentTarget, Release, ReleaseStatus, db, utcnow
 from services.components import connections, settings, volumes
 from services.deploy.deployers import disabled_reason, get_deployer
 from services.deploy.drivers import probe
@@ -29,14 +29,19 @@ WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 
 def queue_release(component: Component, trigger: str, triggered_by: str, tag: str | None = None,
                   digest: str | None = None, expected_seq: int | None = None,
-                  recorded: dict | None = None) -> Release:
+                  recorded: dict | None = None, base: dict | None = None) -> Release:
     """Queue the component's next release. It takes the next release number only if the component
     still has the one read (`expected_seq`, read before any decision was made; else now): a compare
     and set, so two writers deciding from the same state cannot both add a release, on any database.
     Raises ReleaseConflict when another release came first.
 
     The release records the component's settings now (or `recorded`, a rollback's); releases still
-    waiting to run are cancelled: this one replaces them."""
+    waiting to run are cancelled: this one replaces them. A stage row's release (environments) also
+    records the component's own settings it came from (`base`, else the component's now)."""
+    if component.base_id is None and db.session.scalar(
+            select(ComponentStage.id).where(ComponentStage.component_id == component.id).limit(1)) is not None:
+        raise ServiceError(f"{component.name} deploys through environments: deploy it to the first environment "
+                           f"and promote it from there.")
     seen = component.release_seq if expected_seq is None else expected_seq
     taken = db.session.execute(
         update(Component).where(Component.id == component.id, Component.release_seq == seen)
@@ -52,6 +57,8 @@ def queue_release(component: Component, trigger: str, triggered_by: str, tag: st
     release = Release(team_id=component.team_id, component=component, seq=seen + 1, tag=tag or component.tag,
                       digest=digest, trigger=trigger, triggered_by=triggered_by[:255],
                       status=ReleaseStatus.PENDING, settings=recorded or settings.snapshot(component))
+    if component.base_id is not None:
+        release.base_settings = base or {**settings.snapshot(component.base), "tag": tag or component.tag}
     db.session.add(release)
     db.session.flush()
     kick = runtime.of().release_kick
@@ -95,11 +102,25 @@ def rollback(release: Release, by: str) -> Release:
         volumes.record(component)
     component.tag = release.tag
     new = queue_release(component, "rollback", by, tag=release.tag, digest=release.digest,
-                        recorded=settings.snapshot(component))
+                        recorded=settings.snapshot(component), base=release.base_settings)
+    if component.base_id is not None:
+        _pause_promotion(component, f"Auto-promotion paused since rollback #{new.seq} to {release.tag} "
+                                    f"on {component.name}.")
     if component.auto_deploy:
         pause(component, f"Auto-deploy paused since rollback #{new.seq} to {release.tag} (release #{release.seq}).")
     _tell(new, "release.rollback", f"rolled back by {by} to release #{release.seq} ({release.tag})")
     return new
+
+
+def _pause_promotion(row: Component, reason: str) -> None:
+    """A rollback in an environment pauses auto-promotion into it until a person resumes it (the
+    next upstream success must not undo the rollback)."""
+    stage = db.session.scalar(select(ComponentStage).where(
+        ComponentStage.component_id == row.base_id,
+        ComponentStage.environment_id == select(EnvironmentTarget.environment_id)
+        .where(EnvironmentTarget.id == row.env_target_id).scalar_subquery()))
+    if stage is not None:
+        stage.paused_reason, stage.paused_at = reason[:300], utcnow()
 
 
 def pause(component: Component, reason: str) -> None:
@@ -390,7 +411,11 @@ def _roll_back_automatically(release: Release, why: str) -> None:
         volumes.record(component)
     component.tag = previous.tag
     back = queue_release(component, "auto-rollback", f"Berth (release #{release.seq} failed)",
-                         tag=previous.tag, digest=previous.digest, recorded=settings.snapshot(component))
+                         tag=previous.tag, digest=previous.digest, recorded=settings.snapshot(component),
+                         base=previous.base_settings)
+    if component.base_id is not None:
+        _pause_promotion(component, f"Auto-promotion paused: {release.tag} failed on {component.name} and was "
+                                    f"rolled back automatically.")
     summary = f"{release.tag} failed ({why[:120]}); rolled back to {previous.tag}"
     release.message = f"{why} — rolled back automatically to release #{previous.seq} ({previous.tag}) " \
                       f"as release #{back.seq}."[:1000]
@@ -440,7 +465,13 @@ def restart(component: Component) -> None:
 def delete_component(component: Component, keep_data: bool = True) -> list[str]:
     """Remove what runs and the component. Its volumes are kept (listed on the application's page)
     unless `keep_data` is off: then those no other component mounts are deleted with their data.
-    Returns the names of the volumes kept."""
+    Returns the names of the volumes kept. A component deployed through environments goes from
+    every environment first."""
+    for row in db.session.scalars(select(Component).where(Component.base_id == component.id)).all():
+        deployer, release = get_deployer(row), latest_release(row)
+        if deployer is not None and release is not None:
+            deployer.delete(images.deploy_spec(row, release))
+        db.session.delete(row)
     deployer = get_deployer(component)
     release = latest_release(component)
     if deployer is not None and release is not None:

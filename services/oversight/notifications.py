@@ -49,6 +49,10 @@ EVENTS = {
     "approval.rejected": "Approval rejected",
     "approval.expired": "Approval expired",
     "registry.poll_failing": "Registry poll failing",
+    "promotion.requested": "Promotion requested",
+    "promotion.approved": "Promotion approved",
+    "promotion.done": "Promotion done",
+    "promotion.failed": "Promotion failed, rejected or expired",
 }
 DEFAULT_EVENTS = [e for e in EVENTS if e != "autodeploy.ignored"]
 KINDS = {"webhook": "Generic webhook (signed JSON)", "slack": "Slack-compatible incoming webhook "

@@ -87,14 +87,14 @@ def deploy_spec(component: Component, release: Release, source: ImageSource | No
     events, restart, delete) the spec carries no pull credential: those never pull."""
     recorded = release.settings or settings.snapshot(component)
     source = source or release_source(component, release, credentials=False)
-    namespace = namespace_for(component.team)
+    namespace = component.namespace or namespace_for(component.team)
     env = [(k, v) for k, v in recorded["env"]]
     mine = {k for k, _ in env}  # a variable set by hand wins over a connection's
     env = [e for e in connections.env_for(recorded.get("depends_on"), component, get_deployer(component), namespace)
            if e[0] not in mine] + env
     image = f"{source.pull_name}@{release.digest}" if release.digest else f"{source.pull_name}:{release.tag}"
     return DeploySpec(
-        namespace=namespace, name=component.name, application=component.application.name,
+        namespace=namespace, name=component.runtime_name or component.name, application=component.application.name,
         image=image, release_id=release.id, replicas=recorded["replicas"], memory_mb=recorded["memory_mb"],
         cpu_millicores=recorded["cpu_millicores"], env=env,
         ports=settings.ports_of(recorded), credentials=source.credentials, tls_verify=source.tls_verify,

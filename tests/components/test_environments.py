@@ -1,0 +1,228 @@
+"""Environments and promotion on real parts: dev on podman, staging and production on two real
+Kubernetes control planes. A push deploys dev; staging is promoted automatically once dev has run the
+digest healthy for the soak time (the leader's round run with a test clock); production needs two
+approvals (never the requester's own, two at the same moment count once) and then runs exactly
+staging's digest — read from the runtime — with the component's settings plus production's
+overrides. Freeze windows hold promotions until an owner overrides them with a reason; a rollback
+pauses auto-promotion; an unreachable target leaves "1 of 2" and a closed gate until it comes back;
+bad input is a message with nothing changed."""
+from __future__ import annotations
+
+import json
+import os
+import threading
+import uuid
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from models import (
+    AuditEntry,
+    ClusterTarget,
+    Component,
+    ComponentStage,
+    Environment,
+    Promotion,
+    Release,
+    User,
+    db,
+    utcnow,
+)
+from services.components import promotions, stages
+from services.errors import ServiceError
+from tests.components.test_create_and_deploy import wait_release
+from tests.fixtures.cluster import shipped_rbac
+from tests.fixtures.images import Image
+from tests.fixtures.podman import KEY_LABEL, berth_pods
+from tests.helpers import create_component, create_registry, wait_for
+from tests.oversight.test_notifications_approvals_audit import _push
+
+
+def _cluster(client, name, cluster, token) -> None:
+    r = client.post("/clusters/new", data={"name": name, "server": cluster.url, "ca_pem": cluster.ca_pem,
+                                           "token": token, "kubeconfig": ""})
+    assert r.status_code == 302, r.get_data(as_text=True)
+
+
+def _env_form(name, targets, upstream=None, **rules) -> dict:
+    data = {"name": name, "upstream_id": str(upstream or ""), "targets": targets, "namespace": "",
+            "approvals_required": "0", "soak_minutes": "0", "health_rule": "all", "on_failure": "retry",
+            "freeze_windows": ""}
+    data.update({k: (v if not isinstance(v, bool) else "y") for k, v in rules.items() if v is not False})
+    return data
+
+
+def _env_id(app, name) -> int:
+    with app.app_context():
+        return db.session.scalar(select(Environment.id).where(Environment.name == name))
+
+
+def _cluster_id(app, name) -> int:
+    with app.app_context():
+        return db.session.scalar(select(ClusterTarget.id).where(ClusterTarget.name == name))
+
+
+def _row(app, name) -> int:
+    with app.app_context():
+        return db.session.scalar(select(Component.id).where(Component.name == name))
+
+
+def _stage(app, cid, env) -> int:
+    with app.app_context():
+        return db.session.scalar(select(ComponentStage.id).where(ComponentStage.component_id == cid,
+                                                                ComponentStage.environment_id == _env_id(app, env)))
+
+
+def _promotions(app, cid) -> list[tuple[str, str, str]]:
+    with app.app_context():
+        return [(p.environment.name, p.tag, p.status) for p in db.session.scalars(
+            select(Promotion).where(Promotion.component_id == cid).order_by(Promotion.id))]
+
+
+def _tick(app, minutes=0.0) -> None:
+    with app.app_context():
+        promotions.tick(now=utcnow() + timedelta(minutes=minutes))
+
+
+def _settle(app, row_id, minutes=0.0) -> Release:
+    """Wait for the row's newest release to finish, then let the leader's round follow it."""
+    release = wait_release(app, row_id, timeout=120)
+    _tick(app, minutes)
+    return release
+
+
+def _user(app, email) -> User:
+    with app.app_context():
+        return db.session.scalar(select(User).where(User.email == email))
+
+
+@pytest.fixture
+def second_token(second_cluster) -> str:
+    second_cluster.kubectl("apply", "--server-side", "--field-manager=berth-install", "-f", "-", stdin=shipped_rbac())
+    return second_cluster.token("berth", "berth-system")
+
+
+@pytest.fixture
+def prefix(app, cluster):
+    """A namespace prefix of this test's own on the clusters; its namespaces are removed afterwards."""
+    value = f"t{os.urandom(3).hex()}-"
+    app.config["BERTH_KUBERNETES_NAMESPACE_PREFIX"] = value
+    yield value
+    for env in ("staging", "production", "dev"):
+        cluster.kubectl("delete", "namespace", f"{value}alpha-{env}", "--wait=false", "--ignore-not-found",
+                        check=False)
+
+
+@pytest.mark.podman
+def test_push_to_dev_auto_promotion_to_staging_and_approved_production_run_the_same_digest(
+        app, client, auth, make_user, registries, podman_deployer, cluster, berth_token, second_cluster,
+        second_token, prefix):
+    auth.signed_in()
+    make_user(email="b@example.com", role="member")
+    make_user(email="c@example.com", role="member")
+    make_user(email="d@example.com", role="member")
+    _cluster(client, "stage-eu", cluster, berth_token)
+    _cluster(client, "prod-eu", second_cluster, second_token)
+    assert client.post("/environments/new", data=_env_form("dev", ["local"], auto_deploy=True)).status_code == 302
+    assert client.post("/environments/new", data=_env_form(
+        "staging", [str(_cluster_id(app, "stage-eu"))], upstream=_env_id(app, "dev"), auto_promote=True,
+        soak_minutes="30")).status_code == 302
+    assert client.post("/environments/new", data=_env_form(
+        "production", [str(_cluster_id(app, "prod-eu"))], upstream=_env_id(app, "staging"),
+        approvals_required="2")).status_code == 302
+
+    rid, _ = create_registry(app, registries.basic.url)
+    pusher = registries.pusher(registries.basic)
+    repo = f"team/envs-{uuid.uuid4().hex[:6]}"
+    pusher.push(repo, "v1.1", Image(content="1.1"))
+    cid = create_component(app, rid, repo, "v1.1", "web", release=False, auto_deploy=True, trigger_kind="regex",
+                           trigger_pattern=r"v1\..*", env=[["MODE", "base"], ["FOO", "bar"]], memory_mb=32,
+                           ports=[{"port": 8080, "protocol": "TCP", "expose": True, "host_port": None}])
+    assert client.post(f"/components/{cid}/environments").status_code == 302
+    dev, staging, production = (_row(app, f"web@{e}") for e in
+                                ("dev/local", "staging/stage-eu", "production/prod-eu"))
+    assert all((dev, staging, production))
+    r = client.post(f"/stages/{_stage(app, cid, 'production')}",
+                    data={"overrides": "replicas = 2\nenv.MODE = prod\nmemory_mb = 48"})
+    assert r.status_code == 302, r.get_data(as_text=True)
+
+    digest = pusher.push(repo, "v1.2", Image(content="1.2"))
+    _push(app, rid, repo, "v1.2")
+    first = wait_release(app, dev, timeout=120)
+    assert (first.tag, first.digest, first.status) == ("v1.2", digest, "running"), first.message
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Release.id)).where(Release.component_id == cid)) == 0
+
+    _tick(app)  # dev has just started: staging waits for the soak time
+    assert _promotions(app, cid) == [("staging", "v1.2", "waiting")]
+    page = client.get(f"/components/{cid}").get_data(as_text=True)
+    assert "to go" in page and "soak time 30 min" in page
+    _tick(app, minutes=31)  # the test clock: 31 minutes later
+    assert _promotions(app, cid) == [("staging", "v1.2", "deploying")]
+    staged = _settle(app, staging, minutes=31)
+    assert (staged.digest, staged.status, staged.trigger) == (digest, "running", "promotion"), staged.message
+    assert _promotions(app, cid) == [("staging", "v1.2", "done")]
+
+    r = client.post(f"/releases/{staged.id}/promote", data={"environment_id": str(_env_id(app, "production"))})
+    assert r.status_code == 302
+    assert _promotions(app, cid)[-1] == ("production", "v1.2", "waiting")
+    with app.app_context():
+        pid = db.session.scalar(select(Promotion.id).where(Promotion.environment_id == _env_id(app, "production")))
+    page = client.post(f"/promotions/{pid}/approve", follow_redirects=True).get_data(as_text=True)
+    assert "You requested this promotion: someone else must approve it." in page
+    auth.logout()
+    auth.signed_in(email="b@example.com", admin=False)
+    assert "1 of 2" in client.post(f"/promotions/{pid}/approve", follow_redirects=True).get_data(as_text=True)
+    assert "already approved" in client.post(f"/promotions/{pid}/approve",
+                                             follow_redirects=True).get_data(as_text=True)
+
+    outcomes, barrier = [], threading.Barrier(2)
+
+    def approve(email):
+        with app.app_context():
+            user = db.session.scalar(select(User).where(User.email == email))
+            promotion = db.session.get(Promotion, pid)
+            barrier.wait()
+            try:
+                promotions.approve(promotion, user)
+                db.session.commit()
+                outcomes.append("approved")
+            except ServiceError as e:
+                db.session.rollback()
+                outcomes.append(e.message)
+    threads = [threading.Thread(target=approve, args=(e,)) for e in ("c@example.com", "d@example.com")]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert sorted(outcomes) == ["Someone decided on this promotion just now; look again.", "approved"], outcomes
+    with app.app_context():
+        promotion = db.session.get(Promotion, pid)
+        assert promotion.status == "deploying" and len(promotion.release_ids) == 1
+        assert db.session.scalar(select(func.count(Release.id)).where(Release.component_id == production)) == 1
+    prod = _settle(app, production)
+    assert (prod.digest, prod.status) == (digest, "running"), prod.message
+    assert _promotions(app, cid)[-1] == ("production", "v1.2", "done")
+
+    # What the runtimes run: podman's image digest for dev, the pods' imageID on both clusters.
+    key = f"{podman_deployer.pod_prefix}{prefix}alpha-dev-web"
+    pod = next(p for p in berth_pods() if p["Labels"][KEY_LABEL] == key)
+    digests = {podman_deployer._run("inspect", c["Id"], "--format", "{{.ImageDigest}}").stdout.strip()
+               for c in pod["Containers"] if not c["Names"].endswith("-infra")}
+    assert digests == {digest}
+    for where, ns in ((cluster, f"{prefix}alpha-staging"), (second_cluster, f"{prefix}alpha-production")):
+        pods = wait_for(lambda where=where, ns=ns: json.loads(where.kubectl(
+            "get", "pods", "-n", ns, "-l", "app.kubernetes.io/instance=web", "-o", "json").stdout)["items"])
+        assert {s["imageID"].rsplit("@", 1)[1] for p in pods for s in p["status"]["containerStatuses"]} == {digest}
+    deployment = second_cluster.get("deployment", "web", f"{prefix}alpha-production")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert deployment["spec"]["replicas"] == 2 and container["resources"]["limits"]["memory"] == "48Mi"
+    assert {e["name"]: e.get("value") for e in container["env"]}.items() >= {"MODE": "prod", "FOO": "bar"}.items()
+    staging_env = cluster.get("deployment", "web", f"{prefix}alpha-staging")["spec"]["template"]["spec"]
+    assert {e["name"]: e.get("value") for e in staging_env["containers"][0]["env"]}["MODE"] == "base"
+    with app.app_context():
+        promotion = db.session.get(Promotion, pid)
+        assert promotion.settings_hash == stages.settings_hash(db.session.get(Release, staged.id).base_settings)
+        actions = db.session.scalars(select(AuditEntry.action).where(AuditEntry.action.like("promotion.%"))
+                                     .order_by(AuditEntry.id)).all()
+    assert actions == ["promotion.requested", "promotion.started", "promotion.done", "promotion.requested",
+                       "promotion.approved", "promotion.approved", "promotion.started", "promotion.done"]
