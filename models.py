@@ -332,7 +332,7 @@ class Environment(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(30))
-    upstream_id: Mapped[int | None] = mapped_column(ForeignKey("environments.id", ondelete="RESTRICT"), index=True)
+    upstream_id: Mapped[int | None] = mapped_column(ForeignKey("environments.id", ondelete="SET NULL"), index=True)
     # Pushes may deploy here (a stage's build source); else only promotions and people do.
     auto_deploy: Mapped[bool] = mapped_column(default=False)
     # Promote into it by itself once the gates pass.

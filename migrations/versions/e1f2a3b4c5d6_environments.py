@@ -26,7 +26,7 @@ def upgrade():
         sa.Column('id', sa.Integer(), primary_key=True),
         sa.Column('team_id', sa.Integer(), sa.ForeignKey('teams.id', ondelete='CASCADE'), nullable=False),
         sa.Column('name', sa.String(30), nullable=False),
-        sa.Column('upstream_id', sa.Integer(), sa.ForeignKey('environments.id', ondelete='RESTRICT'), nullable=True),
+        sa.Column('upstream_id', sa.Integer(), sa.ForeignKey('environments.id', ondelete='SET NULL'), nullable=True),
         sa.Column('auto_deploy', sa.Boolean(), nullable=False),
         sa.Column('auto_promote', sa.Boolean(), nullable=False),
         sa.Column('approvals_required', sa.Integer(), nullable=False),

@@ -8,6 +8,7 @@ pauses auto-promotion; an unreachable target leaves "1 of 2" and a closed gate u
 bad input is a message with nothing changed."""
 from __future__ import annotations
 
+import html
 import json
 import os
 import threading
@@ -35,7 +36,7 @@ from tests.components.test_create_and_deploy import wait_release
 from tests.fixtures.cluster import shipped_rbac
 from tests.fixtures.images import Image
 from tests.fixtures.podman import KEY_LABEL, berth_pods
-from tests.helpers import create_component, create_registry, wait_for
+from tests.helpers import create_component, create_registry, field_error, wait_for
 from tests.oversight.test_notifications_approvals_audit import _push
 
 
@@ -226,3 +227,212 @@ def test_push_to_dev_auto_promotion_to_staging_and_approved_production_run_the_s
                                      .order_by(AuditEntry.id)).all()
     assert actions == ["promotion.requested", "promotion.started", "promotion.done", "promotion.requested",
                        "promotion.approved", "promotion.approved", "promotion.started", "promotion.done"]
+
+
+# -- on the two control planes only (both databases) ------------------------------------------------
+@pytest.fixture
+def kube_pipeline(app, client, auth, make_user, registries, cluster, berth_token, second_cluster, second_token,
+                  prefix):
+    """dev and staging on the first cluster, production on the second; web's v1 pushed. Returns
+    (component id, registry pusher, repository, first digest)."""
+    auth.signed_in()
+    make_user(email="b@example.com", role="member")
+    _cluster(client, "one", cluster, berth_token)
+    _cluster(client, "two", second_cluster, second_token)
+    one, two = str(_cluster_id(app, "one")), str(_cluster_id(app, "two"))
+    assert client.post("/environments/new", data=_env_form("dev", [one])).status_code == 302
+    assert client.post("/environments/new", data=_env_form(
+        "staging", [one], upstream=_env_id(app, "dev"), auto_promote=True)).status_code == 302
+    assert client.post("/environments/new", data=_env_form(
+        "production", [two], upstream=_env_id(app, "staging"), auto_promote=True)).status_code == 302
+    rid, _ = create_registry(app, registries.basic.url)
+    pusher = registries.pusher(registries.basic)
+    repo = f"team/kenv-{uuid.uuid4().hex[:6]}"
+    digest = pusher.push(repo, "v1", Image(content="v1"))
+    cid = create_component(app, rid, repo, "v1", "web", release=False, memory_mb=32)
+    assert client.post(f"/components/{cid}/environments").status_code == 302
+    return cid, pusher, repo, digest
+
+
+def _ship(app, client, cid, pusher, repo, tag) -> str:
+    """Push `tag`, deploy it to dev and let auto-promotion carry it as far as it goes."""
+    digest = pusher.push(repo, tag, Image(content=tag))
+    with app.app_context():
+        db.session.get(Component, cid).tag = tag
+        db.session.commit()
+    assert client.post(f"/components/{cid}/deploy-first").status_code == 302
+    _settle(app, _row(app, "web@dev/one"))
+    return digest
+
+
+def test_a_rollback_in_production_pauses_auto_promotion_until_resumed(app, client, kube_pipeline):
+    cid, pusher, repo, v1 = kube_pipeline
+    _ship(app, client, cid, pusher, repo, "v1")
+    _settle(app, _row(app, "web@staging/one"))
+    _settle(app, _row(app, "web@production/two"))
+    v2 = _ship(app, client, cid, pusher, repo, "v2")
+    _settle(app, _row(app, "web@staging/one"))
+    prod = _row(app, "web@production/two")
+    assert _settle(app, prod).digest == v2
+    assert [p[1:] for p in _promotions(app, cid)] == [("v1", "done")] * 2 + [("v2", "done")] * 2
+    with app.app_context():
+        first = db.session.scalar(select(Release.id).where(Release.component_id == prod, Release.digest == v1))
+    assert client.post(f"/components/{prod}/releases/{first}/rollback").status_code == 302
+    assert _settle(app, prod).digest == v1
+    page = client.get(f"/components/{cid}").get_data(as_text=True)
+    assert "Auto-promotion paused since rollback" in page
+    _ship(app, client, cid, pusher, repo, "v3")
+    staged = _settle(app, _row(app, "web@staging/one"))
+    assert staged.tag == "v3"
+    _tick(app)
+    assert _promotions(app, cid)[-1][0] == "staging"  # nothing went to production
+    assert wait_release(app, prod).digest == v1
+    assert client.post(f"/stages/{_stage(app, cid, 'production')}/resume").status_code == 302
+    _tick(app)
+    assert _promotions(app, cid)[-1][:2] == ("production", "v3")
+
+
+def test_a_freeze_window_holds_a_promotion_until_an_owner_overrides_it_with_a_reason(app, client, auth,
+                                                                                  kube_pipeline):
+    cid, pusher, repo, v1 = kube_pipeline
+    production = _env_id(app, "production")
+    r = client.post(f"/environments/{production}/edit", data=_env_form(
+        "production", [str(_cluster_id(app, "two"))], upstream=_env_id(app, "staging"), auto_promote=True,
+        freeze_windows="FREQ=DAILY;BYHOUR=0;BYMINUTE=0 for 24h"))
+    assert r.status_code == 302, r.get_data(as_text=True)
+    _ship(app, client, cid, pusher, repo, "v1")
+    _settle(app, _row(app, "web@staging/one"))
+    assert _promotions(app, cid)[-1] == ("production", "v1", "waiting")
+    page = client.get(f"/components/{cid}").get_data(as_text=True)
+    assert "production is frozen until" in page and "(UTC)" in page
+    with app.app_context():
+        pid = db.session.scalar(select(Promotion.id).where(Promotion.environment_id == production))
+    auth.logout()
+    auth.signed_in(email="b@example.com", admin=False)
+    page = client.post(f"/promotions/{pid}/override", data={"reason": "hotfix for the outage"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "Only the team&#39;s owners may override a freeze window." in page
+    auth.logout()
+    auth.signed_in()
+    page = client.post(f"/promotions/{pid}/override", data={"reason": ""}, follow_redirects=True).get_data(as_text=True)
+    assert "Say why it may go during the freeze." in page
+    assert _promotions(app, cid)[-1] == ("production", "v1", "waiting")
+    assert client.post(f"/promotions/{pid}/override", data={"reason": "hotfix for the outage"}).status_code == 302
+    assert _settle(app, _row(app, "web@production/two")).digest == v1
+    with app.app_context():
+        entries = db.session.scalars(select(AuditEntry).where(AuditEntry.action.in_(
+            ("promotion.requested", "promotion.freeze_override"))).order_by(AuditEntry.id)).all()
+        assert [e.action for e in entries][-2:] == ["promotion.requested", "promotion.freeze_override"]
+        assert entries[-1].actor == "owner@example.com" and "hotfix for the outage" in entries[-1].summary
+
+
+def test_one_of_two_targets_unreachable_keeps_the_next_gate_closed_and_is_retried(app, client, cluster,
+                                                                                  berth_token, kube_pipeline):
+    cid, pusher, repo, v1 = kube_pipeline
+    from tests.fixtures.registry import free_port
+
+    down = free_port()
+    r = client.post("/clusters/new", data={"name": "down", "server": f"https://127.0.0.1:{down}",
+                                           "ca_pem": cluster.ca_pem, "token": berth_token, "kubeconfig": ""})
+    assert r.status_code == 302
+    staging = _env_id(app, "staging")
+    r = client.post(f"/environments/{staging}/edit", data=_env_form(
+        "staging", [str(_cluster_id(app, "one")), str(_cluster_id(app, "down"))], upstream=_env_id(app, "dev"),
+        auto_promote=True))
+    assert r.status_code == 302, r.get_data(as_text=True)
+    _ship(app, client, cid, pusher, repo, "v1")
+    up, gone = _row(app, "web@staging/one"), _row(app, "web@staging/down")
+    assert _settle(app, up).status == "running"
+    assert _settle(app, gone).status == "failed"
+    # production's promotion is asked for, and its gate stays closed
+    assert _promotions(app, cid) == [("staging", "v1", "partial"), ("production", "v1", "waiting")]
+    page = client.get(f"/components/{cid}").get_data(as_text=True)
+    assert "1 of 2 targets" in page and "staging runs it healthy on 1 of 2 targets (all needed)." in page
+    with app.app_context():
+        # production's gate: staging must run it healthy on all its targets
+        gate = promotions.upstream_gate(db.session.get(Component, cid), db.session.get(Environment, _env_id(
+            app, "production")), db.session.get(Environment, staging), v1, utcnow() + timedelta(hours=1))
+        assert not gate.ok and "1 of 2 targets (all needed)" in gate.reason
+        # the cluster comes back (here: the target is pointed at where it answers)
+        db.session.get(ClusterTarget, _cluster_id(app, "down")).server = cluster.url
+        db.session.commit()
+    _tick(app, minutes=2)
+    assert _settle(app, gone, minutes=2).status == "running"
+    assert _promotions(app, cid) == [("staging", "v1", "done"), ("production", "v1", "deploying")]
+    assert _settle(app, _row(app, "web@production/two")).digest == v1
+
+
+@pytest.mark.parametrize(("form", "field", "words"), [
+    ({"freeze_windows": "every friday evening"}, "freeze_windows", "Line 1: write a window as &lt;RRULE&gt; for"),
+    ({"freeze_windows": "FREQ=WEEKLY;BYDAY=XX for 4h"}, "freeze_windows", "Line 1: This RRULE does not parse"),
+    ({"freeze_windows": "FREQ=MINUTELY for 4h"}, "freeze_windows", "FREQ must be one of"),
+    ({"targets": []}, "targets", "at least one place"),
+    ({"name": "Prod EU"}, "name", "lowercase letters"),
+    ({"approvals_required": "11"}, "approvals_required", ""),
+])
+def test_bad_environment_input_is_a_field_error_and_nothing_is_saved(app, client, auth, form, field, words):
+    auth.signed_in()
+    r = client.post("/environments/new", data={**_env_form("dev", ["local"]), **form})
+    assert r.status_code == 422
+    assert words in field_error(r.get_data(as_text=True), field)
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Environment.id))) == 0
+
+
+def test_an_environment_cycle_and_unknown_overrides_are_refused_and_change_nothing(app, client, auth):
+    auth.signed_in()
+    assert client.post("/environments/new", data=_env_form("dev", ["local"])).status_code == 302
+    assert client.post("/environments/new", data=_env_form("staging", ["local"],
+                                                           upstream=_env_id(app, "dev"))).status_code == 302
+    r = client.post(f"/environments/{_env_id(app, 'dev')}/edit",
+                    data=_env_form("dev", ["local"], upstream=_env_id(app, "staging")))
+    assert r.status_code == 422
+    assert "without cycles" in field_error(r.get_data(as_text=True), "upstream_id")
+    with app.app_context():
+        assert db.session.get(Environment, _env_id(app, "dev")).upstream_id is None
+    cid = create_component(app, None, "registry.example.com/team/web", "v1", "web", release=False,
+                           ports=[{"port": 8080, "protocol": "TCP", "expose": True, "host_port": None}])
+    assert client.post(f"/components/{cid}/environments").status_code == 302
+    stage = _stage(app, cid, "staging")
+    assert client.post(f"/stages/{stage}", data={"overrides": "replicas = 3"}).status_code == 302
+    for text, words in (("replicaz = 3", "Berth has no setting 'replicaz' to override"),
+                        ("replicas = many", "replicas is a whole number"),
+                        ("public_host.9090 = shop.example.com", "exposes no port 9090"),
+                        ("volume_size.data = 10", "mounts no volume 'data'")):
+        r = client.post(f"/stages/{stage}", data={"overrides": text})
+        assert r.status_code == 422 and words in html.unescape(field_error(r.get_data(as_text=True), "overrides")), text
+    with app.app_context():
+        assert db.session.get(ComponentStage, stage).overrides == {"replicas": 3}
+
+
+def test_approving_an_expired_or_superseded_promotion_is_refused(app, client, auth, make_user):
+    """Promotions waiting on approvals, made without any runtime: their gates stay closed."""
+    auth.signed_in()
+    make_user(email="b@example.com", role="member")
+    assert client.post("/environments/new", data=_env_form("dev", ["local"])).status_code == 302
+    assert client.post("/environments/new", data=_env_form("production", ["local"], upstream=_env_id(app, "dev"),
+                                                           approvals_required="1")).status_code == 302
+    cid = create_component(app, None, "registry.example.com/team/web", "v1", "web", release=False)
+    assert client.post(f"/components/{cid}/environments").status_code == 302
+    dev = _row(app, "web@dev/local")
+    with app.app_context():
+        owner = db.session.scalar(select(User).where(User.email == "owner@example.com"))
+        made = []
+        for n in (1, 2, 3):
+            release = Release(team_id=db.session.get(Component, dev).team_id, component_id=dev, seq=n, tag=f"v{n}",
+                              digest="sha256:" + f"{n}" * 64, trigger="manual", triggered_by="test",
+                              status="running", settings={}, base_settings={"tag": f"v{n}"})
+            db.session.add(release)
+            db.session.flush()
+            made.append(promotions.request(release, db.session.get(Environment, _env_id(app, "production")),
+                                           owner.email, user=owner).id)
+        db.session.get(Promotion, made[2]).expires_at = utcnow() - timedelta(minutes=1)
+        db.session.commit()
+    auth.logout()
+    auth.signed_in(email="b@example.com", admin=False)
+    page = client.post(f"/promotions/{made[0]}/approve", follow_redirects=True).get_data(as_text=True)
+    assert f"Promotion #{made[0]} is superseded: nothing to decide." in page
+    page = client.post(f"/promotions/{made[2]}/approve", follow_redirects=True).get_data(as_text=True)
+    assert f"Promotion #{made[2]} has expired." in page
+    with app.app_context():
+        assert [db.session.get(Promotion, i).approved_count for i in made] == [0, 0, 0]
