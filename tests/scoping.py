@@ -11,8 +11,11 @@ from models import (
     Approval,
     ClusterTarget,
     Component,
+    ComponentStage,
+    Environment,
     Membership,
     NotificationChannel,
+    Promotion,
     Registry,
     Release,
     Team,
@@ -33,7 +36,8 @@ def build_url(rule, values) -> str:
 
 
 OBJECT_ARGS = {"team_id", "membership_id", "registry_id", "component_id", "release_id", "delivery_id",
-               "channel_id", "approval_id", "target_id", "application_id", "volume_id"}
+               "channel_id", "approval_id", "target_id", "application_id", "volume_id", "environment_id", "stage_id",
+               "promotion_id"}
 # Route arguments that are not objects of a team; routes with only these are not team-scoped.
 PLAIN_ARGS = {"kind": "env", "user_id": 1}  # user_id: admins' own pages, not a team's objects
 
@@ -55,7 +59,14 @@ def make_team_objects(app, make_user, team: str) -> dict[str, int]:
                             requested_by="test", expires_at=utcnow() + timedelta(hours=1))
         target = ClusterTarget(team=t, name="scoped", server="https://127.0.0.1:1", token_encrypted="x")
         volume = Volume(team_id=t.id, application=component.application, name="scoped", size_mb=1)
-        db.session.add_all([registry, component, release, delivery, channel, approval, target, volume])
+        environment = Environment(team_id=t.id, name="scoped", freeze_windows=[])
+        stage = ComponentStage(team_id=t.id, component=component, environment=environment, overrides={})
+        promotion = Promotion(team_id=t.id, component=component, environment=environment, tag="v1",
+                              digest="sha256:" + "0" * 64, base_settings={}, settings_hash="0" * 64,
+                              requested_by="test", approvers=[], gates=[], release_ids=[],
+                              expires_at=utcnow() + timedelta(hours=1))
+        db.session.add_all([registry, component, release, delivery, channel, approval, target, volume, environment,
+                            stage, promotion])
         db.session.commit()
         return {
             "delivery_id": delivery.id,
@@ -69,4 +80,7 @@ def make_team_objects(app, make_user, team: str) -> dict[str, int]:
             "target_id": target.id,
             "application_id": component.application_id,
             "volume_id": volume.id,
+            "environment_id": environment.id,
+            "stage_id": stage.id,
+            "promotion_id": promotion.id,
         }

@@ -15,7 +15,7 @@ from blueprints.environments.forms import (
 )
 from blueprints.forms import EmptyForm
 from blueprints.scope import current_team, get_team_object_or_404, owner_required
-from models import Component, ComponentStage, Environment, Promotion, Release, db
+from models import Component, ComponentStage, Environment, Promotion, Release
 from services.components import environments, promotions, stages
 from services.deploy import targets
 from services.errors import BerthError, FieldErrors, ServiceError, apply_to_form
@@ -69,7 +69,6 @@ def _save(environment: Environment | None):
             saved = environments.save(current_team(), _input(form), environment)
             stages.sync_team(current_team().id)
         except FieldErrors as e:
-            db.session.rollback()
             apply_to_form(form, e)
         else:
             flash(f"Saved environment {saved.name}.", "success")
@@ -136,7 +135,6 @@ def join(component_id: int):
         try:
             made = stages.join(component, current_user.email)
         except BerthError as e:
-            db.session.rollback()
             flash(e.message, "error")
         else:
             flash(f"{component.name} now deploys through environments ({len(made)} targets). Deploy it to send "
@@ -168,7 +166,6 @@ def overrides(stage_id: int):
         try:
             stages.set_overrides(stage, form.overrides.data or "", current_user.email)
         except FieldErrors as e:
-            db.session.rollback()
             apply_to_form(form, e)
         else:
             flash(f"Saved {stage.environment.name}'s overrides; they apply with the next release there.", "success")
@@ -189,7 +186,6 @@ def resume(stage_id: int):
 # -- promotions --------------------------------------------------------------------------------------
 def _done(promotion_or_component_id: int, message: str | None = None, error: str | None = None):
     if error:
-        db.session.rollback()
         flash(error, "error")
     elif message:
         flash(message, "success")
