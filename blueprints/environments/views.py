@@ -170,7 +170,7 @@ def overrides(stage_id: int):
         else:
             flash(f"Saved {stage.environment.name}'s overrides; they apply with the next release there.", "success")
             return redirect(url_for("components.detail", component_id=stage.component_id))
-    return render_template("environments/overrides.html", form=form, stage=stage,
+    return render_template("environments/overrides.html", form=form, stage=stage, effect=stages.effect(stage),
                            overridable=stages.OVERRIDABLE), 422 if form.errors else 200
 
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from models import Application, Component, Release, Volume, db
-from services.components import connections, operations, releases, settings, volumes
+from models import Application, Component, Environment, Release, Volume, db
+from services.components import connections, environments, operations, releases, settings, stages, volumes
 from services.deploy.deployers import get_deployer
 from services.errors import BerthError
 
@@ -25,6 +25,9 @@ class ApplicationView:
     application: Application
     rows: list[Row]  # dependencies first
     volumes: list[tuple[Volume, list[Component]]]  # each with the components mounting it (none: kept)
+    environments: list[Environment] = field(default_factory=list)
+    # components deployed through environments: {component id: {environment id: [(row, running release)]}}
+    pipeline: dict = field(default_factory=dict)
 
     @property
     def in_progress(self) -> bool:
@@ -33,7 +36,8 @@ class ApplicationView:
 
 def members(application: Application) -> list[Component]:
     """The application's components, dependencies before those that need them."""
-    found = list(db.session.scalars(select(Component).where(Component.application_id == application.id)))
+    found = list(db.session.scalars(select(Component).where(Component.application_id == application.id,
+                                                            Component.base_id.is_(None))))
     return connections.in_order(found)
 
 
@@ -47,12 +51,27 @@ def view(application: Application) -> ApplicationView:
             links = operations.links(component, current.settings or settings.snapshot(component),
                                      get_deployer(component))
         rows.append(Row(component, latest, links, connections.dependencies(component)))
-    return ApplicationView(application, rows, volumes.of_application(application))
+    pipeline = {}
+    for row in rows:
+        if stages.in_environments(row.component):
+            pipeline[row.component.id] = {}
+            for stage_row in stages.rows_of(row.component):
+                current = releases.current_release(stage_row)
+                pipeline[row.component.id].setdefault(stage_row.env_target.environment_id, []).append(
+                    (stage_row, current))
+    return ApplicationView(application, rows, volumes.of_application(application),
+                           environments.team_environments(application.team_id) if pipeline else [], pipeline)
 
 
 def deploy_all(application: Application, by: str) -> list[Release]:
     """A release of every component, queued dependencies first: each waits for those it depends on."""
-    return [releases.start(c, by) if c.stopped else releases.redeploy(c, by) for c in members(application)]
+    out = []
+    for c in members(application):
+        if stages.in_environments(c):
+            out += stages.deploy_first(c, by)
+        else:
+            out.append(releases.start(c, by) if c.stopped else releases.redeploy(c, by))
+    return out
 
 
 def stop_all(application: Application) -> list[str]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from flask import current_app
 from sqlalchemy import func, select, text, update
 
-from models import MAX_ID, Application, ClusterTarget, Component, Registry, Release, Team, db
+from models import MAX_ID, Application, ClusterTarget, Component, ComponentStage, Registry, Release, Team, db
 from services.components import connections, files, releases, settings, volumes
 from services.delivery import autodeploy, endpoints, triggers
 from services.deploy import targets
@@ -441,6 +441,13 @@ def _check_rule(kind: str, pattern: str) -> None:
 PLATFORM = re.compile(r"^[a-z0-9]{1,20}/[a-z0-9_]{1,20}(/[a-z0-9]{1,10})?$")
 
 
+def _copy_rule(row: Component, data: BuildSourceInput) -> None:
+    row.auto_deploy, row.trigger_kind = data.auto_deploy, data.trigger_kind
+    row.trigger_pattern = data.trigger_pattern.strip() if data.trigger_kind != "same_tag" else None
+    row.include_prereleases, row.no_downgrade = data.include_prereleases, data.no_downgrade
+    row.require_platform, row.cooldown_minutes = data.require_platform, data.cooldown_minutes
+
+
 def update_build_source(component: Component, data: BuildSourceInput) -> None:
     _check_rule(data.trigger_kind, data.trigger_pattern)
     if data.require_platform is not None and not PLATFORM.match(data.require_platform):
@@ -450,7 +457,17 @@ def update_build_source(component: Component, data: BuildSourceInput) -> None:
     component.approvals_required = data.approvals_required
     component.approval_hours = data.approval_hours
     component.approvals_owners_only = data.approvals_owners_only
+    if data.auto_deploy and component.env_target is not None and not component.env_target.environment.auto_deploy:
+        raise FieldErrors({"auto_deploy": f"{component.env_target.environment.name} takes only promotions: pushes "
+                                          f"may not deploy there (its environment's rule)."})
     component.auto_deploy = data.auto_deploy
+    if component.base_id is None and db.session.scalar(
+            select(ComponentStage.id).where(ComponentStage.component_id == component.id).limit(1)) is not None:
+        # deployed through environments: the rule is the component's, pushes deploy its rows where allowed
+        component.auto_deploy = False
+        for row in db.session.scalars(select(Component).where(Component.base_id == component.id)):
+            if row.env_target.environment.auto_deploy:
+                _copy_rule(row, data)
     component.trigger_kind = data.trigger_kind
     component.trigger_pattern = data.trigger_pattern.strip() if data.trigger_kind != "same_tag" else None
     component.include_prereleases = data.include_prereleases

@@ -221,6 +221,13 @@ def join(component: Component, by: str) -> list[Component]:
     return made
 
 
+def effect(stage: ComponentStage) -> list[str]:
+    """What the environment's overrides change from the component's own settings, as the edit diff
+    words it (env values never shown)."""
+    base = _base_snapshot(stage.component)
+    return settings.diff(base, apply(base, stage.overrides or {})) or ["nothing: it runs the component's settings"]
+
+
 def set_overrides(stage: ComponentStage, text: str, by: str) -> None:
     component = stage.component
     overrides = parse_overrides(text, component)

@@ -33,7 +33,6 @@ from models import (
 from services.components import promotions, stages
 from services.errors import ServiceError
 from tests.components.test_create_and_deploy import wait_release
-from tests.fixtures.cluster import shipped_rbac
 from tests.fixtures.images import Image
 from tests.fixtures.podman import KEY_LABEL, berth_pods
 from tests.helpers import create_component, create_registry, field_error, wait_for
@@ -96,12 +95,6 @@ def _settle(app, row_id, minutes=0.0) -> Release:
 def _user(app, email) -> User:
     with app.app_context():
         return db.session.scalar(select(User).where(User.email == email))
-
-
-@pytest.fixture
-def second_token(second_cluster) -> str:
-    second_cluster.kubectl("apply", "--server-side", "--field-manager=berth-install", "-f", "-", stdin=shipped_rbac())
-    return second_cluster.token("berth", "berth-system")
 
 
 @pytest.fixture
@@ -227,6 +220,12 @@ def test_push_to_dev_auto_promotion_to_staging_and_approved_production_run_the_s
                                      .order_by(AuditEntry.id)).all()
     assert actions == ["promotion.requested", "promotion.started", "promotion.done", "promotion.requested",
                        "promotion.approved", "promotion.approved", "promotion.started", "promotion.done"]
+    with app.app_context():
+        application_id = db.session.get(Component, cid).application_id
+    page = client.get(f"/applications/{application_id}").get_data(as_text=True)
+    assert 'data-testid="pipeline"' in page and page.count(digest[:19]) == 3  # dev, staging, production
+    page = client.get(f"/stages/{_stage(app, cid, 'production')}").get_data(as_text=True)
+    assert "replicas 1 → 2" in page and "memory 32 → 48 MiB" in page
 
 
 # -- on the two control planes only (both databases) ------------------------------------------------
@@ -360,6 +359,75 @@ def test_one_of_two_targets_unreachable_keeps_the_next_gate_closed_and_is_retrie
     assert _settle(app, gone, minutes=2).status == "running"
     assert _promotions(app, cid) == [("staging", "v1", "done"), ("production", "v1", "deploying")]
     assert _settle(app, _row(app, "web@production/two")).digest == v1
+
+
+def test_two_approvals_at_the_same_moment_start_one_promotion(app, client, make_user, kube_pipeline):
+    cid, pusher, repo, v1 = kube_pipeline
+    make_user(email="c@example.com", role="member")
+    production = _env_id(app, "production")
+    r = client.post(f"/environments/{production}/edit", data=_env_form(
+        "production", [str(_cluster_id(app, "two"))], upstream=_env_id(app, "staging"), auto_promote=True,
+        approvals_required="2"))
+    assert r.status_code == 302, r.get_data(as_text=True)
+    _ship(app, client, cid, pusher, repo, "v1")
+    _settle(app, _row(app, "web@staging/one"))
+    assert _promotions(app, cid)[-1] == ("production", "v1", "waiting")
+    with app.app_context():
+        pid = db.session.scalar(select(Promotion.id).where(Promotion.environment_id == production))
+    assert "1 of 2" in client.post(f"/promotions/{pid}/approve", follow_redirects=True).get_data(as_text=True)
+    outcomes, barrier = [], threading.Barrier(2)
+
+    def approve(email):
+        with app.app_context():
+            user = db.session.scalar(select(User).where(User.email == email))
+            promotion = db.session.get(Promotion, pid)
+            barrier.wait()
+            try:
+                promotions.approve(promotion, user)
+                db.session.commit()
+                outcomes.append("approved")
+            except ServiceError as e:
+                db.session.rollback()
+                outcomes.append(e.message)
+    threads = [threading.Thread(target=approve, args=(e,)) for e in ("b@example.com", "c@example.com")]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert sorted(outcomes) == ["Someone decided on this promotion just now; look again.", "approved"], outcomes
+    prod = _row(app, "web@production/two")
+    assert _settle(app, prod).digest == v1
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Release.id)).where(Release.component_id == prod)) == 1
+        assert db.session.get(Promotion, pid).approvers[0] == "owner@example.com"
+    assert _promotions(app, cid)[-1] == ("production", "v1", "done")
+
+
+def test_a_digest_marked_bad_anywhere_is_never_promoted_and_production_takes_no_pushes(app, client, kube_pipeline):
+    from services.components import components, releases
+    from services.errors import FieldErrors
+
+    cid, pusher, repo, v1 = kube_pipeline
+    with app.app_context():
+        db.session.get(Component, cid).tag = "v1"
+        db.session.commit()
+    assert client.post(f"/components/{cid}/deploy-first").status_code == 302
+    dev = _row(app, "web@dev/one")
+    release = wait_release(app, dev)
+    with app.app_context():
+        releases.mark_bad(db.session.get(Component, dev), db.session.get(Release, release.id), "crashed in a test")
+        db.session.commit()
+    _tick(app)
+    assert _promotions(app, cid) == []  # auto-promotion never asks for it
+    r = client.post(f"/releases/{release.id}/promote", data={"environment_id": str(_env_id(app, "staging"))})
+    assert r.status_code == 302
+    page = client.get(f"/components/{cid}").get_data(as_text=True)
+    assert f"{v1[:19]} was marked bad on web@dev/one: crashed in a test" in page
+    assert _promotions(app, cid) == [("staging", "v1", "waiting")]
+    with app.app_context():
+        row = db.session.get(Component, _row(app, "web@production/two"))
+        with pytest.raises(FieldErrors, match="takes only promotions"):
+            components.update_build_source(row, components.BuildSourceInput(
+                auto_deploy=True, trigger_kind="same_tag", trigger_pattern="", include_prereleases=False,
+                no_downgrade=True, poll_interval=None, webhook_secret="", clear_secret=False))
 
 
 @pytest.mark.parametrize(("form", "field", "words"), [
