@@ -108,6 +108,28 @@ def prefix(app, cluster):
                         check=False)
 
 
+def _approve_at_once(app, pid: int, emails: tuple[str, str]) -> list[str]:
+    """Two people approve the promotion at the same moment (threads past a barrier): what each got."""
+    outcomes, barrier = [], threading.Barrier(len(emails))
+
+    def approve(email):
+        with app.app_context():
+            user = db.session.scalar(select(User).where(User.email == email))
+            promotion = db.session.get(Promotion, pid)
+            barrier.wait()
+            try:
+                promotions.approve(promotion, user)
+                db.session.commit()
+                outcomes.append("approved")
+            except ServiceError as e:
+                db.session.rollback()
+                outcomes.append(e.message)
+    threads = [threading.Thread(target=approve, args=(e,)) for e in emails]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    return outcomes
+
+
 @pytest.mark.podman
 def test_push_to_dev_auto_promotion_to_staging_and_approved_production_run_the_same_digest(
         app, client, auth, make_user, registries, podman_deployer, cluster, berth_token, second_cluster,
@@ -171,23 +193,7 @@ def test_push_to_dev_auto_promotion_to_staging_and_approved_production_run_the_s
     assert "already approved" in client.post(f"/promotions/{pid}/approve",
                                              follow_redirects=True).get_data(as_text=True)
 
-    outcomes, barrier = [], threading.Barrier(2)
-
-    def approve(email):
-        with app.app_context():
-            user = db.session.scalar(select(User).where(User.email == email))
-            promotion = db.session.get(Promotion, pid)
-            barrier.wait()
-            try:
-                promotions.approve(promotion, user)
-                db.session.commit()
-                outcomes.append("approved")
-            except ServiceError as e:
-                db.session.rollback()
-                outcomes.append(e.message)
-    threads = [threading.Thread(target=approve, args=(e,)) for e in ("c@example.com", "d@example.com")]
-    [t.start() for t in threads]
-    [t.join() for t in threads]
+    outcomes = _approve_at_once(app, pid, ("c@example.com", "d@example.com"))
     assert sorted(outcomes) == ["Someone decided on this promotion just now; look again.", "approved"], outcomes
     with app.app_context():
         promotion = db.session.get(Promotion, pid)
@@ -375,23 +381,7 @@ def test_two_approvals_at_the_same_moment_start_one_promotion(app, client, make_
     with app.app_context():
         pid = db.session.scalar(select(Promotion.id).where(Promotion.environment_id == production))
     assert "1 of 2" in client.post(f"/promotions/{pid}/approve", follow_redirects=True).get_data(as_text=True)
-    outcomes, barrier = [], threading.Barrier(2)
-
-    def approve(email):
-        with app.app_context():
-            user = db.session.scalar(select(User).where(User.email == email))
-            promotion = db.session.get(Promotion, pid)
-            barrier.wait()
-            try:
-                promotions.approve(promotion, user)
-                db.session.commit()
-                outcomes.append("approved")
-            except ServiceError as e:
-                db.session.rollback()
-                outcomes.append(e.message)
-    threads = [threading.Thread(target=approve, args=(e,)) for e in ("b@example.com", "c@example.com")]
-    [t.start() for t in threads]
-    [t.join() for t in threads]
+    outcomes = _approve_at_once(app, pid, ("b@example.com", "c@example.com"))
     assert sorted(outcomes) == ["Someone decided on this promotion just now; look again.", "approved"], outcomes
     prod = _row(app, "web@production/two")
     assert _settle(app, prod).digest == v1
