@@ -4,9 +4,7 @@ asked of the API server), and the deployer each component on them uses."""
 from __future__ import annotations
 
 import base64
-import ipaddress
 import re
-import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -18,6 +16,7 @@ from models import ClusterTarget, Component, Team, db, utcnow
 from services.errors import FieldErrors, ServiceError
 from services.platform import metrics, runtime, tls
 from services.platform.crypto import secret_box
+from services.registries.clients import http
 
 NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 KUBECONFIG_BYTES = 64 * 1024
@@ -74,15 +73,9 @@ def _private(server: str) -> str | None:
         return None
     parts = urlsplit(server)
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
+        return http.refusal(parts.hostname, parts.port or 443, "BERTH_ALLOW_PRIVATE_CLUSTERS")[1]
     except (OSError, UnicodeError):
         return None  # the connection test says it cannot be reached
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
-        if not address.is_global:
-            return (f"{parts.hostname} is at {address}, a private or local address: Berth connects there only "
-                    f"when an administrator sets BERTH_ALLOW_PRIVATE_CLUSTERS=on.")
-    return None
 
 
 def save_target(team: Team, data: TargetInput, target: ClusterTarget | None = None) -> ClusterTarget:

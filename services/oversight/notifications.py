@@ -30,7 +30,7 @@ from services.errors import FieldErrors
 from services.platform.crypto import secret_box
 from services.platform.jobs import after_commit, unit_of_work
 from services.registries.clients.errors import RegistryError
-from services.registries.clients.http import HttpSettings, check_address
+from services.registries.clients.http import HttpSettings, check_address, guarded_request
 
 log = logging.getLogger("berth.notifications")
 SENDER_ID = f"{socket.gethostname()}:{os.getpid()}"
@@ -271,9 +271,8 @@ def _post(url: str, kind: str, event: str, uid: str, payload: dict, secret: str 
                "X-Berth-Delivery": uid}
     if secret:
         headers["X-Berth-Signature-256"] = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    check_address(url, _http_settings())
-    with requests.post(url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False,
-                       stream=True) as answer:
+    with guarded_request("POST", url, _http_settings(), data=body, headers=headers, timeout=TIMEOUT,
+                         allow_redirects=False, stream=True) as answer:
         answer.raw.read(MAX_ANSWER, decode_content=False)
         return answer.status_code
 

@@ -1,6 +1,8 @@
 """The one HTTP choke point for registry APIs: timeouts, a size cap, retries, error mapping."""
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import email.utils
 import functools
 import ipaddress
@@ -15,7 +17,9 @@ from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import requests.adapters
 import urllib3
+import urllib3.connection
 
 from services.registries.clients import errors
 
@@ -200,13 +204,16 @@ def _open(session, settings, method, url, *, headers, auth, params, data) -> req
     credentials never follow to another host. The environment's proxy and CA settings apply as
     requests applies them, read once per host (never ~/.netrc: a registry gets its own credentials)."""
     session.trust_env = False
+    pin(session)
     verify = _ENV_CA_BUNDLE if settings.verify is True and _ENV_CA_BUNDLE else settings.verify
     for _ in range(MAX_REDIRECTS + 1):
         check_address(url, settings)
         parts = urlsplit(url)
-        raw = session.request(method, url, headers=headers, auth=auth, params=params, data=data,
-                              timeout=settings.timeout, verify=verify, stream=True, allow_redirects=False,
-                              proxies=_environment_proxies(parts.scheme, parts.netloc))
+        proxies = _environment_proxies(parts.scheme, parts.netloc)
+        with address_policy(settings, proxied=requests.utils.select_proxy(url, proxies) is not None):
+            raw = session.request(method, url, headers=headers, auth=auth, params=params, data=data,
+                                  timeout=settings.timeout, verify=verify, stream=True, allow_redirects=False,
+                                  proxies=proxies)
         location = raw.headers.get("Location")
         if raw.status_code not in REDIRECTS or not location or method not in ("GET", "HEAD"):
             return raw
@@ -221,23 +228,120 @@ def _open(session, settings, method, url, *, headers, auth, params, data) -> req
     raise errors.RegistryProtocolError(f"The registry redirected more than {MAX_REDIRECTS} times.")
 
 
+def _allowed(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return address.is_global
+
+
+def refusal(host: str, port: int, setting: str = "BERTH_ALLOW_PRIVATE_REGISTRIES") -> tuple[list[str], str | None]:
+    """(the addresses `host` resolves to, why Berth may not connect there or None): every address
+    must be globally routable (not loopback, RFC 1918, link-local such as cloud metadata,
+    reserved…). Raises OSError when the name does not resolve. The one place the private-address
+    policy is decided, for registries, token realms, notification receivers and clusters."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    addresses = []
+    for info in infos:
+        text = info[4][0].split("%", 1)[0]
+        address = ipaddress.ip_address(text)
+        if not _allowed(address):
+            return [], (f"{host} is at {address}, a private or local address: Berth does not connect there "
+                        f"unless an administrator sets {setting}=on.")
+        addresses.append(text)
+    return addresses, None
+
+
 def check_address(url: str, settings: HttpSettings) -> None:
     """Unless private addresses are allowed, refuse a host that resolves to any address that is not
-    globally routable (loopback, RFC 1918, link-local such as cloud metadata, reserved…)."""
+    globally routable. A request does not rely on this look alone: its connection is made to an
+    address checked by the same rule as it connects (`PinnedAdapter`), so a name answering a
+    public address now and 127.0.0.1 a moment later (DNS rebinding) never reaches loopback."""
     if settings.allow_private:
         return
     parts = urlsplit(url)
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
-                                   type=socket.SOCK_STREAM)
+        _addresses, problem = refusal(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
     except (OSError, UnicodeError):
         return  # the request itself fails and says why (DNS)
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
-        if not address.is_global:
-            raise errors.RegistryConnectionError(
-                f"{parts.hostname} is at {address}, a private or local address: Berth does not connect "
-                "there unless an administrator sets BERTH_ALLOW_PRIVATE_REGISTRIES=on.")
+    if problem:
+        raise errors.RegistryConnectionError(problem)
+
+
+# The policy of the request being sent in this thread: None lets a connection resolve as usual.
+_POLICY: contextvars.ContextVar[HttpSettings | None] = contextvars.ContextVar("berth_address_policy", default=None)
+
+
+class _Pinned:
+    """A connection that, under the private-address policy, resolves its host once, checks every
+    address, and connects to a checked one; TLS still sends and verifies the host name."""
+
+    def _new_conn(self):
+        settings = _POLICY.get()
+        if settings is None or settings.allow_private:
+            return super()._new_conn()
+        try:
+            addresses, problem = refusal(self._dns_host, self.port)
+        except socket.gaierror as e:
+            raise urllib3.exceptions.NameResolutionError(self.host, self, e) from e
+        if problem:
+            raise errors.RegistryConnectionError(problem)
+        host = self._dns_host
+        try:
+            self._dns_host = addresses[0]
+            return super()._new_conn()
+        finally:
+            self._dns_host = host
+
+
+class _PinnedHTTPConnection(_Pinned, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _PinnedHTTPSConnection(_Pinned, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _PinnedHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _PinnedHTTPConnection
+
+
+class _PinnedHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _PinnedHTTPSConnection
+
+
+class PinnedAdapter(requests.adapters.HTTPAdapter):
+    """requests' adapter whose connections are pinned to checked addresses (see `_Pinned`)."""
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _PinnedHTTPPool, "https": _PinnedHTTPSPool}
+
+
+def pin(session: requests.Session) -> requests.Session:
+    """Mount the pinning adapter on a session (once)."""
+    if not isinstance(session.get_adapter("https://"), PinnedAdapter):
+        session.mount("https://", PinnedAdapter())
+        session.mount("http://", PinnedAdapter())
+    return session
+
+
+@contextlib.contextmanager
+def address_policy(settings: HttpSettings, proxied: bool = False):
+    """Requests sent inside follow `settings`' address policy at connect time. Through a proxy the
+    proxy resolves the host, so only the look before (`check_address`) applies."""
+    token = _POLICY.set(None if proxied else settings)
+    try:
+        yield
+    finally:
+        _POLICY.reset(token)
+
+
+def guarded_request(method: str, url: str, settings: HttpSettings, **kwargs) -> requests.Response:
+    """One request outside a registry client (a notification receiver) under the same address
+    policy: checked, then connected to a checked address. The caller closes the response."""
+    check_address(url, settings)
+    session = pin(requests.Session())
+    proxied = requests.utils.select_proxy(url, _environment_proxies(*urlsplit(url)[:2])) is not None
+    with address_policy(settings, proxied=proxied):
+        return session.request(method, url, **kwargs)
 
 
 def _read_capped(raw: requests.Response, limit: int, deadline: float) -> bytes:
