@@ -212,7 +212,7 @@ def register_commands(app: Flask) -> None:
                 raise click.ClickException(problem)
         try:
             user, team, role = accounts.create_user_in_team(email, password, team_name,
-                                                            is_admin=admin)
+                                                            is_admin=admin, by="flask create-user")
             db.session.commit()
         except ServiceError as e:
             db.session.rollback()

@@ -53,7 +53,7 @@ def signed_in_session(app, server, email="bench@example.com", password="bench-pa
     from services.accounts import accounts
 
     with app.app_context():
-        accounts.create_user_in_team(email, password, "bench", is_admin=True)
+        accounts.create_user_in_team(email, password, "bench", is_admin=True, by="bench")
         db.session.commit()
     s = requests.Session()
     page = s.get(server.url + "/login").text

@@ -39,7 +39,7 @@ def measure(url: str, label: str) -> None:
 
     with _app(url) as app:
         with app.app_context():
-            accounts.create_user_in_team("bench@example.com", "bench-password", "bench", is_admin=True)
+            accounts.create_user_in_team("bench@example.com", "bench-password", "bench", is_admin=True, by="bench")
             db.session.commit()
         seed_components(app, team="bench", count=1000)
         with app.app_context():

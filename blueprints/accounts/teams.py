@@ -24,7 +24,6 @@ from blueprints.scope import (
 from models import Membership, Role
 from services.accounts import accounts
 from services.errors import FieldErrors, ServiceError, apply_to_form
-from services.oversight import audit
 from services.registries import images
 
 bp = Blueprint("teams", __name__, url_prefix="/team")
@@ -57,11 +56,10 @@ def add_member():
     form = MemberForm()
     if form.validate_on_submit():
         try:
-            m = accounts.add_member_by_email(team, form.email.data, Role(form.role.data))
+            m = accounts.add_member_by_email(team, form.email.data, Role(form.role.data), by=current_user.email)
         except FieldErrors as e:
             apply_to_form(form, e)
         else:
-            audit.record(team.id, current_user.email, "team.member_added", f"user {m.user.email}", f"as {m.role}")
             flash(f"Added {m.user.email} to {team.label}.", "success")
             return redirect(url_for("teams.members"))
     return render_template("teams/members.html", team=team, form=form,
@@ -75,13 +73,11 @@ def remove_member(membership_id: int):
     if not EmptyForm().validate_on_submit():
         abort(400)
     member = get_team_object_or_404(Membership, membership_id)
-    email, team_id = member.user.email, member.team_id
     try:
-        accounts.remove_member(member)
+        accounts.remove_member(member, by=current_user.email)
     except ServiceError as e:
         flash(str(e), "error")
     else:
-        audit.record(team_id, current_user.email, "team.member_removed", f"user {email}")
         flash("Member removed.", "success")
     return redirect(url_for("teams.members"))
 
@@ -97,7 +93,6 @@ def new_team():
             apply_to_form(form, e)
         else:
             session["team_id"] = team.id
-            audit.record(team.id, current_user.email, "team.created", f"team {team.name}")
             flash(f"Created team {team.label} (slug {team.name}, namespace {images.namespace_for(team)}).", "success")
             return redirect(url_for("teams.members"))
     return render_template("teams/new.html", form=form), 422 if form.errors else 200
@@ -110,12 +105,11 @@ def users():
     if form.validate_on_submit():
         try:
             user, team, _ = accounts.create_user_in_team(
-                form.email.data, form.password.data, form.team.data, is_admin=form.is_admin.data)
+                form.email.data, form.password.data, form.team.data, is_admin=form.is_admin.data,
+                by=current_user.email)
         except FieldErrors as e:
             apply_to_form(form, e)
         else:
-            audit.record(team.id, current_user.email, "user.created", f"user {user.email}",
-                         "administrator" if form.is_admin.data else "")
             flash(f"Created {user.email} in team {team.label}.", "success")
             return redirect(url_for("teams.users"))
     all_users = accounts.all_users()
@@ -131,12 +125,10 @@ def change_role(membership_id: int):
     if not form.validate_on_submit():
         abort(400)
     try:
-        accounts.change_role(member, Role(form.role.data))
+        accounts.change_role(member, Role(form.role.data), by=current_user.email)
     except ServiceError as e:
         flash(str(e), "error")
     else:
-        audit.record(member.team_id, current_user.email, "team.role_changed", f"user {member.user.email}",
-                     f"now {member.role}")
         flash(f"{member.user.email} is now {member.role}.", "success")
     return redirect(url_for("teams.members"))
 
@@ -148,11 +140,11 @@ def settings():
     form = TeamSettingsForm()
     if form.validate_on_submit():
         try:
-            accounts.rename_team(team, form.display_name.data or "", (form.slug.data or "").strip())
+            accounts.rename_team(team, form.display_name.data or "", (form.slug.data or "").strip(),
+                                 by=current_user.email)
         except FieldErrors as e:
             apply_to_form(form, e)
         else:
-            audit.record(team.id, current_user.email, "team.renamed", f"team {team.name}", team.label)
             flash(f"Saved: {team.label} ({team.name}).", "success")
             return redirect(url_for("teams.members"))
     return render_template("teams/members.html", team=team, form=MemberForm(), settings_form=form,
@@ -166,11 +158,10 @@ def reset_password(user_id: int):
     form = PasswordResetForm()
     if form.validate_on_submit():
         try:
-            accounts.set_password(user, form.new_password.data or "")
+            accounts.set_password(user, form.new_password.data or "", by=current_user.email)
         except FieldErrors as e:
             flash(f"Password not changed: {' '.join(e.errors.values())}", "error")
         else:
-            audit.record(None, current_user.email, "user.password_reset", f"user {user.email}")
             flash(f"New password set for {user.email}; their sessions ended.", "success")
     return redirect(url_for("teams.users"))
 
@@ -186,8 +177,6 @@ def set_active(user_id: int):
     except ServiceError as e:
         flash(str(e), "error")
     else:
-        audit.record(None, current_user.email, "user.activated" if user.active else "user.deactivated",
-                     f"user {user.email}")
         flash(f"{user.email} is {'active' if user.active else 'deactivated'}.", "success")
     return redirect(url_for("teams.users"))
 
@@ -204,6 +193,5 @@ def delete_user(user_id: int):
     except ServiceError as e:
         flash(str(e), "error")
     else:
-        audit.record(None, current_user.email, "user.deleted", f"user {email}")
         flash(f"Deleted {email}.", "success")
     return redirect(url_for("teams.users"))

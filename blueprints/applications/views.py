@@ -13,7 +13,6 @@ from models import Application, Volume
 from services.components import applications, importer, volumes
 from services.components.imports import compose
 from services.errors import BerthError, FieldErrors
-from services.oversight import audit
 
 bp = Blueprint("applications", __name__, url_prefix="/applications")
 
@@ -39,8 +38,6 @@ def deploy_all(application_id: int):
     except BerthError as e:
         flash(f"Could not deploy {application.name}: {e.message}", "error")
     else:
-        audit.record(current_team().id, current_user.email, "application.deployed", f"application {application.name}",
-                     f"{len(started)} releases")
         flash(f"Deploying {len(started)} components of {application.name}, dependencies first.", "info")
     return redirect(url_for("applications.detail", application_id=application.id))
 
@@ -48,8 +45,7 @@ def deploy_all(application_id: int):
 @bp.route("/<int:application_id>/stop-all", methods=["POST"])
 def stop_all(application_id: int):
     application = _target(application_id)
-    problems = applications.stop_all(application)
-    audit.record(current_team().id, current_user.email, "application.stopped", f"application {application.name}")
+    problems = applications.stop_all(application, current_user.email)
     if problems:
         flash("Some components could not be stopped: " + "; ".join(problems), "error")
     else:
@@ -65,12 +61,10 @@ def delete_volume(application_id: int, volume_id: int):
         abort(404)
     name = volume.name
     try:
-        volumes.delete(volume)
+        volumes.delete(volume, current_user.email)
     except BerthError as e:
         flash(f"Could not delete volume {name}: {e.message}", "error")
     else:
-        audit.record(current_team().id, current_user.email, "volume.deleted", f"volume {name}",
-                     f"application {application.name}")
         flash(f"Deleted volume {name} and its data.", "success")
     return redirect(url_for("applications.detail", application_id=application.id))
 
@@ -100,8 +94,6 @@ def import_compose():
             if request.form.get("action") == "import" and not problems:
                 created = importer.create_all(current_team(), plan, form.application.data.strip(),
                                               current_user.email)
-                audit.record(current_team().id, current_user.email, "application.imported",
-                             f"application {form.application.data.strip()}", f"{len(created)} components")
                 flash(f"Imported {len(created)} components; deploying them dependencies first.", "success")
                 return redirect(url_for("applications.detail", application_id=created[0].application_id))
         except compose.ComposeError as e:

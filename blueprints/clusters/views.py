@@ -10,7 +10,6 @@ from blueprints.scope import current_team, get_team_object_or_404, owner_require
 from models import ClusterTarget
 from services.deploy import targets
 from services.errors import BerthError, FieldErrors, ServiceError, apply_to_form
-from services.oversight import audit
 from services.registries.images import namespace_for
 
 bp = Blueprint("clusters", __name__, url_prefix="/clusters")
@@ -33,11 +32,10 @@ def new():
     form = ClusterForm()
     if form.validate_on_submit():
         try:
-            target = targets.save_target(current_team(), _input(form))
+            target = targets.save_target(current_team(), _input(form), by=current_user.email)
         except FieldErrors as e:
             apply_to_form(form, e)
         else:
-            audit.record(target.team_id, current_user.email, "cluster.created", f"cluster {target.name}", target.server)
             flash(f"Saved {target.name}. Test the connection to see what Berth may do there.", "success")
             return redirect(url_for("clusters.index"))
     return render_template("clusters/form.html", form=form, cluster=None), 422 if form.errors else 200
@@ -50,12 +48,10 @@ def edit(target_id: int):
     form = ClusterForm(obj=target if request.method == "GET" else None)
     if form.validate_on_submit():
         try:
-            targets.save_target(current_team(), _input(form), target)
+            targets.save_target(current_team(), _input(form), target, by=current_user.email)
         except FieldErrors as e:
             apply_to_form(form, e)
         else:
-            audit.record(target.team_id, current_user.email, "cluster.saved", f"cluster {target.name}",
-                         target.server + ("; token changed" if form.token.data or form.kubeconfig.data else ""))
             flash(f"Saved {target.name}.", "success")
             return redirect(url_for("clusters.index"))
     return render_template("clusters/form.html", form=form, cluster=target), 422 if form.errors else 200
@@ -86,10 +82,9 @@ def delete(target_id: int):
         flash("The form expired; please try again.", "error")
         return redirect(url_for("clusters.index"))
     try:
-        targets.delete_target(target)
+        targets.delete_target(target, current_user.email)
     except ServiceError as e:
         flash(str(e), "error")
     else:
-        audit.record(current_team().id, current_user.email, "cluster.deleted", f"cluster {target.name}")
         flash(f"Deleted {target.name}.", "success")
     return redirect(url_for("clusters.index"))

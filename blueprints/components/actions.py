@@ -7,38 +7,35 @@ from flask_login import current_user
 from blueprints.components.blueprint import (
     RECENT,
     action_target,
-    audit_component,
     bp,
     detail_context,
     queue_release,
 )
 from blueprints.components.forms import ScaleForm
-from blueprints.scope import current_team, get_team_object_or_404
+from blueprints.scope import get_team_object_or_404
 from models import Component, Release
-from services.components import listing, operations, releases
+from services.components import listing, operations
 from services.deploy.deployers import disabled_reason
 from services.deploy.drivers.spec import DeployError
 from services.errors import BerthError, FieldErrors, apply_to_form
-from services.oversight import audit
 from services.registries.clients.errors import RegistryError
 
 
 @bp.route("/<int:component_id>/start", methods=["POST"])
 def start(component_id: int):
     component = action_target(component_id)
-    return queue_release(component, lambda: releases.start(component, current_user.email),
-                         f"Starting {component.name}.", "component.started")
+    return queue_release(component, lambda: operations.start(component, current_user.email),
+                         f"Starting {component.name}.")
 
 
 @bp.route("/<int:component_id>/restart", methods=["POST"])
 def restart(component_id: int):
     component = action_target(component_id)
     try:
-        releases.restart(component)
+        operations.restart(component, current_user.email)
     except BerthError as e:
         flash(f"Could not restart {component.name}: {e.message}", "error")
     else:
-        audit_component(component, "component.restarted")
         flash(f"Restarting {component.name}.", "success")
     return redirect(url_for("components.detail", component_id=component.id))
 
@@ -53,7 +50,6 @@ def scale(component_id: int):
         except FieldErrors as e:
             apply_to_form(form, e)
         else:
-            audit_component(component, "component.scaled", f"{form.replicas.data} replicas, release #{release.seq}")
             flash(f"Scaling {component.name} to {form.replicas.data}: release #{release.seq}.", "info")
             return redirect(url_for("components.detail", component_id=component.id))
     context = detail_context(component)
@@ -65,7 +61,6 @@ def scale(component_id: int):
 @bp.route("/<int:component_id>/resume", methods=["POST"])
 def resume(component_id: int):
     component = action_target(component_id)
-    audit_component(component, "component.resumed", "auto-deploy resumed")
     try:
         outcome = operations.resume(component, current_user.email)
     except RegistryError as e:
@@ -80,8 +75,7 @@ def resume(component_id: int):
 def clear_bad(component_id: int):
     component = action_target(component_id)
     digest = request.form.get("digest", "")[:100]
-    releases.clear_bad(component, digest)
-    audit_component(component, "component.cleared_bad_digest", digest[:100])
+    operations.clear_bad(component, digest, current_user.email)
     flash(f"{digest[:19]} may be auto-deployed again.", "success")
     return redirect(url_for("components.detail", component_id=component.id))
 
@@ -89,8 +83,8 @@ def clear_bad(component_id: int):
 @bp.route("/<int:component_id>/redeploy", methods=["POST"])
 def redeploy(component_id: int):
     component = action_target(component_id)
-    return queue_release(component, lambda: releases.redeploy(component, current_user.email),
-                  f"Redeploying {component.name} from {component.image}:{component.tag}.", "component.redeployed")
+    return queue_release(component, lambda: operations.redeploy(component, current_user.email),
+                  f"Redeploying {component.name} from {component.image}:{component.tag}.")
 
 
 @bp.route("/<int:component_id>/releases/<int:release_id>/rollback", methods=["POST"])
@@ -99,20 +93,19 @@ def rollback(component_id: int, release_id: int):
     release = get_team_object_or_404(Release, release_id)
     if release.component_id != component.id:
         abort(404)
-    return queue_release(component, lambda: releases.rollback(release, current_user.email),
+    return queue_release(component, lambda: operations.rollback(release, current_user.email),
                   f"Rolling back to release #{release.seq} ({release.tag}, {(release.digest or '')[:19]}) "
-                  "with its settings.", "component.rolled_back")
+                  "with its settings.")
 
 
 @bp.route("/<int:component_id>/stop", methods=["POST"])
 def stop(component_id: int):
     component = action_target(component_id)
     try:
-        releases.stop_component(component)
+        operations.stop(component, current_user.email)
     except DeployError as e:
         flash(f"Could not stop {component.name}: {e.message}", "error")
         return redirect(url_for("components.detail", component_id=component.id))
-    audit_component(component, "component.stopped")
     flash(f"Stopped {component.name}.", "success")
     return redirect(url_for("components.detail", component_id=component.id))
 
@@ -123,12 +116,10 @@ def delete(component_id: int):
     name = component.name
     delete_data = request.form.get("delete_data") == "y"
     try:
-        kept = releases.delete_component(component, keep_data=not delete_data)
+        kept = operations.delete(component, current_user.email, keep_data=not delete_data)
     except DeployError as e:
         flash(f"Could not remove {name} from the runtime, so it was kept: {e.message}", "error")
         return redirect(url_for("components.detail", component_id=component.id))
-    audit.record(current_team().id, current_user.email, "component.deleted",
-                 f"component {name}" + (", with its data" if delete_data else ""))
     flash(f"Deleted {name} and what it ran." + (f" Kept the data of volumes {', '.join(kept)}." if kept else ""),
           "success")
     return redirect(url_for("components.index"))

@@ -1,9 +1,8 @@
 """The components blueprint and what its page groups share: the component page's context, and how
-an action finds, audits and queues."""
+an action finds and queues (services record what was done)."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, url_for
-from flask_login import current_user
 
 from blueprints.components.forms import ScaleForm
 from blueprints.forms import EmptyForm
@@ -11,7 +10,7 @@ from blueprints.scope import get_team_object_or_404
 from models import Component
 from services.components import environments, operations, promotions, stages
 from services.errors import ServiceError
-from services.oversight import approvals, audit
+from services.oversight import approvals
 
 bp = Blueprint("components", __name__, url_prefix="/components")
 RECENT = 10  # releases and deliveries on the component page; the rest on their own pages
@@ -33,17 +32,13 @@ def action_target(component_id: int):
     return component
 
 
-def audit_component(component: Component, action: str, summary: str = "") -> None:
-    audit.record(component.team_id, current_user.email, action, f"component {component.name}", summary)
-
-
-def queue_release(component: Component, start, done: str, action: str):
-    """Queue a release (redeploy, rollback) and say so, or say why not; back to the component."""
+def queue_release(component: Component, start, done: str):
+    """Queue a release (redeploy, rollback; the service records it) and say so, or say why not;
+    back to the component."""
     try:
-        release = start()
+        start()
     except ServiceError as e:
         flash(e.message, "error")
     else:
-        audit_component(component, action, f"release #{release.seq} of {release.tag}")
         flash(done, "info")
     return redirect(url_for("components.detail", component_id=component.id))

@@ -7,7 +7,6 @@ from flask_login import current_user
 from blueprints.components.blueprint import (
     RECENT,
     action_target,
-    audit_component,
     bp,
 )
 from blueprints.components.forms import BuildSourceForm
@@ -16,7 +15,6 @@ from models import Component
 from services.components import components, listing
 from services.delivery import endpoints
 from services.errors import FieldErrors, apply_to_form
-from services.oversight import audit
 from services.registries.clients.errors import RegistryError
 
 
@@ -47,14 +45,10 @@ def build_source(component_id: int):
                 cooldown_minutes=form.cooldown_minutes.data,
                 approvals_required=(form.approvals_required.data or 1) if form.require_approval.data else 0,
                 approval_hours=form.approval_hours.data or component.approval_hours or 24,
-                approvals_owners_only=bool(form.approvals_owners_only.data)))
+                approvals_owners_only=bool(form.approvals_owners_only.data)), current_user.email)
         except FieldErrors as e:
             apply_to_form(form, e)
         else:
-            audit.record(component.team_id, current_user.email, "component.build_source", f"component {component.name}",
-                         f"auto-deploy {'on' if component.auto_deploy else 'off'}, rule {component.trigger_kind}"
-                         f"{' ' + component.trigger_pattern if component.trigger_pattern else ''}, approvals "
-                         f"{component.approvals_required}")
             flash("Saved the build source.", "success")
             return redirect(url_for("components.build_source", component_id=component.id))
     return render_template("components/build_source.html", component=component, form=form,
@@ -89,7 +83,6 @@ def trigger_preview(component_id: int):
 @bp.route("/<int:component_id>/webhook-token", methods=["POST"])
 def regenerate_token(component_id: int):
     component = action_target(component_id)
-    endpoints.regenerate_token(component)
-    audit_component(component, "component.webhook_token_regenerated")
+    endpoints.regenerate_token(component, current_user.email)
     flash("New webhook URL generated; the old one no longer works. Update it in your registry.", "success")
     return redirect(url_for("components.build_source", component_id=component.id))

@@ -6,7 +6,7 @@ from contextlib import suppress
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from blueprints.components.blueprint import audit_component, bp
+from blueprints.components.blueprint import bp
 from blueprints.components.forms import (
     add_row,
     apply_errors,
@@ -97,7 +97,6 @@ def new():
             status = 422
         else:
             if valid:
-                audit_component(component, "component.created", f"{component.image}:{component.tag}")
                 flash(f"Created {component.name}; deploying {component.image}:{component.tag}.", "success")
                 return redirect(url_for("components.detail", component_id=component.id))
     return render_template("components/new.html", form=form, preview=preview, preview_error=preview_error,
@@ -167,8 +166,6 @@ def edit(component_id: int):
                                                                deploy=action == "deploy" and not staged)
                 if staged and action == "deploy":
                     release = next(iter(stages.deploy_first(component, current_user.email)), None)
-                done = f"deployed as release #{release.seq}: " if release else "saved: "
-                audit_component(component, "component.edited", done + ("; ".join(changes) or "no changes"))
                 if release is not None:
                     flash(f"Saved; deploying release #{release.seq}: " + ("; ".join(changes) or "no changes"),
                           "success")

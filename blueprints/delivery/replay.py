@@ -10,7 +10,6 @@ from blueprints.scope import get_team_object_or_404
 from models import WebhookDelivery
 from services.delivery import deliveries
 from services.errors import ServiceError
-from services.oversight import audit
 
 bp = Blueprint("deliveries", __name__, url_prefix="/components")
 
@@ -21,11 +20,9 @@ def replay_delivery(delivery_id: int):
     if not EmptyForm().validate_on_submit():
         abort(400)
     try:
-        copy = deliveries.replay(delivery)
+        copy = deliveries.replay(delivery, current_user.email)
     except ServiceError as e:
         flash(e.message, "error")
     else:
-        audit.record(delivery.team_id, current_user.email, "delivery.replayed", f"delivery #{delivery.id}",
-                     f"as #{copy.id}")
         flash(f"Replaying delivery #{delivery.id} as #{copy.id}.", "info")
     return redirect(safe_next(url_for("components.index")))

@@ -41,12 +41,10 @@ def _save(channel: NotificationChannel | None):
             saved = notifications.save_channel(team, notifications.ChannelInput(
                 name=form.name.data or "", kind=form.kind.data, url=form.url.data or "",
                 email_to=form.email_to.data or "", secret=form.secret.data or "", events=form.events.data or [],
-                enabled=bool(form.enabled.data)), channel)
+                enabled=bool(form.enabled.data)), channel, by=current_user.email)
         except FieldErrors as e:
             apply_to_form(form, e)
         else:
-            audit.record(team.id, current_user.email, "channel.saved" if channel else "channel.created",
-                         f"channel {saved.name}", f"{saved.kind}; events: {', '.join(saved.events)}")
             flash(f"Saved the channel {saved.name}.", "success")
             return redirect(url_for("oversight.channel", channel_id=saved.id))
     return render_template("oversight/channel_form.html", form=form, channel=channel,
@@ -78,7 +76,6 @@ def test_channel(channel_id: int):
     if not EmptyForm().validate_on_submit():
         abort(400)
     notifications.send_test(item, current_user.email)
-    audit.record(item.team_id, current_user.email, "channel.tested", f"channel {item.name}")
     flash("Test message queued; its result appears below within seconds.", "info")
     return redirect(url_for("oversight.channel", channel_id=item.id))
 
@@ -89,8 +86,7 @@ def delete_channel(channel_id: int):
     item = get_team_object_or_404(NotificationChannel, channel_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    audit.record(item.team_id, current_user.email, "channel.deleted", f"channel {item.name}")
-    notifications.delete_channel(item)
+    notifications.delete_channel(item, current_user.email)
     flash(f"Deleted the channel {item.name}.", "success")
     return redirect(url_for("oversight.channels"))
 

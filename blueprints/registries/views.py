@@ -12,7 +12,6 @@ from models import Registry
 from services.components import components, listing
 from services.delivery import endpoints
 from services.errors import FieldErrors, ServiceError, apply_to_form
-from services.oversight import audit
 from services.platform.pagination import page_number
 from services.registries import registries
 from services.registries.clients.errors import RegistryError
@@ -43,12 +42,10 @@ def new():
     form = RegistryForm()
     if form.validate_on_submit():
         try:
-            registry = registries.save_registry(current_team(), _input(form))
+            registry = registries.save_registry(current_team(), _input(form), by=current_user.email)
         except FieldErrors as e:
             apply_to_form(form, e)
         else:
-            audit.record(registry.team_id, current_user.email, "registry.created", f"registry {registry.name}",
-                         f"{registry.kind} {registry.url}")
             flash(f"Connected {registry.name}. {registry.last_check_message}", "success")
             return redirect(url_for("registries.browse", registry_id=registry.id))
     return render_template("registries/form.html", form=form, registry=None), 422 if form.errors else 200
@@ -66,12 +63,10 @@ def edit(registry_id: int):
                 form[name].data = value
     if form.validate_on_submit():
         try:
-            registries.save_registry(current_team(), _input(form), registry)
+            registries.save_registry(current_team(), _input(form), registry, by=current_user.email)
         except FieldErrors as e:
             apply_to_form(form, e)
         else:
-            audit.record(registry.team_id, current_user.email, "registry.saved", f"registry {registry.name}",
-                         f"{registry.kind} {registry.url}" + ("; credentials changed" if form.password.data else ""))
             flash(f"Saved {registry.name}. {registry.last_check_message}", "success")
             return redirect(url_for("registries.index"))
     return render_template("registries/form.html", form=form, registry=registry), \
@@ -85,11 +80,10 @@ def delete(registry_id: int):
     if not EmptyForm().validate_on_submit():
         abort(400)
     try:
-        registries.delete_registry(registry)
+        registries.delete_registry(registry, current_user.email)
     except ServiceError as e:
         flash(str(e), "error")
         return redirect(url_for("registries.index"))
-    audit.record(current_team().id, current_user.email, "registry.deleted", f"registry {registry.name}")
     flash(f"Deleted registry {registry.name}.", "success")
     return redirect(url_for("registries.index"))
 
@@ -183,13 +177,11 @@ def webhook(registry_id: int):
     form = WebhookSecretForm()
     if form.validate_on_submit():
         try:
-            endpoints.set_webhook_secret(registry, form.webhook_secret.data or "", bool(form.clear_secret.data))
+            endpoints.set_webhook_secret(registry, form.webhook_secret.data or "", bool(form.clear_secret.data),
+                                         by=current_user.email)
         except FieldErrors as e:
             apply_to_form(form, e)
         else:
-            audit.record(registry.team_id, current_user.email, "registry.webhook_secret", f"registry {registry.name}",
-                         "secret removed" if form.clear_secret.data else "secret set" if form.webhook_secret.data
-                         else "unchanged")
             flash("Saved the webhook secret.", "success")
             return redirect(url_for("registries.webhook", registry_id=registry.id))
     hook_url = current_app.config["BERTH_EXTERNAL_URL"] + url_for(
@@ -207,8 +199,6 @@ def regenerate_token(registry_id: int):
     registry = get_team_object_or_404(Registry, registry_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    endpoints.regenerate_token(registry)
-    audit.record(registry.team_id, current_user.email, "registry.webhook_token_regenerated",
-                 f"registry {registry.name}")
+    endpoints.regenerate_token(registry, current_user.email)
     flash("New webhook URL generated; the old one no longer works.", "success")
     return redirect(url_for("registries.webhook", registry_id=registry.id))

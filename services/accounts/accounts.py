@@ -11,6 +11,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from models import MAX_ID, Component, LoginFailure, Membership, Role, Team, User, db, utcnow
 from services.errors import FieldErrors, ServiceError
+from services.oversight import audit
 from services.platform.validation import check_password, check_team_name, check_team_slug, slugify
 
 
@@ -67,7 +68,7 @@ def get_or_create_team(name: str) -> Team:
     return team
 
 
-def create_team(name: str, owner: User) -> Team:
+def create_team(name: str, owner: User, *, by: str | None = None) -> Team:
     """A new team called `name` ("Shop & Co"), its slug made from it (shop-co, shop-co-2…)."""
     name = name.strip()
     if db.session.scalar(select(Team).where(func.lower(Team.display_name) == name.lower())):
@@ -76,10 +77,11 @@ def create_team(name: str, owner: User) -> Team:
     db.session.add(team)
     db.session.flush()
     add_member(team, owner, Role.OWNER)
+    audit.record(team.id, by or owner.email, "team.created", f"team {team.name}")
     return team
 
 
-def rename_team(team: Team, display_name: str, slug: str) -> None:
+def rename_team(team: Team, display_name: str, slug: str, *, by: str) -> None:
     """Change the display name and the slug (a DNS label, unique; it names the namespace)."""
     problems = {}
     problem = check_team_name(display_name)
@@ -96,6 +98,7 @@ def rename_team(team: Team, display_name: str, slug: str) -> None:
     if problems:
         raise FieldErrors(problems)
     team.display_name, team.name = display_name.strip(), slug
+    audit.record(team.id, by, "team.renamed", f"team {team.name}", team.label)
     db.session.flush()
 
 
@@ -200,19 +203,22 @@ def add_member(team: Team, user: User, role: Role = Role.MEMBER) -> Membership:
     return m
 
 
-def add_member_by_email(team: Team, email: str, role: Role) -> Membership:
+def add_member_by_email(team: Team, email: str, role: Role, *, by: str) -> Membership:
     user = find_user(email)
     if user is None:
         raise FieldErrors({"email": "No user with this email. Ask an admin to create the account first."})
-    return add_member(team, user, role)
+    m = add_member(team, user, role)
+    audit.record(team.id, by, "team.member_added", f"user {m.user.email}", f"as {m.role}")
+    return m
 
 
-def change_role(m: Membership, role: Role) -> None:
+def change_role(m: Membership, role: Role, *, by: str) -> None:
     """Make a member an owner or a member; the last owner cannot be demoted."""
     owners = [x for x in m.team.memberships if x.role == Role.OWNER]
     if m.role == Role.OWNER and role != Role.OWNER and len(owners) == 1:
         raise ServiceError("A team needs at least one owner; make someone else owner first.")
     m.role = role
+    audit.record(m.team_id, by, "team.role_changed", f"user {m.user.email}", f"now {m.role}")
     db.session.flush()
 
 
@@ -226,16 +232,19 @@ def change_password(user: User, current: str, new: str) -> None:
         problems["new_password"] = problem
     if problems:
         raise FieldErrors(problems)
-    set_password(user, new)
+    set_password(user, new, by=None)
+    audit.record(None, user.email, "user.password_changed", f"user {user.email}")
 
 
-def set_password(user: User, new: str) -> None:
-    """Set a password (an admin's reset, or the user's change) and end the user's sessions."""
+def set_password(user: User, new: str, *, by: str | None) -> None:
+    """Set a password (an admin's reset, `by` them; or the user's change) and end the user's sessions."""
     problem = check_password(new)
     if problem:
         raise FieldErrors({"new_password": problem})
     user.password_hash = _hash(new)
     user.session_version += 1
+    if by is not None:
+        audit.record(None, by, "user.password_reset", f"user {user.email}")
     db.session.flush()
 
 
@@ -245,6 +254,7 @@ def set_active(user: User, active: bool, by: User) -> None:
     user.active = active
     if not active:
         user.session_version += 1
+    audit.record(None, by.email, "user.activated" if active else "user.deactivated", f"user {user.email}")
     db.session.flush()
 
 
@@ -257,25 +267,28 @@ def delete_user(user: User, by: User) -> None:
         owners = [x for x in m.team.memberships if x.role == Role.OWNER]
         if m.role == Role.OWNER and len(owners) == 1:
             raise ServiceError(f"{user.email} is the last owner of {m.team.label}; make someone else owner first.")
+    audit.record(None, by.email, "user.deleted", f"user {user.email}")
     db.session.delete(user)
     db.session.flush()
 
 
-def remove_member(m: Membership) -> None:
+def remove_member(m: Membership, *, by: str) -> None:
     owners = [x for x in m.team.memberships if x.role == Role.OWNER]
     if m.role == Role.OWNER and len(owners) == 1:
         raise ServiceError("A team needs at least one owner; make someone else owner first.")
+    audit.record(m.team_id, by, "team.member_removed", f"user {m.user.email}")
     db.session.delete(m)
     db.session.flush()
 
 
-def create_user_in_team(email: str, password: str, team_name: str, *, is_admin: bool = False
+def create_user_in_team(email: str, password: str, team_name: str, *, is_admin: bool = False, by: str
                         ) -> tuple[User, Team, Role]:
     """Create a user in a team (made if missing; its first member becomes owner)."""
     user = create_user(email, password, is_admin=is_admin)
     team = get_or_create_team(team_name)
     role = Role.MEMBER if team.memberships else Role.OWNER
     add_member(team, user, role)
+    audit.record(team.id, by, "user.created", f"user {user.email}", "administrator" if is_admin else "")
     return user, team, role
 
 

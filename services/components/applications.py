@@ -10,6 +10,7 @@ from models import Application, Component, Environment, Release, Volume, db
 from services.components import connections, environments, operations, releases, settings, stages, volumes
 from services.deploy.deployers import get_deployer
 from services.errors import BerthError
+from services.oversight import audit
 
 
 @dataclass
@@ -66,6 +67,7 @@ def view(application: Application) -> ApplicationView:
 def deploy_all(application: Application, by: str) -> list[Release]:
     """A release of every component, queued dependencies first: each waits for those it depends on."""
     out = []
+    audit.record(application.team_id, by, "application.deployed", f"application {application.name}")
     for c in members(application):
         if stages.in_environments(c):
             out += stages.deploy_first(c, by)
@@ -74,8 +76,9 @@ def deploy_all(application: Application, by: str) -> list[Release]:
     return out
 
 
-def stop_all(application: Application) -> list[str]:
+def stop_all(application: Application, by: str) -> list[str]:
     """Stop every running component, those that depend on others first; the problems met."""
+    audit.record(application.team_id, by, "application.stopped", f"application {application.name}")
     problems = []
     for component in reversed(members(application)):
         if component.stopped:

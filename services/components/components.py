@@ -14,6 +14,7 @@ from services.deploy import targets
 from services.deploy.deployers import get_deployer, replicas_problem
 from services.deploy.drivers.spec import ConfigFile, HealthCheck, Port, Volume
 from services.errors import FieldErrors
+from services.oversight import audit
 from services.platform.pagination import Page
 from services.platform.sentinel import NOT_PASSED, NotPassed
 from services.registries import images, registries
@@ -318,6 +319,8 @@ def create_component(team: Team, data: ComponentInput, triggered_by: str) -> Com
     db.session.flush()
     volumes.record(component)
     releases.queue_release(component, "manual", triggered_by, tag=tag, digest=digest)
+    audit.record(team.id, triggered_by, "component.created", f"component {component.name}",
+                 f"{component.image}:{component.tag}")
     return component
 
 
@@ -387,6 +390,9 @@ def update_component(component: Component, data: ComponentInput, by: str, deploy
                 triggers.older(new["tag"], running["tag"]):
             releases.pause(component, f"Auto-deploy paused since release #{release.seq}: {new['tag']} was chosen "
                            f"by hand over the newer {running['tag']}.")
+    done = f"deployed as release #{release.seq}: " if release else "saved: "
+    audit.record(component.team_id, by, "component.edited", f"component {component.name}",
+                 done + ("; ".join(changes) or "no changes"))
     db.session.flush()
     return release, changes
 
@@ -448,7 +454,7 @@ def _copy_rule(row: Component, data: BuildSourceInput) -> None:
     row.require_platform, row.cooldown_minutes = data.require_platform, data.cooldown_minutes
 
 
-def update_build_source(component: Component, data: BuildSourceInput) -> None:
+def update_build_source(component: Component, data: BuildSourceInput, by: str) -> None:
     _check_rule(data.trigger_kind, data.trigger_pattern)
     if data.require_platform is not None and not PLATFORM.match(data.require_platform):
         raise FieldErrors({"platform": "Write the platform as os/architecture, e.g. linux/amd64 or linux/arm64/v8."})
@@ -474,6 +480,10 @@ def update_build_source(component: Component, data: BuildSourceInput) -> None:
     component.no_downgrade = data.no_downgrade
     component.poll_interval = data.poll_interval
     endpoints.set_webhook_secret(component, data.webhook_secret, data.clear_secret)
+    audit.record(component.team_id, by, "component.build_source", f"component {component.name}",
+                 f"auto-deploy {'on' if data.auto_deploy else 'off'}, rule {component.trigger_kind}"
+                 f"{' ' + component.trigger_pattern if component.trigger_pattern else ''}, approvals "
+                 f"{component.approvals_required}")
 
 
 def repository_tags(component: Component) -> list[str]:

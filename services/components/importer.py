@@ -7,6 +7,7 @@ from models import Component, Team
 from services.components import components
 from services.components.imports.compose import Plan
 from services.errors import FieldErrors
+from services.oversight import audit
 from services.registries.clients.errors import RegistryError
 
 
@@ -32,4 +33,5 @@ def create_all(team: Team, plan: Plan, application: str, by: str) -> list[Compon
             problems[f"services.{service.service}.image"] = f"{service.image}: {e.message}"
     if problems:
         raise FieldErrors(problems)
+    audit.record(team.id, by, "application.imported", f"application {application}", f"{len(created)} components")
     return list(created.values())

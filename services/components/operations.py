@@ -14,6 +14,7 @@ from services.delivery import autodeploy
 from services.deploy.deployers import get_deployer, replicas_problem
 from services.deploy.drivers.spec import DeployStatus, LogStream
 from services.errors import BerthError, FieldErrors
+from services.oversight import audit
 from services.registries import images
 
 log = logging.getLogger("berth.operations")
@@ -136,15 +137,65 @@ def scale(component: Component, replicas: int, by: str) -> Release:
     current = releases.current_release(component)
     component.replicas = replicas
     if current is None or not current.digest:
-        return releases.deploy_settings(component, by, None)
-    recorded = {**(current.settings or settings.snapshot(component)), "replicas": replicas}
-    component.stopped = False
-    return releases.queue_release(component, "scale", by, tag=current.tag, digest=current.digest, recorded=recorded)
+        release = releases.deploy_settings(component, by, None)
+    else:
+        recorded = {**(current.settings or settings.snapshot(component)), "replicas": replicas}
+        component.stopped = False
+        release = releases.queue_release(component, "scale", by, tag=current.tag, digest=current.digest,
+                                         recorded=recorded)
+    _audit(component, by, "component.scaled", f"{replicas} replicas, release #{release.seq}")
+    return release
 
 
 def resume(component: Component, by: str) -> DeliveryOutcome | None:
     """Resume auto-deploy and decide once for the newest matching tag."""
+    _audit(component, by, "component.resumed", "auto-deploy resumed")
     releases.resume(component)
     if not component.auto_deploy:
         return None
     return autodeploy.reevaluate(component, by)
+
+
+# -- day-two actions a person takes, each recorded in the audit trail ------------------------------
+def _audit(component: Component, by: str, action: str, summary: str = "") -> None:
+    audit.record(component.team_id, by, action, f"component {component.name}", summary)
+
+
+def redeploy(component: Component, by: str) -> Release:
+    release = releases.redeploy(component, by)
+    _audit(component, by, "component.redeployed", f"release #{release.seq} of {release.tag}")
+    return release
+
+
+def start(component: Component, by: str) -> Release:
+    release = releases.start(component, by)
+    _audit(component, by, "component.started", f"release #{release.seq} of {release.tag}")
+    return release
+
+
+def rollback(release: Release, by: str) -> Release:
+    new = releases.rollback(release, by)
+    _audit(release.component, by, "component.rolled_back", f"release #{new.seq} of {new.tag}")
+    return new
+
+
+def restart(component: Component, by: str) -> None:
+    releases.restart(component)
+    _audit(component, by, "component.restarted")
+
+
+def stop(component: Component, by: str) -> None:
+    releases.stop_component(component)
+    _audit(component, by, "component.stopped")
+
+
+def delete(component: Component, by: str, keep_data: bool = True) -> list[str]:
+    name, team_id = component.name, component.team_id
+    kept = releases.delete_component(component, keep_data=keep_data)
+    audit.record(team_id, by, "component.deleted", f"component {name}" + ("" if keep_data else ", with its data"))
+    return kept
+
+
+def clear_bad(component: Component, digest: str, by: str) -> None:
+    releases.clear_bad(component, digest)
+    _audit(component, by, "component.cleared_bad_digest", digest[:100])

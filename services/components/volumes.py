@@ -12,6 +12,7 @@ from services.deploy import targets
 from services.deploy.deployers import get_deployer
 from services.deploy.drivers.spec import Volume as Mount
 from services.errors import ServiceError
+from services.oversight import audit
 from services.registries.images import namespace_for
 
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -127,7 +128,7 @@ def _deployer(volume: Volume):
     return targets.deployer_for(volume.target) if volume.target is not None else get_deployer()
 
 
-def delete(volume: Volume) -> None:
+def delete(volume: Volume, by: str) -> None:
     """Delete a volume no component mounts, and its data."""
     users = mounted_by(volume.team_id).get(volume.name)
     if users:
@@ -136,6 +137,8 @@ def delete(volume: Volume) -> None:
     if deployer is None:
         raise ServiceError("No runtime is configured, so the volume's data cannot be reached.")
     deployer.delete_volume(namespace_for(db.session.get(Team, volume.team_id)), volume.name)
+    audit.record(volume.team_id, by, "volume.deleted", f"volume {volume.name}",
+                 f"application {volume.application.name}")
     db.session.delete(volume)
     db.session.flush()
 

@@ -13,6 +13,7 @@ from models import Component, DeliveryOutcome, DeliveryStatus, WebhookDelivery, 
 from services.delivery import autodeploy, webhooks
 from services.delivery.endpoints import Endpoint, webhook_secret
 from services.errors import ReleaseConflict, ServiceError
+from services.oversight import audit
 from services.platform import metrics, runtime
 from services.platform.jobs import after_commit, unit_of_work
 from services.registries import images
@@ -69,7 +70,7 @@ def receive(endpoint: Endpoint, headers, body: bytes, source: str = "webhook") -
     return delivery_id
 
 
-def replay(delivery: WebhookDelivery) -> WebhookDelivery:
+def replay(delivery: WebhookDelivery, by: str) -> WebhookDelivery:
     """A new pending copy of a delivery, processed like the first (a failed digest may deploy)."""
     if not delivery.authenticated:
         raise ServiceError("This delivery did not carry the webhook secret, so it cannot be replayed.")
@@ -79,6 +80,7 @@ def replay(delivery: WebhookDelivery) -> WebhookDelivery:
                            body=delivery.body)
     db.session.add(copy)
     db.session.flush()
+    audit.record(delivery.team_id, by, "delivery.replayed", f"delivery #{delivery.id}", f"as #{copy.id}")
     _kick_after_commit(copy.id)
     return copy
 

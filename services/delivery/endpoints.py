@@ -8,6 +8,7 @@ from sqlalchemy import bindparam, select
 
 from models import Component, Registry, db, new_token
 from services.errors import FieldErrors
+from services.oversight import audit
 from services.platform.crypto import secret_box
 
 
@@ -41,19 +42,28 @@ def webhook_secret(encrypted: str | None) -> str | None:
     return secret_box().decrypt(encrypted) if encrypted else None
 
 
-def set_webhook_secret(obj, secret: str, clear: bool) -> None:
-    """Set (encrypted), keep (empty) or clear the secret deliveries must carry."""
+def _label(obj: Component | Registry) -> str:
+    return f"{'registry' if isinstance(obj, Registry) else 'component'} {obj.name}"
+
+
+def set_webhook_secret(obj: Component | Registry, secret: str, clear: bool, by: str | None = None) -> None:
+    """Set (encrypted), keep (empty) or clear the secret deliveries must carry; recorded when `by`
+    is given (a component's build-source save records it with the rest)."""
     if len(secret) > 512:
         raise FieldErrors({"webhook_secret": "A secret has at most 512 characters."})
     if clear:
         obj.webhook_secret_encrypted = None
     elif secret:
         obj.webhook_secret_encrypted = secret_box().encrypt(secret)
+    if by is not None:
+        audit.record(obj.team_id, by, f"{_label(obj).split()[0]}.webhook_secret", _label(obj),
+                     "secret removed" if clear else "secret set" if secret else "unchanged")
     db.session.flush()
 
 
-def regenerate_token(obj) -> None:
+def regenerate_token(obj: Component | Registry, by: str) -> None:
     obj.webhook_token = new_token()
+    audit.record(obj.team_id, by, f"{_label(obj).split()[0]}.webhook_token_regenerated", _label(obj))
     db.session.flush()
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from models import ClusterTarget, Component, Team, db, utcnow
 from services.errors import FieldErrors, ServiceError
+from services.oversight import audit
 from services.platform import metrics, runtime, tls
 from services.platform.crypto import secret_box
 from services.registries.clients import http
@@ -78,7 +79,7 @@ def _private(server: str) -> str | None:
         return None  # the connection test says it cannot be reached
 
 
-def save_target(team: Team, data: TargetInput, target: ClusterTarget | None = None) -> ClusterTarget:
+def save_target(team: Team, data: TargetInput, target: ClusterTarget | None = None, *, by: str) -> ClusterTarget:
     """Create or update a target; every problem is a field error and nothing is written."""
     server, ca, token = data.server.strip(), data.ca_pem.strip(), data.token.strip()
     if data.kubeconfig.strip():
@@ -106,6 +107,7 @@ def save_target(team: Team, data: TargetInput, target: ClusterTarget | None = No
         if data.kubeconfig.strip():  # what came from the kubeconfig is wrong there, not in empty fields
             errors = {"kubeconfig" if k in ("server", "ca_pem", "token") else k: v for k, v in errors.items()}
         raise FieldErrors(errors)
+    created = target is None
     if target is None:
         target = ClusterTarget(team=team)
         db.session.add(target)
@@ -114,6 +116,8 @@ def save_target(team: Team, data: TargetInput, target: ClusterTarget | None = No
         target.token_encrypted = secret_box().encrypt(token)
     target.updated_at = utcnow()
     db.session.flush()
+    audit.record(team.id, by, "cluster.created" if created else "cluster.saved", f"cluster {target.name}",
+                 target.server + ("; token changed" if token and not created else ""))
     return target
 
 
@@ -122,11 +126,12 @@ def team_targets(team_id: int) -> list[ClusterTarget]:
                                    .order_by(ClusterTarget.name)))
 
 
-def delete_target(target: ClusterTarget) -> None:
+def delete_target(target: ClusterTarget, by: str) -> None:
     users = db.session.scalars(select(Component.name).where(Component.target_id == target.id).limit(6)).all()
     if users:
         raise ServiceError(f"{target.name} still runs {', '.join(users[:5])}{' …' if len(users) > 5 else ''}: "
                            f"delete those components first.")
+    audit.record(target.team_id, by, "cluster.deleted", f"cluster {target.name}")
     db.session.delete(target)
     db.session.flush()
 

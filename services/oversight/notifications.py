@@ -27,6 +27,7 @@ from sqlalchemy import select, update
 
 from models import Notification, NotificationChannel, NotificationStatus, Team, db, utcnow
 from services.errors import FieldErrors
+from services.oversight import audit
 from services.platform.crypto import secret_box
 from services.platform.jobs import after_commit, unit_of_work
 from services.registries.clients.errors import RegistryError
@@ -117,7 +118,8 @@ def _http_settings() -> HttpSettings:
     return HttpSettings(timeout=TIMEOUT, allow_private=current_app.config["BERTH_ALLOW_PRIVATE_REGISTRIES"])
 
 
-def save_channel(team: Team, data: ChannelInput, existing: NotificationChannel | None = None) -> NotificationChannel:
+def save_channel(team: Team, data: ChannelInput, existing: NotificationChannel | None = None, *,
+                 by: str) -> NotificationChannel:
     problems = _check(team, data, existing)
     if problems:
         raise FieldErrors(problems)
@@ -130,6 +132,8 @@ def save_channel(team: Team, data: ChannelInput, existing: NotificationChannel |
         channel.secret_encrypted = secret_box().encrypt(data.secret)
     if existing is None:
         db.session.add(channel)
+    audit.record(team.id, by, "channel.saved" if existing else "channel.created", f"channel {channel.name}",
+                 f"{channel.kind}; events: {', '.join(channel.events)}")
     db.session.flush()
     return channel
 
@@ -163,6 +167,7 @@ def _message(channel: NotificationChannel, event: str, subject: str, fields: dic
 def send_test(channel: NotificationChannel, by: str) -> Notification:
     message = _message(channel, "test", f"Test message from Berth, sent by {by}", {}, None)
     db.session.add(message)
+    audit.record(channel.team_id, by, "channel.tested", f"channel {channel.name}")
     after_commit(_kick)
     return message
 
@@ -324,6 +329,7 @@ def channels_of(team_id: int) -> list[NotificationChannel]:
                                    .order_by(NotificationChannel.name)))
 
 
-def delete_channel(channel: NotificationChannel) -> None:
+def delete_channel(channel: NotificationChannel, by: str) -> None:
     """Remove a channel (its stored messages go with it)."""
+    audit.record(channel.team_id, by, "channel.deleted", f"channel {channel.name}")
     db.session.delete(channel)

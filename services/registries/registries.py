@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from models import Component, Registry, Team, db, utcnow
 from services.errors import FieldErrors, ServiceError
+from services.oversight import audit
 from services.platform import metrics, runtime, tls
 from services.platform.crypto import secret_box
 from services.registries import clients as registry_clients
@@ -252,7 +253,7 @@ def _aws_regions() -> set[str]:
             for r in session.get_available_regions("ecr", partition)}
 
 
-def save_registry(team: Team, data: RegistryInput, existing: Registry | None = None) -> Registry:
+def save_registry(team: Team, data: RegistryInput, existing: Registry | None = None, *, by: str) -> Registry:
     """Create or update a registry after checking its settings and its connection."""
     problems = {}
     kind, url = None, None
@@ -294,6 +295,9 @@ def save_registry(team: Team, data: RegistryInput, existing: Registry | None = N
         db.session.add(registry)
     _remember_check(registry, True, message)
     forget_cache(registry.id)
+    changed = "; credentials changed" if existing and data.password else ""
+    audit.record(team.id, by, "registry.saved" if existing else "registry.created", f"registry {registry.name}",
+                 f"{registry.kind} {registry.url}{changed}")
     return registry
 
 
@@ -313,12 +317,13 @@ def _remember_check(registry: Registry, ok: bool, message: str) -> None:
     db.session.flush()
 
 
-def delete_registry(registry: Registry) -> None:
+def delete_registry(registry: Registry, by: str) -> None:
     users = registry_users(registry)
     if users:
         raise ServiceError(f"Registry {registry.name} is used by {len(users)} component(s) "
                            f"({', '.join(users[:5])}); change or delete them first.")
     forget_cache(registry.id)
+    audit.record(registry.team_id, by, "registry.deleted", f"registry {registry.name}")
     db.session.delete(registry)
     db.session.flush()
 

@@ -22,7 +22,7 @@ def connect_registry(app, registries):
     with app.app_context():
         team = db.session.scalar(db.select(Team))
         registry_service.save_registry(team, registry_service.RegistryInput(
-            "registry", "local", registries.basic.url, USER, PASSWORD, False, ""))
+            "registry", "local", registries.basic.url, USER, PASSWORD, False, ""), by="test")
         db.session.commit()
 
 

@@ -11,11 +11,15 @@ import uuid
 
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import select
 
-from tests.components.test_environments import _push, _row, _settle, _tick
+from models import AuditEntry, Component, Promotion, Release, db
+from services.components import stages
+from tests.components.test_environments import _row, _settle, _tick
 from tests.fixtures.images import Image
 from tests.fixtures.podman import KEY_LABEL, berth_pods
 from tests.helpers import create_component, create_registry, sign_in, wait_for
+from tests.oversight.test_notifications_approvals_audit import _push
 
 pytestmark = [pytest.mark.browser, pytest.mark.registry, pytest.mark.podman]
 
@@ -80,9 +84,13 @@ def test_dev_on_podman_staging_and_production_on_two_clusters(page, app, make_us
     page.get_by_role("button", name="Deploy through environments").click()
     production = page.locator('section[data-environment="production"]')
     production.get_by_role("link", name="Overrides").click()
-    page.get_by_label("Overrides").fill("replicas = 2\nenv.MODE = prod")
+    page.get_by_label("Overrides").fill("replicas = 2\nenv.MODE = prod\nmemory_mb = 48")
     page.get_by_role("button", name="Save overrides").click()
     expect(production).to_contain_text('"replicas": 2')
+    production.get_by_role("link", name="Overrides").click()
+    expect(page.get_by_test_id("effect")).to_contain_text("replicas 1 → 2")
+    expect(page.get_by_test_id("effect")).to_contain_text("memory 32 → 48 MiB")
+    page.go_back()
 
     digest = pusher.push(repo, "v1.2", Image(content="1.2"))
     _push(app, rid, repo, "v1.2")
@@ -117,8 +125,26 @@ def test_dev_on_podman_staging_and_production_on_two_clusters(page, app, make_us
         pods = wait_for(lambda where=where, ns=ns: json.loads(where.kubectl(
             "get", "pods", "-n", ns, "-l", "app.kubernetes.io/instance=web", "-o", "json").stdout)["items"])
         assert {s["imageID"].rsplit("@", 1)[1] for p in pods for s in p["status"]["containerStatuses"]} == {digest}
-    container = second_cluster.get("deployment", "web", f"{prefix}alpha-production")["spec"]["template"]["spec"][
-        "containers"][0]
+    deployment = second_cluster.get("deployment", "web", f"{prefix}alpha-production")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert deployment["spec"]["replicas"] == 2 and container["resources"]["limits"]["memory"] == "48Mi"
     assert {e["name"]: e.get("value") for e in container["env"]}["MODE"] == "prod"
+    staging_container = cluster.get("deployment", "web", f"{prefix}alpha-staging")["spec"]["template"]["spec"][
+        "containers"][0]
+    assert {e["name"]: e.get("value") for e in staging_container["env"]}["MODE"] == "base"
+    with app.app_context():
+        staged = db.session.scalar(select(Release).where(Release.component_id == _row(app, "web@staging/stage-eu"))
+                                   .order_by(Release.id.desc()))
+        promotion = db.session.scalars(select(Promotion).order_by(Promotion.id.desc())).first()
+        assert promotion.settings_hash == stages.settings_hash(staged.base_settings)  # what staging ran
+        actions = db.session.scalars(select(AuditEntry.action).where(AuditEntry.action.like("promotion.%"))
+                                     .order_by(AuditEntry.id)).all()
+        application_id = db.session.get(Component, cid).application_id
+    assert actions == ["promotion.requested", "promotion.started", "promotion.done", "promotion.requested",
+                       "promotion.approved", "promotion.approved", "promotion.started", "promotion.done"]
+    page.goto(f"/applications/{application_id}")
+    for env in ("dev", "staging", "production"):
+        expect(page.locator(f'[data-testid="pipeline"] tr[data-component="web"] td[data-environment="{env}"]')
+               ).to_contain_text(f"v1.2 {digest[:19]}")
     for where, ns in ((cluster, f"{prefix}alpha-staging"), (second_cluster, f"{prefix}alpha-production")):
         where.kubectl("delete", "namespace", ns, "--wait=false", "--ignore-not-found", check=False)

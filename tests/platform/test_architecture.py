@@ -136,6 +136,21 @@ def test_views_do_not_query_the_database():
     assert not wrong, f"views reaching the database: {wrong}"
 
 
+def test_the_audit_trail_is_written_by_services_only():
+    """Views read the audit trail (its page) but never write it: the service that makes a change
+    records it, so every way in (pages, CLI, the leader, an API) leaves the same entries."""
+    modules = _berth_modules()
+    wrong = []
+    for name, path in modules.items():
+        if not name.startswith("blueprints"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Attribute) and node.attr == "record" and isinstance(node.value, ast.Name)
+                    and node.value.id == "audit"):
+                wrong.append(f"{name}:{node.lineno}")
+    assert not wrong, f"views writing the audit trail: {wrong}"
+
+
 def test_every_error_a_person_reads_derives_from_one_root():
     """Every exception class Berth defines in services derives from services.errors.BerthError."""
     import importlib

@@ -37,7 +37,7 @@ def test_the_deletes_the_ui_offers_leave_no_orphans(app, make_user):
         for objects in (alpha, beta):
             releases.delete_component(db.session.get(Component, objects["component_id"]))
             db.session.commit()
-            registries.delete_registry(db.session.get(Registry, objects["registry_id"]))
+            registries.delete_registry(db.session.get(Registry, objects["registry_id"]), "test")
             db.session.commit()
         member = db.session.scalar(select(User).where(User.email == "member-beta@example.com"))
         accounts.delete_user(member, db.session.get(User, admin))
