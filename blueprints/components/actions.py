@@ -9,6 +9,7 @@ from blueprints.components.blueprint import (
     action_target,
     bp,
     detail_context,
+    may_act,
     queue_release,
 )
 from blueprints.components.forms import ScaleForm
@@ -43,6 +44,7 @@ def restart(component_id: int):
 @bp.route("/<int:component_id>/scale", methods=["POST"])
 def scale(component_id: int):
     component = get_team_object_or_404(Component, component_id)
+    may_act(component)
     form = ScaleForm()
     if form.validate_on_submit():
         try:

@@ -6,7 +6,7 @@ from flask import Blueprint, abort, flash, redirect, url_for
 
 from blueprints.components.forms import ScaleForm
 from blueprints.forms import EmptyForm
-from blueprints.scope import get_team_object_or_404
+from blueprints.scope import get_team_object_or_404, is_owner
 from models import Component
 from services.components import environments, operations, promotions, stages
 from services.errors import ServiceError
@@ -25,10 +25,19 @@ def detail_context(component: Component) -> dict:
                 component.team_id))}
 
 
+def may_act(component: Component) -> None:
+    """An environment whose promotions only owners may make takes no hand-made deploys from members
+    either (its rows' redeploy, rollback, start, stop, scale)."""
+    target = component.env_target
+    if target is not None and target.environment.owners_only and not is_owner():
+        raise ServiceError(f"Only the team's owners may deploy to {target.environment.name}.")
+
+
 def action_target(component_id: int):
     component = get_team_object_or_404(Component, component_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
+    may_act(component)
     return component
 
 

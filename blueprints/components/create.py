@@ -142,6 +142,11 @@ def edit(component_id: int):
     """Edit the settings; "Review changes" shows the diff against what runs, "Save" stores them for the
     next release, "Save and deploy" releases them now."""
     component = get_team_object_or_404(Component, component_id)
+    stage = stages.stage_of(component)
+    if stage is not None:  # one environment's row: its settings are the component's plus overrides
+        flash(f"{component.name} runs {component.base.name}'s settings with {stage.environment.name}'s overrides: "
+              f"edit {component.base.name}, or these overrides.", "info")
+        return redirect(url_for("environments.overrides", stage_id=stage.id))
     form = component_form()
     changes, status = None, 200
     if request.method == "GET":

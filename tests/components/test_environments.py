@@ -385,3 +385,26 @@ def test_approving_an_expired_or_superseded_promotion_is_refused(app, client, au
     assert f"Promotion #{made[2]} has expired." in page
     with app.app_context():
         assert [db.session.get(Promotion, i).approved_count for i in made] == [0, 0, 0]
+
+
+def test_members_may_not_deploy_by_hand_where_only_owners_promote(app, client, auth, make_user):
+    """An owners-only environment's rows take no redeploy, stop or scale from a member; their edit
+    page leads to the environment's overrides (a row has no settings of its own)."""
+    auth.signed_in()
+    make_user(email="b@example.com", role="member")
+    assert client.post("/environments/new", data=_env_form("dev", ["local"])).status_code == 302
+    assert client.post("/environments/new", data=_env_form("production", ["local"], upstream=_env_id(app, "dev"),
+                                                           owners_only=True)).status_code == 302
+    cid = create_component(app, None, "registry.example.com/team/web", "v1", "web", release=False)
+    assert client.post(f"/components/{cid}/environments").status_code == 302
+    prod = _row(app, "web@production/local")
+    r = client.get(f"/components/{prod}/edit")
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/stages/{_stage(app, cid, 'production')}")
+    auth.logout()
+    auth.signed_in(email="b@example.com", admin=False)
+    for action, data in (("redeploy", {}), ("stop", {}), ("scale", {"replicas": "1"})):
+        r = client.post(f"/components/{prod}/{action}", data=data)
+        assert r.status_code == 422 and "Only the team&#39;s owners may deploy to production." in r.get_data(
+            as_text=True), action
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Release.id)).where(Release.component_id == prod)) == 0
