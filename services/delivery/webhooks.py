@@ -1,8 +1,9 @@
 """Registry webhook payloads normalized to push events. Plain values in and out; no Flask, no DB.
 
-Formats: Docker Distribution notification envelopes, Docker Hub, Harbor (Default and CloudEvents),
-Quay, GitHub Container Registry (package / registry_package), Azure Container Registry,
-Google Artifact Registry / GCR (Pub/Sub), and a generic form or JSON post."""
+Formats: Docker Distribution notification envelopes, Docker Hub, Alibaba Cloud ACR, Harbor (Default
+and CloudEvents), Quay, GitHub Container Registry (package / registry_package), Azure Container
+Registry, Google Artifact Registry / GCR (Pub/Sub), Keel's native body, and a generic form or JSON
+post."""
 from __future__ import annotations
 
 import base64
@@ -101,17 +102,41 @@ def _distribution(data) -> list:
     return [_distribution_event(e) for e in events]
 
 
-def _dockerhub(data) -> list:
+def _namespaced(repo: dict, full: str) -> str | None:
+    """A repository's full name: `full` (repo_name, repo_full_name), else namespace + name, as the
+    peers read payloads that leave the full name out."""
+    name = _str(repo.get(full))
+    if name:
+        return name
+    namespace, short = _str(repo.get("namespace")), _str(repo.get("name"))
+    return f"{namespace}/{short}" if namespace and short else short
+
+
+def _dockerhub(data) -> tuple[str, list]:
+    """Docker Hub's push_data body, or Alibaba Cloud ACR's, which has the same shape plus a region,
+    repo_full_name and the pushed digest."""
     push, repo = data.get("push_data"), data.get("repository")
     if not isinstance(push, dict) or not isinstance(repo, dict):
         raise PayloadError("Docker Hub payload needs push_data and repository objects.")
-    name, tag = _str(repo.get("repo_name")), _str(push.get("tag"))
+    region = _str(repo.get("region"))
+    if region and "repo_name" not in repo:  # Alibaba Cloud Container Registry
+        name, tag = _namespaced(repo, "repo_full_name"), _str(push.get("tag"))
+        if not name:
+            raise PayloadError("Alibaba Cloud ACR payload has no repository.repo_full_name.")
+        if not tag:
+            return "aliyun", [Ignored("Alibaba Cloud ACR push without a tag", name.lower())]
+        if not re.fullmatch(r"[a-z0-9-]{1,40}", region):
+            raise PayloadError("Alibaba Cloud ACR payload names no region.")
+        digest = _str(push.get("digest"))
+        return "aliyun", [PushEvent(name.lower(), tag, digest if _is_digest(digest) else None,
+                                    f"registry.{region}.aliyuncs.com")]
+    name, tag = _namespaced(repo, "repo_name"), _str(push.get("tag"))
     if not name:
-        raise PayloadError("Docker Hub payload has no repository.repo_name.")
+        raise PayloadError("Docker Hub payload has no repository.repo_name (nor namespace and name).")
     if not tag:
-        return [Ignored("Docker Hub push without a tag", name.lower())]
+        return "dockerhub", [Ignored("Docker Hub push without a tag", name.lower())]
     name = name.lower() if "/" in name else f"library/{name.lower()}"
-    return [PushEvent(name, tag, None, "docker.io", f"dockerhub:{name}:{tag}:{push.get('pushed_at')}")]
+    return "dockerhub", [PushEvent(name, tag, None, "docker.io", f"dockerhub:{name}:{tag}:{push.get('pushed_at')}")]
 
 
 def _harbor(data, event_type: str, event_data, event_id=None) -> list:
@@ -121,10 +146,10 @@ def _harbor(data, event_type: str, event_data, event_id=None) -> list:
     if not isinstance(event_data, dict):
         raise PayloadError("Harbor payload has no event data.")
     repo = event_data.get("repository") if isinstance(event_data.get("repository"), dict) else {}
-    name = _str(repo.get("repo_full_name"))
+    name = _namespaced(repo, "repo_full_name")
     resources = event_data.get("resources")
     if not name or not isinstance(resources, list):
-        raise PayloadError("Harbor payload needs repository.repo_full_name and resources.")
+        raise PayloadError("Harbor payload needs repository.repo_full_name (or namespace and name) and resources.")
     out = []
     for res in resources[:MAX_EVENTS]:
         if not isinstance(res, dict):
@@ -169,6 +194,8 @@ def _github(data, event: str) -> list:
     if not name.strip("/") or name.startswith("/") or name.endswith("/"):
         raise PayloadError(f"GitHub {event} payload names no owner and package.")
     tag, digest = _str(tag_info.get("name")), _str(tag_info.get("digest")) or _str(version.get("name"))
+    if not tag and _str(version.get("name")) and not _is_digest(version.get("name")):
+        tag = version["name"]  # a version named by its tag, as the peers read it
     if not tag:
         return [Ignored("GitHub package version without a tag", name)]
     return [PushEvent(name, tag, digest if _is_digest(digest) else None, host or "ghcr.io",
@@ -245,7 +272,7 @@ def _parse(headers, body: bytes) -> tuple[str, list[PushEvent | Ignored]]:
     if "events" in data:
         return "distribution", _distribution(data)
     if "push_data" in data:
-        return "dockerhub", _dockerhub(data)
+        return _dockerhub(data)
     if "event_data" in data and isinstance(data.get("type"), str):
         return "harbor", _harbor(data, data["type"], data["event_data"])
     if data.get("specversion") and str(data.get("type", "")).startswith("harbor."):
@@ -266,6 +293,8 @@ def _parse(headers, body: bytes) -> tuple[str, list[PushEvent | Ignored]]:
         return "gcr", _gcr(data)
     if "repository" in data and "tag" in data:
         return "generic", _generic(data)
+    if "name" in data and "tag" in data:  # Keel's native webhook: {"name", "tag"[, "digest"]}
+        return "keel", _generic({"repository": data["name"], "tag": data["tag"], "digest": data.get("digest")})
     raise PayloadError("Berth does not recognise this payload: expected a registry notification, or "
                        "'repository' and 'tag'.")
 
