@@ -33,22 +33,37 @@ def pytest_collection_modifyitems(config, items):
     """Tests marked `own_postgres` make their own PostgreSQL database whatever the pass: they are the
     same test in the SQLite pass, so only the PostgreSQL pass runs them (deselected, not skipped).
 
-    With BERTH_TEST_SPLIT_RUNTIME (make test's two passes side by side), the end-to-end tests on
-    podman run once, half of them in each pass (alternating by name): they prove the runtime's
-    behaviour, the same on either database, and each costs a minute; the database's own rules are
-    proven in both passes by the rest. A pass run alone (make test-sqlite) runs them all."""
+    With BERTH_TEST_SPLIT_RUNTIME (make test's two passes side by side), a test that is the same in
+    either pass runs once, in one pass or the other (alternating by name): a test that never touches
+    the database (parsers, clients, policies), and an end-to-end test on podman or in Chromium (a
+    minute each: they prove the runtime's and the pages' behaviour, the same on either database).
+    The database's own rules are proven in both passes by the rest. A pass run alone (make
+    test-sqlite) runs them all.
+
+    Slow tests go first, so no worker is left with a long one at the end of its pass."""
     database = os.environ.get("BERTH_TEST_DATABASE", "sqlite")
     dropped = []
     if database != "postgresql":
         dropped += [item for item in items if item.get_closest_marker("own_postgres")]
     if os.environ.get("BERTH_TEST_SPLIT_RUNTIME"):
-        runtime = sorted((item for item in items if item.get_closest_marker("podman")), key=lambda i: i.nodeid)
+        once = sorted((item for item in items if _same_in_either_pass(item)), key=lambda i: i.nodeid)
         mine = 0 if database == "sqlite" else 1
-        dropped += [item for index, item in enumerate(runtime) if index % 2 != mine]
+        dropped += [item for index, item in enumerate(once) if index % 2 != mine]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         gone = {id(item) for item in dropped}
         items[:] = [item for item in items if id(item) not in gone]
+    items.sort(key=lambda item: not _end_to_end(item))  # stable: the rest keep their order
+
+
+def _end_to_end(item) -> bool:
+    return bool(item.get_closest_marker("podman") or item.get_closest_marker("browser"))
+
+
+def _same_in_either_pass(item) -> bool:
+    if item.get_closest_marker("own_postgres"):
+        return False  # the PostgreSQL pass's own
+    return _end_to_end(item) or "database_url" not in getattr(item, "fixturenames", ())
 
 
 @pytest.fixture(scope="session")
