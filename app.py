@@ -11,7 +11,17 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.routing import IntegerConverter
 
 import config as berth_config
-from blueprints import access, applications, clusters, components, environments, main, oversight, registries
+from blueprints import (
+    access,
+    applications,
+    clusters,
+    components,
+    environments,
+    main,
+    oversight,
+    registries,
+    trust,
+)
 from blueprints.accounts import auth, teams
 from blueprints.delivery import hooks, replay
 from blueprints.scope import is_owner, load_current_team
@@ -73,8 +83,8 @@ class IdConverter(IntegerConverter):
 
 def register_blueprints(app: Flask) -> None:
     app.url_map.converters["int"] = IdConverter
-    for module in (auth, main, teams, registries, clusters, environments, components, applications, oversight, hooks,
-                   replay):
+    for module in (auth, main, teams, registries, clusters, environments, trust, components, applications, oversight,
+                   hooks, replay):
         app.register_blueprint(module.bp)
 
 
@@ -127,7 +137,7 @@ def register_unit_of_work(app: Flask) -> None:
 
 
 NAV_LINKS = [("registries.index", "Registries"), ("clusters.index", "Clusters"), ("environments.index", "Environments"),
-             ("components.index", "Components"),
+             ("trust.index", "Trust"), ("components.index", "Components"),
              ("oversight.approvals_list", "Approvals"), ("oversight.channels", "Notifications"),
              ("oversight.audit_log", "Audit")]
 

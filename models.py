@@ -310,6 +310,9 @@ class Component(db.Model):
                                                       index=True)
     runtime_name: Mapped[str | None] = mapped_column(String(63))
     namespace: Mapped[str | None] = mapped_column(String(63))
+    # Deploy only digests this policy accepts (services.trust.gate); a stage row follows its component's.
+    trust_policy_id: Mapped[int | None] = mapped_column(ForeignKey("trust_policies.id", ondelete="RESTRICT"),
+                                                        index=True)
 
     team: Mapped[Team] = relationship()
     application: Mapped[Application] = relationship()
@@ -320,6 +323,58 @@ class Component(db.Model):
     # Loaded only to delete a component with its releases; queries go through services.components.releases.
     releases: Mapped[list[Release]] = relationship(
         back_populates="component", cascade="all, delete-orphan", order_by="desc(Release.id)")
+
+
+class TrustKey(db.Model):
+    """A public key a team accepts signatures from (cosign.pub): public material, shown with its
+    fingerprint (SHA-256 of the DER SubjectPublicKeyInfo)."""
+
+    __tablename__ = "trust_keys"
+    __table_args__ = (UniqueConstraint("team_id", "name"), UniqueConstraint("team_id", "fingerprint"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(63))
+    pem: Mapped[str] = mapped_column(db.Text)
+    fingerprint: Mapped[str] = mapped_column(String(71))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TrustPolicy(db.Model):
+    """What a digest must carry to deploy: cosign signatures by at least `threshold` of `key_ids`
+    (each key counted once)."""
+
+    __tablename__ = "trust_policies"
+    __table_args__ = (UniqueConstraint("team_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(63))
+    key_ids: Mapped[list] = mapped_column(db.JSON, default=list)
+    threshold: Mapped[int] = mapped_column(default=1)
+    # SHA-256 of the threshold and the keys' fingerprints (services.trust.policies.rule_hash): a
+    # verdict made under another one is decided again.
+    rule_hash: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class TrustVerdict(db.Model):
+    """A policy's verdict on a digest, cached: `policy_hash` is the policy's `rule_hash` it was
+    made under (a changed policy decides again); `signatures` the signature manifest it read (a
+    refusal is decided again when that changes, e.g. once the image is signed)."""
+
+    __tablename__ = "trust_verdicts"
+    __table_args__ = (UniqueConstraint("policy_id", "digest"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    policy_id: Mapped[int] = mapped_column(ForeignKey("trust_policies.id", ondelete="CASCADE"))
+    digest: Mapped[str] = mapped_column(String(100))
+    policy_hash: Mapped[str] = mapped_column(String(64))
+    ok: Mapped[bool]
+    reason: Mapped[str] = mapped_column(String(1000))
+    signatures: Mapped[str | None] = mapped_column(String(100))
+    checked_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Environment(db.Model):
@@ -501,6 +556,8 @@ class Release(db.Model):
     # overrides), which a promotion carries on, and the promotion that made it.
     base_settings: Mapped[dict | None] = mapped_column(db.JSON)
     promotion_id: Mapped[int | None] = mapped_column(ForeignKey("promotions.id", ondelete="SET NULL"), index=True)
+    # Deployed although the trust policy refused its digest: the owner's reason (audited).
+    trust_override: Mapped[str | None] = mapped_column(String(300))
 
     component: Mapped[Component] = relationship(back_populates="releases")
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole suite on SQLite and on PostgreSQL, side by side, each spread over pytest-xdist workers
 # (tests mostly wait on real parts, so more workers than cores pay off). Before them, the Kubernetes
-# control plane and helm are built when missing (scripts/kube-build.sh, scripts/go-tool.sh; cached) and one cluster is started for
+# control plane and helm are built when missing (scripts/kube-build.sh, scripts/go-tool.sh: helm and cosign; cached) and one cluster is started for
 # the whole run (tests/fixtures/cluster.py), used by both passes. Each pass writes its own log; both
 # are printed when both have ended, with the 15 slowest tests of each. Exit status: non-zero if either
 # pass failed.
@@ -14,6 +14,8 @@ kube_bin=$(scripts/kube-build.sh) || { echo "make test: building the Kubernetes 
 export BERTH_KUBE_BIN="$kube_bin"
 BERTH_HELM=$(scripts/go-tool.sh helm) || { echo "make test: building helm failed"; exit 1; }
 export BERTH_HELM
+BERTH_COSIGN=$(scripts/go-tool.sh cosign) || { echo "make test: building cosign failed"; exit 1; }
+export BERTH_COSIGN
 export BERTH_TEST_CLUSTER="$logs/cluster"
 trap '"$bin/python" -m tests.fixtures.cluster stop "$BERTH_TEST_CLUSTER"; rm -rf "$logs"' EXIT
 if ! "$bin/python" -m tests.fixtures.cluster start "$BERTH_TEST_CLUSTER"; then

@@ -23,7 +23,7 @@ for _name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
 from tests.helpers import create_component, create_registry, test_config, truncate  # noqa: E402
 
 pytest_plugins = ["tests.fixtures.registry", "tests.fixtures.browser", "tests.fixtures.kube", "tests.fixtures.podman",
-                  "tests.fixtures.cloud", "tests.fixtures.cluster"]
+                  "tests.fixtures.cloud", "tests.fixtures.cluster", "tests.fixtures.cosign"]
 
 PG_ADMIN_URL = os.environ.get("BERTH_TEST_PG_ADMIN_URL",
                               "postgresql+psycopg://root@127.0.0.1:5432/postgres")

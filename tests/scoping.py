@@ -19,6 +19,8 @@ from models import (
     Registry,
     Release,
     Team,
+    TrustKey,
+    TrustPolicy,
     Volume,
     WebhookDelivery,
     db,
@@ -35,9 +37,12 @@ def build_url(rule, values) -> str:
     return rule.map.bind("localhost").build(rule.endpoint, values)
 
 
+# Any public key: the scoping test only needs a row.
+TEST_PUBLIC_KEY = ("-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEexample\n-----END PUBLIC KEY-----\n")
+
 OBJECT_ARGS = {"team_id", "membership_id", "registry_id", "component_id", "release_id", "delivery_id",
                "channel_id", "approval_id", "target_id", "application_id", "volume_id", "environment_id", "stage_id",
-               "promotion_id"}
+               "promotion_id", "key_id", "policy_id"}
 # Route arguments that are not objects of a team; routes with only these are not team-scoped.
 PLAIN_ARGS = {"kind": "env", "user_id": 1}  # user_id: admins' own pages, not a team's objects
 
@@ -65,8 +70,10 @@ def make_team_objects(app, make_user, team: str) -> dict[str, int]:
                               digest="sha256:" + "0" * 64, base_settings={}, settings_hash="0" * 64,
                               requested_by="test", approvers=[], gates=[], release_ids=[],
                               expires_at=utcnow() + timedelta(hours=1))
+        key = TrustKey(team_id=t.id, name="scoped", pem=TEST_PUBLIC_KEY, fingerprint="sha256:" + "2" * 64)
+        policy = TrustPolicy(team_id=t.id, name="scoped", key_ids=[], threshold=1)
         db.session.add_all([registry, component, release, delivery, channel, approval, target, volume, environment,
-                            stage, promotion])
+                            stage, promotion, key, policy])
         db.session.commit()
         return {
             "delivery_id": delivery.id,
@@ -83,4 +90,6 @@ def make_team_objects(app, make_user, team: str) -> dict[str, int]:
             "environment_id": environment.id,
             "stage_id": stage.id,
             "promotion_id": promotion.id,
+            "key_id": key.id,
+            "policy_id": policy.id,
         }

@@ -12,13 +12,14 @@ from blueprints.components.blueprint import (
     may_act,
     queue_release,
 )
-from blueprints.components.forms import ScaleForm
-from blueprints.scope import get_team_object_or_404
+from blueprints.components.forms import OverrideForm, ScaleForm
+from blueprints.scope import get_team_object_or_404, is_owner
 from models import Component, Release
 from services.components import listing, operations
+from services.components.releases import TrustRefused
 from services.deploy.deployers import disabled_reason
 from services.deploy.drivers.spec import DeployError
-from services.errors import BerthError, FieldErrors, apply_to_form
+from services.errors import BerthError, FieldErrors, ServiceError, apply_to_form
 from services.registries.clients.errors import RegistryError
 
 
@@ -95,9 +96,40 @@ def rollback(component_id: int, release_id: int):
     release = get_team_object_or_404(Release, release_id)
     if release.component_id != component.id:
         abort(404)
-    return queue_release(component, lambda: operations.rollback(release, current_user.email),
-                  f"Rolling back to release #{release.seq} ({release.tag}, {(release.digest or '')[:19]}) "
-                  "with its settings.")
+    try:
+        operations.rollback(release, current_user.email)
+    except TrustRefused as e:
+        if not is_owner():
+            flash(e.message + " Only an owner may roll back to it anyway.", "error")
+            return redirect(url_for("components.detail", component_id=component.id))
+        return render_template("components/rollback_override.html", component=component, release=release,
+                               reason=e.message, form=OverrideForm()), 409
+    except ServiceError as e:
+        flash(e.message, "error")
+    else:
+        flash(f"Rolling back to release #{release.seq} ({release.tag}, {(release.digest or '')[:19]}) "
+              "with its settings.", "info")
+    return redirect(url_for("components.detail", component_id=component.id))
+
+
+@bp.route("/<int:component_id>/releases/<int:release_id>/rollback-anyway", methods=["POST"])
+def rollback_anyway(component_id: int, release_id: int):
+    """An owner rolls back to a digest the trust policy refuses, saying why (audited)."""
+    component = get_team_object_or_404(Component, component_id)
+    release = get_team_object_or_404(Release, release_id)
+    if release.component_id != component.id:
+        abort(404)
+    if not is_owner():
+        abort(403)
+    may_act(component)
+    form = OverrideForm()
+    if form.validate_on_submit():
+        return queue_release(component, lambda: operations.rollback(release, current_user.email,
+                                                                    override=form.reason.data.strip()),
+                             f"Rolling back to release #{release.seq} ({release.tag}) although the trust "
+                             "policy refuses it; the override is in the audit trail.")
+    return render_template("components/rollback_override.html", component=component, release=release,
+                           reason="", form=form), 422
 
 
 @bp.route("/<int:component_id>/stop", methods=["POST"])

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
 from blueprints.components.blueprint import (
     RECENT,
@@ -10,12 +11,13 @@ from blueprints.components.blueprint import (
     bp,
 )
 from blueprints.components.forms import BuildSourceForm
-from blueprints.scope import get_team_object_or_404
+from blueprints.scope import current_team, get_team_object_or_404
 from models import Component
 from services.components import components, listing
 from services.delivery import endpoints
 from services.errors import FieldErrors, apply_to_form
 from services.registries.clients.errors import RegistryError
+from services.trust import policies
 
 
 def webhook_url(endpoint: str, **values) -> str:
@@ -27,6 +29,8 @@ def webhook_url(endpoint: str, **values) -> str:
 def build_source(component_id: int):
     component = get_team_object_or_404(Component, component_id)
     form = BuildSourceForm(obj=component if request.method == "GET" else None)
+    form.trust_policy_id.choices = [SelectChoice("", "None: any image")] + [
+        SelectChoice(p.id, p.name) for p in policies.policies(current_team())]
     if request.method == "GET":
         form.trigger_pattern.data = component.trigger_pattern or ""
         form.platform_only.data = bool(component.require_platform)
@@ -45,7 +49,8 @@ def build_source(component_id: int):
                 cooldown_minutes=form.cooldown_minutes.data,
                 approvals_required=(form.approvals_required.data or 1) if form.require_approval.data else 0,
                 approval_hours=form.approval_hours.data or component.approval_hours or 24,
-                approvals_owners_only=bool(form.approvals_owners_only.data)), current_user.email)
+                approvals_owners_only=bool(form.approvals_owners_only.data),
+                trust_policy_id=form.trust_policy_id.data), current_user.email)
         except FieldErrors as e:
             apply_to_form(form, e)
         else:

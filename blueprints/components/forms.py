@@ -19,7 +19,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from blueprints.scope import current_team
 from models import Component
@@ -137,6 +137,12 @@ class ComponentForm(FlaskForm):
             raise ValidationError("Choose one of your team's registries (or pick \"An image reference\").")
 
 
+class OverrideForm(FlaskForm):
+    reason = StringField("Why deploy it anyway", validators=[
+        DataRequired("Say why this image may run although the policy refuses it."),
+        Length(max=300, message="At most 300 characters.")])
+
+
 class ScaleForm(FlaskForm):
     replicas = IntegerField("Replicas", validators=[
         InputRequired("Enter how many replicas to run."), NumberRange(1, 50, "Use 1 to 50 replicas.")])
@@ -162,6 +168,9 @@ class BuildSourceForm(FlaskForm):
     approval_hours = IntegerField("Approval expires after (hours)", default=24, validators=[
         Optional(), NumberRange(1, 720, "Use 1 to 720 hours.")])
     approvals_owners_only = BooleanField("Only owners may approve")
+    trust_policy_id = SelectField("Signature policy", coerce=lambda v: int(v) if v not in (None, "", "None") else None,
+                                  description="Deploy only image digests this policy accepts (Trust page), "
+                                  "on every path: pushes, polls, manual deploys, rollbacks, promotions")
     poll_interval = IntegerField("Poll every (seconds, optional)", validators=[
         Optional(), NumberRange(15, 86400, "Use 15 to 86400 seconds.")],
         description="Polling is the fallback for registries that cannot send webhooks; empty uses the default")

@@ -7,7 +7,18 @@ from dataclasses import dataclass, field, replace
 from flask import current_app
 from sqlalchemy import func, select, text, update
 
-from models import MAX_ID, Application, ClusterTarget, Component, ComponentStage, Registry, Release, Team, db
+from models import (
+    MAX_ID,
+    Application,
+    ClusterTarget,
+    Component,
+    ComponentStage,
+    Registry,
+    Release,
+    Team,
+    TrustPolicy,
+    db,
+)
 from services.components import connections, files, releases, settings, volumes
 from services.delivery import autodeploy, endpoints, triggers
 from services.deploy import targets
@@ -434,6 +445,7 @@ class BuildSourceInput:
     approvals_required: int = 0  # 0: pushes deploy without approval
     approval_hours: int = 24
     approvals_owners_only: bool = False
+    trust_policy_id: int | None = None  # deploy only digests this policy accepts (None: any)
 
 
 def _check_rule(kind: str, pattern: str) -> None:
@@ -458,6 +470,14 @@ def update_build_source(component: Component, data: BuildSourceInput, by: str) -
     _check_rule(data.trigger_kind, data.trigger_pattern)
     if data.require_platform is not None and not PLATFORM.match(data.require_platform):
         raise FieldErrors({"platform": "Write the platform as os/architecture, e.g. linux/amd64 or linux/arm64/v8."})
+    policy = db.session.get(TrustPolicy, data.trust_policy_id) if data.trust_policy_id is not None else None
+    if data.trust_policy_id is not None and (policy is None or policy.team_id != component.team_id):
+        raise FieldErrors({"trust_policy_id": "Choose one of the team's signature policies."})
+    if data.trust_policy_id != component.trust_policy_id:
+        was = db.session.get(TrustPolicy, component.trust_policy_id) if component.trust_policy_id else None
+        audit.record(component.team_id, by, "trust.component_policy", f"component {component.name}",
+                     f"signature policy {policy.name if policy else 'none'} (was {was.name if was else 'none'})")
+    component.trust_policy_id = data.trust_policy_id
     component.require_platform = data.require_platform
     component.cooldown_minutes = data.cooldown_minutes
     component.approvals_required = data.approvals_required

@@ -173,9 +173,13 @@ def start(component: Component, by: str) -> Release:
     return release
 
 
-def rollback(release: Release, by: str) -> Release:
-    new = releases.rollback(release, by)
+def rollback(release: Release, by: str, override: str | None = None) -> Release:
+    """Roll back; `override` (an owner's reason) deploys a digest the trust policy refuses, audited."""
+    new = releases.rollback(release, by, override=override)
     _audit(release.component, by, "component.rolled_back", f"release #{new.seq} of {new.tag}")
+    if new.trust_override:
+        _audit(release.component, by, "trust.override", f"release #{new.seq} at {(new.digest or '')[:19]}: "
+                                                           f"{new.trust_override}")
     return new
 
 

@@ -22,6 +22,7 @@ from services.platform import metrics, runtime
 from services.platform.jobs import after_commit, unit_of_work
 from services.registries import images
 from services.registries.clients.errors import RegistryNotFound
+from services.trust import gate
 
 log = logging.getLogger("berth.releases")
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
@@ -90,12 +91,20 @@ def start(component: Component, by: str) -> Release:
     return queue_release(component, "start", by, tag=last.tag, digest=last.digest, recorded=last.settings)
 
 
-def rollback(release: Release, by: str) -> Release:
+class TrustRefused(ServiceError):
+    """The trust policy refuses the digest a person asked for; an owner may override with a reason."""
+
+
+def rollback(release: Release, by: str, override: str | None = None) -> Release:
     """Deploy an earlier release again, its digest and its settings, and pause auto-deploy: a
-    rollback must not be undone by the next push or poll."""
+    rollback must not be undone by the next push or poll. A digest the component's trust policy
+    refuses now is refused (TrustRefused) unless `override` gives an owner's reason."""
     if not release.digest:
         raise ServiceError("This release never resolved a digest, so there is nothing exact to roll back to.")
     component = release.component
+    refused = gate.refusal(component, release.digest)
+    if refused is not None and not override:
+        raise TrustRefused(f"Release #{release.seq} ({release.tag}) cannot be rolled back to: {refused}.")
     component.stopped = False
     if release.settings:
         settings.restore(component, release.settings)
@@ -103,6 +112,8 @@ def rollback(release: Release, by: str) -> Release:
     component.tag = release.tag
     new = queue_release(component, "rollback", by, tag=release.tag, digest=release.digest,
                         recorded=settings.snapshot(component), base=release.base_settings)
+    if refused is not None:
+        new.trust_override = override[:300]
     if component.base_id is not None:
         _pause_promotion(component, f"Auto-promotion paused since rollback #{new.seq} to {release.tag} "
                                     f"on {component.name}.")
@@ -292,6 +303,10 @@ def run(release_id: int, rollout_timeout: float = 300, poll: float = 0.5, stop=N
             source = images.release_source(component, release)
             if not release.digest:
                 release.digest = source.client.manifest_digest(source.repository, release.tag)
+            # The trust gate every path passes (push, poll, manual, rollback, start, promotion).
+            refused = None if release.trust_override else gate.refusal(component, release.digest, source)
+            if refused is not None:
+                raise ServiceError(f"{release.digest[:19]} was not deployed: {refused}")
             spec = images.deploy_spec(component, release, source)
             release.image_ref = spec.image
             release.message = "Applying the manifests…"

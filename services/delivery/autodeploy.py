@@ -25,6 +25,7 @@ from services.delivery import triggers, webhooks
 from services.oversight import approvals, notifications
 from services.registries import images
 from services.registries.clients.errors import RegistryError, RegistryNotFound
+from services.trust import gate
 
 # How often a decision is made again when another writer queued a release of its component meanwhile.
 CONFLICT_ATTEMPTS = 3
@@ -135,6 +136,9 @@ def decide(delivery, source: str, component: Component, event: webhooks.PushEven
                    digest)
     if wait:
         return ignored(wait, digest)
+    refused = gate.refusal(component, digest, source_)
+    if refused is not None:
+        return _outcome(delivery, component, event, "refused", refused, digest=digest)
     if component.approvals_required > 0 and trigger in ("webhook", "poll"):
         asked = next((a for a in approvals.pending(component) if a.digest == digest and a.tag == event.tag), None)
         if asked is not None:
@@ -153,9 +157,17 @@ def decide(delivery, source: str, component: Component, event: webhooks.PushEven
 
 
 def announce(outcomes: list[DeliveryOutcome]) -> None:
-    """Tell the channels that want it of each push ignored for a component (recorded outcomes only).
-    A push to a repository many components deploy is ignored by most of them: the channels are read
-    once per team, and nothing more is read when none wants the event."""
+    """Tell the channels that want it of each push ignored for a component (recorded outcomes only),
+    and of each push the trust policy refused. A push to a repository many components deploy is
+    ignored by most of them: the channels are read once per team, and nothing more is read when none
+    wants the event."""
+    for o in outcomes:
+        if o.outcome == "refused" and o.component_id is not None:
+            component = db.session.get(Component, o.component_id)
+            notifications.notify(o.team_id, "autodeploy.refused", f"{component.name}: push of {o.tag} refused",
+                                 {"component": component.name, "tag": o.tag, "digest": o.digest,
+                                  "outcome": "refused", "reason": o.reason},
+                                 notifications.external_link("components.detail", component_id=component.id))
     ignored = [o for o in outcomes if o.outcome == "ignored" and o.component_id is not None]
     wanting = {team_id: bool(notifications.channels_wanting(team_id, "autodeploy.ignored"))
                for team_id in {o.team_id for o in ignored}}

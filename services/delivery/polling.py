@@ -350,7 +350,7 @@ def _apply(group: Group, now, report: PollReport) -> tuple[int, int]:
     db.session.flush()
     outcomes = [autodeploy.decide(delivery, "poll", component, event, trigger="poll") for component, event in findings]
     # A poll that finds the same refusal again (auto-deploy paused, a digest marked bad, a cooldown
-    # running, a platform missing) records nothing new.
+    # running, a platform missing, the trust policy's) records nothing new (nor notifies again).
     outcomes = [o for o in outcomes if not _repeats(o)]
     if not outcomes:
         db.session.delete(delivery)
@@ -361,11 +361,12 @@ def _apply(group: Group, now, report: PollReport) -> tuple[int, int]:
 
 
 def _repeats(outcome: DeliveryOutcome) -> bool:
-    if outcome.outcome != "ignored" or outcome.component_id is None:
+    if outcome.outcome not in ("ignored", "refused") or outcome.component_id is None:
         return False
     last = db.session.scalars(select(DeliveryOutcome).where(DeliveryOutcome.component_id == outcome.component_id)
                               .order_by(DeliveryOutcome.id.desc()).limit(1)).first()
-    return last is not None and (last.tag, last.outcome, last.reason) == (outcome.tag, "ignored", outcome.reason)
+    return last is not None and (last.tag, last.outcome, last.reason) == (outcome.tag, outcome.outcome,
+                                                                          outcome.reason)
 
 
 def _finding(component: Component, group: Group, latest_digest: str | None | NotPassed = NOT_PASSED

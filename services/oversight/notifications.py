@@ -45,6 +45,7 @@ EVENTS = {
     "release.failed": "Release failed",
     "release.rollback": "Rollback (by a person or automatic)",
     "autodeploy.ignored": "Auto-deploy ignored a push (noisy; off by default)",
+    "autodeploy.refused": "The trust policy refused a pushed image",
     "approval.requested": "Approval requested",
     "approval.granted": "Approval granted",
     "approval.rejected": "Approval rejected",

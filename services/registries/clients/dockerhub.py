@@ -183,6 +183,12 @@ class DockerHubClient:
     def manifest_digest(self, repository: str, reference: str) -> str:
         return self.registry.manifest_digest(hub_repository(repository), reference)
 
+    def manifest(self, repository: str, reference: str) -> tuple[str, str, dict]:
+        return self.registry.manifest(hub_repository(repository), reference)
+
+    def blob(self, repository: str, digest: str, max_bytes: int) -> bytes:
+        return self.registry.blob(hub_repository(repository), digest, max_bytes)
+
     def image_details(self, repository: str, reference: str) -> ImageDetails:
         return self.registry.image_details(hub_repository(repository), reference)
 

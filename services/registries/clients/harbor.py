@@ -147,6 +147,12 @@ class HarborClient:
     def manifest_digest(self, repository: str, reference: str) -> str:
         return self.registry.manifest_digest(repository, reference)
 
+    def manifest(self, repository: str, reference: str) -> tuple[str, str, dict]:
+        return self.registry.manifest(repository, reference)
+
+    def blob(self, repository: str, digest: str, max_bytes: int) -> bytes:
+        return self.registry.blob(repository, digest, max_bytes)
+
     def image_details(self, repository: str, reference: str) -> ImageDetails:
         return self.registry.image_details(repository, reference)
 

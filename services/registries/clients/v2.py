@@ -283,6 +283,11 @@ class RegistryV2Client:
         data = response.json()
         return data if isinstance(data, dict) else {}
 
+    def blob(self, repository: str, digest: str, max_bytes: int) -> bytes:
+        """A blob's bytes, at most `max_bytes` (the caller checks them against `digest`)."""
+        return self.request("GET", f"/v2/{repository}/blobs/{digest}", scope=pull_scope(repository),
+                            max_bytes=max_bytes).body
+
     def image_details(self, repository: str, reference: str) -> ImageDetails:
         digest, media_type, data = self.manifest(repository, reference)
         details = ImageDetails(repository, reference, digest, media_type)

@@ -1,0 +1,23 @@
+"""The forms of the Trust pages."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import IntegerField, StringField, TextAreaField
+from wtforms.validators import InputRequired, NumberRange
+
+from blueprints.forms import MultiCheckboxField
+
+
+class KeyForm(FlaskForm):
+    name = StringField("Name", description="How your team refers to this key, e.g. ci-release")
+    pem = TextAreaField("Public key (PEM)", description="The contents of cosign.pub "
+                        "(-----BEGIN PUBLIC KEY-----): ECDSA P-256/384/521, RSA of 2048 bits or more, or Ed25519")
+
+
+class PolicyForm(FlaskForm):
+    name = StringField("Name", description="e.g. release-signed")
+    key_ids = MultiCheckboxField("Keys whose signatures count", coerce=int)
+    threshold = IntegerField("Signatures required", default=1, validators=[
+        InputRequired("Enter how many of the chosen keys must have signed."),
+        NumberRange(1, 20, "Use 1 to 20 signatures.")],
+        description="Each key counts once, however many times it signed the image")

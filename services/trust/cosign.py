@@ -1,0 +1,217 @@
+"""cosign signatures, read from a registry and verified offline with `cryptography` (pure: no
+database, no Flask). A signature of image digest D lives in the same repository under the tag
+`sha256-<hex of D>.sig`: an OCI manifest whose layers are simple-signing payloads (JSON naming D),
+each with its base64 signature in the `dev.cosignproject.cosign/signature` annotation. Nothing is
+fetched from a transparency log: Rekor inclusion is not checked (see README, Trust).
+
+Everything read from the registry is hostile input: sizes, counts and nesting are bounded, and
+every failure is a sentence in the verdict, never an exception out of `verify`."""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+
+from services.errors import BerthError
+from services.registries.clients.errors import RegistryError, RegistryNotFound
+
+SIMPLE_SIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
+SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
+PAYLOAD_TYPE = "cosign container image signature"
+MAX_LAYERS = 32  # signatures read per image; more are ignored (and said so)
+MAX_PAYLOAD = 64 * 1024
+MAX_KEY_PEM = 16 * 1024
+_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+class UnusableKey(BerthError):
+    """A public key Berth cannot use; the message says why."""
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    name: str
+    pem: str
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.pem)
+
+
+@dataclass
+class Signature:
+    payload: bytes
+    signature: bytes
+    layer: int
+
+
+@dataclass
+class Verdict:
+    """Whether a digest passes a policy, and the sentence that says why (shown and logged)."""
+    ok: bool
+    reason: str
+    keys: list[str] = field(default_factory=list)  # names of the keys whose signature verified
+
+
+def load_key(pem: str):
+    """The public key in PEM (PKIX, as `cosign generate-key-pair` writes cosign.pub), or UnusableKey."""
+    if not isinstance(pem, str) or not pem.strip():
+        raise UnusableKey("Paste a public key in PEM (-----BEGIN PUBLIC KEY-----).")
+    if len(pem) > MAX_KEY_PEM:
+        raise UnusableKey(f"A public key is at most {MAX_KEY_PEM // 1024} KiB of PEM.")
+    if "PRIVATE KEY" in pem:
+        raise UnusableKey("That is a private key: paste the public one (cosign.pub), never the private key.")
+    try:
+        key = serialization.load_pem_public_key(pem.strip().encode())
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise UnusableKey("This is not a PEM public key (-----BEGIN PUBLIC KEY-----).") from None
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        if key.curve.name not in ("secp256r1", "secp384r1", "secp521r1"):
+            raise UnusableKey(f"Elliptic curve {key.curve.name} is not accepted (P-256, P-384 or P-521).")
+    elif isinstance(key, rsa.RSAPublicKey):
+        if key.key_size < 2048:
+            raise UnusableKey(f"An RSA key of {key.key_size} bits is too weak (2048 bits or more).")
+    elif not isinstance(key, ed25519.Ed25519PublicKey):
+        raise UnusableKey("Only ECDSA, RSA and Ed25519 public keys are accepted.")
+    return key
+
+
+def fingerprint(pem: str) -> str:
+    """SHA-256 of the key's DER SubjectPublicKeyInfo, as `sha256:<hex>`."""
+    der = load_key(pem).public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return "sha256:" + hashlib.sha256(der).hexdigest()
+
+
+def normalized_pem(pem: str) -> str:
+    return load_key(pem).public_bytes(serialization.Encoding.PEM,
+                                      serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def _verifies(key, signature: bytes, payload: bytes) -> bool:
+    try:
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            digest = {"secp384r1": hashes.SHA384(), "secp521r1": hashes.SHA512()}.get(key.curve.name, hashes.SHA256())
+            key.verify(signature, payload, ec.ECDSA(digest))
+        elif isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, payload, padding.PKCS1v15(), hashes.SHA256())
+        else:
+            key.verify(signature, payload)
+        return True
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+
+
+def signature_tag(digest: str) -> str:
+    """Where cosign stores the signatures of `digest`: sha256:abc… → sha256-abc….sig"""
+    return digest.replace(":", "-", 1) + ".sig"
+
+
+def read_signatures(client, repository: str, digest: str) -> tuple[list[Signature], str | None, list[str]]:
+    """The signatures stored for `digest`: (signatures, the signature manifest's digest or None when
+    there is none, problems met reading them). Registry errors other than not-found propagate."""
+    try:
+        manifest_digest, _media_type, manifest = client.manifest(repository, signature_tag(digest))
+    except RegistryNotFound:
+        return [], None, []
+    problems: list[str] = []
+    layers = manifest.get("layers")
+    if not isinstance(layers, list):
+        return [], manifest_digest, ["the signature manifest has no layers"]
+    if len(layers) > MAX_LAYERS:
+        problems.append(f"only the first {MAX_LAYERS} of {len(layers)} signatures were read")
+    found = []
+    for index, layer in enumerate(layers[:MAX_LAYERS]):
+        if not isinstance(layer, dict) or layer.get("mediaType") != SIMPLE_SIGNING:
+            continue
+        annotations = layer.get("annotations")
+        encoded = annotations.get(SIGNATURE_ANNOTATION) if isinstance(annotations, dict) else None
+        blob_digest, size = layer.get("digest"), layer.get("size")
+        if not isinstance(encoded, str) or not isinstance(blob_digest, str) or not _DIGEST_RE.match(blob_digest):
+            problems.append(f"signature {index + 1} is malformed (no signature or payload digest)")
+            continue
+        if not isinstance(size, int) or not 0 < size <= MAX_PAYLOAD:
+            problems.append(f"signature {index + 1}'s payload is not between 1 byte and {MAX_PAYLOAD // 1024} KiB")
+            continue
+        try:
+            raw = base64.b64decode(encoded[:4096], validate=True)
+        except (binascii.Error, ValueError):
+            problems.append(f"signature {index + 1} is not base64")
+            continue
+        payload = client.blob(repository, blob_digest, max_bytes=MAX_PAYLOAD)
+        if "sha256:" + hashlib.sha256(payload).hexdigest() != blob_digest:
+            problems.append(f"signature {index + 1}'s payload does not match its digest (tampered)")
+            continue
+        found.append(Signature(payload, raw, index + 1))
+    return found, manifest_digest, problems
+
+
+def _payload_digest(payload: bytes) -> tuple[str | None, str | None]:
+    """(the image digest a simple-signing payload names, or None with the reason)."""
+    try:
+        data = json.loads(payload)
+        critical = data["critical"]
+        if critical["type"] != PAYLOAD_TYPE:
+            return None, f"a payload of type {str(critical['type'])[:60]!r}, not a cosign image signature"
+        named = critical["image"]["docker-manifest-digest"]
+    except (ValueError, KeyError, TypeError, RecursionError):
+        return None, "a payload that is not a cosign simple-signing document"
+    if not isinstance(named, str):
+        return None, "a payload that names no image digest"
+    return named, None
+
+
+def evaluate(keys: list[PublicKey], threshold: int, digest: str, signatures: list[Signature],
+             problems: list[str] | None = None) -> Verdict:
+    """Whether at least `threshold` of `keys` signed exactly `digest`. A key counts once however many
+    of its signatures there are; a signature whose payload names another digest (copied from
+    another image) or that no accepted key verifies counts for nothing, and is said."""
+    problems = list(problems or [])
+    loaded = []
+    for k in keys:
+        try:
+            loaded.append((k, load_key(k.pem)))
+        except UnusableKey as e:
+            problems.append(f"key {k.name}: {e.message}")
+    signed_by: dict[str, str] = {}  # fingerprint → name
+    for sig in signatures:
+        named, why = _payload_digest(sig.payload)
+        if named is None:
+            problems.append(f"signature {sig.layer}: {why}")
+            continue
+        matched = [(k, key) for k, key in loaded if _verifies(key, sig.signature, sig.payload)]
+        if not matched:
+            problems.append(f"signature {sig.layer} does not verify with any accepted key")
+            continue
+        if named != digest:
+            problems.append(f"signature {sig.layer} by {matched[0][0].name} is for another image ({named[:19]}…), "
+                            "copied from another digest")
+            continue
+        for k, _key in matched:
+            signed_by.setdefault(k.fingerprint, k.name)
+    names = sorted(signed_by.values())
+    need = min(threshold, len(keys)) if keys else threshold
+    if not signatures and not problems:
+        return Verdict(False, f"refused: no cosign signature for {digest[:19]}… (no {signature_tag(digest)[:20]}… "
+                       "tag in the registry)", names)
+    if len(signed_by) >= need and need > 0:
+        return Verdict(True, f"signed by {len(signed_by)} of the {need} required keys ({', '.join(names)})", names)
+    detail = f"; {'; '.join(problems[:4])}" if problems else ""
+    return Verdict(False, f"refused: signed by {len(signed_by)} of the {need} required keys"
+                   + (f" ({', '.join(names)})" if names else "") + detail, names)
+
+
+def verify(client, repository: str, digest: str, keys: list[PublicKey], threshold: int) -> tuple[Verdict, str | None]:
+    """Read and check the signatures of `digest`: (verdict, the signature manifest's digest). A
+    registry that cannot be asked is a refusal with its reason, never an exception."""
+    try:
+        signatures, manifest_digest, problems = read_signatures(client, repository, digest)
+    except RegistryError as e:
+        return Verdict(False, f"refused: the signatures could not be read ({e.message})"), None
+    return evaluate(keys, threshold, digest, signatures, problems), manifest_digest

@@ -1,0 +1,130 @@
+"""A team's public keys and signature policies: saved, listed, deleted (never while in use), and
+which components a policy change would stop (services.trust.gate decides)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+
+from models import Component, Team, TrustKey, TrustPolicy, db
+from services.errors import FieldErrors, ServiceError
+from services.oversight import audit
+from services.trust import cosign
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$")
+NAME_RULE = "Use 1 to 63 letters, digits, spaces, dots, dashes or underscores."
+
+
+def keys(team: Team) -> list[TrustKey]:
+    return list(db.session.scalars(select(TrustKey).where(TrustKey.team_id == team.id).order_by(TrustKey.name)))
+
+
+def policies(team: Team) -> list[TrustPolicy]:
+    return list(db.session.scalars(select(TrustPolicy).where(TrustPolicy.team_id == team.id)
+                                   .order_by(TrustPolicy.name)))
+
+
+def add_key(team: Team, name: str, pem: str, by: str) -> TrustKey:
+    name = (name or "").strip()
+    errors = {}
+    if not NAME.match(name):
+        errors["name"] = NAME_RULE
+    try:
+        normalized = cosign.normalized_pem(pem)
+        fingerprint = cosign.fingerprint(normalized)
+    except cosign.UnusableKey as e:
+        errors["pem"] = e.message
+    if errors:
+        raise FieldErrors(errors)
+    if db.session.scalar(select(TrustKey.id).where(TrustKey.team_id == team.id, func.lower(TrustKey.name)
+                                                   == name.lower())):
+        raise FieldErrors({"name": f"The team already has a key named {name}."})
+    same = db.session.scalar(select(TrustKey).where(TrustKey.team_id == team.id, TrustKey.fingerprint == fingerprint))
+    if same is not None:
+        raise FieldErrors({"pem": f"This key is already saved as {same.name}."})
+    key = TrustKey(team_id=team.id, name=name, pem=normalized, fingerprint=fingerprint)
+    db.session.add(key)
+    db.session.flush()
+    audit.record(team.id, by, "trust.key_added", name, fingerprint)
+    return key
+
+
+def delete_key(key: TrustKey, by: str) -> None:
+    using = [p.name for p in db.session.scalars(select(TrustPolicy).where(TrustPolicy.team_id == key.team_id))
+             if key.id in (p.key_ids or [])]
+    if using:
+        raise ServiceError(f"Key {key.name} is in use by {', '.join(sorted(using))}: take it out of "
+                           f"{'that policy' if len(using) == 1 else 'those policies'} first.")
+    audit.record(key.team_id, by, "trust.key_deleted", key.name, key.fingerprint)
+    db.session.delete(key)
+
+
+@dataclass
+class PolicyInput:
+    name: str
+    key_ids: list[int] = field(default_factory=list)
+    threshold: int = 1
+
+
+def save_policy(team: Team, data: PolicyInput, by: str, policy: TrustPolicy | None = None) -> TrustPolicy:
+    name = (data.name or "").strip()
+    errors = {}
+    if not NAME.match(name):
+        errors["name"] = NAME_RULE
+    chosen = sorted({k.id for k in keys(team) if k.id in set(data.key_ids or [])})
+    if not chosen:
+        errors["key_ids"] = "Choose at least one key whose signatures count."
+    elif not 1 <= (data.threshold or 0) <= len(chosen):
+        errors["threshold"] = f"Require 1 to {len(chosen)} signatures (one per chosen key at most)."
+    if errors:
+        raise FieldErrors(errors)
+    clash = db.session.scalar(select(TrustPolicy.id).where(TrustPolicy.team_id == team.id,
+                                                           func.lower(TrustPolicy.name) == name.lower()))
+    if clash is not None and (policy is None or clash != policy.id):
+        raise FieldErrors({"name": f"The team already has a policy named {name}."})
+    created = policy is None
+    if created:
+        policy = TrustPolicy(team_id=team.id)
+        db.session.add(policy)
+    before = None if created else (list(policy.key_ids or []), policy.threshold)
+    policy.name, policy.key_ids, policy.threshold = name, chosen, data.threshold
+    db.session.flush()
+    policy.rule_hash = rule_hash(policy)
+    names = ", ".join(k.name for k in keys(team) if k.id in chosen)
+    audit.record(team.id, by, "trust.policy_saved", name,
+                 f"{'created' if created else 'changed'}: {data.threshold} of {names}"
+                 + ("" if created or before == (chosen, data.threshold) else
+                    f" (was {before[1]} of {len(before[0])} keys)"))
+    return policy
+
+
+def delete_policy(policy: TrustPolicy, by: str) -> None:
+    using = db.session.scalars(select(Component.name).where(Component.trust_policy_id == policy.id)
+                               .order_by(Component.name).limit(6)).all()
+    if using:
+        raise ServiceError(f"Policy {policy.name} guards {', '.join(using[:5])}{'…' if len(using) > 5 else ''}: "
+                           "choose another policy (or none) on their build source first.")
+    audit.record(policy.team_id, by, "trust.policy_deleted", policy.name)
+    db.session.delete(policy)
+
+
+def guarded(policy: TrustPolicy) -> list[Component]:
+    return list(db.session.scalars(select(Component).where(Component.trust_policy_id == policy.id)
+                                   .order_by(Component.name)))
+
+
+def rule_hash(policy: TrustPolicy) -> str:
+    """What a verdict depends on: the threshold and the keys' fingerprints (a key never changes: a
+    new key is a new row, and a key in use cannot be deleted)."""
+    text = json.dumps({"threshold": policy.threshold, "keys": sorted(k.fingerprint for k in public_keys(policy))})
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def public_keys(policy: TrustPolicy) -> list[cosign.PublicKey]:
+    rows = db.session.scalars(select(TrustKey).where(TrustKey.team_id == policy.team_id,
+                                                     TrustKey.id.in_(policy.key_ids or []))
+                              .order_by(TrustKey.id)).all()
+    return [cosign.PublicKey(k.name, k.pem) for k in rows]
