@@ -25,8 +25,10 @@ if ! "$bin/python" -m tests.fixtures.cluster start "$BERTH_TEST_CLUSTER"; then
 fi
 run_pass() {  # name, then environment assignments
   local name=$1; shift
-  env "$@" "$bin/pytest" -q -p no:cacheprovider -n "$workers" --durations=15 ${PYTEST_ARGS:-} \
-    > "$logs/$name.log" 2>&1
+  # Each pass's temporary files in this run's own folder (removed with it), so no pass spends its end
+  # removing an earlier run's leftovers.
+  env "$@" "$bin/pytest" -q -p no:cacheprovider -n "$workers" --durations=15 --basetemp "$logs/tmp-$name" \
+    ${PYTEST_ARGS:-} > "$logs/$name.log" 2>&1
   echo $? > "$logs/$name.rc"
 }
 # The end-to-end tests on podman run once, split between the passes (tests/conftest.py).

@@ -63,7 +63,7 @@ def _seed(url, registry_url, components=50):
 
 
 @pytest.mark.own_postgres
-def test_deliveries_spread_over_two_instances_are_processed_once(registries):
+def test_deliveries_spread_over_two_instances_are_processed_once(registries, many_tags):
     with postgres_database() as url:
         rid, token = _seed(url, registries.basic.url)
         # Releases fail fast with BERTH_DEPLOYER=none; they are counted all the same. The poller runs too,
@@ -104,7 +104,7 @@ def test_deliveries_spread_over_two_instances_are_processed_once(registries):
 
 @pytest.mark.registry
 @pytest.mark.own_postgres
-def test_release_killed_mid_deploy_ends_after_restart(registries, cluster, berth_token, tmp_path):
+def test_release_killed_mid_deploy_ends_after_restart(registries, many_tags, cluster, berth_token, tmp_path):
     """On the real control plane, as Berth's ServiceAccount; the image's pods never become ready (KWOK),
     so the rollout waits until the worker is killed."""
     kubeconfig = str(cluster.kubeconfig(f"berth-{tmp_path.name}", token=berth_token))

@@ -12,7 +12,7 @@ from tests.helpers import sign_in
 pytestmark = [pytest.mark.browser, pytest.mark.registry]
 
 
-def test_add_test_browse_and_filter_tags(page, make_user, registries):
+def test_add_test_browse_and_filter_tags(page, make_user, registries, many_tags):
     sign_in(page, make_user)
     page.get_by_role("link", name="Registries").click()
     page.get_by_role("link", name="Add registry").click()

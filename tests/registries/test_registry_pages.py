@@ -144,7 +144,7 @@ def test_browse_repositories_with_live_search(client, connected):
     assert "team/multi" in html and "team/demo" not in html
 
 
-def test_tags_search_is_cached_and_refresh_bypasses(client, connected, monkeypatch):
+def test_tags_search_is_cached_and_refresh_bypasses(client, connected, monkeypatch, many_tags):
     from services.registries.clients.v2 import RegistryV2Client
 
     calls = []
@@ -235,7 +235,7 @@ def test_a_token_service_on_another_host_needs_the_users_word(client, auth, app,
     assert "team/demo" in client.get(f"/registries/{registry.id}/?q=team").get_data(as_text=True)
 
 
-def test_repository_page_shows_more_tags_on_request(client, auth, app, registries):
+def test_repository_page_shows_more_tags_on_request(client, auth, app, registries, many_tags):
     from tests.helpers import create_registry
 
     auth.signed_in()

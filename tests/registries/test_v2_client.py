@@ -15,7 +15,8 @@ def client(server, user=USER, password=PASSWORD, verify=True):
     return RegistryV2Client(server.url, user, password, HttpSettings(timeout=5, verify=verify))
 
 
-def test_basic_auth_browse_and_details(registries):
+def test_basic_auth_browse_and_details(many_tags):
+    registries = many_tags
     c = client(registries.basic)
     assert "Connected" in c.ping()
     repos = c.catalog_all()
