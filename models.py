@@ -342,7 +342,7 @@ class TrustKey(db.Model):
 
 class TrustPolicy(db.Model):
     """What a digest must carry to deploy: cosign signatures by at least `threshold` of `key_ids`
-    (each key counted once)."""
+    (each key counted once), and the attestations named."""
 
     __tablename__ = "trust_policies"
     __table_args__ = (UniqueConstraint("team_id", "name"),)
@@ -352,6 +352,9 @@ class TrustPolicy(db.Model):
     name: Mapped[str] = mapped_column(String(63))
     key_ids: Mapped[list] = mapped_column(db.JSON, default=list)
     threshold: Mapped[int] = mapped_column(default=1)
+    # Attestations the digest must also carry, signed by one of the keys (services.trust.cosign
+    # Requirement texts: "vuln below high", "sbom", a predicate type URI…).
+    attestations: Mapped[list] = mapped_column(db.JSON, default=list)
     # SHA-256 of the threshold and the keys' fingerprints (services.trust.policies.rule_hash): a
     # verdict made under another one is decided again.
     rule_hash: Mapped[str] = mapped_column(String(64), default="")
@@ -373,7 +376,8 @@ class TrustVerdict(db.Model):
     policy_hash: Mapped[str] = mapped_column(String(64))
     ok: Mapped[bool]
     reason: Mapped[str] = mapped_column(String(1000))
-    signatures: Mapped[str | None] = mapped_column(String(100))
+    # The signature (and attestation) manifests' digests read: "<.sig digest or -> <.att digest or ->".
+    signatures: Mapped[str | None] = mapped_column(String(160))
     checked_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

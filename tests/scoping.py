@@ -38,7 +38,7 @@ def build_url(rule, values) -> str:
 
 
 # Any public key: the scoping test only needs a row.
-TEST_PUBLIC_KEY = ("-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEexample\n-----END PUBLIC KEY-----\n")
+TEST_PUBLIC_KEY = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEexample\n-----END PUBLIC KEY-----\n"
 
 OBJECT_ARGS = {"team_id", "membership_id", "registry_id", "component_id", "release_id", "delivery_id",
                "channel_id", "approval_id", "target_id", "application_id", "volume_id", "environment_id", "stage_id",

@@ -21,3 +21,7 @@ class PolicyForm(FlaskForm):
         InputRequired("Enter how many of the chosen keys must have signed."),
         NumberRange(1, 20, "Use 1 to 20 signatures.")],
         description="Each key counts once, however many times it signed the image")
+    attestations = TextAreaField("Required attestations (optional)", description=(
+        "One per line, each signed by one of the keys (cosign attest): vuln (a scan), vuln below high "
+        "(no finding high or critical; also below medium, below critical), sbom (SPDX or CycloneDX), spdx, "
+        "cyclonedx, slsaprovenance, openvex, custom, or a predicate type URI"))

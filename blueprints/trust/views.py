@@ -10,16 +10,19 @@ from blueprints.scope import current_team, get_team_object_or_404, owner_require
 from blueprints.trust.forms import KeyForm, PolicyForm
 from models import TrustKey, TrustPolicy
 from services.errors import FieldErrors, ServiceError, apply_to_form
-from services.trust import policies
+from services.trust import gate, policies
 
 bp = Blueprint("trust", __name__, url_prefix="/trust")
 
 
 def _index(key_form: KeyForm, status: int = 200):
     team = current_team()
-    return render_template("trust/index.html", keys=policies.keys(team), policies=policies.policies(team),
-                           key_names={k.id: k.name for k in policies.keys(team)},
-                           guarded={p.id: policies.guarded(p) for p in policies.policies(team)},
+    keys, team_policies = policies.keys(team), policies.policies(team)
+    names = {k.id: k.name for k in keys}
+    return render_template("trust/index.html", keys=keys, policies=team_policies,
+                           key_names={p.id: ", ".join(names[i] for i in p.key_ids or [] if i in names)
+                                      for p in team_policies},
+                           guarded={p.id: policies.guarded(p) for p in team_policies},
                            key_form=key_form, action_form=EmptyForm()), status
 
 
@@ -59,15 +62,21 @@ def delete_key(key_id: int):
 
 def _policy_form(policy: TrustPolicy | None):
     form = PolicyForm(obj=policy if request.method == "GET" else None)
+    if request.method == "GET" and policy is not None:
+        form.attestations.data = "\n".join(policy.attestations or [])
     form.key_ids.choices = [(k.id, f"{k.name} ({k.fingerprint[:19]}…)") for k in policies.keys(current_team())]
     if form.validate_on_submit():
         try:
             saved = policies.save_policy(current_team(), policies.PolicyInput(
-                form.name.data or "", list(form.key_ids.data or []), form.threshold.data), current_user.email, policy)
+                form.name.data or "", list(form.key_ids.data or []), form.threshold.data,
+                form.attestations.data or ""), current_user.email, policy)
         except FieldErrors as e:
             apply_to_form(form, e)
         else:
             flash(f"Saved policy {saved.name}.", "success")
+            for component, reason in gate.no_longer_passing(saved):
+                flash(f"{component.name} runs {component.digest[:19]}, which {saved.name} no longer accepts "
+                      f"({reason}); it keeps running, and its next release must pass.", "error")
             return redirect(url_for("trust.index"))
     return render_template("trust/policy.html", form=form, policy=policy,
                            guarded=policies.guarded(policy) if policy else []), 422 if form.errors else 200

@@ -35,6 +35,7 @@ def upgrade():
         sa.Column('name', sa.String(63), nullable=False),
         sa.Column('key_ids', sa.JSON(), nullable=False),
         sa.Column('threshold', sa.Integer(), nullable=False),
+        sa.Column('attestations', sa.JSON(), nullable=False),
         sa.Column('rule_hash', sa.String(64), nullable=False),
         sa.Column('created_at', sa.DateTime(), nullable=False),
         sa.Column('updated_at', sa.DateTime(), nullable=False),
@@ -49,7 +50,7 @@ def upgrade():
         sa.Column('policy_hash', sa.String(64), nullable=False),
         sa.Column('ok', sa.Boolean(), nullable=False),
         sa.Column('reason', sa.String(1000), nullable=False),
-        sa.Column('signatures', sa.String(100), nullable=True),
+        sa.Column('signatures', sa.String(160), nullable=True),
         sa.Column('checked_at', sa.DateTime(), nullable=False),
         sa.UniqueConstraint('policy_id', 'digest'))
     with op.batch_alter_table('components') as batch:

@@ -32,6 +32,7 @@ from services.registries import images, registries
 from services.registries.clients import reference
 from services.registries.clients.errors import RegistryAuthError, RegistryError, RegistryForbidden, RegistryNotFound
 from services.registries.clients.types import ImageDetails
+from services.trust import gate
 
 DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 PUBLIC_HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)+$")
@@ -528,7 +529,8 @@ def preview_rule(component: Component, kind: str, pattern: str, include_prerelea
                  require_platform: str | None = None, cooldown_minutes: int | None = None,
                  page: int = 1, per_page: int = 50) -> Preview:
     """Every current tag of the repository with what this rule would make of it (paged), the one
-    that would deploy marked; its platform and cooldown checked as a push would be. Raises
+    that would deploy marked; its platform, cooldown and signatures (the saved trust policy) checked
+    as a push would be. Raises
     FieldErrors for a rule that cannot be used, RegistryError when the tags cannot be read."""
     _check_rule(kind, pattern)
     rule = triggers.Rule(kind, pattern, include_prereleases, component.no_downgrade)
@@ -536,14 +538,14 @@ def preview_rule(component: Component, kind: str, pattern: str, include_prerelea
     verdicts = triggers.explain(rule, repository_tags(component), component.tag,
                                 running.tag if running is not None and not component.stopped else None)
     winner = next((v.tag for v in verdicts if v.deploys), None)
-    if winner is not None and (require_platform or cooldown_minutes):
+    if winner is not None and (require_platform or cooldown_minutes or gate.policy_id_of(component) is not None):
         source = images.source_for(component.team_id, component.source_registry, component.image
                                    if component.source_registry else f"{component.image}:{component.tag}")
         digest = source.client.manifest_digest(source.repository, winner)
-        waiting = autodeploy.waiting(component.id, require_platform, cooldown_minutes, source, winner, digest,
-                                     record=False)
-        if waiting:
-            verdicts = [triggers.Verdict(v.tag, False, waiting, True) if v.tag == winner else v for v in verdicts]
+        held = autodeploy.waiting(component.id, require_platform, cooldown_minutes, source, winner, digest,
+                                  record=False) or gate.refusal(component, digest, source)
+        if held:
+            verdicts = [triggers.Verdict(v.tag, False, held, True) if v.tag == winner else v for v in verdicts]
             winner = None
     shown = Page.of_list(verdicts, page, per_page)
     return Preview(shown.items, shown.total, sum(v.matches for v in verdicts), winner, shown.page, shown.pages)

@@ -181,13 +181,14 @@ def evaluate(keys: list[PublicKey], threshold: int, digest: str, signatures: lis
             problems.append(f"key {k.name}: {e.message}")
     signed_by: dict[str, str] = {}  # fingerprint → name
     for sig in signatures:
-        named, why = _payload_digest(sig.payload)
-        if named is None:
-            problems.append(f"signature {sig.layer}: {why}")
-            continue
+        # Only a payload an accepted key signed is read: what nobody signed is never parsed.
         matched = [(k, key) for k, key in loaded if _verifies(key, sig.signature, sig.payload)]
         if not matched:
             problems.append(f"signature {sig.layer} does not verify with any accepted key")
+            continue
+        named, why = _payload_digest(sig.payload)
+        if named is None:
+            problems.append(f"signature {sig.layer} by {matched[0][0].name}: {why}")
             continue
         if named != digest:
             problems.append(f"signature {sig.layer} by {matched[0][0].name} is for another image ({named[:19]}…), "
@@ -215,3 +216,203 @@ def verify(client, repository: str, digest: str, keys: list[PublicKey], threshol
     except RegistryError as e:
         return Verdict(False, f"refused: the signatures could not be read ({e.message})"), None
     return evaluate(keys, threshold, digest, signatures, problems), manifest_digest
+
+
+# -- attestations: in-toto statements in DSSE envelopes, under sha256-<hex>.att ---------------------
+DSSE = "application/vnd.dsse.envelope.v1+json"
+INTOTO = "application/vnd.in-toto+json"
+MAX_ENVELOPE = 1024 * 1024
+MAX_FINDINGS = 20_000
+SEVERITIES = ("low", "medium", "high", "critical")
+# `cosign attest --type <name>` → the predicate type it writes (a URI names any other type).
+PREDICATE_TYPES = {
+    "vuln": ("https://cosign.sigstore.dev/attestation/vuln/v1",),
+    "sbom": ("https://spdx.dev/Document", "https://cyclonedx.org/bom"),
+    "spdx": ("https://spdx.dev/Document",),
+    "cyclonedx": ("https://cyclonedx.org/bom",),
+    "slsaprovenance": ("https://slsa.dev/provenance/v0.2", "https://slsa.dev/provenance/v1"),
+    "openvex": ("https://openvex.dev/ns",),
+    "custom": ("https://cosign.sigstore.dev/attestation/v1",),
+}
+_URI_RE = re.compile(r"^https?://[\x21-\x7e]{1,240}$")
+
+
+class UnusableRequirement(BerthError):
+    """A required attestation Berth cannot read; the message names the line."""
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """An attestation a digest must carry: one of `types`, and for a vulnerability scan no finding at
+    or above `below` (None: any scan result)."""
+    name: str
+    types: tuple[str, ...]
+    below: str | None = None
+
+    @property
+    def text(self) -> str:
+        return self.name + (f" below {self.below}" if self.below else "")
+
+
+def parse_requirements(text: str) -> list[Requirement]:
+    """One requirement per line: `vuln`, `vuln below high`, `sbom`, `spdx`, `cyclonedx`,
+    `slsaprovenance`, `openvex`, `custom`, or a predicate type URI."""
+    out = []
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    if len(lines) > 10:
+        raise UnusableRequirement("At most 10 required attestations.")
+    for number, line in enumerate(lines, 1):
+        words = line.split()
+        name = words[0].lower() if not _URI_RE.match(words[0]) else words[0]
+        below = None
+        if len(words) == 3 and words[1].lower() == "below" and name == "vuln":
+            below = words[2].lower()
+            if below not in SEVERITIES[1:]:
+                raise UnusableRequirement(f"Line {number}: a scan may be required below medium, high or critical.")
+        elif len(words) != 1:
+            raise UnusableRequirement(f"Line {number}: write a type alone (e.g. sbom), or vuln below <severity>.")
+        if name in PREDICATE_TYPES:
+            out.append(Requirement(name, PREDICATE_TYPES[name], below))
+        elif _URI_RE.match(name):
+            out.append(Requirement(name, (name,)))
+        else:
+            raise UnusableRequirement(f"Line {number}: {line[:40]!r} is not an attestation type "
+                                      f"({', '.join(PREDICATE_TYPES)}, or a predicate type URI).")
+    return out
+
+
+@dataclass
+class Statement:
+    predicate_type: str
+    predicate: dict
+    layer: int
+    signer: str
+
+
+def attestation_tag(digest: str) -> str:
+    return digest.replace(":", "-", 1) + ".att"
+
+
+def _pae(payload_type: str, body: bytes) -> bytes:
+    """DSSE's pre-authentication encoding: what an envelope's signatures sign."""
+    kind = payload_type.encode()
+    return b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(body), body)
+
+
+def read_attestations(client, repository: str, digest: str, keys: list[PublicKey]
+                      ) -> tuple[list[Statement], str | None, list[str]]:
+    """The in-toto statements about `digest` signed by one of `keys`: (statements, the attestation
+    manifest's digest or None, problems). Envelopes nobody accepted signed are never parsed further."""
+    try:
+        manifest_digest, _media_type, manifest = client.manifest(repository, attestation_tag(digest))
+    except RegistryNotFound:
+        return [], None, []
+    layers = manifest.get("layers")
+    if not isinstance(layers, list):
+        return [], manifest_digest, ["the attestation manifest has no layers"]
+    loaded = []
+    for k in keys:
+        try:
+            loaded.append((k, load_key(k.pem)))
+        except UnusableKey:
+            continue
+    problems: list[str] = []
+    statements = []
+    for index, layer in enumerate(layers[:MAX_LAYERS], 1):
+        if not isinstance(layer, dict) or layer.get("mediaType") != DSSE:
+            continue
+        blob_digest, size = layer.get("digest"), layer.get("size")
+        if not isinstance(blob_digest, str) or not _DIGEST_RE.match(blob_digest) or not isinstance(size, int) \
+                or not 0 < size <= MAX_ENVELOPE:
+            problems.append(f"attestation {index} is malformed (digest or size)")
+            continue
+        data = client.blob(repository, blob_digest, max_bytes=MAX_ENVELOPE)
+        if "sha256:" + hashlib.sha256(data).hexdigest() != blob_digest:
+            problems.append(f"attestation {index} does not match its digest (tampered)")
+            continue
+        statement, why = _open_envelope(data, loaded, digest)
+        if statement is None:
+            problems.append(f"attestation {index} {why}")
+            continue
+        statement.layer = index
+        statements.append(statement)
+    return statements, manifest_digest, problems
+
+
+def _open_envelope(data: bytes, loaded: list, digest: str) -> tuple[Statement | None, str]:
+    try:
+        envelope = json.loads(data)
+        payload_type, encoded, signatures = envelope["payloadType"], envelope["payload"], envelope["signatures"]
+        if not (isinstance(payload_type, str) and isinstance(encoded, str) and isinstance(signatures, list)):
+            raise TypeError
+        body = base64.b64decode(encoded, validate=True)
+    except (ValueError, KeyError, TypeError, RecursionError, binascii.Error):
+        return None, "is not a DSSE envelope"
+    signed = _pae(payload_type, body)
+    signer = None
+    for entry in signatures[:8]:
+        try:
+            raw = base64.b64decode(entry["sig"][:4096], validate=True)
+        except (KeyError, TypeError, ValueError, binascii.Error):
+            continue
+        signer = next((k.name for k, key in loaded if _verifies(key, raw, signed)), None)
+        if signer:
+            break
+    if signer is None:
+        return None, "is not signed by an accepted key"
+    if payload_type != INTOTO:
+        return None, f"by {signer} carries {payload_type[:60]!r}, not an in-toto statement"
+    try:
+        statement = json.loads(body)
+        predicate_type, predicate = statement["predicateType"], statement["predicate"]
+        subjects = statement["subject"]
+        named = {s["digest"].get("sha256") for s in subjects[:64]
+                 if isinstance(s, dict) and isinstance(s.get("digest"), dict)}
+    except (ValueError, KeyError, TypeError, RecursionError):
+        return None, f"by {signer} is not an in-toto statement"
+    if digest.removeprefix("sha256:") not in named:
+        return None, f"by {signer} is about another image, copied from another digest"
+    if not isinstance(predicate_type, str) or not isinstance(predicate, dict):
+        return None, f"by {signer} has no predicate"
+    return Statement(predicate_type[:200], predicate, 0, signer), ""
+
+
+def findings(predicate: dict) -> list[tuple[str, str]]:
+    """(id, severity) of each finding a vulnerability-scan predicate lists: Trivy's JSON (Results →
+    Vulnerabilities) or Grype's (matches → vulnerability) as the scanner's result."""
+    result = (predicate.get("scanner") or {}).get("result") if isinstance(predicate.get("scanner"), dict) else None
+    out: list[tuple[str, str]] = []
+    if not isinstance(result, dict):
+        return out
+    for target in result.get("Results") or []:
+        vulns = target.get("Vulnerabilities") if isinstance(target, dict) else None
+        for v in vulns if isinstance(vulns, list) else []:
+            if isinstance(v, dict) and len(out) < MAX_FINDINGS:
+                out.append((str(v.get("VulnerabilityID", "?"))[:60], str(v.get("Severity", "")).lower()))
+    for match in result.get("matches") or []:
+        v = match.get("vulnerability") if isinstance(match, dict) else None
+        if isinstance(v, dict) and len(out) < MAX_FINDINGS:
+            out.append((str(v.get("id", "?"))[:60], str(v.get("severity", "")).lower()))
+    return out
+
+
+def check_attestations(requirements: list[Requirement], statements: list[Statement]) -> list[str]:
+    """What the statements lack for the requirements (empty: all met). A scan requirement reads the
+    newest scan (its metadata.scanFinishedOn)."""
+    missing = []
+    for req in requirements:
+        matching = [s for s in statements if s.predicate_type in req.types]
+        if not matching:
+            missing.append(f"no {req.name} attestation signed by an accepted key")
+            continue
+        if req.below:
+            newest = max(matching, key=lambda s: str((s.predicate.get("metadata") or {}).get("scanFinishedOn", ""))
+                         if isinstance(s.predicate.get("metadata"), dict) else "")
+            limit = SEVERITIES.index(req.below)
+            bad = [(i, sev) for i, sev in findings(newest.predicate) if sev in SEVERITIES
+                   and SEVERITIES.index(sev) >= limit]
+            if bad:
+                shown = ", ".join(f"{i} ({sev})" for i, sev in bad[:3]) + (f" and {len(bad) - 3} more"
+                                                                           if len(bad) > 3 else "")
+                missing.append(f"attestation {req.name} by {newest.signer} lists {shown}, at or above {req.below}")
+    return missing

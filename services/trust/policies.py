@@ -67,6 +67,7 @@ class PolicyInput:
     name: str
     key_ids: list[int] = field(default_factory=list)
     threshold: int = 1
+    attestations: str = ""  # one requirement per line (cosign.parse_requirements)
 
 
 def save_policy(team: Team, data: PolicyInput, by: str, policy: TrustPolicy | None = None) -> TrustPolicy:
@@ -79,6 +80,10 @@ def save_policy(team: Team, data: PolicyInput, by: str, policy: TrustPolicy | No
         errors["key_ids"] = "Choose at least one key whose signatures count."
     elif not 1 <= (data.threshold or 0) <= len(chosen):
         errors["threshold"] = f"Require 1 to {len(chosen)} signatures (one per chosen key at most)."
+    try:
+        required = [r.text for r in cosign.parse_requirements(data.attestations)]
+    except cosign.UnusableRequirement as e:
+        errors["attestations"] = e.message
     if errors:
         raise FieldErrors(errors)
     clash = db.session.scalar(select(TrustPolicy.id).where(TrustPolicy.team_id == team.id,
@@ -91,11 +96,13 @@ def save_policy(team: Team, data: PolicyInput, by: str, policy: TrustPolicy | No
         db.session.add(policy)
     before = None if created else (list(policy.key_ids or []), policy.threshold)
     policy.name, policy.key_ids, policy.threshold = name, chosen, data.threshold
+    policy.attestations = required
     db.session.flush()
     policy.rule_hash = rule_hash(policy)
     names = ", ".join(k.name for k in keys(team) if k.id in chosen)
     audit.record(team.id, by, "trust.policy_saved", name,
                  f"{'created' if created else 'changed'}: {data.threshold} of {names}"
+                 + (f"; attestations {', '.join(required)}" if required else "")
                  + ("" if created or before == (chosen, data.threshold) else
                     f" (was {before[1]} of {len(before[0])} keys)"))
     return policy
@@ -116,10 +123,15 @@ def guarded(policy: TrustPolicy) -> list[Component]:
                                    .order_by(Component.name)))
 
 
+def requirements(policy: TrustPolicy) -> list[cosign.Requirement]:
+    return cosign.parse_requirements("\n".join(policy.attestations or []))
+
+
 def rule_hash(policy: TrustPolicy) -> str:
-    """What a verdict depends on: the threshold and the keys' fingerprints (a key never changes: a
+    """What a verdict depends on: the threshold, the attestations and the keys' fingerprints (a key never changes: a
     new key is a new row, and a key in use cannot be deleted)."""
-    text = json.dumps({"threshold": policy.threshold, "keys": sorted(k.fingerprint for k in public_keys(policy))})
+    text = json.dumps({"threshold": policy.threshold, "keys": sorted(k.fingerprint for k in public_keys(policy)),
+                       "attestations": list(policy.attestations or [])})
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from cryptography.hazmat.primitives import serialization
 
 from tests.helpers import create_component, create_registry, sign_in
 
@@ -55,13 +56,24 @@ def _pages(app, registries) -> dict[str, str]:
                                last_check_ok=False, last_check_message="Berth's token may not: create namespaces, "
                                "patch deployments.apps, get ingresses.networking.k8s.io")
         db.session.add(target)
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        from services.trust import policies
+
+        public = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+        key = policies.add_key(component.team, "release-signing-key-of-the-ci", public, "owner@example.com")
+        policy = policies.save_policy(component.team, policies.PolicyInput(
+            "release-signed", [key.id], 1, "vuln below high\nsbom"), "owner@example.com")
+        component.trust_policy_id = policy.id
         db.session.commit()
-        target_id = target.id
+        target_id, policy_id = target.id, policy.id
     return {
         "dashboard": "/", "registries": "/registries/", "registry-form": "/registries/new",
         "browse": f"/registries/{rid}/", "repository": f"/registries/{rid}/repository?repo=team/ui",
         "registry-webhook": f"/registries/{rid}/webhook",
         "clusters": "/clusters/", "cluster-form": "/clusters/new", "cluster-edit": f"/clusters/{target_id}/edit",
+        "trust": "/trust/", "trust-policy": f"/trust/policies/{policy_id}",
         "components": "/components/", "component-new": "/components/new",
         "application": f"/applications/{application_id}", "compose-import": "/applications/import",
         "docker-run-import": "/components/import",
@@ -97,7 +109,7 @@ def _check(page, name: str) -> list[str]:
 # and an axe run; one test of all of them was the suite's longest).
 GROUPS = {
     "registries": ["dashboard", "registries", "registry-form", "browse", "repository", "registry-webhook",
-                   "components", "application"],
+                   "components", "application", "trust", "trust-policy"],
     "components": ["component-new", "component-new-prefilled", "component", "component-edit", "build-source",
                    "logs", "releases", "deliveries", "compose-import", "docker-run-import"],
     "team": ["team", "users", "new-team", "notifications", "channel-new", "approvals", "audit", "clusters",

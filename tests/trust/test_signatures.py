@@ -4,69 +4,21 @@ polls, manual deploys and rollbacks, on the real control plane."""
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
 from sqlalchemy import func, select, update
 
 from models import AuditEntry, Component, DeliveryOutcome, Notification, NotificationChannel, Release, TrustPolicy, db
 from services.delivery import polling
-from services.trust import gate, policies
 from tests.fixtures.images import OCI_MANIFEST, Blob, Image
-from tests.helpers import create_component, create_registry, wait_for
+from tests.helpers import wait_for
+from tests.trust.conftest import new_repo
 
 pytestmark = [pytest.mark.registry]
 
 
-def _repo() -> str:
-    return f"team/signed-{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture
-def trust(app, client, registries, cosign, signing_keys):
-    """The team's keys (release, qa) as rows, a registry row for the basic registry, and helpers;
-    the app's background workers started (they run the releases)."""
-    from services.accounts import accounts
-
-    client.get("/healthz")
-
-    class Trust:
-        pusher = registries.pusher(registries.basic)
-        host = registries.basic.host
-
-        def __init__(self):
-            with app.app_context():
-                team = accounts.get_or_create_team("alpha")
-                self.keys = {name: policies.add_key(team, name, signing_keys[name][1], "test").id
-                             for name in ("release", "qa")}
-                db.session.commit()
-            self.registry_id, _ = create_registry(app, registries.basic.url)
-
-        def policy(self, names: list[str], threshold: int, name: str | None = None) -> int:
-            with app.app_context():
-                team = accounts.get_or_create_team("alpha")
-                p = policies.save_policy(team, policies.PolicyInput(name or f"p-{uuid.uuid4().hex[:6]}",
-                                                                    [self.keys[n] for n in names], threshold), "test")
-                db.session.commit()
-                return p.id
-
-        def sign(self, key: str, repo: str, digest: str) -> None:
-            cosign.sign(signing_keys[key][0], f"{self.host}/{repo}@{digest}")
-
-        def component(self, repo: str, tag: str, policy_id: int, **fields) -> int:
-            return create_component(app, self.registry_id, repo, tag, release=False, trust_policy_id=policy_id,
-                                    memory_mb=32, **fields)
-
-        def verdict(self, cid: int, digest: str):
-            with app.app_context():
-                v = gate.check(db.session.get(Component, cid), digest)
-                db.session.commit()
-                return v
-    return Trust()
-
-
 def test_signatures_by_enough_keys_pass_and_each_refusal_says_why(app, trust):
-    repo = _repo()
+    repo = new_repo()
     unsigned = trust.pusher.push(repo, "v1", Image(content="v1"))
     one_of_one = trust.component(repo, "v1", trust.policy(["release"], 1))
     assert trust.verdict(one_of_one, unsigned).reason.startswith(f"refused: no cosign signature for {unsigned[:19]}")
@@ -104,7 +56,7 @@ def _signature_manifest(trust, repo: str, digest: str) -> dict:
 
 
 def test_a_copied_or_tampered_signature_is_refused(app, trust):
-    repo = _repo()
+    repo = new_repo()
     signed = trust.pusher.push(repo, "v1", Image(content="v1"))
     other = trust.pusher.push(repo, "v2", Image(content="v2"))
     trust.sign("release", repo, signed)
@@ -155,7 +107,7 @@ def _releases(app, cid):
 
 def test_an_unsigned_push_is_refused_and_notified_then_deploys_once_signed(app, trust, deploy_to_cluster):
     deploy_to_cluster(app)
-    repo = _repo()
+    repo = new_repo()
     first = trust.pusher.push(repo, "stable", Image(content="one"))
     trust.sign("release", repo, first)
     cid = trust.component(repo, "stable", trust.policy(["release"], 1), auto_deploy=True, poll_interval=15)
@@ -191,7 +143,7 @@ def test_a_manual_deploy_of_an_unsigned_tag_fails_with_the_reason(app, trust, de
     from services.components import operations
 
     deploy_to_cluster(app)
-    repo = _repo()
+    repo = new_repo()
     unsigned = trust.pusher.push(repo, "v1", Image(content="v1"))
     cid = trust.component(repo, "v1", trust.policy(["release"], 1))
     with app.app_context():
@@ -207,7 +159,7 @@ def test_a_rollback_the_policy_refuses_needs_an_owners_reason(app, client, auth,
                                                                deploy_to_cluster):
     deploy_to_cluster(app)
     auth.signed_in()
-    repo = _repo()
+    repo = new_repo()
     v1 = trust.pusher.push(repo, "v1", Image(content="v1"))
     v2 = trust.pusher.push(repo, "v2", Image(content="v2"))
     for digest in (v1, v2):
@@ -222,8 +174,12 @@ def test_a_rollback_the_policy_refuses_needs_an_owners_reason(app, client, auth,
         assert client.post(f"/components/{cid}/redeploy").status_code == 302
         wait_for(lambda: _releases(app, cid)[-1][2] == "running", 120)
     # The policy now wants qa's signature too: v1 has only release's.
-    assert client.post(f"/trust/policies/{policy_id}", data={
-        "name": "strict", "key_ids": [trust.keys["release"], trust.keys["qa"]], "threshold": 2}).status_code == 302
+    r = client.post(f"/trust/policies/{policy_id}", data={
+        "name": "strict", "key_ids": [trust.keys["release"], trust.keys["qa"]], "threshold": 2}, follow_redirects=True)
+    assert r.status_code == 200
+    page = r.get_data(as_text=True)
+    assert "Saved policy strict." in page
+    assert "no longer accepts" not in page  # v2, running, carries both signatures
     with app.app_context():
         first = db.session.scalars(select(Release).where(Release.component_id == cid).order_by(Release.id)).first()
     r = client.post(f"/components/{cid}/releases/{first.id}/rollback")
@@ -277,3 +233,34 @@ def test_a_weak_rsa_key_and_a_policy_without_keys_are_refused(app, client, auth)
     assert r.status_code == 422 and "An RSA key of 1024 bits is too weak" in r.get_data(as_text=True)
     r = client.post("/trust/policies/new", data={"name": "empty", "threshold": 1})
     assert r.status_code == 422 and "Choose at least one key" in r.get_data(as_text=True)
+
+
+def test_a_policy_change_names_the_running_components_it_no_longer_accepts(app, client, auth, trust,
+                                                                          deploy_to_cluster):
+    deploy_to_cluster(app)
+    auth.signed_in()
+    repo = new_repo()
+    v1 = trust.pusher.push(repo, "v1", Image(content="v1"))
+    trust.sign("release", repo, v1)
+    policy_id = trust.policy(["release"], 1, name="signed")
+    cid = trust.component(repo, "v1", policy_id, name="web")
+    assert client.post(f"/components/{cid}/redeploy").status_code == 302
+    wait_for(lambda: _releases(app, cid) and _releases(app, cid)[-1][2] == "running", 120)
+    r = client.post(f"/trust/policies/{policy_id}", data={"name": "signed", "key_ids": [trust.keys["qa"]],
+                                                          "threshold": 1}, follow_redirects=True)
+    page = r.get_data(as_text=True)
+    assert f"web runs {v1[:19]}, which signed no longer accepts (refused: signed by 0 of the 1 required keys" in page
+    assert _releases(app, cid)[-1][2] == "running"  # what runs keeps running
+
+
+def test_the_rule_preview_shows_the_policys_verdict_on_the_tag_that_would_deploy(app, client, auth, trust):
+    auth.signed_in()
+    repo = new_repo()
+    unsigned = trust.pusher.push(repo, "v1.0", Image(content="v1.0"))
+    cid = trust.component(repo, "v1.0", trust.policy(["release"], 1))
+    preview = f"/components/{cid}/build-source/preview?trigger_kind=regex&trigger_pattern=v1.*"
+    page = client.get(preview).get_data(as_text=True)
+    assert "none would deploy now" in page and f"refused: no cosign signature for {unsigned[:19]}" in page
+    trust.sign("release", repo, unsigned)
+    page = client.get(preview).get_data(as_text=True)
+    assert "would deploy" in page and "none would deploy now" not in page
