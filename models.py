@@ -326,8 +326,9 @@ class Component(db.Model):
 
 
 class TrustKey(db.Model):
-    """A public key a team accepts signatures from (cosign.pub): public material, shown with its
-    fingerprint (SHA-256 of the DER SubjectPublicKeyInfo)."""
+    """A public key a team accepts signatures from (cosign.pub), or a root CA certificate whose
+    code-signing certificates it accepts (keyless): public material, shown with its fingerprint
+    (SHA-256 of the key's DER SubjectPublicKeyInfo, or of the certificate)."""
 
     __tablename__ = "trust_keys"
     __table_args__ = (UniqueConstraint("team_id", "name"), UniqueConstraint("team_id", "fingerprint"))
@@ -335,6 +336,7 @@ class TrustKey(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(63))
+    kind: Mapped[str] = mapped_column(String(8), default="key")  # key / root
     pem: Mapped[str] = mapped_column(db.Text)
     fingerprint: Mapped[str] = mapped_column(String(71))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -355,6 +357,9 @@ class TrustPolicy(db.Model):
     # Attestations the digest must also carry, signed by one of the keys (services.trust.cosign
     # Requirement texts: "vuln below high", "sbom", a predicate type URI…).
     attestations: Mapped[list] = mapped_column(db.JSON, default=list)
+    # Keyless: what a certificate from one of the roots must name (RE2, whole match; empty: any).
+    subject_pattern: Mapped[str] = mapped_column(String(255), default="")
+    issuer_pattern: Mapped[str] = mapped_column(String(255), default="")
     # SHA-256 of the threshold and the keys' fingerprints (services.trust.policies.rule_hash): a
     # verdict made under another one is decided again.
     rule_hash: Mapped[str] = mapped_column(String(64), default="")

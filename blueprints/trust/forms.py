@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, StringField, TextAreaField
+from wtforms import IntegerField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, NumberRange
 
 from blueprints.forms import MultiCheckboxField
@@ -10,8 +11,12 @@ from blueprints.forms import MultiCheckboxField
 
 class KeyForm(FlaskForm):
     name = StringField("Name", description="How your team refers to this key, e.g. ci-release")
-    pem = TextAreaField("Public key (PEM)", description="The contents of cosign.pub "
-                        "(-----BEGIN PUBLIC KEY-----): ECDSA P-256/384/521, RSA of 2048 bits or more, or Ed25519")
+    kind = SelectField("Kind", default="key", choices=[SelectChoice("key", "Public key (cosign.pub)"),
+                                        SelectChoice("root", "Root CA certificate (keyless signing certificates)")])
+    pem = TextAreaField("Public key or certificate (PEM)", description="The contents of cosign.pub "
+                        "(-----BEGIN PUBLIC KEY-----: ECDSA P-256/384/521, RSA of 2048 bits or more, or Ed25519), "
+                        "or the root CA certificate that issues your signing certificates "
+                        "(-----BEGIN CERTIFICATE-----)")
 
 
 class PolicyForm(FlaskForm):
@@ -21,6 +26,11 @@ class PolicyForm(FlaskForm):
         InputRequired("Enter how many of the chosen keys must have signed."),
         NumberRange(1, 20, "Use 1 to 20 signatures.")],
         description="Each key counts once, however many times it signed the image")
+    subject_pattern = StringField("Certificate subject (keyless)", description=(
+        "With a root CA chosen: the SAN (URI or email) its signing certificates must name, an RE2 regular "
+        "expression matched whole, e.g. https://ci\\.example\\.com/.*"))
+    issuer_pattern = StringField("Certificate issuer (keyless, optional)", description=(
+        "The OIDC issuer the certificate names (Fulcio's issuer extension), RE2 matched whole"))
     attestations = TextAreaField("Required attestations (optional)", description=(
         "One per line, each signed by one of the keys (cosign attest): vuln (a scan), vuln below high "
         "(no finding high or critical; also below medium, below critical), sbom (SPDX or CycloneDX), spdx, "

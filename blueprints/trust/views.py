@@ -37,7 +37,8 @@ def add_key():
     form = KeyForm()
     if form.validate_on_submit():
         try:
-            key = policies.add_key(current_team(), form.name.data or "", form.pem.data or "", current_user.email)
+            key = policies.add_key(current_team(), form.name.data or "", form.pem.data or "", current_user.email,
+                                   kind=form.kind.data or "key")
         except FieldErrors as e:
             apply_to_form(form, e)
         else:
@@ -69,7 +70,8 @@ def _policy_form(policy: TrustPolicy | None):
         try:
             saved = policies.save_policy(current_team(), policies.PolicyInput(
                 form.name.data or "", list(form.key_ids.data or []), form.threshold.data,
-                form.attestations.data or ""), current_user.email, policy)
+                form.attestations.data or "", form.subject_pattern.data or "", form.issuer_pattern.data or ""),
+                current_user.email, policy)
         except FieldErrors as e:
             apply_to_form(form, e)
         else:

@@ -1,4 +1,4 @@
-"""trust: a team's public keys and signature policies, verdicts cached per policy and digest, the
+"""trust: a team's public keys and root CA certificates and its signature policies, verdicts cached per policy and digest, the
 policy a component deploys under, and a release's owner override of a refusal.
 
 Revision ID: f7a8b9c0d1e2
@@ -22,6 +22,7 @@ def upgrade():
         sa.Column('id', sa.Integer(), primary_key=True),
         sa.Column('team_id', sa.Integer(), sa.ForeignKey('teams.id', ondelete='CASCADE'), nullable=False),
         sa.Column('name', sa.String(63), nullable=False),
+        sa.Column('kind', sa.String(8), nullable=False),
         sa.Column('pem', sa.Text(), nullable=False),
         sa.Column('fingerprint', sa.String(71), nullable=False),
         sa.Column('created_at', sa.DateTime(), nullable=False),
@@ -36,6 +37,8 @@ def upgrade():
         sa.Column('key_ids', sa.JSON(), nullable=False),
         sa.Column('threshold', sa.Integer(), nullable=False),
         sa.Column('attestations', sa.JSON(), nullable=False),
+        sa.Column('subject_pattern', sa.String(255), nullable=False),
+        sa.Column('issuer_pattern', sa.String(255), nullable=False),
         sa.Column('rule_hash', sa.String(64), nullable=False),
         sa.Column('created_at', sa.DateTime(), nullable=False),
         sa.Column('updated_at', sa.DateTime(), nullable=False),

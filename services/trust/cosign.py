@@ -14,16 +14,25 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
+import re2
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, ObjectIdentifier
 
 from services.errors import BerthError
 from services.registries.clients.errors import RegistryError, RegistryNotFound
 
 SIMPLE_SIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
+CERTIFICATE_ANNOTATION = "dev.sigstore.cosign/certificate"
+CHAIN_ANNOTATION = "dev.sigstore.cosign/chain"
+MAX_CERT_PEM = 32 * 1024
+# Fulcio's OIDC issuer extension: v2 (a DER UTF8String) and v1 (the raw string).
+ISSUER_V2, ISSUER_V1 = ObjectIdentifier("1.3.6.1.4.1.57264.1.8"), ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
 PAYLOAD_TYPE = "cosign container image signature"
 MAX_LAYERS = 32  # signatures read per image; more are ignored (and said so)
 MAX_PAYLOAD = 64 * 1024
@@ -37,12 +46,15 @@ class UnusableKey(BerthError):
 
 @dataclass(frozen=True)
 class PublicKey:
+    """A public key (kind "key"), or a root CA certificate (kind "root") whose code-signing
+    certificates are accepted when their subject and issuer match the policy's patterns."""
     name: str
     pem: str
+    kind: str = "key"
 
     @property
     def fingerprint(self) -> str:
-        return fingerprint(self.pem)
+        return root_fingerprint(self.pem) if self.kind == "root" else fingerprint(self.pem)
 
 
 @dataclass
@@ -50,6 +62,111 @@ class Signature:
     payload: bytes
     signature: bytes
     layer: int
+    certificate: str | None = None  # keyless: the signing certificate and its chain (PEM)
+    chain: str | None = None
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What a keyless certificate must name: its subject (SAN URI or email) and OIDC issuer, RE2
+    patterns matched whole (empty: any)."""
+    subject: str = ""
+    issuer: str = ""
+
+
+def load_root(pem: str) -> x509.Certificate:
+    """A root CA certificate in PEM, or UnusableKey saying why."""
+    if not isinstance(pem, str) or "BEGIN CERTIFICATE" not in pem:
+        raise UnusableKey("Paste the root CA certificate in PEM (-----BEGIN CERTIFICATE-----).")
+    if len(pem) > MAX_KEY_PEM:
+        raise UnusableKey(f"A certificate is at most {MAX_KEY_PEM // 1024} KiB of PEM.")
+    try:
+        cert = x509.load_pem_x509_certificate(pem.strip().encode())
+        constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        raise UnusableKey("This certificate is not a CA (no basic constraints).") from None
+    except ValueError:
+        raise UnusableKey("This is not a PEM certificate.") from None
+    if not constraints.ca:
+        raise UnusableKey("This certificate is not a CA: paste the root that issues the signing certificates.")
+    return cert
+
+
+def root_fingerprint(pem: str) -> str:
+    return "sha256:" + load_root(pem).fingerprint(hashes.SHA256()).hex()
+
+
+def _issuer_of(cert: x509.Certificate) -> str:
+    for oid, der in ((ISSUER_V2, True), (ISSUER_V1, False)):
+        try:
+            raw = cert.extensions.get_extension_for_oid(oid).value.value
+        except x509.ExtensionNotFound:
+            continue
+        if der and len(raw) > 2 and raw[0] == 0x0C and raw[1] < 0x80:  # UTF8String, short length
+            raw = raw[2:2 + raw[1]]
+        return raw.decode("utf-8", "replace")[:300]
+    return ""
+
+
+def _certificate_problem(sig: Signature, roots: list[tuple[PublicKey, x509.Certificate]], identity: Identity,
+                         now: datetime) -> tuple[str | None, object | None, str]:
+    """(the accepting root's name, the leaf's public key, "") or (None, None, why not)."""
+    try:
+        leaf = x509.load_pem_x509_certificate(sig.certificate.encode())
+        chain = x509.load_pem_x509_certificates(sig.chain.encode())[:5] if sig.chain else []
+    except ValueError:
+        return None, None, "its certificate is not PEM"
+    path, current, root_name = [leaf], leaf, None
+    for _depth in range(6):
+        root = next((r for r in roots if current.issuer == r[1].subject and _issued_by(current, r[1])), None)
+        if root is not None:
+            path.append(root[1])
+            root_name = root[0].name
+            break
+        parent = next((c for c in chain if current.issuer == c.subject and c is not current and _issued_by(current, c)
+                       and _is_ca(c)), None)
+        if parent is None:
+            return None, None, "its certificate does not chain to an accepted root"
+        path.append(parent)
+        current = parent
+    if root_name is None:
+        return None, None, "its certificate does not chain to an accepted root"
+    for cert in path:
+        if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+            state = "expired" if now > cert.not_valid_after_utc else "is not valid yet"
+            return None, None, f"its certificate {state} (valid until {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC)"
+    try:
+        usages = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        usages = []
+    if ExtendedKeyUsageOID.CODE_SIGNING not in usages:
+        return None, None, "its certificate is not for code signing"
+    try:
+        sans = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        names = [*sans.get_values_for_type(x509.UniformResourceIdentifier), *sans.get_values_for_type(x509.RFC822Name)]
+    except x509.ExtensionNotFound:
+        names = []
+    if identity.subject and not any(re2.fullmatch(identity.subject, n) for n in names[:16]):
+        return None, None, f"its certificate names {', '.join(names[:2]) or 'no subject'}, not {identity.subject}"
+    issuer = _issuer_of(leaf)
+    if identity.issuer and not re2.fullmatch(identity.issuer, issuer):
+        return None, None, f"its certificate's issuer {issuer or '(none)'} is not {identity.issuer}"
+    return root_name, leaf.public_key(), ""
+
+
+def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        cert.verify_directly_issued_by(issuer)
+        return True
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        return False
 
 
 @dataclass
@@ -148,7 +265,10 @@ def read_signatures(client, repository: str, digest: str) -> tuple[list[Signatur
         if "sha256:" + hashlib.sha256(payload).hexdigest() != blob_digest:
             problems.append(f"signature {index + 1}'s payload does not match its digest (tampered)")
             continue
-        found.append(Signature(payload, raw, index + 1))
+        cert, chain = annotations.get(CERTIFICATE_ANNOTATION), annotations.get(CHAIN_ANNOTATION)
+        found.append(Signature(payload, raw, index + 1,
+                               cert if isinstance(cert, str) and 0 < len(cert) <= MAX_CERT_PEM else None,
+                               chain if isinstance(chain, str) and 0 < len(chain) <= MAX_CERT_PEM else None))
     return found, manifest_digest, problems
 
 
@@ -168,21 +288,35 @@ def _payload_digest(payload: bytes) -> tuple[str | None, str | None]:
 
 
 def evaluate(keys: list[PublicKey], threshold: int, digest: str, signatures: list[Signature],
-             problems: list[str] | None = None) -> Verdict:
+             problems: list[str] | None = None, identity: Identity = Identity(), now: datetime | None = None
+             ) -> Verdict:
     """Whether at least `threshold` of `keys` signed exactly `digest`. A key counts once however many
     of its signatures there are; a signature whose payload names another digest (copied from
     another image) or that no accepted key verifies counts for nothing, and is said."""
     problems = list(problems or [])
-    loaded = []
+    loaded, roots = [], []
     for k in keys:
         try:
-            loaded.append((k, load_key(k.pem)))
+            if k.kind == "root":
+                roots.append((k, load_root(k.pem)))
+            else:
+                loaded.append((k, load_key(k.pem)))
         except UnusableKey as e:
             problems.append(f"key {k.name}: {e.message}")
+    now = now or datetime.now(UTC)
     signed_by: dict[str, str] = {}  # fingerprint → name
     for sig in signatures:
         # Only a payload an accepted key signed is read: what nobody signed is never parsed.
         matched = [(k, key) for k, key in loaded if _verifies(key, sig.signature, sig.payload)]
+        if not matched and sig.certificate and roots:
+            root_name, leaf_key, why = _certificate_problem(sig, roots, identity, now)
+            if root_name is None:
+                problems.append(f"signature {sig.layer}: {why}")
+                continue
+            if not _verifies(leaf_key, sig.signature, sig.payload):
+                problems.append(f"signature {sig.layer} does not verify with its certificate")
+                continue
+            matched = [(next(k for k, _c in roots if k.name == root_name), leaf_key)]
         if not matched:
             problems.append(f"signature {sig.layer} does not verify with any accepted key")
             continue

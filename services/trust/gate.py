@@ -45,7 +45,7 @@ def check(component: Component, digest: str, source: images.ImageSource | None =
             return cosign.Verdict(False, cached.reason)
         keys = policies.public_keys(policy)
         signatures, signed_at, problems = cosign.read_signatures(client, repository, digest)
-        verdict = cosign.evaluate(keys, policy.threshold, digest, signatures, problems)
+        verdict = cosign.evaluate(keys, policy.threshold, digest, signatures, problems, policies.identity(policy))
         attested_at = None
         if verdict.ok and required:
             statements, attested_at, problems = cosign.read_attestations(client, repository, digest, keys)

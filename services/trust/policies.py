@@ -7,6 +7,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
+import re2
 from sqlalchemy import func, select
 
 from models import Component, Team, TrustKey, TrustPolicy, db
@@ -27,16 +28,25 @@ def policies(team: Team) -> list[TrustPolicy]:
                                    .order_by(TrustPolicy.name)))
 
 
-def add_key(team: Team, name: str, pem: str, by: str) -> TrustKey:
+def add_key(team: Team, name: str, pem: str, by: str, kind: str = "key") -> TrustKey:
+    """Save a public key (kind "key") or a root CA certificate (kind "root", keyless signing)."""
     name = (name or "").strip()
     errors = {}
     if not NAME.match(name):
         errors["name"] = NAME_RULE
-    try:
-        normalized = cosign.normalized_pem(pem)
-        fingerprint = cosign.fingerprint(normalized)
-    except cosign.UnusableKey as e:
-        errors["pem"] = e.message
+    if kind not in ("key", "root"):
+        errors["kind"] = "Choose a public key or a root CA certificate."
+    else:
+        try:
+            if kind == "root":
+                cosign.load_root(pem)
+                normalized = pem.strip() + "\n"
+                fingerprint = cosign.root_fingerprint(normalized)
+            else:
+                normalized = cosign.normalized_pem(pem)
+                fingerprint = cosign.fingerprint(normalized)
+        except cosign.UnusableKey as e:
+            errors["pem"] = e.message
     if errors:
         raise FieldErrors(errors)
     if db.session.scalar(select(TrustKey.id).where(TrustKey.team_id == team.id, func.lower(TrustKey.name)
@@ -44,11 +54,11 @@ def add_key(team: Team, name: str, pem: str, by: str) -> TrustKey:
         raise FieldErrors({"name": f"The team already has a key named {name}."})
     same = db.session.scalar(select(TrustKey).where(TrustKey.team_id == team.id, TrustKey.fingerprint == fingerprint))
     if same is not None:
-        raise FieldErrors({"pem": f"This key is already saved as {same.name}."})
-    key = TrustKey(team_id=team.id, name=name, pem=normalized, fingerprint=fingerprint)
+        raise FieldErrors({"pem": f"This is already saved as {same.name}."})
+    key = TrustKey(team_id=team.id, name=name, kind=kind, pem=normalized, fingerprint=fingerprint)
     db.session.add(key)
     db.session.flush()
-    audit.record(team.id, by, "trust.key_added", name, fingerprint)
+    audit.record(team.id, by, "trust.key_added", name, f"{'root CA' if kind == 'root' else 'public key'} {fingerprint}")
     return key
 
 
@@ -68,6 +78,8 @@ class PolicyInput:
     key_ids: list[int] = field(default_factory=list)
     threshold: int = 1
     attestations: str = ""  # one requirement per line (cosign.parse_requirements)
+    subject_pattern: str = ""  # keyless: RE2 the certificate's SAN must match whole
+    issuer_pattern: str = ""  # keyless: RE2 its OIDC issuer must match whole
 
 
 def save_policy(team: Team, data: PolicyInput, by: str, policy: TrustPolicy | None = None) -> TrustPolicy:
@@ -80,6 +92,19 @@ def save_policy(team: Team, data: PolicyInput, by: str, policy: TrustPolicy | No
         errors["key_ids"] = "Choose at least one key whose signatures count."
     elif not 1 <= (data.threshold or 0) <= len(chosen):
         errors["threshold"] = f"Require 1 to {len(chosen)} signatures (one per chosen key at most)."
+    for field_name in ("subject_pattern", "issuer_pattern"):
+        pattern = getattr(data, field_name) or ""
+        if len(pattern) > 255:
+            errors[field_name] = "At most 255 characters."
+            continue
+        try:
+            re2.compile(pattern)
+        except re2.error as e:
+            errors[field_name] = f"This is not a regular expression (RE2): {e}"
+    roots = [k for k in keys(team) if k.id in set(chosen) and k.kind == "root"]
+    if roots and not (data.subject_pattern or "").strip():
+        errors["subject_pattern"] = ("Say whose certificates count (e.g. https://ci\\.example\\.com/.* or "
+                                     ".*@example\\.com): a root CA alone accepts anyone it certifies.")
     try:
         required = [r.text for r in cosign.parse_requirements(data.attestations)]
     except cosign.UnusableRequirement as e:
@@ -97,6 +122,8 @@ def save_policy(team: Team, data: PolicyInput, by: str, policy: TrustPolicy | No
     before = None if created else (list(policy.key_ids or []), policy.threshold)
     policy.name, policy.key_ids, policy.threshold = name, chosen, data.threshold
     policy.attestations = required
+    policy.subject_pattern = (data.subject_pattern or "").strip()
+    policy.issuer_pattern = (data.issuer_pattern or "").strip()
     db.session.flush()
     policy.rule_hash = rule_hash(policy)
     names = ", ".join(k.name for k in keys(team) if k.id in chosen)
@@ -131,7 +158,8 @@ def rule_hash(policy: TrustPolicy) -> str:
     """What a verdict depends on: the threshold, the attestations and the keys' fingerprints (a key never changes: a
     new key is a new row, and a key in use cannot be deleted)."""
     text = json.dumps({"threshold": policy.threshold, "keys": sorted(k.fingerprint for k in public_keys(policy)),
-                       "attestations": list(policy.attestations or [])})
+                       "attestations": list(policy.attestations or []),
+                       "identity": [policy.subject_pattern or "", policy.issuer_pattern or ""]})
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -139,4 +167,8 @@ def public_keys(policy: TrustPolicy) -> list[cosign.PublicKey]:
     rows = db.session.scalars(select(TrustKey).where(TrustKey.team_id == policy.team_id,
                                                      TrustKey.id.in_(policy.key_ids or []))
                               .order_by(TrustKey.id)).all()
-    return [cosign.PublicKey(k.name, k.pem) for k in rows]
+    return [cosign.PublicKey(k.name, k.pem, k.kind) for k in rows]
+
+
+def identity(policy: TrustPolicy) -> cosign.Identity:
+    return cosign.Identity(policy.subject_pattern or "", policy.issuer_pattern or "")

@@ -35,17 +35,28 @@ def trust(app, client, registries, cosign, signing_keys):
                 db.session.commit()
             self.registry_id, _ = create_registry(app, registries.basic.url)
 
-        def policy(self, names: list[str], threshold: int, name: str | None = None, attestations: str = "") -> int:
+        def policy(self, names: list[str], threshold: int, name: str | None = None, attestations: str = "",
+                   subject: str = "", issuer: str = "") -> int:
             with app.app_context():
                 team = accounts.get_or_create_team("alpha")
                 p = policies.save_policy(team, policies.PolicyInput(name or f"p-{uuid.uuid4().hex[:6]}",
                                                                     [self.keys[n] for n in names], threshold,
-                                                                    attestations), "test")
+                                                                    attestations, subject, issuer), "test")
                 db.session.commit()
                 return p.id
 
         def sign(self, key: str, repo: str, digest: str) -> None:
             cosign.sign(signing_keys[key][0], f"{self.host}/{repo}@{digest}")
+
+        def sign_keyless(self, key: str, certificate: str, chain: str, repo: str, digest: str) -> None:
+            cosign.sign_keyless(signing_keys[key][0], certificate, chain, f"{self.host}/{repo}@{digest}")
+
+        def root(self, name: str, pem: str) -> int:
+            with app.app_context():
+                key = policies.add_key(accounts.get_or_create_team("alpha"), name, pem, "test", kind="root")
+                db.session.commit()
+                self.keys[name] = key.id
+                return key.id
 
         def attest(self, key: str, repo: str, digest: str, kind: str, predicate: dict) -> None:
             cosign.attest(signing_keys[key][0], f"{self.host}/{repo}@{digest}", kind, predicate)
