@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole suite on SQLite and on PostgreSQL, side by side, each spread over pytest-xdist workers
 # (tests mostly wait on real parts, so more workers than cores pay off). Before them, the Kubernetes
-# control plane and helm are built when missing (scripts/kube-build.sh, scripts/go-tool.sh: helm and cosign; cached) and one cluster is started for
+# control plane and helm are built when missing (scripts/kube-build.sh, scripts/go-tool.sh: helm and cosign; cached) and two clusters are started for
 # the whole run (tests/fixtures/cluster.py), used by both passes. Each pass writes its own log; both
 # are printed when both have ended, with the 15 slowest tests of each. Exit status: non-zero if either
 # pass failed.
@@ -16,11 +16,18 @@ BERTH_HELM=$(scripts/go-tool.sh helm) || { echo "make test: building helm failed
 export BERTH_HELM
 BERTH_COSIGN=$(scripts/go-tool.sh cosign) || { echo "make test: building cosign failed"; exit 1; }
 export BERTH_COSIGN
-export BERTH_TEST_CLUSTER="$logs/cluster"
-trap '"$bin/python" -m tests.fixtures.cluster stop "$BERTH_TEST_CLUSTER"; rm -rf "$logs"' EXIT
-if ! "$bin/python" -m tests.fixtures.cluster start "$BERTH_TEST_CLUSTER"; then
-  for log in "$BERTH_TEST_CLUSTER"/*.log; do echo "--- $log"; tail -n 30 "$log"; done
-  echo "make test: the Kubernetes test cluster did not start"
+export BERTH_TEST_CLUSTER="$logs/cluster" BERTH_TEST_SECOND_CLUSTER="$logs/cluster2"
+trap '"$bin/python" -m tests.fixtures.cluster stop "$BERTH_TEST_CLUSTER";
+      "$bin/python" -m tests.fixtures.cluster stop "$BERTH_TEST_SECOND_CLUSTER"; rm -rf "$logs"' EXIT
+# Two control planes, started side by side: the second for the tests of several clusters
+# (environments), shared by every worker instead of one started per worker.
+"$bin/python" -m tests.fixtures.cluster start "$BERTH_TEST_SECOND_CLUSTER" berth-test-2 &
+second=$!
+first_ok=0; "$bin/python" -m tests.fixtures.cluster start "$BERTH_TEST_CLUSTER" || first_ok=1
+second_ok=0; wait "$second" || second_ok=1
+if [ "$first_ok" != 0 ] || [ "$second_ok" != 0 ]; then
+  for log in "$BERTH_TEST_CLUSTER"/*.log "$BERTH_TEST_SECOND_CLUSTER"/*.log; do echo "--- $log"; tail -n 30 "$log"; done
+  echo "make test: a Kubernetes test cluster did not start"
   exit 1
 fi
 run_pass() {  # name, then environment assignments
