@@ -123,12 +123,6 @@ def open_freeze(environment: Environment, team: Team, now_utc: datetime) -> Free
     return found
 
 
-def in_team_zone(team: Team, when_utc: datetime) -> str:
-    zone = team_zone(team)
-    local = when_utc.replace(tzinfo=ZoneInfo("UTC")).astimezone(zone)
-    return f"{local:%a %d %b %H:%M} ({zone.key})"
-
-
 # -- the chain ------------------------------------------------------------------------------------
 def team_environments(team_id: int) -> list[Environment]:
     """The team's environments, each after its upstream (a tree walked depth-first, by name)."""

@@ -427,11 +427,6 @@ def tick(now: datetime | None = None) -> None:
             log.exception("promotion %s", promotion_id)
 
 
-def of_component(component: Component, limit: int = 30) -> list[Promotion]:
-    return list(db.session.scalars(select(Promotion).where(Promotion.component_id == component.id)
-                                   .order_by(Promotion.id.desc()).limit(limit)))
-
-
 def waiting_into(component: Component, environment: Environment) -> Promotion | None:
     return db.session.scalar(select(Promotion).where(Promotion.component_id == component.id,
                                                      Promotion.environment_id == environment.id,

@@ -13,7 +13,7 @@ import re
 from flask import current_app
 from sqlalchemy import select
 
-from models import Component, ComponentStage, Environment, EnvironmentTarget, Release, Team, db, utcnow
+from models import Component, ComponentStage, Environment, EnvironmentTarget, Release, Team, db
 from services.components import components as component_service
 from services.components import environments, releases, settings
 from services.errors import FieldErrors, ServiceError
@@ -260,18 +260,6 @@ def deploy_first(component: Component, by: str, keep_digest: str | None = None) 
             out += [deploy_to(row, base, "manual", by, tag=component.tag, digest=keep_digest)
                     for row in rows_of(component, environment)]
     return out
-
-
-def base_for_release(row: Component, tag: str) -> dict:
-    """What a stage row's release came from when it was not a promotion (a push, a redeploy): the
-    component's own settings now, at the release's tag."""
-    return _base_snapshot(row.base, tag)
-
-
-def pause(row: Component, reason: str) -> None:
-    stage = stage_of(row)
-    if stage is not None:
-        stage.paused_reason, stage.paused_at = reason[:300], utcnow()
 
 
 def resume(stage: ComponentStage, by: str) -> None:
