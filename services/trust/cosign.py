@@ -225,6 +225,26 @@ def _verifies(key, signature: bytes, payload: bytes) -> bool:
         return False
 
 
+def _load(keys: list[PublicKey]) -> tuple[list, list, list[str]]:
+    """(public keys, root certificates, problems): each paired with its PublicKey row."""
+    loaded, roots, problems = [], [], []
+    for k in keys:
+        try:
+            if k.kind == "root":
+                roots.append((k, load_root(k.pem)))
+            else:
+                loaded.append((k, load_key(k.pem)))
+        except UnusableKey as e:
+            problems.append(f"key {k.name}: {e.message}")
+    return loaded, roots, problems
+
+
+def _verified_blob(client, repository: str, digest: str, max_bytes: int) -> bytes | None:
+    """A blob's bytes if they hash to `digest` (None: the registry served something else)."""
+    data = client.blob(repository, digest, max_bytes=max_bytes)
+    return data if "sha256:" + hashlib.sha256(data).hexdigest() == digest else None
+
+
 def signature_tag(digest: str) -> str:
     """Where cosign stores the signatures of `digest`: sha256:abc… → sha256-abc….sig"""
     return digest.replace(":", "-", 1) + ".sig"
@@ -261,8 +281,8 @@ def read_signatures(client, repository: str, digest: str) -> tuple[list[Signatur
         except (binascii.Error, ValueError):
             problems.append(f"signature {index + 1} is not base64")
             continue
-        payload = client.blob(repository, blob_digest, max_bytes=MAX_PAYLOAD)
-        if "sha256:" + hashlib.sha256(payload).hexdigest() != blob_digest:
+        payload = _verified_blob(client, repository, blob_digest, MAX_PAYLOAD)
+        if payload is None:
             problems.append(f"signature {index + 1}'s payload does not match its digest (tampered)")
             continue
         cert, chain = annotations.get(CERTIFICATE_ANNOTATION), annotations.get(CHAIN_ANNOTATION)
@@ -294,15 +314,8 @@ def evaluate(keys: list[PublicKey], threshold: int, digest: str, signatures: lis
     of its signatures there are; a signature whose payload names another digest (copied from
     another image) or that no accepted key verifies counts for nothing, and is said."""
     problems = list(problems or [])
-    loaded, roots = [], []
-    for k in keys:
-        try:
-            if k.kind == "root":
-                roots.append((k, load_root(k.pem)))
-            else:
-                loaded.append((k, load_key(k.pem)))
-        except UnusableKey as e:
-            problems.append(f"key {k.name}: {e.message}")
+    loaded, roots, unusable = _load(keys)
+    problems += unusable
     now = now or datetime.now(UTC)
     signed_by: dict[str, str] = {}  # fingerprint → name
     for sig in signatures:
@@ -444,13 +457,7 @@ def read_attestations(client, repository: str, digest: str, keys: list[PublicKey
     layers = manifest.get("layers")
     if not isinstance(layers, list):
         return [], manifest_digest, ["the attestation manifest has no layers"]
-    loaded = []
-    for k in keys:
-        try:
-            loaded.append((k, load_key(k.pem)))
-        except UnusableKey:
-            continue
-    problems: list[str] = []
+    loaded, _roots, problems = _load(keys)
     statements = []
     for index, layer in enumerate(layers[:MAX_LAYERS], 1):
         if not isinstance(layer, dict) or layer.get("mediaType") != DSSE:
@@ -460,8 +467,8 @@ def read_attestations(client, repository: str, digest: str, keys: list[PublicKey
                 or not 0 < size <= MAX_ENVELOPE:
             problems.append(f"attestation {index} is malformed (digest or size)")
             continue
-        data = client.blob(repository, blob_digest, max_bytes=MAX_ENVELOPE)
-        if "sha256:" + hashlib.sha256(data).hexdigest() != blob_digest:
+        data = _verified_blob(client, repository, blob_digest, MAX_ENVELOPE)
+        if data is None:
             problems.append(f"attestation {index} does not match its digest (tampered)")
             continue
         statement, why = _open_envelope(data, loaded, digest)
