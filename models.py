@@ -360,6 +360,10 @@ class TrustPolicy(db.Model):
     # Keyless: what a certificate from one of the roots must name (RE2, whole match; empty: any).
     subject_pattern: Mapped[str] = mapped_column(String(255), default="")
     issuer_pattern: Mapped[str] = mapped_column(String(255), default="")
+    # Harbor: the artifact's vulnerability scan must find nothing at or above this severity (""
+    # none required); a never-scanned artifact is scanned, waited for at most scan_wait_seconds.
+    scan_below: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    scan_wait_seconds: Mapped[int] = mapped_column(default=120, server_default="120")
     # SHA-256 of the threshold and the keys' fingerprints (services.trust.policies.rule_hash): a
     # verdict made under another one is decided again.
     rule_hash: Mapped[str] = mapped_column(String(64), default="")
@@ -409,9 +413,13 @@ class Environment(db.Model):
     on_failure: Mapped[str] = mapped_column(String(10), default="retry")  # retry / rollback
     # [{"rule": "FREQ=WEEKLY;BYDAY=FR;BYHOUR=16", "hours": 64}] in the team's time zone.
     freeze_windows: Mapped[list] = mapped_column(db.JSON, default=list)
+    # Every digest deployed here must also pass this policy (services.trust.gate), beside the component's.
+    trust_policy_id: Mapped[int | None] = mapped_column(ForeignKey("trust_policies.id", ondelete="RESTRICT"),
+                                                        index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     upstream: Mapped[Environment | None] = relationship(remote_side="Environment.id")
+    trust_policy: Mapped[TrustPolicy | None] = relationship()
     targets: Mapped[list[EnvironmentTarget]] = relationship(
         back_populates="environment", order_by="EnvironmentTarget.id", cascade="all, delete-orphan")
 

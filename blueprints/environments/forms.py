@@ -29,6 +29,8 @@ class EnvironmentForm(FlaskForm):
     on_failure = SelectField("When a target fails", choices=[
         SelectChoice("retry", "retry it (every minute) and keep the next gate closed"),
         SelectChoice("rollback", "leave it rolled back (the safety loop) and keep the next gate closed")])
+    trust_policy_id = SelectField("Trust policy", coerce=str, default="", description=(
+        "Every digest deployed here must also pass this policy (Trust page), beside the component's own."))
     freeze_windows = TextAreaField("Freeze windows", description=(
         "One per line, <RRULE> for <hours>h in the team's time zone, e.g. "
         "FREQ=WEEKLY;BYDAY=FR;BYHOUR=16;BYMINUTE=0 for 64h (Friday 16:00 to Monday 08:00)."))

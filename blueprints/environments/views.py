@@ -19,6 +19,7 @@ from models import Component, ComponentStage, Environment, Promotion, Release
 from services.components import environments, promotions, stages
 from services.deploy import targets
 from services.errors import BerthError, FieldErrors, ServiceError, apply_to_form
+from services.trust import policies
 
 bp = Blueprint("environments", __name__)
 
@@ -30,6 +31,8 @@ def _choices(form: EnvironmentForm, environment: Environment | None) -> None:
         if environment is None or e.id != environment.id]
     form.targets.choices = [SelectChoice("local", "local (this Berth's own runtime)")] + [
         SelectChoice(str(c.id), f"cluster {c.name}") for c in targets.team_targets(team_id)]
+    form.trust_policy_id.choices = [SelectChoice("", "none (the component's own policy only)")] + [
+        SelectChoice(str(p.id), p.name) for p in policies.policies(current_team())]
 
 
 def _input(form: EnvironmentForm) -> environments.EnvironmentInput:
@@ -40,7 +43,8 @@ def _input(form: EnvironmentForm) -> environments.EnvironmentInput:
         auto_deploy=form.auto_deploy.data, auto_promote=form.auto_promote.data,
         approvals_required=form.approvals_required.data or 0, owners_only=form.owners_only.data,
         soak_minutes=form.soak_minutes.data or 0, health_rule=form.health_rule.data, on_failure=form.on_failure.data,
-        freeze_windows=form.freeze_windows.data or "")
+        freeze_windows=form.freeze_windows.data or "",
+        trust_policy_id=int(form.trust_policy_id.data) if (form.trust_policy_id.data or "").isdigit() else None)
 
 
 def _fill(form: EnvironmentForm, environment: Environment) -> None:
@@ -48,6 +52,7 @@ def _fill(form: EnvironmentForm, environment: Environment) -> None:
     form.targets.data = [str(t.cluster_id) if t.cluster_id else "local" for t in environment.targets]
     form.namespace.data = next((t.namespace for t in environment.targets if t.namespace), "")
     form.freeze_windows.data = environments.freeze_text(environment)
+    form.trust_policy_id.data = str(environment.trust_policy_id or "")
 
 
 @bp.route("/environments/")

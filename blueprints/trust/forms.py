@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, NumberRange
+from wtforms.validators import InputRequired, NumberRange, Optional
 
 from blueprints.forms import MultiCheckboxField
 
@@ -31,6 +31,16 @@ class PolicyForm(FlaskForm):
         "expression matched whole, e.g. https://ci\\.example\\.com/.*"))
     issuer_pattern = StringField("Certificate issuer (keyless, optional)", description=(
         "The OIDC issuer the certificate names (Fulcio's issuer extension), RE2 matched whole"))
+    scan_below = SelectField("Harbor scan (optional)", default="", choices=[
+        SelectChoice("", "No scan required"), SelectChoice("low", "Nothing low or above"),
+        SelectChoice("medium", "Nothing medium or above"), SelectChoice("high", "Nothing high or critical"),
+        SelectChoice("critical", "Nothing critical")], description=(
+        "For images in a Harbor registry: the artifact's vulnerability scan (Harbor's scan overview) must find "
+        "nothing at this severity or above. An artifact never scanned is scanned first"))
+    scan_wait_seconds = IntegerField("Wait for a scan (seconds)", default=120, validators=[
+        Optional(), NumberRange(0, 600, "Wait 0 to 600 seconds.")],
+        description="How long a deploy waits for a scan Berth starts; still running then, the deploy is refused "
+                    "and decided again at the next push, poll or deploy")
     attestations = TextAreaField("Required attestations (optional)", description=(
         "One per line, each signed by one of the keys (cosign attest): vuln (a scan), vuln below high "
         "(no finding high or critical; also below medium, below critical), sbom (SPDX or CycloneDX), spdx, "

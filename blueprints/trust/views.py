@@ -22,7 +22,7 @@ def _index(key_form: KeyForm, status: int = 200):
     return render_template("trust/index.html", keys=keys, policies=team_policies,
                            key_names={p.id: ", ".join(names[i] for i in p.key_ids or [] if i in names)
                                       for p in team_policies},
-                           guarded={p.id: policies.guarded(p) for p in team_policies},
+                           guards=policies.guards(team),
                            key_form=key_form, action_form=EmptyForm()), status
 
 
@@ -70,7 +70,9 @@ def _policy_form(policy: TrustPolicy | None):
         try:
             saved = policies.save_policy(current_team(), policies.PolicyInput(
                 form.name.data or "", list(form.key_ids.data or []), form.threshold.data,
-                form.attestations.data or "", form.subject_pattern.data or "", form.issuer_pattern.data or ""),
+                form.attestations.data or "", form.subject_pattern.data or "", form.issuer_pattern.data or "",
+                form.scan_below.data or "",
+                120 if form.scan_wait_seconds.data is None else form.scan_wait_seconds.data),
                 current_user.email, policy)
         except FieldErrors as e:
             apply_to_form(form, e)
@@ -81,7 +83,9 @@ def _policy_form(policy: TrustPolicy | None):
                       f"({reason}); it keeps running, and its next release must pass.", "error")
             return redirect(url_for("trust.index"))
     return render_template("trust/policy.html", form=form, policy=policy,
-                           guarded=policies.guarded(policy) if policy else []), 422 if form.errors else 200
+                           guarded=policies.guarded(policy) if policy else [],
+                           environments=policies.environments_guarded(policy) if policy else []
+                           ), 422 if form.errors else 200
 
 
 @bp.route("/policies/new", methods=["GET", "POST"])

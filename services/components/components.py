@@ -523,6 +523,10 @@ class Preview:
     winner: str | None
     page: int
     pages: int
+    trust: dict[str, str] = field(default_factory=dict)  # tag → the trust policies' verdict on its digest
+
+
+TRUST_PREVIEW = 5  # matching tags of a page whose signatures the preview checks (registry requests each)
 
 
 def preview_rule(component: Component, kind: str, pattern: str, include_prereleases: bool,
@@ -538,9 +542,12 @@ def preview_rule(component: Component, kind: str, pattern: str, include_prerelea
     verdicts = triggers.explain(rule, repository_tags(component), component.tag,
                                 running.tag if running is not None and not component.stopped else None)
     winner = next((v.tag for v in verdicts if v.deploys), None)
-    if winner is not None and (require_platform or cooldown_minutes or gate.policy_id_of(component) is not None):
+    guarded = gate.guarded(component)
+    source = None
+    if guarded or (winner is not None and (require_platform or cooldown_minutes)):
         source = images.source_for(component.team_id, component.source_registry, component.image
                                    if component.source_registry else f"{component.image}:{component.tag}")
+    if winner is not None and (require_platform or cooldown_minutes or guarded):
         digest = source.client.manifest_digest(source.repository, winner)
         held = autodeploy.waiting(component.id, require_platform, cooldown_minutes, source, winner, digest,
                                   record=False) or gate.refusal(component, digest, source)
@@ -548,7 +555,21 @@ def preview_rule(component: Component, kind: str, pattern: str, include_prerelea
             verdicts = [triggers.Verdict(v.tag, False, held, True) if v.tag == winner else v for v in verdicts]
             winner = None
     shown = Page.of_list(verdicts, page, per_page)
-    return Preview(shown.items, shown.total, sum(v.matches for v in verdicts), winner, shown.page, shown.pages)
+    preview = Preview(shown.items, shown.total, sum(v.matches for v in verdicts), winner, shown.page, shown.pages)
+    if guarded:
+        for v in [v for v in shown.items if v.matches][:TRUST_PREVIEW]:
+            preview.trust[v.tag] = _trust_of_tag(component, source, v.tag)
+    return preview
+
+
+def _trust_of_tag(component: Component, source: images.ImageSource, tag: str) -> str:
+    """The trust policies' verdict on the digest `tag` names now, as the preview shows it."""
+    try:
+        digest = source.client.manifest_digest(source.repository, tag)
+    except RegistryError as e:
+        return f"its digest could not be read ({e.message})"
+    verdict = gate.check(component, digest, source)
+    return verdict.reason if verdict is not None else ""
 
 
 def team_components(team_id: int) -> list[Component]:

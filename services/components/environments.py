@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from dateutil import rrule
 from sqlalchemy import func, select
 
-from models import ClusterTarget, Component, ComponentStage, Environment, EnvironmentTarget, Team, db
+from models import ClusterTarget, Component, ComponentStage, Environment, EnvironmentTarget, Team, TrustPolicy, db
 from services.errors import FieldErrors, ServiceError
 
 NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,28}[a-z0-9])?$")
@@ -39,6 +39,7 @@ class EnvironmentInput:
     health_rule: str = "all"
     on_failure: str = "retry"
     freeze_windows: str = ""  # one per line: "<RRULE> for <hours>h"
+    trust_policy_id: int | None = None  # every digest deployed here must also pass it
 
 
 @dataclass
@@ -204,6 +205,9 @@ def save(team: Team, data: EnvironmentInput, environment: Environment | None = N
         errors["health_rule"] = "All targets or any one."
     if data.on_failure not in ("retry", "rollback"):
         errors["on_failure"] = "Retry the failed target, or roll it back."
+    if data.trust_policy_id is not None and db.session.scalar(select(TrustPolicy.team_id).where(
+            TrustPolicy.id == data.trust_policy_id)) != team.id:
+        errors["trust_policy_id"] = "Choose one of your team's trust policies, or none."
     try:
         windows = parse_freeze_windows(data.freeze_windows)
     except ValueError as e:
@@ -224,6 +228,7 @@ def save(team: Team, data: EnvironmentInput, environment: Environment | None = N
     environment.approvals_required, environment.owners_only = data.approvals_required, data.owners_only
     environment.soak_minutes, environment.health_rule = data.soak_minutes, data.health_rule
     environment.on_failure, environment.freeze_windows = data.on_failure, windows
+    environment.trust_policy_id = data.trust_policy_id
     existing = {(t.cluster_id, t.namespace): t for t in environment.targets}
     environment.targets = [existing.get(key) or EnvironmentTarget(cluster_id=key[0], namespace=key[1])
                            for key in targets]

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, ObjectIdentifier
 
 from services.errors import BerthError
-from services.registries.clients.errors import RegistryError, RegistryNotFound
+from services.registries.clients.errors import RegistryNotFound
 
 SIMPLE_SIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
@@ -108,12 +108,12 @@ def _issuer_of(cert: x509.Certificate) -> str:
     return ""
 
 
-def _certificate_problem(sig: Signature, roots: list[tuple[PublicKey, x509.Certificate]], identity: Identity,
-                         now: datetime) -> tuple[str | None, object | None, str]:
+def _certificate_problem(certificate: str, chain_pem: str | None, roots: list[tuple[PublicKey, x509.Certificate]],
+                         identity: Identity, now: datetime) -> tuple[str | None, object | None, str]:
     """(the accepting root's name, the leaf's public key, "") or (None, None, why not)."""
     try:
-        leaf = x509.load_pem_x509_certificate(sig.certificate.encode())
-        chain = x509.load_pem_x509_certificates(sig.chain.encode())[:5] if sig.chain else []
+        leaf = x509.load_pem_x509_certificate(certificate.encode())
+        chain = x509.load_pem_x509_certificates(chain_pem.encode())[:5] if chain_pem else []
     except ValueError:
         return None, None, "its certificate is not PEM"
     path, current, root_name = [leaf], leaf, None
@@ -251,45 +251,105 @@ def signature_tag(digest: str) -> str:
 
 
 def read_signatures(client, repository: str, digest: str) -> tuple[list[Signature], str | None, list[str]]:
-    """The signatures stored for `digest`: (signatures, the signature manifest's digest or None when
-    there is none, problems met reading them). Registry errors other than not-found propagate."""
+    """The signatures stored for `digest` under its .sig tag: (signatures, the signature manifest's
+    digest or None when there is none, problems met reading them). Registry errors other than
+    not-found propagate."""
     try:
         manifest_digest, _media_type, manifest = client.manifest(repository, signature_tag(digest))
     except RegistryNotFound:
         return [], None, []
+    found, problems = signatures_in(client, repository, manifest)
+    return found, manifest_digest, problems
+
+
+def signatures_in(client, repository: str, manifest: dict, first: int = 0) -> tuple[list[Signature], list[str]]:
+    """The simple-signing layers of one signature manifest (the .sig tag's or a referrer's),
+    numbered from `first` + 1: (signatures, problems)."""
     problems: list[str] = []
     layers = manifest.get("layers")
     if not isinstance(layers, list):
-        return [], manifest_digest, ["the signature manifest has no layers"]
+        return [], ["the signature manifest has no layers"]
     if len(layers) > MAX_LAYERS:
         problems.append(f"only the first {MAX_LAYERS} of {len(layers)} signatures were read")
     found = []
-    for index, layer in enumerate(layers[:MAX_LAYERS]):
+    for index, layer in enumerate(layers[:MAX_LAYERS], first + 1):
         if not isinstance(layer, dict) or layer.get("mediaType") != SIMPLE_SIGNING:
             continue
         annotations = layer.get("annotations")
         encoded = annotations.get(SIGNATURE_ANNOTATION) if isinstance(annotations, dict) else None
         blob_digest, size = layer.get("digest"), layer.get("size")
         if not isinstance(encoded, str) or not isinstance(blob_digest, str) or not _DIGEST_RE.match(blob_digest):
-            problems.append(f"signature {index + 1} is malformed (no signature or payload digest)")
+            problems.append(f"signature {index} is malformed (no signature or payload digest)")
             continue
         if not isinstance(size, int) or not 0 < size <= MAX_PAYLOAD:
-            problems.append(f"signature {index + 1}'s payload is not between 1 byte and {MAX_PAYLOAD // 1024} KiB")
+            problems.append(f"signature {index}'s payload is not between 1 byte and {MAX_PAYLOAD // 1024} KiB")
             continue
         try:
             raw = base64.b64decode(encoded[:4096], validate=True)
         except (binascii.Error, ValueError):
-            problems.append(f"signature {index + 1} is not base64")
+            problems.append(f"signature {index} is not base64")
             continue
         payload = _verified_blob(client, repository, blob_digest, MAX_PAYLOAD)
         if payload is None:
-            problems.append(f"signature {index + 1}'s payload does not match its digest (tampered)")
+            problems.append(f"signature {index}'s payload does not match its digest (tampered)")
             continue
-        cert, chain = annotations.get(CERTIFICATE_ANNOTATION), annotations.get(CHAIN_ANNOTATION)
-        found.append(Signature(payload, raw, index + 1,
-                               cert if isinstance(cert, str) and 0 < len(cert) <= MAX_CERT_PEM else None,
-                               chain if isinstance(chain, str) and 0 < len(chain) <= MAX_CERT_PEM else None))
-    return found, manifest_digest, problems
+        cert, chain = _certificate_annotations(annotations)
+        found.append(Signature(payload, raw, index, cert, chain))
+    return found, problems
+
+
+def _certificate_annotations(annotations: dict) -> tuple[str | None, str | None]:
+    """A keyless signature's certificate and chain (PEM), as cosign annotates its layer."""
+    cert, chain = annotations.get(CERTIFICATE_ANNOTATION), annotations.get(CHAIN_ANNOTATION)
+    return (cert if isinstance(cert, str) and 0 < len(cert) <= MAX_CERT_PEM else None,
+            chain if isinstance(chain, str) and 0 < len(chain) <= MAX_CERT_PEM else None)
+
+
+# -- OCI 1.1 referrers: manifests whose `subject` is the image (cosign --registry-referrers-mode=oci-1-1
+# signatures, and attestations as in-toto DSSE layers or Sigstore bundles) ------------------------------
+SIG_ARTIFACT = "application/vnd.dev.cosign.artifact.sig.v1+json"
+BUNDLE_PREFIX = "application/vnd.dev.sigstore.bundle"
+EMPTY_CONFIG = "application/vnd.oci.empty.v1+json"
+MAX_REFERRED = 16  # referrer manifests read per digest
+
+
+@dataclass
+class Referred:
+    """The signature and attestation manifests that refer to one digest, and problems met."""
+    signatures: list[dict] = field(default_factory=list)
+    attestations: list[dict] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def read_referrers(client, repository: str, digest: str, listing: list[dict]) -> Referred:
+    """Read the referrer manifests `listing` names (client.referrers) that may hold signatures or
+    attestations, at most MAX_REFERRED; one naming another subject counts for nothing."""
+    out = Referred()
+    candidates = [d for d in listing if d.get("artifactType") in (None, SIG_ARTIFACT, INTOTO, EMPTY_CONFIG)
+                  or str(d.get("artifactType")).startswith(BUNDLE_PREFIX)]
+    if len(candidates) > MAX_REFERRED:
+        out.problems.append(f"only {MAX_REFERRED} of {len(candidates)} referrers were read")
+    for number, descriptor in enumerate(candidates[:MAX_REFERRED], 1):
+        if not _DIGEST_RE.match(descriptor["digest"]):
+            out.problems.append(f"referrer {number} has no usable digest")
+            continue
+        try:
+            _d, _media_type, manifest = client.manifest(repository, descriptor["digest"])
+        except RegistryNotFound:
+            out.problems.append(f"referrer {number} is listed but missing")
+            continue
+        subject = manifest.get("subject")
+        if not isinstance(subject, dict) or subject.get("digest") != digest:
+            out.problems.append(f"referrer {number} is about another image")
+            continue
+        config = manifest.get("config")
+        kind = manifest.get("artifactType") or (config.get("mediaType") if isinstance(config, dict) else None)
+        if kind == SIG_ARTIFACT:
+            out.signatures.append(manifest)
+        elif kind == INTOTO or str(kind).startswith(BUNDLE_PREFIX):
+            out.attestations.append(manifest)
+    return out
+
 
 
 def _payload_digest(payload: bytes) -> tuple[str | None, str | None]:
@@ -322,7 +382,7 @@ def evaluate(keys: list[PublicKey], threshold: int, digest: str, signatures: lis
         # Only a payload an accepted key signed is read: what nobody signed is never parsed.
         matched = [(k, key) for k, key in loaded if _verifies(key, sig.signature, sig.payload)]
         if not matched and sig.certificate and roots:
-            root_name, leaf_key, why = _certificate_problem(sig, roots, identity, now)
+            root_name, leaf_key, why = _certificate_problem(sig.certificate, sig.chain, roots, identity, now)
             if root_name is None:
                 problems.append(f"signature {sig.layer}: {why}")
                 continue
@@ -347,22 +407,12 @@ def evaluate(keys: list[PublicKey], threshold: int, digest: str, signatures: lis
     need = min(threshold, len(keys)) if keys else threshold
     if not signatures and not problems:
         return Verdict(False, f"refused: no cosign signature for {digest[:19]}… (no {signature_tag(digest)[:20]}… "
-                       "tag in the registry)", names)
+                       "tag and no signature among its referrers)", names)
     if len(signed_by) >= need and need > 0:
         return Verdict(True, f"signed by {len(signed_by)} of the {need} required keys ({', '.join(names)})", names)
     detail = f"; {'; '.join(problems[:4])}" if problems else ""
     return Verdict(False, f"refused: signed by {len(signed_by)} of the {need} required keys"
                    + (f" ({', '.join(names)})" if names else "") + detail, names)
-
-
-def verify(client, repository: str, digest: str, keys: list[PublicKey], threshold: int) -> tuple[Verdict, str | None]:
-    """Read and check the signatures of `digest`: (verdict, the signature manifest's digest). A
-    registry that cannot be asked is a refusal with its reason, never an exception."""
-    try:
-        signatures, manifest_digest, problems = read_signatures(client, repository, digest)
-    except RegistryError as e:
-        return Verdict(False, f"refused: the signatures could not be read ({e.message})"), None
-    return evaluate(keys, threshold, digest, signatures, problems), manifest_digest
 
 
 # -- attestations: in-toto statements in DSSE envelopes, under sha256-<hex>.att ---------------------
@@ -446,21 +496,33 @@ def _pae(payload_type: str, body: bytes) -> bytes:
     return b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(body), body)
 
 
-def read_attestations(client, repository: str, digest: str, keys: list[PublicKey]
-                      ) -> tuple[list[Statement], str | None, list[str]]:
-    """The in-toto statements about `digest` signed by one of `keys`: (statements, the attestation
-    manifest's digest or None, problems). Envelopes nobody accepted signed are never parsed further."""
+def read_attestations(client, repository: str, digest: str, keys: list[PublicKey], identity: Identity = Identity(),
+                      now: datetime | None = None) -> tuple[list[Statement], str | None, list[str]]:
+    """The in-toto statements about `digest` under its .att tag signed by one of `keys` (or by a
+    certificate from one of its roots naming `identity`): (statements, the attestation manifest's
+    digest or None, problems). Envelopes nobody accepted signed are never parsed further."""
     try:
         manifest_digest, _media_type, manifest = client.manifest(repository, attestation_tag(digest))
     except RegistryNotFound:
         return [], None, []
+    statements, problems = statements_in(client, repository, digest, manifest, keys, identity, now)
+    return statements, manifest_digest, problems
+
+
+def statements_in(client, repository: str, digest: str, manifest: dict, keys: list[PublicKey],
+                  identity: Identity = Identity(), now: datetime | None = None, first: int = 0
+                  ) -> tuple[list[Statement], list[str]]:
+    """The statements of one attestation manifest (the .att tag's or a referrer's): DSSE envelope
+    layers, or Sigstore bundles holding one, numbered from `first` + 1."""
     layers = manifest.get("layers")
     if not isinstance(layers, list):
-        return [], manifest_digest, ["the attestation manifest has no layers"]
-    loaded, _roots, problems = _load(keys)
-    statements = []
-    for index, layer in enumerate(layers[:MAX_LAYERS], 1):
-        if not isinstance(layer, dict) or layer.get("mediaType") != DSSE:
+        return [], ["the attestation manifest has no layers"]
+    signers = _Signers(keys, identity, now or datetime.now(UTC))
+    problems, statements = list(signers.problems), []
+    for index, layer in enumerate(layers[:MAX_LAYERS], first + 1):
+        media_type = layer.get("mediaType") if isinstance(layer, dict) else None
+        bundle = isinstance(media_type, str) and media_type.startswith(BUNDLE_PREFIX)
+        if media_type != DSSE and not bundle:
             continue
         blob_digest, size = layer.get("digest"), layer.get("size")
         if not isinstance(blob_digest, str) or not _DIGEST_RE.match(blob_digest) or not isinstance(size, int) \
@@ -471,36 +533,91 @@ def read_attestations(client, repository: str, digest: str, keys: list[PublicKey
         if data is None:
             problems.append(f"attestation {index} does not match its digest (tampered)")
             continue
-        statement, why = _open_envelope(data, loaded, digest)
+        annotations = layer.get("annotations")
+        cert, chain = _certificate_annotations(annotations) if isinstance(annotations, dict) else (None, None)
+        envelope, why = (_bundle_envelope(data) if bundle else _json_object(data, "is not a DSSE envelope"))
+        if envelope is not None and bundle:
+            envelope, cert, chain = envelope
+        statement, why = (_open_envelope(envelope, signers, digest, cert, chain) if envelope is not None
+                          else (None, why))
         if statement is None:
             problems.append(f"attestation {index} {why}")
             continue
         statement.layer = index
         statements.append(statement)
-    return statements, manifest_digest, problems
+    return statements, problems
 
 
-def _open_envelope(data: bytes, loaded: list, digest: str) -> tuple[Statement | None, str]:
+class _Signers:
+    """The policy's keys and roots loaded once, asked who signed a DSSE envelope."""
+
+    def __init__(self, keys: list[PublicKey], identity: Identity, now: datetime):
+        self.loaded, self.roots, self.problems = _load(keys)
+        self.identity, self.now = identity, now
+
+    def signer(self, raw: bytes, signed: bytes, cert: str | None, chain: str | None) -> tuple[str | None, str]:
+        """(the accepted key or root that made `raw` over `signed`, "") or (None, why not)."""
+        name = next((k.name for k, key in self.loaded if _verifies(key, raw, signed)), None)
+        if name is not None or not (cert and self.roots):
+            return name, ""
+        root_name, leaf_key, why = _certificate_problem(cert, chain, self.roots, self.identity, self.now)
+        if root_name is None:
+            return None, why
+        return (root_name, "") if _verifies(leaf_key, raw, signed) else (None, "does not verify with its certificate")
+
+
+def _json_object(data: bytes, why: str) -> tuple[dict | None, str]:
     try:
-        envelope = json.loads(data)
+        parsed = json.loads(data)
+    except (ValueError, RecursionError):
+        return None, why
+    return (parsed, "") if isinstance(parsed, dict) else (None, why)
+
+
+def _bundle_envelope(data: bytes) -> tuple[tuple[dict, str | None, str | None] | None, str]:
+    """A Sigstore bundle's DSSE envelope and its signing certificate and chain (PEM; None when the
+    bundle names a key instead)."""
+    bundle, why = _json_object(data, "is not a Sigstore bundle")
+    envelope = bundle.get("dsseEnvelope") if bundle else None
+    if not isinstance(envelope, dict):
+        return None, why or "is a Sigstore bundle without a DSSE envelope"
+    material = bundle.get("verificationMaterial")
+    material = material if isinstance(material, dict) else {}
+    chain_field = material.get("x509CertificateChain")
+    certificates = [material.get("certificate")] if isinstance(material.get("certificate"), dict) else (
+        chain_field.get("certificates") if isinstance(chain_field, dict) else None)
+    pems = []
+    for entry in (certificates if isinstance(certificates, list) else [])[:5]:
+        raw = entry.get("rawBytes") if isinstance(entry, dict) else None
+        try:
+            der = base64.b64decode(raw[:MAX_CERT_PEM], validate=True) if isinstance(raw, str) else b""
+            pems.append(x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM).decode())
+        except (binascii.Error, ValueError):
+            return None, "carries a certificate that is not DER"
+    return (envelope, pems[0] if pems else None, "".join(pems[1:]) or None), ""
+
+
+def _open_envelope(envelope: dict, signers: _Signers, digest: str, cert: str | None = None,
+                   chain: str | None = None) -> tuple[Statement | None, str]:
+    try:
         payload_type, encoded, signatures = envelope["payloadType"], envelope["payload"], envelope["signatures"]
         if not (isinstance(payload_type, str) and isinstance(encoded, str) and isinstance(signatures, list)):
             raise TypeError
         body = base64.b64decode(encoded, validate=True)
-    except (ValueError, KeyError, TypeError, RecursionError, binascii.Error):
+    except (ValueError, KeyError, TypeError, binascii.Error):
         return None, "is not a DSSE envelope"
     signed = _pae(payload_type, body)
-    signer = None
+    signer, why = None, ""
     for entry in signatures[:8]:
         try:
             raw = base64.b64decode(entry["sig"][:4096], validate=True)
         except (KeyError, TypeError, ValueError, binascii.Error):
             continue
-        signer = next((k.name for k, key in loaded if _verifies(key, raw, signed)), None)
+        signer, why = signers.signer(raw, signed, cert, chain)
         if signer:
             break
     if signer is None:
-        return None, "is not signed by an accepted key"
+        return None, f"is not signed by an accepted key{f' ({why})' if why else ''}"
     if payload_type != INTOTO:
         return None, f"by {signer} carries {payload_type[:60]!r}, not an in-toto statement"
     try:
@@ -516,6 +633,7 @@ def _open_envelope(data: bytes, loaded: list, digest: str) -> tuple[Statement | 
     if not isinstance(predicate_type, str) or not isinstance(predicate, dict):
         return None, f"by {signer} has no predicate"
     return Statement(predicate_type[:200], predicate, 0, signer), ""
+
 
 
 def findings(predicate: dict) -> list[tuple[str, str]]:

@@ -1,33 +1,60 @@
 """The one trust gate every release passes (webhook, poll, manual deploy, rollback, start, promotion):
-does the component's policy accept this exact digest, and why not. Verdicts are cached per policy
-and digest: an accepted digest is not asked of the registry again while the policy's keys and
-threshold stay the same; a refused one is decided again only when its signatures changed (one
-HEAD request for the signature tag), so signing an image after a refusal lets the next poll deploy it."""
+do the policies guarding the component (its own, and its environment's) accept this exact digest,
+and why not. Verdicts are cached per policy and digest: an accepted digest is not asked of the
+registry again while the policy's rule stays the same; a refused one is decided again only when
+what it was decided on changed (one request per part read: the .sig and .att tags, the referrers),
+so signing an image after a refusal lets the next poll deploy it. A refusal by a Harbor scan is
+always decided again (the scan may have finished, or been run again)."""
 from __future__ import annotations
 
 from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from models import Component, TrustPolicy, TrustVerdict, db, utcnow
+from models import Component, Environment, EnvironmentTarget, TrustPolicy, TrustVerdict, db, utcnow
 from services.registries import images
 from services.registries.clients.errors import RegistryError, RegistryNotFound
-from services.trust import cosign, policies
+from services.trust import cosign, policies, scans
 
 
-def policy_id_of(component: Component) -> int | None:
-    """The policy guarding the component (a stage row follows its component's)."""
-    if component.trust_policy_id is None and component.base_id is not None:
-        return component.base.trust_policy_id
-    return component.trust_policy_id
+def policy_ids_of(component: Component) -> list[int]:
+    """The policies guarding the component: its own (a stage row follows its component's), and
+    its environment's for a stage row. Each must accept a digest."""
+    own = component.trust_policy_id
+    if own is None and component.base_id is not None:
+        own = component.base.trust_policy_id
+    ids = [own] if own is not None else []
+    if component.env_target_id is not None:
+        environment_policy = db.session.scalar(
+            select(Environment.trust_policy_id)
+            .join(EnvironmentTarget, EnvironmentTarget.environment_id == Environment.id)
+            .where(EnvironmentTarget.id == component.env_target_id))
+        if environment_policy is not None and environment_policy not in ids:
+            ids.append(environment_policy)
+    return ids
+
+
+def guarded(component: Component) -> bool:
+    return bool(policy_ids_of(component))
 
 
 def check(component: Component, digest: str, source: images.ImageSource | None = None) -> cosign.Verdict | None:
-    """The policy's verdict on `digest` for this component, or None when no policy guards it. A
-    verdict cached under the policy's current rule is one indexed read."""
-    policy_id = policy_id_of(component)
-    if policy_id is None:
+    """The verdict on `digest` for this component, or None when no policy guards it: the first
+    refusal, or every policy's acceptance."""
+    verdicts = []
+    for policy_id in policy_ids_of(component):
+        verdict = _check(policy_id, component, digest, source)
+        if not verdict.ok:
+            return verdict
+        verdicts.append(verdict)
+    if not verdicts:
         return None
+    return verdicts[0] if len(verdicts) == 1 else cosign.Verdict(True, "; ".join(v.reason for v in verdicts))
+
+
+def _check(policy_id: int, component: Component, digest: str, source: images.ImageSource | None
+           ) -> cosign.Verdict:
+    """One policy's verdict. A verdict cached under the policy's current rule is one indexed read."""
     cached = db.session.execute(
         select(TrustVerdict.ok, TrustVerdict.reason, TrustVerdict.signatures,
                (TrustVerdict.policy_hash == TrustPolicy.rule_hash).label("current"))
@@ -36,39 +63,114 @@ def check(component: Component, digest: str, source: images.ImageSource | None =
     if cached is not None and cached.current and cached.ok:
         return cosign.Verdict(True, cached.reason)
     policy = db.session.get(TrustPolicy, policy_id)
-    required = policies.requirements(policy)
     if source is None:
         source = images.source_for(component.team_id, component.source_registry, component.image)
-    client, repository = source.client, source.repository
+    reading = _Reading(source.client, source.repository, digest)
     try:
-        if cached is not None and cached.current and _state(client, repository, digest, required) == cached.signatures:
+        if cached is not None and cached.current and reading.unchanged(cached.signatures or ""):
             return cosign.Verdict(False, cached.reason)
-        keys = policies.public_keys(policy)
-        signatures, signed_at, problems = cosign.read_signatures(client, repository, digest)
-        verdict = cosign.evaluate(keys, policy.threshold, digest, signatures, problems, policies.identity(policy))
-        attested_at = None
-        if verdict.ok and required:
-            statements, attested_at, problems = cosign.read_attestations(client, repository, digest, keys)
-            missing = cosign.check_attestations(required, statements)
-            if missing:
-                verdict = cosign.Verdict(False, "refused: " + "; ".join(missing + problems[:2]), verdict.keys)
-            else:
-                verdict.reason += f"; attested: {', '.join(r.text for r in required)}"
+        verdict = _decide(policy, reading)
     except RegistryError as e:  # not cached: asked again next time
-        return cosign.Verdict(False, f"refused: the signatures could not be read from the registry ({e.message})")
-    _remember(policy.id, digest, policy.rule_hash, verdict, f"{signed_at or '-'} {attested_at or '-'}")
+        return cosign.Verdict(False, f"refused: {policy.name}: the registry could not be asked ({e.message})")
+    if verdict is not None:
+        _remember(policy.id, digest, policy.rule_hash, verdict, reading.state())
+        return verdict
+    return scans.pending_verdict(policy)
+
+
+def _decide(policy: TrustPolicy, reading: _Reading) -> cosign.Verdict | None:
+    """Signatures first (the .sig tag; the referrers only when it is not enough), then the required
+    attestations (the .att tag; then the referrers), then the Harbor scan. None: the scan did not
+    finish in time (nothing is remembered)."""
+    keys, identity, digest = policies.public_keys(policy), policies.identity(policy), reading.digest
+    if keys:
+        verdict = _signatures(policy, reading, keys, identity)
+    else:
+        verdict = cosign.Verdict(True, "no signature required")
+    required = policies.requirements(policy)
+    if verdict.ok and required:
+        statements, att_manifest, problems = cosign.read_attestations(reading.client, reading.repository, digest,
+                                                                      keys, identity)
+        reading.seen["att"] = att_manifest or "-"
+        missing = cosign.check_attestations(required, statements)
+        if missing:
+            referred = reading.referred()
+            problems += referred.problems
+            for manifest in referred.attestations:
+                found, why = cosign.statements_in(reading.client, reading.repository, digest, manifest, keys,
+                                                  identity, first=len(statements))
+                statements += found
+                problems += why
+            missing = cosign.check_attestations(required, statements)
+        if missing:
+            return cosign.Verdict(False, "refused: " + "; ".join(missing + problems[:2]), verdict.keys)
+        verdict.reason += f"; attested: {', '.join(r.text for r in required)}"
+    if verdict.ok and policy.scan_below:
+        scanned = scans.harbor_verdict(policy, reading.client, reading.repository, digest)
+        if scanned is None or not scanned.ok:
+            reading.seen["scan"] = "x"  # a scan refusal is decided again next time
+            return scanned
+        verdict.reason = scanned.reason if not keys and not required else f"{verdict.reason}; {scanned.reason}"
     return verdict
 
 
-def _state(client, repository: str, digest: str, required: list) -> str:
-    """The digests of the signature (and attestation) manifests now: a refusal stands while they do."""
-    def head(tag: str) -> str:
+def _signatures(policy: TrustPolicy, reading: _Reading, keys: list[cosign.PublicKey],
+                identity: cosign.Identity) -> cosign.Verdict:
+    digest = reading.digest
+    signatures, sig_manifest, problems = cosign.read_signatures(reading.client, reading.repository, digest)
+    reading.seen["sig"] = sig_manifest or "-"
+    verdict = cosign.evaluate(keys, policy.threshold, digest, signatures, problems, identity)
+    if verdict.ok:
+        return verdict
+    referred = reading.referred()
+    more, more_problems = [], list(referred.problems)
+    for manifest in referred.signatures:
+        found, why = cosign.signatures_in(reading.client, reading.repository, manifest, len(signatures) + len(more))
+        more += found
+        more_problems += why
+    if not more and not more_problems:
+        return verdict
+    return cosign.evaluate(keys, policy.threshold, digest, signatures + more, problems + more_problems, identity)
+
+
+class _Reading:
+    """One digest's signatures and attestations as read for a decision: each source at most once, and
+    what each was when read (a refusal stands while they stay so; a part never read is not asked)."""
+    PARTS = ("sig", "att", "ref", "scan")
+
+    def __init__(self, client, repository: str, digest: str):
+        self.client, self.repository, self.digest = client, repository, digest
+        self.seen = dict.fromkeys(self.PARTS, "?")
+        self._referred: cosign.Referred | None = None
+
+    def referred(self) -> cosign.Referred:
+        if self._referred is None:
+            token, listing = self.client.referrers(self.repository, self.digest)
+            self.seen["ref"] = token
+            self._referred = cosign.read_referrers(self.client, self.repository, self.digest, listing)
+        return self._referred
+
+    def state(self) -> str:
+        return " ".join(self.seen[p][:27] for p in self.PARTS)
+
+    def _now(self, part: str) -> str:
+        if part == "ref":
+            return self.client.referrers(self.repository, self.digest)[0]
+        tag = (cosign.signature_tag if part == "sig" else cosign.attestation_tag)(self.digest)
         try:
-            return client.manifest_digest(repository, tag)
+            return self.client.manifest_digest(self.repository, tag)
         except RegistryNotFound:
             return "-"
-    attested = head(cosign.attestation_tag(digest)) if required else "-"
-    return f"{head(cosign.signature_tag(digest))} {attested}"
+
+    def unchanged(self, state: str) -> bool:
+        """Whether every part the cached decision read is as it was (one request per part)."""
+        parts = state.split(" ")
+        if len(parts) != len(self.PARTS) or parts[-1] != "?":
+            return False
+        for part, was in zip(self.PARTS, parts, strict=True):
+            if was != "?" and self._now(part)[:27] != was:
+                return False
+        return True
 
 
 def _remember(policy_id: int, digest: str, fingerprint: str, verdict: cosign.Verdict, signatures: str | None) -> None:
@@ -87,15 +189,19 @@ def refusal(component: Component, digest: str, source: images.ImageSource | None
 
 
 def no_longer_passing(policy: TrustPolicy) -> list[tuple[Component, str]]:
-    """The components this policy guards whose running digest it refuses now, with the reason (after
-    a policy change: their next release must pass; what runs keeps running)."""
+    """The components this policy guards (its own, their stage rows, and the stage rows of the
+    environments it guards) whose running digest it refuses now, with the reason (after a policy
+    change: their next release must pass; what runs keeps running)."""
     out = []
-    guarded = select(Component.id).where(Component.trust_policy_id == policy.id)
+    own = select(Component.id).where(Component.trust_policy_id == policy.id)
+    targets = (select(EnvironmentTarget.id).join(Environment, Environment.id == EnvironmentTarget.environment_id)
+               .where(Environment.trust_policy_id == policy.id))
     for component in db.session.scalars(select(Component).where(
-            or_(Component.id.in_(guarded), Component.base_id.in_(guarded)), Component.digest.is_not(None),
-            or_(Component.trust_policy_id == policy.id, Component.trust_policy_id.is_(None)))
-            .order_by(Component.name)):
-        reason = refusal(component, component.digest)
-        if reason is not None:
-            out.append((component, reason))
+            or_(Component.id.in_(own), Component.base_id.in_(own), Component.env_target_id.in_(targets)),
+            Component.digest.is_not(None)).order_by(Component.name)):
+        if policy.id not in policy_ids_of(component):
+            continue
+        verdict = _check(policy.id, component, component.digest, None)
+        if not verdict.ok:
+            out.append((component, verdict.reason))
     return out

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 import re2
 from sqlalchemy import func, select
 
-from models import Component, Team, TrustKey, TrustPolicy, db
+from models import Component, Environment, Team, TrustKey, TrustPolicy, db
 from services.errors import FieldErrors, ServiceError
 from services.oversight import audit
-from services.trust import cosign
+from services.trust import cosign, scans
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$")
 NAME_RULE = "Use 1 to 63 letters, digits, spaces, dots, dashes or underscores."
@@ -80,6 +80,8 @@ class PolicyInput:
     attestations: str = ""  # one requirement per line (cosign.parse_requirements)
     subject_pattern: str = ""  # keyless: RE2 the certificate's SAN must match whole
     issuer_pattern: str = ""  # keyless: RE2 its OIDC issuer must match whole
+    scan_below: str = ""  # Harbor: no finding at or above this severity ("" no scan required)
+    scan_wait_seconds: int = 120  # how long to wait for a scan Berth starts
 
 
 def save_policy(team: Team, data: PolicyInput, by: str, policy: TrustPolicy | None = None) -> TrustPolicy:
@@ -88,9 +90,16 @@ def save_policy(team: Team, data: PolicyInput, by: str, policy: TrustPolicy | No
     if not NAME.match(name):
         errors["name"] = NAME_RULE
     chosen = sorted({k.id for k in keys(team) if k.id in set(data.key_ids or [])})
-    if not chosen:
-        errors["key_ids"] = "Choose at least one key whose signatures count."
-    elif not 1 <= (data.threshold or 0) <= len(chosen):
+    scan_below = (data.scan_below or "").strip().lower()
+    if scan_below and scan_below not in scans.CHOICES:
+        errors["scan_below"] = f"Choose one of {', '.join(scans.CHOICES)}, or no scan."
+    if not 0 <= (data.scan_wait_seconds if data.scan_wait_seconds is not None else -1) <= scans.MAX_WAIT:
+        errors["scan_wait_seconds"] = f"Wait 0 to {scans.MAX_WAIT} seconds for a scan."
+    if not chosen and not scan_below:
+        errors["key_ids"] = "Choose at least one key whose signatures count, or require a Harbor scan."
+    elif not chosen and (data.attestations or "").strip():
+        errors["key_ids"] = "Attestations are accepted when one of the chosen keys signed them: choose a key."
+    elif chosen and not 1 <= (data.threshold or 0) <= len(chosen):
         errors["threshold"] = f"Require 1 to {len(chosen)} signatures (one per chosen key at most)."
     for field_name in ("subject_pattern", "issuer_pattern"):
         pattern = getattr(data, field_name) or ""
@@ -124,12 +133,15 @@ def save_policy(team: Team, data: PolicyInput, by: str, policy: TrustPolicy | No
     policy.attestations = required
     policy.subject_pattern = (data.subject_pattern or "").strip()
     policy.issuer_pattern = (data.issuer_pattern or "").strip()
+    policy.scan_below, policy.scan_wait_seconds = scan_below, data.scan_wait_seconds
     db.session.flush()
     policy.rule_hash = rule_hash(policy)
     names = ", ".join(k.name for k in keys(team) if k.id in chosen)
+    signed = f"{data.threshold} of {names}" if chosen else "no signature"
     audit.record(team.id, by, "trust.policy_saved", name,
-                 f"{'created' if created else 'changed'}: {data.threshold} of {names}"
+                 f"{'created' if created else 'changed'}: {signed}"
                  + (f"; attestations {', '.join(required)}" if required else "")
+                 + (f"; Harbor scan below {scan_below}" if scan_below else "")
                  + ("" if created or before == (chosen, data.threshold) else
                     f" (was {before[1]} of {len(before[0])} keys)"))
     return policy
@@ -138,6 +150,10 @@ def save_policy(team: Team, data: PolicyInput, by: str, policy: TrustPolicy | No
 def delete_policy(policy: TrustPolicy, by: str) -> None:
     using = db.session.scalars(select(Component.name).where(Component.trust_policy_id == policy.id)
                                .order_by(Component.name).limit(6)).all()
+    environments = environments_guarded(policy)
+    if environments:
+        raise ServiceError(f"Policy {policy.name} guards environment {', '.join(e.name for e in environments)}: "
+                           "choose another policy (or none) on the environment first.")
     if using:
         raise ServiceError(f"Policy {policy.name} guards {', '.join(using[:5])}{'…' if len(using) > 5 else ''}: "
                            "choose another policy (or none) on their build source first.")
@@ -150,16 +166,36 @@ def guarded(policy: TrustPolicy) -> list[Component]:
                                    .order_by(Component.name)))
 
 
+def guards(team: Team) -> dict[int, tuple[list[Component], list[Environment]]]:
+    """Per policy of the team: the components and the environments it guards (two queries)."""
+    out: dict[int, tuple[list[Component], list[Environment]]] = {p.id: ([], []) for p in policies(team)}
+    for c in db.session.scalars(select(Component).where(Component.team_id == team.id,
+                                                        Component.trust_policy_id.is_not(None))
+                                .order_by(Component.name)):
+        out.setdefault(c.trust_policy_id, ([], []))[0].append(c)
+    for e in db.session.scalars(select(Environment).where(Environment.team_id == team.id,
+                                                          Environment.trust_policy_id.is_not(None))
+                                .order_by(Environment.name)):
+        out.setdefault(e.trust_policy_id, ([], []))[1].append(e)
+    return out
+
+
+def environments_guarded(policy: TrustPolicy) -> list[Environment]:
+    return list(db.session.scalars(select(Environment).where(Environment.trust_policy_id == policy.id)
+                                   .order_by(Environment.name)))
+
+
 def requirements(policy: TrustPolicy) -> list[cosign.Requirement]:
     return cosign.parse_requirements("\n".join(policy.attestations or []))
 
 
 def rule_hash(policy: TrustPolicy) -> str:
-    """What a verdict depends on: the threshold, the attestations and the keys' fingerprints (a key never changes: a
-    new key is a new row, and a key in use cannot be deleted)."""
+    """What a verdict depends on: the threshold, the attestations, the scan and the keys'
+    fingerprints (a key never changes: a new key is a new row, and a key in use cannot be deleted)."""
     text = json.dumps({"threshold": policy.threshold, "keys": sorted(k.fingerprint for k in public_keys(policy)),
                        "attestations": list(policy.attestations or []),
-                       "identity": [policy.subject_pattern or "", policy.issuer_pattern or ""]})
+                       "identity": [policy.subject_pattern or "", policy.issuer_pattern or ""],
+                       "scan": policy.scan_below or ""})
     return hashlib.sha256(text.encode()).hexdigest()
 
 

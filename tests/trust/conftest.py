@@ -58,8 +58,16 @@ def trust(app, client, registries, cosign, signing_keys):
                 self.keys[name] = key.id
                 return key.id
 
-        def attest(self, key: str, repo: str, digest: str, kind: str, predicate: dict) -> None:
-            cosign.attest(signing_keys[key][0], f"{self.host}/{repo}@{digest}", kind, predicate)
+        def attest(self, key: str, repo: str, digest: str, kind: str, predicate: dict, *extra: str) -> None:
+            cosign.attest(signing_keys[key][0], f"{self.host}/{repo}@{digest}", kind, predicate, *extra)
+
+        def attest_keyless(self, key: str, certificate: str, chain: str, repo: str, digest: str, kind: str,
+                           predicate: dict) -> None:
+            cosign.attest_keyless(signing_keys[key][0], certificate, chain, f"{self.host}/{repo}@{digest}", kind,
+                                  predicate)
+
+        def sign_referrer(self, key: str, repo: str, digest: str) -> None:
+            cosign.sign_referrer(signing_keys[key][0], f"{self.host}/{repo}@{digest}")
 
         def component(self, repo: str, tag: str, policy_id: int, **fields) -> int:
             return create_component(app, self.registry_id, repo, tag, release=False, trust_policy_id=policy_id,

@@ -257,10 +257,16 @@ def test_the_rule_preview_shows_the_policys_verdict_on_the_tag_that_would_deploy
     auth.signed_in()
     repo = new_repo()
     unsigned = trust.pusher.push(repo, "v1.0", Image(content="v1.0"))
+    older = trust.pusher.push(repo, "v0.9", Image(content="v0.9"))
     cid = trust.component(repo, "v1.0", trust.policy(["release"], 1))
-    preview = f"/components/{cid}/build-source/preview?trigger_kind=regex&trigger_pattern=v1.*"
+    preview = f"/components/{cid}/build-source/preview?trigger_kind=regex&trigger_pattern=v.*"
     page = client.get(preview).get_data(as_text=True)
     assert "none would deploy now" in page and f"refused: no cosign signature for {unsigned[:19]}" in page
     trust.sign("release", repo, unsigned)
     page = client.get(preview).get_data(as_text=True)
     assert "would deploy" in page and "none would deploy now" not in page
+
+    # Each matching tag's verdict, not only the winner's: the older unsigned tag says why not.
+    assert page.count('data-testid="trust-verdict"') == 2
+    assert "signed by 1 of the 1 required keys (release)" in page
+    assert f"refused: no cosign signature for {older[:19]}" in page

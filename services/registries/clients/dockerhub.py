@@ -189,6 +189,9 @@ class DockerHubClient:
     def blob(self, repository: str, digest: str, max_bytes: int) -> bytes:
         return self.registry.blob(hub_repository(repository), digest, max_bytes)
 
+    def referrers(self, repository: str, digest: str) -> tuple[str, list[dict]]:
+        return self.registry.referrers(hub_repository(repository), digest)
+
     def image_details(self, repository: str, reference: str) -> ImageDetails:
         return self.registry.image_details(hub_repository(repository), reference)
 

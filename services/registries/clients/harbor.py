@@ -1,6 +1,7 @@
 """Harbor: its REST API v2.0 for browsing, the registry v2 API on the same host for images."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote
 
@@ -22,8 +23,20 @@ from services.registries.clients.types import (
 from services.registries.clients.v2 import RegistryV2Client
 
 API = "/api/v2.0"
+SCAN_REPORT_TYPES = ("application/vnd.security.vulnerability.report; version=1.1",
+                     "application/vnd.scanner.adapter.vuln.report.harbor+json; version=1.0")
 PAGE_SIZE = 100  # Harbor's maximum page_size
 MAX_PAGES = 100
+
+
+@dataclass(frozen=True)
+class ScanSummary:
+    """A Harbor vulnerability scan: its status (pending, running, success, error…), overall
+    severity, the count of findings per severity (lower case), and the scanner's name."""
+    status: str
+    severity: str
+    counts: dict[str, int]
+    scanner: str
 
 
 def encode_repository(name: str) -> str:
@@ -47,10 +60,10 @@ class HarborClient:
         """The user's credentials, as its registry endpoint uses them."""
         return self.registry.credentials
 
-    def api(self, path: str, params=None) -> Response:
+    def api(self, path: str, params=None, method: str = "GET", headers=None) -> Response:
         auth = (self.username, self.password or "") if self.username else None
-        response = send(self.session, self.settings, "GET", self.base + API + path, params=params,
-                        auth=auth, headers={"Accept": "application/json"})
+        response = send(self.session, self.settings, method, self.base + API + path, params=params,
+                        auth=auth, headers={"Accept": "application/json", **(headers or {})})
         if response.status >= 400:
             raise self._error(response)
         return response
@@ -114,6 +127,33 @@ class HarborClient:
         total = response.headers.get("X-Total-Count")
         return out, int(total) if total and total.isdigit() else None, len(artifacts)
 
+    def _artifact_path(self, repository: str, reference: str) -> str:
+        project, _, repo = repository.partition("/")
+        return (f"/projects/{quote(project, safe='')}/repositories/{encode_repository(repo)}"
+                f"/artifacts/{quote(reference, safe=':')}")
+
+    def scan_overview(self, repository: str, digest: str) -> ScanSummary | None:
+        """The artifact's newest vulnerability scan summary (the spec's NativeReportSummary, from
+        getArtifact with_scan_overview), None when it was never scanned."""
+        response = self.api(self._artifact_path(repository, digest),
+                            params={"with_scan_overview": "true", "with_tag": "false"},
+                            headers={"X-Accept-Vulnerabilities": ", ".join(SCAN_REPORT_TYPES)})
+        overview = as_dict(as_dict(response.json()).get("scan_overview"))
+        reports = [as_dict(r) for r in list(overview.values())[:8]]
+        reports = [r for r in reports if as_str(r.get("scan_status"))]
+        if not reports:
+            return None
+        report = max(reports, key=lambda r: as_str(r.get("end_time")) or "")
+        summary = as_dict(as_dict(report.get("summary")).get("summary"))
+        counts = {str(k)[:20].lower(): v for k, v in list(summary.items())[:10] if isinstance(v, int) and v > 0}
+        scanner = as_str(as_dict(report.get("scanner")).get("name")) or "scanner"
+        return ScanSummary(as_str(report.get("scan_status"))[:20].lower(),
+                           (as_str(report.get("severity")) or "")[:20].lower(), counts, scanner[:40])
+
+    def start_scan(self, repository: str, digest: str) -> None:
+        """Ask Harbor to scan the artifact (scanArtifact: 202 accepted)."""
+        self.api(self._artifact_path(repository, digest) + "/scan", method="POST")
+
     def tags(self, repository: str) -> list[TagInfo]:
         out: list[TagInfo] = []
         for page in range(1, MAX_PAGES + 1):
@@ -152,6 +192,9 @@ class HarborClient:
 
     def blob(self, repository: str, digest: str, max_bytes: int) -> bytes:
         return self.registry.blob(repository, digest, max_bytes)
+
+    def referrers(self, repository: str, digest: str) -> tuple[str, list[dict]]:
+        return self.registry.referrers(repository, digest)
 
     def image_details(self, repository: str, reference: str) -> ImageDetails:
         return self.registry.image_details(repository, reference)

@@ -32,6 +32,10 @@ MANIFEST_TYPES = [
 INDEX_TYPES = set(MANIFEST_TYPES[:2])
 ACCEPT = ", ".join(MANIFEST_TYPES)
 MAX_PAGES = 1000
+MAX_REFERRER_PAGES, MAX_REFERRERS = 4, 256
+# Registries found without the referrers API (base URL → until when): asked again after an hour.
+_NO_REFERRERS_API: dict[str, float] = {}
+REFERRERS_API_RECHECK = 3600.0
 KNOWN_REALM_HOSTS = {"registry.gitlab.com": ("gitlab.com",), "registry-1.docker.io": ("auth.docker.io",)}
 # Longest names kept from a listing: a tag has at most 128 characters, a repository path 255.
 MAX_NAME = {"tags": 128, "repositories": 255}
@@ -47,6 +51,13 @@ def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
 def _path_of(url: str) -> str:
     parts = urlsplit(url)
     return (parts.path + ("?" + parts.query if parts.query else ""))[:200]
+
+
+def _descriptors(index) -> list[dict]:
+    """The usable entries of an image index's `manifests` (a digest each): a registry's odd answer
+    is read around."""
+    manifests = index.get("manifests") if isinstance(index, dict) else None
+    return [m for m in as_list(manifests) if isinstance(m, dict) and isinstance(m.get("digest"), str)]
 
 
 def parse_next_link(header: str | None, base_url: str) -> str | None:
@@ -276,6 +287,34 @@ class RegistryV2Client:
         if media_type not in MANIFEST_TYPES and "manifests" in data:
             media_type = MANIFEST_TYPES[0]
         return digest, media_type, data
+
+    def referrers(self, repository: str, digest: str) -> tuple[str, list[dict]]:
+        """The manifests whose subject is `digest`: (a token that changes when they do, "-" when there
+        are none; their descriptors, each a dict with at least a digest). The OCI 1.1 referrers API,
+        following at most MAX_REFERRER_PAGES `Link` pages; a registry without it (404) keeps them in an
+        image index under the tag sha256-<hex> (the referrers tag schema), as cosign writes it there."""
+        url: str | None = f"/v2/{repository}/referrers/{digest}"
+        found: list[dict] = []
+        token = hashlib.sha256()
+        try:
+            if time.monotonic() < _NO_REFERRERS_API.get(self.base, 0):
+                raise errors.RegistryNotFound("known to have no referrers API")
+            for _ in range(MAX_REFERRER_PAGES):
+                response = self.request("GET", url, scope=pull_scope(repository), max_bytes=1024 * 1024,
+                                        headers={"Accept": MANIFEST_TYPES[0]})
+                token.update(response.body)
+                found += _descriptors(response.json())
+                url = parse_next_link(response.headers.get("Link"), response.url)
+                if url is None:
+                    break
+            return ("sha256:" + token.hexdigest()) if found else "-", found[:MAX_REFERRERS]
+        except errors.RegistryNotFound:
+            _NO_REFERRERS_API[self.base] = time.monotonic() + REFERRERS_API_RECHECK
+        try:
+            index_digest, _media_type, data = self.manifest(repository, digest.replace(":", "-", 1))
+        except errors.RegistryNotFound:
+            return "-", []
+        return index_digest, _descriptors(data)[:MAX_REFERRERS]
 
     def blob_json(self, repository: str, digest: str) -> dict:
         response = self.request("GET", f"/v2/{repository}/blobs/{digest}", scope=pull_scope(repository),
