@@ -1,9 +1,10 @@
 """What a registry answers about signatures is as hostile as what a person types: malformed
 manifests, annotations that are not base64, payloads of hostile size, nesting and encoding, keys
-that are not keys. Each is a refusal with a reason, never an exception out of the gate, a 500 or a
-stuck delivery. Manifests Distribution stores are pushed to the real registry; the few it refuses
-to store (a hostile registry could still serve them) come from `HostileRegistry`, a stand-in that
-answers `manifest`/`blob` as a client would return them, and says it is one."""
+that are not keys, DSSE envelopes and Sigstore bundles of hostile shape. Each is a refusal with a
+reason, never an exception out of the gate, a 500 or a stuck delivery. Manifests Distribution
+stores are pushed to the real registry; the few it refuses to store (a hostile registry could still
+serve them) come from `HostileRegistry`, a stand-in that answers `manifest`/`blob` as a client would
+return them, and says it is one."""
 from __future__ import annotations
 
 import base64
@@ -109,3 +110,93 @@ def test_payloads_of_hostile_shape_name_no_digest(signing_keys, payload):
     signature = cosign.Signature(payload, base64.b64decode("MEUCIQ=="), 1)
     verdict = cosign.evaluate(keys, 1, "sha256:" + "0" * 64, [signature])
     assert not verdict.ok and verdict.reason.startswith("refused: signed by 0 of the 1 required keys; signature 1")
+
+
+# -- attestations: DSSE envelopes and Sigstore bundles of hostile shape --------------------------------
+DIGEST = "sha256:" + "0" * 64
+
+
+def _own_key():
+    """A key made here (cosign's encrypted private keys are not read by the tests): (private, PublicKey)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    private = ec.generate_private_key(ec.SECP256R1())
+    pem = private.public_key().public_bytes(serialization.Encoding.PEM,
+                                            serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return private, cosign.PublicKey("ci", pem)
+
+
+def _envelope(private, body: bytes, payload_type: str = cosign.INTOTO) -> dict:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    signature = private.sign(cosign._pae(payload_type, body), ec.ECDSA(hashes.SHA256()))
+    return {"payloadType": payload_type, "payload": base64.b64encode(body).decode(),
+            "signatures": [{"sig": base64.b64encode(signature).decode()}]}
+
+
+def _statement(subject: str = DIGEST, predicate=None) -> bytes:
+    return json.dumps({"_type": "https://in-toto.io/Statement/v0.1", "predicateType": "https://cyclonedx.org/bom",
+                       "subject": [{"name": "x", "digest": {"sha256": subject.removeprefix("sha256:")}}],
+                       "predicate": {"bomFormat": "CycloneDX"} if predicate is None else predicate}).encode()
+
+
+HOSTILE_ENVELOPES = [
+    (lambda k: b"not json", cosign.DSSE, "is not a DSSE envelope"),
+    (lambda k: b"[" * 200_000, cosign.DSSE, "is not a DSSE envelope"),
+    (lambda k: json.dumps({"payloadType": 1, "payload": "", "signatures": []}).encode(), cosign.DSSE,
+     "is not a DSSE envelope"),
+    (lambda k: json.dumps({"payloadType": cosign.INTOTO, "payload": "%%%", "signatures": []}).encode(), cosign.DSSE,
+     "is not a DSSE envelope"),
+    (lambda k: json.dumps({"payloadType": cosign.INTOTO, "payload": "e30=",
+                           "signatures": [{"sig": "MEUCIQ=="}, "x", {"sig": 7}]}).encode(), cosign.DSSE,
+     "is not signed by an accepted key"),
+    (lambda k: json.dumps(_envelope(k, _statement(), "text/plain")).encode(), cosign.DSSE,
+     "carries 'text/plain', not an in-toto statement"),
+    (lambda k: json.dumps(_envelope(k, b"{" * 50_000)).encode(), cosign.DSSE, "is not an in-toto statement"),
+    (lambda k: json.dumps(_envelope(k, _statement("sha256:" + "1" * 64))).encode(), cosign.DSSE,
+     "is about another image, copied from another digest"),
+    (lambda k: json.dumps(_envelope(k, _statement(predicate=["a", "list"]))).encode(), cosign.DSSE,
+     "has no predicate"),
+    (lambda k: b"\xff\xfe\x00 not utf-8", cosign.BUNDLE_PREFIX + ".v0.3+json", "is not a Sigstore bundle"),
+    (lambda k: json.dumps({"mediaType": "x", "dsseEnvelope": "flat"}).encode(), cosign.BUNDLE_PREFIX + ".v0.3+json",
+     "is a Sigstore bundle without a DSSE envelope"),
+    (lambda k: json.dumps({"dsseEnvelope": _envelope(k, _statement()), "verificationMaterial": {
+        "certificate": {"rawBytes": base64.b64encode(b"not DER").decode()}}}).encode(),
+     cosign.BUNDLE_PREFIX + ".v0.3+json", "carries a certificate that is not DER"),
+]
+
+
+@pytest.mark.parametrize("make, media_type, words", HOSTILE_ENVELOPES)
+def test_hostile_envelopes_and_bundles_are_refused_with_a_reason(make, media_type, words):
+    private, key = _own_key()
+    data = make(private)
+    blob = Blob(data, media_type)
+    manifest = {"layers": [{"mediaType": media_type, "digest": blob.digest, "size": len(data)}]}
+    statements, problems = cosign.statements_in(HostileRegistry(None, {blob.digest: data}), "team/x", DIGEST,
+                                                manifest, [key])
+    assert statements == [] and len(problems) == 1 and words in problems[0], problems
+
+
+def test_an_envelope_that_is_too_large_or_not_what_its_digest_says_is_not_read():
+    private, key = _own_key()
+    data = json.dumps(_envelope(private, _statement())).encode()
+    blob = Blob(data, cosign.DSSE)
+    layers = [{"mediaType": cosign.DSSE, "digest": blob.digest, "size": 64 * 1024 * 1024},
+              {"mediaType": cosign.DSSE, "digest": "sha256:" + "f" * 64, "size": len(data)},
+              {"mediaType": cosign.DSSE, "digest": blob.digest, "size": len(data)}]
+    statements, problems = cosign.statements_in(HostileRegistry(None, {blob.digest: data, "sha256:" + "f" * 64: data}),
+                                                "team/x", DIGEST, {"layers": layers}, [key])
+    assert problems == ["attestation 1 is malformed (digest or size)",
+                        "attestation 2 does not match its digest (tampered)"]
+    assert [(s.layer, s.signer) for s in statements] == [(3, "ci")]
+
+
+@pytest.mark.parametrize("result", ["flat", {"Results": "x"}, {"Results": [{"Vulnerabilities": {"a": 1}}]},
+                                    {"matches": [None, {"vulnerability": []}, {"vulnerability": {"severity": 9}}]},
+                                    {"Results": [{"Vulnerabilities": [{"Severity": ["CRITICAL"]}]}]}])
+def test_scan_results_of_hostile_shape_find_nothing_instead_of_failing(result):
+    statement = cosign.Statement("https://cosign.sigstore.dev/attestation/vuln/v1",
+                                 {"scanner": {"result": result}, "metadata": "flat"}, 1, "ci")
+    assert cosign.check_attestations(cosign.parse_requirements("vuln below high"), [statement]) == []
