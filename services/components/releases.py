@@ -293,6 +293,7 @@ def run(release_id: int, rollout_timeout: float = 300, poll: float = 0.5, stop=N
     try:
         if not _wait_for_dependencies(release_id, rollout_timeout, poll, stop):
             return
+        gate.wait_for_scans(release_id)
         with unit_of_work():
             release = db.session.get(Release, release_id)
             deployer = get_deployer(release.component)

@@ -25,7 +25,7 @@ from services.delivery import triggers, webhooks
 from services.oversight import approvals, notifications
 from services.registries import images
 from services.registries.clients.errors import RegistryError, RegistryNotFound
-from services.trust import gate
+from services.trust import gate, scans
 
 # How often a decision is made again when another writer queued a release of its component meanwhile.
 CONFLICT_ATTEMPTS = 3
@@ -136,7 +136,7 @@ def decide(delivery, source: str, component: Component, event: webhooks.PushEven
                    digest)
     if wait:
         return ignored(wait, digest)
-    refused = gate.refusal(component, digest, source_)
+    refused = gate.refusal(component, digest, source_, scans.START)
     if refused is not None:
         return _outcome(delivery, component, event, "refused", refused, digest=digest)
     if component.approvals_required > 0 and trigger in ("webhook", "poll"):

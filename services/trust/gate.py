@@ -11,7 +11,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from models import Component, Environment, EnvironmentTarget, TrustPolicy, TrustVerdict, db, utcnow
+from models import Component, Environment, EnvironmentTarget, Release, TrustPolicy, TrustVerdict, db, utcnow
 from services.registries import images
 from services.registries.clients.errors import RegistryError, RegistryNotFound
 from services.trust import cosign, policies, scans
@@ -38,12 +38,14 @@ def guarded(component: Component) -> bool:
     return bool(policy_ids_of(component))
 
 
-def check(component: Component, digest: str, source: images.ImageSource | None = None) -> cosign.Verdict | None:
+def check(component: Component, digest: str, source: images.ImageSource | None = None,
+          scan: str = scans.READ) -> cosign.Verdict | None:
     """The verdict on `digest` for this component, or None when no policy guards it: the first
-    refusal, or every policy's acceptance."""
+    refusal, or every policy's acceptance. `scan`: what a Harbor scan still to come may do
+    (scans.READ only reads; scans.START asks Harbor to scan; nothing here waits)."""
     verdicts = []
     for policy_id in policy_ids_of(component):
-        verdict = _check(policy_id, component, digest, source)
+        verdict = _check(policy_id, component, digest, source, scan)
         if not verdict.ok:
             return verdict
         verdicts.append(verdict)
@@ -52,8 +54,8 @@ def check(component: Component, digest: str, source: images.ImageSource | None =
     return verdicts[0] if len(verdicts) == 1 else cosign.Verdict(True, "; ".join(v.reason for v in verdicts))
 
 
-def _check(policy_id: int, component: Component, digest: str, source: images.ImageSource | None
-           ) -> cosign.Verdict:
+def _check(policy_id: int, component: Component, digest: str, source: images.ImageSource | None,
+           scan: str = scans.READ) -> cosign.Verdict:
     """One policy's verdict. A verdict cached under the policy's current rule is one indexed read."""
     cached = db.session.execute(
         select(TrustVerdict.ok, TrustVerdict.reason, TrustVerdict.signatures,
@@ -69,19 +71,16 @@ def _check(policy_id: int, component: Component, digest: str, source: images.Ima
     try:
         if cached is not None and cached.current and reading.unchanged(cached.signatures or ""):
             return cosign.Verdict(False, cached.reason)
-        verdict = _decide(policy, reading)
+        verdict = _decide(policy, reading, scan)
     except RegistryError as e:  # not cached: asked again next time
         return cosign.Verdict(False, f"refused: {policy.name}: the registry could not be asked ({e.message})")
-    if verdict is not None:
-        _remember(policy.id, digest, policy.rule_hash, verdict, reading.state())
-        return verdict
-    return scans.pending_verdict(policy)
+    _remember(policy.id, digest, policy.rule_hash, verdict, reading.state())
+    return verdict
 
 
-def _decide(policy: TrustPolicy, reading: _Reading) -> cosign.Verdict | None:
+def _decide(policy: TrustPolicy, reading: _Reading, scan: str = scans.READ) -> cosign.Verdict:
     """Signatures first (the .sig tag; the referrers only when it is not enough), then the required
-    attestations (the .att tag; then the referrers), then the Harbor scan. None: the scan did not
-    finish in time (nothing is remembered)."""
+    attestations (the .att tag; then the referrers), then the Harbor scan."""
     keys, identity, digest = policies.public_keys(policy), policies.identity(policy), reading.digest
     if keys:
         verdict = _signatures(policy, reading, keys, identity)
@@ -106,8 +105,8 @@ def _decide(policy: TrustPolicy, reading: _Reading) -> cosign.Verdict | None:
             return cosign.Verdict(False, "refused: " + "; ".join(missing + problems[:2]), verdict.keys)
         verdict.reason += f"; attested: {', '.join(r.text for r in required)}"
     if verdict.ok and policy.scan_below:
-        scanned = scans.harbor_verdict(policy, reading.client, reading.repository, digest)
-        if scanned is None or not scanned.ok:
+        scanned = scans.harbor_verdict(scans.ScanRule.of(policy), reading.client, reading.repository, digest, scan)
+        if not scanned.ok:
             reading.seen["scan"] = "x"  # a scan refusal is decided again next time
             return scanned
         verdict.reason = scanned.reason if not keys and not required else f"{verdict.reason}; {scanned.reason}"
@@ -182,9 +181,10 @@ def _remember(policy_id: int, digest: str, fingerprint: str, verdict: cosign.Ver
     db.session.execute(statement.on_conflict_do_update(index_elements=["policy_id", "digest"], set_=values))
 
 
-def refusal(component: Component, digest: str, source: images.ImageSource | None = None) -> str | None:
+def refusal(component: Component, digest: str, source: images.ImageSource | None = None,
+            scan: str = scans.READ) -> str | None:
     """Why the component may not deploy `digest` (None: it may)."""
-    verdict = check(component, digest, source)
+    verdict = check(component, digest, source, scan)
     return None if verdict is None or verdict.ok else verdict.reason
 
 
@@ -205,3 +205,25 @@ def no_longer_passing(policy: TrustPolicy) -> list[tuple[Component, str]]:
         if not verdict.ok:
             out.append((component, verdict.reason))
     return out
+
+
+def wait_for_scans(release_id: int) -> None:
+    """Before a release is applied, outside any transaction: wait for the Harbor scans its
+    component's policies require (asking Harbor to scan when it has not), at most each policy's
+    wait, so the gate then reads a finished scan. Registry errors are left to the gate to say."""
+    release = db.session.get(Release, release_id)
+    component = release.component
+    rules = [scans.ScanRule.of(p) for p in (db.session.get(TrustPolicy, i) for i in policy_ids_of(component))
+             if p.scan_below]
+    if not rules or release.trust_override:
+        db.session.rollback()
+        return
+    source = images.release_source(component, release)
+    digest, tag = release.digest, release.tag
+    db.session.rollback()  # nothing is held while Harbor scans
+    try:
+        digest = digest or source.client.manifest_digest(source.repository, tag)
+        for rule in rules:
+            scans.harbor_verdict(rule, source.client, source.repository, digest, scans.WAIT)
+    except RegistryError:
+        pass

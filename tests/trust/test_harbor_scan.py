@@ -1,8 +1,9 @@
 """A policy requiring a Harbor vulnerability scan (#28). Harbor's API cannot run on this machine:
 FakeHarbor (tests/fixtures/fakes.py) is a FAKE answering as Harbor's documented API v2.0 does
 (getArtifact with_scan_overview, scanArtifact), and its answer is checked against Harbor's own
-OpenAPI spec here. The gate reads the scan overview; an artifact never scanned is scanned and waited
-for, within the policy's limit."""
+OpenAPI spec here. The gate reads the scan overview; an artifact never scanned is scanned when a push
+or poll asks, and waited for before a release is applied (outside any transaction), within the
+policy's limit; a page only reads."""
 from __future__ import annotations
 
 import uuid
@@ -14,10 +15,10 @@ import requests
 import yaml
 from sqlalchemy import select
 
-from models import Component, TrustVerdict, db
+from models import Component, Release, TrustVerdict, db
 from services.accounts import accounts
 from services.registries.clients.harbor import encode_repository
-from services.trust import gate, policies
+from services.trust import gate, policies, scans
 from tests.fixtures.fakes import FakeHarbor, harbor_artifact
 from tests.fixtures.registry import PASSWORD, USER
 from tests.helpers import create_component, create_registry
@@ -49,16 +50,26 @@ class Scanned:
         self.cid = create_component(app, registry_id, self.repo, "v1", release=False, trust_policy_id=self.policy_id,
                                     memory_mb=32)
 
-    def verdict(self):
+    def verdict(self, scan: str = scans.READ):
         with self.app.app_context():
-            v = gate.check(db.session.get(Component, self.cid), self.digest)
+            v = gate.check(db.session.get(Component, self.cid), self.digest, scan=scan)
             db.session.commit()
             return v
 
-    def cached(self) -> bool:
+    def wait_before_release(self) -> None:
+        """What a release job does before applying: wait for the scan, outside any transaction."""
         with self.app.app_context():
-            row = db.session.scalar(select(TrustVerdict.id).where(TrustVerdict.policy_id == self.policy_id))
-            return row is not None
+            component = db.session.get(Component, self.cid)
+            release = Release(team_id=component.team_id, component_id=self.cid, seq=1, tag="v1", digest=self.digest,
+                              trigger="manual", triggered_by="test", status="pending", settings={})
+            db.session.add(release)
+            db.session.commit()
+            gate.wait_for_scans(release.id)
+
+    def accepted(self) -> bool:
+        """Whether an acceptance is cached (a refusal by a scan is always decided again)."""
+        with self.app.app_context():
+            return bool(db.session.scalar(select(TrustVerdict.ok).where(TrustVerdict.policy_id == self.policy_id)))
 
     def scans_started(self) -> int:
         path = f"/artifacts/{self.digest}/scan"
@@ -84,24 +95,37 @@ def test_a_scan_finding_high_or_critical_is_refused_and_decided_again_after_a_re
     harbor.scans[s.digest] = {"Medium": 3, "Low": 5}  # fixed in Harbor, scanned again
     verdict = s.verdict()
     assert verdict.ok and verdict.reason == "Harbor scan (Trivy): nothing at or above high"
-    assert s.cached()
+    assert s.accepted()
 
 
-def test_an_artifact_never_scanned_is_scanned_and_waited_for(app, harbor):
+def test_an_artifact_never_scanned_is_scanned_when_a_push_asks_and_waited_for_before_a_release(app, harbor):
     s = Scanned(app, harbor, below="critical")
     harbor.scan_results[s.digest] = {"High": 4}
     harbor.scan_polls = 2  # Harbor answers "Running" twice, then the result
+    # A page only reads: no scan is started.
+    assert s.verdict().reason.startswith(f"refused: Harbor has no scan of {s.digest[:19]}… yet")
+    assert s.scans_started() == 0
+    # A push or poll asks Harbor to scan and is refused for now (decided again at the next poll).
+    assert s.verdict(scans.START).reason.startswith(f"refused: Harbor is scanning {s.digest[:19]}…")
+    assert s.scans_started() == 1
+    # A release waits for it before it applies anything, and the gate then reads the result.
+    s.wait_before_release()
+    assert s.scans_started() == 1
     verdict = s.verdict()
     assert verdict.ok and verdict.reason == "Harbor scan (Trivy): nothing at or above critical"
-    assert s.scans_started() == 1
 
 
 def test_a_scan_that_does_not_finish_in_time_is_a_refusal_decided_again_next_time(app, harbor):
     s = Scanned(app, harbor, wait=1)
     harbor.scan_polls = None  # the scanner never finishes
-    verdict = s.verdict()
-    assert verdict.reason.startswith("refused: Harbor's scan did not finish within 1 s")
-    assert s.scans_started() == 1 and not s.cached()
+    s.wait_before_release()  # at most the policy's second
+    assert s.scans_started() == 1
+    assert s.verdict().reason.startswith(f"refused: Harbor is scanning {s.digest[:19]}…; decided again at the next")
+    with app.app_context():
+        verdict = scans.harbor_verdict(scans.ScanRule("p", "high", 0), gate.images.source_for(
+            db.session.get(Component, s.cid).team_id, db.session.get(Component, s.cid).source_registry,
+            s.repo).client, s.repo, s.digest, scans.WAIT)
+    assert verdict.reason.startswith(f"refused: Harbor's scan of {s.digest[:19]}… did not finish within 0 s")
 
     harbor.running.pop(s.digest)
     harbor.scans[s.digest] = {"Critical": 2}  # it finished later
