@@ -13,6 +13,7 @@ from werkzeug.routing import IntegerConverter
 import config as berth_config
 from blueprints import (
     access,
+    api,
     applications,
     clusters,
     components,
@@ -20,6 +21,7 @@ from blueprints import (
     main,
     oversight,
     registries,
+    tokens,
     trust,
 )
 from blueprints.accounts import auth, teams
@@ -84,7 +86,7 @@ class IdConverter(IntegerConverter):
 def register_blueprints(app: Flask) -> None:
     app.url_map.converters["int"] = IdConverter
     for module in (auth, main, teams, registries, clusters, environments, trust, components, applications, oversight,
-                   hooks, replay):
+                   hooks, replay, api, tokens):
         app.register_blueprint(module.bp)
 
 
@@ -139,7 +141,7 @@ def register_unit_of_work(app: Flask) -> None:
 NAV_LINKS = [("registries.index", "Registries"), ("clusters.index", "Clusters"), ("environments.index", "Environments"),
              ("trust.index", "Trust"), ("components.index", "Components"),
              ("oversight.approvals_list", "Approvals"), ("oversight.channels", "Notifications"),
-             ("oversight.audit_log", "Audit")]
+             ("oversight.audit_log", "Audit"), ("tokens.index", "API")]
 
 
 def register_template_helpers(app: Flask) -> None:
@@ -170,6 +172,8 @@ def register_template_helpers(app: Flask) -> None:
 
 def register_errorhandlers(app: Flask) -> None:
     def render_error(code: int, title: str, message: str):
+        if request.path.startswith(access.API_PREFIX):
+            return {"error": {"code": api.core.STATUS_CODES.get(code, "error"), "message": message, "fields": {}}}, code
         if access.sessionless(app, request.path):  # webhooks and static files: no page, no session
             return {"error": message}, code
         if request.headers.get("HX-Request"):

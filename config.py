@@ -122,6 +122,8 @@ def load(environ=None) -> dict:
         "BERTH_DEPLOY_WORKERS": _int(environ, "BERTH_DEPLOY_WORKERS", 4),
         "BERTH_ROLLOUT_TIMEOUT": _int(environ, "BERTH_ROLLOUT_TIMEOUT", 300),
         "BERTH_STALE_SECONDS": _int(environ, "BERTH_STALE_SECONDS", 120),
+        # The API's long poll (GET /api/v1/releases/<id>?wait=N) holds a request at most this long.
+        "BERTH_API_LONG_POLL_SECONDS": _int(environ, "BERTH_API_LONG_POLL_SECONDS", 60),
         # Seconds between the notification sender's looks for due messages (it is also woken at once
         # when a message is stored in this process).
         "BERTH_NOTIFY_EVERY": _int(environ, "BERTH_NOTIFY_EVERY", 1.0, float),

@@ -35,8 +35,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
         cursor.close()
 
 
-# Ids are 64-bit signed integers in the database; anything larger names no row.
-MAX_ID = 2**63 - 1
+# Ids are INTEGER columns (32-bit signed on PostgreSQL); anything larger names no row, and is never
+# sent to the database (PostgreSQL refuses it as out of range).
+MAX_ID = 2**31 - 1
 
 
 def utcnow() -> datetime:
@@ -668,6 +669,29 @@ class Approval(db.Model):
     release_id: Mapped[int | None] = mapped_column(ForeignKey("releases.id", ondelete="SET NULL"))
 
     component: Mapped[Component] = relationship()
+
+
+class ApiToken(db.Model):
+    """A bearer token for /api/v1 (services.api.tokens): personal (acts as its user) or a team's
+    service token (made by an owner; acts as its maker, never beyond the maker's current role).
+    Only its SHA-256 is stored; the token is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(10), default="personal")  # personal / service
+    name: Mapped[str] = mapped_column(String(63))
+    scopes: Mapped[list] = mapped_column(db.JSON, default=list)  # read, deploy, approve, admin
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # the token's first characters, to recognise it
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship()
 
 
 class AuditEntry(db.Model):

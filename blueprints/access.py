@@ -5,7 +5,9 @@ Every view needs a signed-in user unless it is marked:
   other page sends to /setup;
 - `@open_endpoint`: also reachable before setup (health, readiness, metrics);
 - `@webhook`: acts for no user at all: no session cookie is read or set, no CSRF token, no
-  current team; the secret token in its URL is the credential. Webhooks live under the hooks
+  current team; the secret token in its URL is the credential;
+- `@api_endpoint`: the same for the JSON API under /api/: its bearer token is the credential, and
+  the token's team is the current team (blueprints.api.core). Webhooks live under the hooks
   blueprint's prefix, and that prefix (with static files) is what `sessionless` decides by, since
   the session opens before the URL is matched."""
 from __future__ import annotations
@@ -20,7 +22,8 @@ from extensions import csrf
 from services.accounts import accounts
 from services.platform import runtime
 
-PUBLIC, OPEN, WEBHOOK = "public", "open", "webhook"
+PUBLIC, OPEN, WEBHOOK, API = "public", "open", "webhook", "api"
+API_PREFIX = "/api/"
 
 
 def public(view):
@@ -41,8 +44,14 @@ def webhook(view):
     return csrf.exempt(view)
 
 
+def api_endpoint(view):
+    """Reachable without a session or CSRF token: the request's bearer token is the credential."""
+    view.berth_access = API
+    return csrf.exempt(view)
+
+
 def access_of(view) -> str | None:
-    """PUBLIC, OPEN, WEBHOOK, or None for views that need a signed-in user."""
+    """PUBLIC, OPEN, WEBHOOK, API, or None for views that need a signed-in user."""
     return getattr(view, "berth_access", None)
 
 
@@ -50,7 +59,7 @@ def for_no_user() -> bool:
     """Static files and webhooks: requests that act for no signed-in user, so neither login nor the
     current team applies."""
     view = current_app.view_functions.get(request.endpoint or "")
-    return request.endpoint == "static" or access_of(view) == WEBHOOK
+    return request.endpoint == "static" or access_of(view) in (WEBHOOK, API) or request.path.startswith(API_PREFIX)
 
 
 class CookieSessions(SecureCookieSessionInterface):
@@ -64,7 +73,7 @@ class CookieSessions(SecureCookieSessionInterface):
 
 
 def sessionless(app: Flask, path: str) -> bool:
-    """Webhooks and static files: no session cookie is read for them, and none is set."""
+    """Webhooks, the API and static files: no session cookie is read for them, and none is set."""
     return isinstance(app.session_interface, CookieSessions) and path.startswith(app.session_interface.prefixes)
 
 
@@ -87,7 +96,7 @@ def require_sign_in():
 
 
 def init_app(app: Flask, webhook_prefix: str) -> None:
-    app.session_interface = CookieSessions((webhook_prefix + "/", app.static_url_path + "/"))
+    app.session_interface = CookieSessions((webhook_prefix + "/", app.static_url_path + "/", API_PREFIX))
     app.before_request(require_sign_in)
 
 

@@ -15,6 +15,10 @@ class ServiceError(BerthError):
     """A request that cannot be carried out; the message is safe to show."""
 
 
+class NotAllowed(ServiceError):
+    """The person's role does not allow it (an owner's action); the message says whose it is."""
+
+
 class FieldErrors(ServiceError):
     """Input that fails checks only the service can make (uniqueness, references)."""
 

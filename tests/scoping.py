@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from blueprints.access import access_of
 from models import (
+    ApiToken,
     Application,
     Approval,
     ClusterTarget,
@@ -42,7 +43,7 @@ TEST_PUBLIC_KEY = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQ
 
 OBJECT_ARGS = {"team_id", "membership_id", "registry_id", "component_id", "release_id", "delivery_id",
                "channel_id", "approval_id", "target_id", "application_id", "volume_id", "environment_id", "stage_id",
-               "promotion_id", "key_id", "policy_id"}
+               "promotion_id", "key_id", "policy_id", "token_id"}
 # Route arguments that are not objects of a team; routes with only these are not team-scoped.
 PLAIN_ARGS = {"kind": "env", "user_id": 1}  # user_id: admins' own pages, not a team's objects
 
@@ -52,6 +53,7 @@ def make_team_objects(app, make_user, team: str) -> dict[str, int]:
     make_user(email=f"owner-{team}@example.com", team=team)
     with app.app_context():
         t = db.session.scalar(select(Team).where(Team.name == team))
+        owner = db.session.scalar(select(Membership).where(Membership.team_id == t.id)).user
         registry = Registry(team=t, kind="registry", name="scoped", url="http://127.0.0.1:1")
         component = Component(team=t, application=Application(team=t, name="app"), source_registry=registry,
                               name="scoped", image="team/demo", tag="v1", env=[], ports=[], release_seq=1)
@@ -72,8 +74,10 @@ def make_team_objects(app, make_user, team: str) -> dict[str, int]:
                               expires_at=utcnow() + timedelta(hours=1))
         key = TrustKey(team_id=t.id, name="scoped", pem=TEST_PUBLIC_KEY, fingerprint="sha256:" + "2" * 64)
         policy = TrustPolicy(team_id=t.id, name="scoped", key_ids=[], threshold=1)
+        token = ApiToken(team_id=t.id, user=owner, kind="service", name="scoped", scopes=["read"],
+                         token_hash=f"{t.id:064x}", prefix="berth_scoped", expires_at=utcnow() + timedelta(days=1))
         db.session.add_all([registry, component, release, delivery, channel, approval, target, volume, environment,
-                            stage, promotion, key, policy])
+                            stage, promotion, key, policy, token])
         db.session.commit()
         return {
             "delivery_id": delivery.id,
@@ -92,4 +96,5 @@ def make_team_objects(app, make_user, team: str) -> dict[str, int]:
             "promotion_id": promotion.id,
             "key_id": key.id,
             "policy_id": policy.id,
+            "token_id": token.id,
         }

@@ -9,7 +9,7 @@ from blueprints.forms import EmptyForm
 from blueprints.scope import get_team_object_or_404, is_owner
 from models import Component
 from services.components import environments, operations, promotions, stages
-from services.errors import ServiceError
+from services.errors import NotAllowed, ServiceError
 from services.oversight import approvals
 
 bp = Blueprint("components", __name__, url_prefix="/components")
@@ -30,7 +30,7 @@ def may_act(component: Component) -> None:
     either (its rows' redeploy, rollback, start, stop, scale)."""
     target = component.env_target
     if target is not None and target.environment.owners_only and not is_owner():
-        raise ServiceError(f"Only the team's owners may deploy to {target.environment.name}.")
+        raise NotAllowed(f"Only the team's owners may deploy to {target.environment.name}.")
 
 
 def action_target(component_id: int):

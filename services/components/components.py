@@ -280,6 +280,13 @@ def lock_team(team: Team) -> None:
     db.session.execute(update(Team).where(Team.id == team.id).values(name=Team.name))
 
 
+def lock_component(component: Component) -> None:
+    """Write the component's row, which locks it (PostgreSQL) or the database (SQLite) until the
+    commit, and read it afresh: an edit compares what it read (an ETag) with what is there now."""
+    db.session.execute(update(Component).where(Component.id == component.id).values(release_seq=Component.release_seq))
+    db.session.refresh(component)
+
+
 def check_input(team: Team, data: ComponentInput, existing: Component | None = None) -> None:
     """Every problem the service can see in this input, at once (FieldErrors), or nothing."""
     lock_team(team)
@@ -407,6 +414,23 @@ def update_component(component: Component, data: ComponentInput, by: str, deploy
                  done + ("; ".join(changes) or "no changes"))
     db.session.flush()
     return release, changes
+
+
+def input_of(component: Component) -> ComponentInput:
+    """The component's saved settings as an edit's input (secret values and secret files empty:
+    an edit keeps what they hold), for an edit that changes a few of them (the API's)."""
+    saved = settings.snapshot(component)
+    return ComponentInput(
+        name=component.name, application=component.application.name, registry_id=component.registry_id,
+        image=component.image, tag=component.tag, replicas=component.replicas, memory_mb=component.memory_mb,
+        cpu_millicores=component.cpu_millicores, run_as_root=component.run_as_root,
+        replicas_elsewhere=component.replicas_elsewhere, target_id=component.target_id,
+        command=saved["command"], args=saved["args"],
+        env=[(k, "" if SECRET_NAME.search(k) else v) for k, v in component.env or []],
+        ports=settings.ports_of(saved), volumes=settings.volumes_of(saved),
+        files=[ConfigFile(f["path"], "" if f.get("secret") else f.get("content", ""), int(f.get("mode", 0o644)),
+                          bool(f.get("secret"))) for f in component.files or []],
+        depends_on=list(component.depends_on or []), health=settings.health_of(saved))
 
 
 def edit_changes(component: Component, data: ComponentInput) -> list[str]:

@@ -12,6 +12,7 @@ from models import (
     Application,
     Component,
     DeliveryOutcome,
+    EnvironmentTarget,
     Registry,
     Release,
     ReleaseStatus,
@@ -61,6 +62,34 @@ def components(team_id: int, page: int = 1, name: str = "", application: str = "
                       state=state if state in STATES else "")
     result.items = [ComponentRow(c, r) for c, r in result.items]
     return result
+
+
+def components_after(team_id: int, after: int, limit: int, application: str = "") -> list[ComponentRow]:
+    """The team's components (environment rows too) with id above `after`, by id, at most `limit`
+    (the API's cursor pages): each with its latest release, in one query."""
+    query = (select(Component, Release).outerjoin(Release, Release.id == _latest_release_id())
+             .join(Component.application).options(contains_eager(Component.application))
+             .options(joinedload(Component.env_target).joinedload(EnvironmentTarget.environment))
+             .where(Component.team_id == team_id, Component.id > after).order_by(Component.id).limit(limit))
+    if application:
+        query = query.where(Application.name == application)
+    return [ComponentRow(c, r) for c, r in db.session.execute(query)]
+
+
+def releases_after(component_id: int, before: int | None, limit: int) -> list[Release]:
+    """A component's releases newest first, with id below `before` (None: from the newest)."""
+    query = select(Release).where(Release.component_id == component_id)
+    if before is not None:
+        query = query.where(Release.id < before)
+    return list(db.session.scalars(query.order_by(Release.id.desc()).limit(limit)))
+
+
+def outcomes_before(team_id: int, before: int | None, limit: int) -> list[DeliveryOutcome]:
+    """The team's delivery outcomes newest first, with id below `before` (None: from the newest)."""
+    query = select(DeliveryOutcome).where(DeliveryOutcome.team_id == team_id)
+    if before is not None:
+        query = query.where(DeliveryOutcome.id < before)
+    return list(db.session.scalars(query.order_by(DeliveryOutcome.id.desc()).limit(limit)))
 
 
 def application_names(team_id: int) -> list[str]:

@@ -16,6 +16,7 @@ from services.deploy.drivers.spec import DeployStatus, LogStream
 from services.errors import BerthError, FieldErrors
 from services.oversight import audit
 from services.registries import images
+from services.registries.clients.errors import RegistryNotFound
 
 log = logging.getLogger("berth.operations")
 
@@ -164,6 +165,21 @@ def _audit(component: Component, by: str, action: str, summary: str = "") -> Non
 def redeploy(component: Component, by: str) -> Release:
     release = releases.redeploy(component, by)
     _audit(component, by, "component.redeployed", f"release #{release.seq} of {release.tag}")
+    return release
+
+
+def deploy_digest(component: Component, digest: str, by: str) -> Release:
+    """Deploy exactly `digest` of the component's repository (a pipeline's build), under its tag;
+    the registry must hold it. The trust gate decides when the release runs."""
+    source = images.source_for(component.team_id, component.source_registry, component.image
+                               if component.source_registry else f"{component.image}:{component.tag}")
+    try:
+        source.client.manifest_digest(source.repository, digest)
+    except RegistryNotFound:
+        raise FieldErrors({"digest": f"{source.repository} has no image {digest[:19]}…"}) from None
+    component.stopped = False
+    release = releases.queue_release(component, "manual", by, tag=component.tag, digest=digest)
+    _audit(component, by, "component.deployed", f"release #{release.seq} of {release.tag} at {digest[:19]}")
     return release
 
 

@@ -29,7 +29,7 @@ from models import (
     utcnow,
 )
 from services.components import environments, releases, settings, stages
-from services.errors import ServiceError
+from services.errors import NotAllowed, ServiceError
 from services.oversight import audit, notifications
 from services.platform.jobs import unit_of_work
 
@@ -186,7 +186,7 @@ def request(release: Release, environment: Environment, by: str, *, user: User |
         raise ServiceError(f"{environment.name} does not follow {here.name}: promote to "
                            f"{', '.join(e.name for e in nexts) or 'nothing (it is the last)'}.")
     if user is not None and environment.owners_only and not _is_owner(component.team_id, user):
-        raise ServiceError(f"Only the team's owners may promote into {environment.name}.")
+        raise NotAllowed(f"Only the team's owners may promote into {environment.name}.")
     base = release.base_settings or {**settings.snapshot(component), "tag": release.tag}
     for older in db.session.scalars(select(Promotion).where(Promotion.component_id == component.id,
                                                             Promotion.environment_id == environment.id,
@@ -219,7 +219,8 @@ def _may_decide(promotion: Promotion, now: datetime) -> None:
         raise ServiceError(f"Promotion #{promotion.id} has expired.")
 
 
-def approve(promotion: Promotion, user: User, now: datetime | None = None) -> Promotion:
+def approve(promotion: Promotion, user: User, now: datetime | None = None, actor: str | None = None) -> Promotion:
+    """Count `user`'s approval (`actor`: who the audit trail names, when an API token acted)."""
     now = now or utcnow()
     _may_decide(promotion, now)
     if not promotion.required:
@@ -229,7 +230,7 @@ def approve(promotion: Promotion, user: User, now: datetime | None = None) -> Pr
     if user.email in promotion.approvers:
         raise ServiceError("You have already approved this promotion.")
     if promotion.environment.owners_only and not _is_owner(promotion.team_id, user):
-        raise ServiceError(f"Only the team's owners may approve promotions into {promotion.environment.name}.")
+        raise NotAllowed(f"Only the team's owners may approve promotions into {promotion.environment.name}.")
     seen = promotion.approved_count
     taken = db.session.execute(update(Promotion).where(Promotion.id == promotion.id,
                                                        Promotion.status == PromotionStatus.WAITING,
@@ -239,7 +240,7 @@ def approve(promotion: Promotion, user: User, now: datetime | None = None) -> Pr
         raise ServiceError("Someone decided on this promotion just now; look again.")
     set_committed_value(promotion, "approved_count", seen + 1)
     promotion.approvers = [*promotion.approvers, user.email]
-    audit.record(promotion.team_id, user.email, "promotion.approved", f"component {promotion.component.name}",
+    audit.record(promotion.team_id, actor or user.email, "promotion.approved", f"component {promotion.component.name}",
                  f"promotion #{promotion.id} of {promotion.tag} to {promotion.environment.name}: "
                  f"{promotion.approved_count} of {promotion.required}")
     _tell(promotion, "promotion.approved", f"{promotion.component.name}: {user.email} approved {promotion.tag} for "
@@ -249,12 +250,12 @@ def approve(promotion: Promotion, user: User, now: datetime | None = None) -> Pr
     return promotion
 
 
-def reject(promotion: Promotion, user: User, now: datetime | None = None) -> Promotion:
+def reject(promotion: Promotion, user: User, now: datetime | None = None, actor: str | None = None) -> Promotion:
     now = now or utcnow()
     _may_decide(promotion, now)
     promotion.status, promotion.decided_at, promotion.message = PromotionStatus.REJECTED, now, \
         f"Rejected by {user.email}."
-    audit.record(promotion.team_id, user.email, "promotion.rejected", f"component {promotion.component.name}",
+    audit.record(promotion.team_id, actor or user.email, "promotion.rejected", f"component {promotion.component.name}",
                  f"promotion #{promotion.id} of {promotion.tag} to {promotion.environment.name}")
     _tell(promotion, "promotion.failed", f"{promotion.component.name}: promotion of {promotion.tag} to "
                                          f"{promotion.environment.name} rejected by {user.email}")
@@ -268,7 +269,7 @@ def override_freeze(promotion: Promotion, user: User, reason: str, now: datetime
     _may_decide(promotion, now)
     reason = " ".join(reason.split())
     if not _is_owner(promotion.team_id, user):
-        raise ServiceError("Only the team's owners may override a freeze window.")
+        raise NotAllowed("Only the team's owners may override a freeze window.")
     if len(reason) < 5:
         raise ServiceError("Say why this promotion may go during the freeze (at least a few words).")
     team = db.session.get(Team, promotion.team_id)

@@ -11,7 +11,16 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from models import Component, ComponentStage, EnvironmentTarget, Release, ReleaseStatus, db, utcnow
+from models import (
+    UNFINISHED_RELEASE_STATUSES,
+    Component,
+    ComponentStage,
+    EnvironmentTarget,
+    Release,
+    ReleaseStatus,
+    db,
+    utcnow,
+)
 from services.components import connections, settings, volumes
 from services.deploy.deployers import disabled_reason, get_deployer
 from services.deploy.drivers import probe
@@ -161,6 +170,23 @@ def newest(component: Component, *conditions) -> Release | None:
     """The component's newest release that meets the conditions."""
     return db.session.scalars(select(Release).where(Release.component_id == component.id, *conditions)
                               .order_by(Release.id.desc()).limit(1)).first()
+
+
+def of_component(component: Component, release_id: int) -> Release | None:
+    """One of the component's releases (None: not one of its)."""
+    release = db.session.get(Release, release_id)
+    return release if release is not None and release.component_id == component.id else None
+
+
+def wait_for_end(release: Release, seconds: float, step: float = 0.5) -> Release | None:
+    """The release once it ended, or as it is after `seconds` (an API client's long poll): each read
+    in a transaction of its own, so what the workers commit is seen; None if it was deleted."""
+    deadline, release_id = time.monotonic() + seconds, release.id
+    while release is not None and release.status in UNFINISHED_RELEASE_STATUSES and time.monotonic() < deadline:
+        db.session.rollback()
+        time.sleep(min(step, max(deadline - time.monotonic(), 0)))
+        release = db.session.get(Release, release_id)
+    return release
 
 
 def latest_release(component: Component) -> Release | None:

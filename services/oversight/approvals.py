@@ -11,7 +11,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from models import Approval, ApprovalStatus, Component, Membership, Role, User, db, utcnow
 from services.components import releases
-from services.errors import ServiceError
+from services.errors import NotAllowed, ServiceError
 from services.oversight import audit, notifications
 from services.platform.jobs import unit_of_work
 
@@ -68,11 +68,12 @@ def _may_decide(approval: Approval, user: User) -> None:
         role = db.session.scalar(select(Membership.role).where(Membership.team_id == approval.team_id,
                                                                Membership.user_id == user.id))
         if role != Role.OWNER:
-            raise ServiceError("Only the team's owners may approve this component's deploys.")
+            raise NotAllowed("Only the team's owners may approve this component's deploys.")
 
 
-def approve(approval: Approval, user: User) -> Approval:
-    """Count this person's approval; the last one needed releases exactly the approved digest."""
+def approve(approval: Approval, user: User, actor: str | None = None) -> Approval:
+    """Count this person's approval; the last one needed releases exactly the approved digest.
+    `actor` names who acted in the audit trail when not the person themselves (their API token)."""
     _may_decide(approval, user)
     if user.email in approval.approvers:
         raise ServiceError("You have already approved this deploy.")
@@ -87,7 +88,7 @@ def approve(approval: Approval, user: User) -> Approval:
     set_committed_value(approval, "approved_count", seen + 1)
     approval.approvers = [*approval.approvers, user.email]
     component = approval.component
-    audit.record(approval.team_id, user.email, "approval.approved", f"component {component.name}",
+    audit.record(approval.team_id, actor or user.email, "approval.approved", f"component {component.name}",
                  f"approval #{approval.id} for {approval.tag}: {len(approval.approvers)} of {approval.required}")
     if len(approval.approvers) >= approval.required:
         approval.status, approval.decided_at, approval.decided_by = ApprovalStatus.APPROVED, utcnow(), user.email
@@ -102,12 +103,12 @@ def approve(approval: Approval, user: User) -> Approval:
     return approval
 
 
-def reject(approval: Approval, user: User, note: str = "") -> Approval:
+def reject(approval: Approval, user: User, note: str = "", actor: str | None = None) -> Approval:
     _may_decide(approval, user)
     approval.status, approval.decided_at, approval.decided_by = ApprovalStatus.REJECTED, utcnow(), user.email
     approval.note = note[:500] or None
     component = approval.component
-    audit.record(approval.team_id, user.email, "approval.rejected", f"component {component.name}",
+    audit.record(approval.team_id, actor or user.email, "approval.rejected", f"component {component.name}",
                  f"approval #{approval.id} for {approval.tag}")
     notifications.notify(approval.team_id, "approval.rejected", f"{component.name}: {approval.tag} rejected by "
                          f"{user.email}", _fields(approval), _link(component))

@@ -33,7 +33,7 @@ def test_404_page_has_no_stack_trace(client, auth):
 
 
 def test_webhooks_and_static_files_neither_read_nor_set_the_session(app, auth, client):
-    from blueprints.access import WEBHOOK, access_of, sessionless
+    from blueprints.access import API, WEBHOOK, access_of, sessionless
 
     auth.signed_in()  # the client now holds a session cookie
     rid, token = _registry_hook(app)
@@ -42,7 +42,8 @@ def test_webhooks_and_static_files_neither_read_nor_set_the_session(app, auth, c
     r = client.get("/static/berth.css")
     assert r.status_code == 200 and "Set-Cookie" not in r.headers
     cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
-    for path, opened in (("/hooks/registries/1/x", False), ("/static/berth.css", False), ("/", True)):
+    for path, opened in (("/hooks/registries/1/x", False), ("/static/berth.css", False), ("/api/v1/components", False),
+                         ("/", True)):
         with app.test_request_context(path, headers={"Cookie": f"{cookie.key}={cookie.value}"}):
             assert isinstance(session._get_current_object(), NullSession) is not opened, path
             assert ("_user_id" in session) is opened, path
@@ -50,7 +51,7 @@ def test_webhooks_and_static_files_neither_read_nor_set_the_session(app, auth, c
     for rule in app.url_map.iter_rules():
         if sessionless(app, rule.rule):
             view = app.view_functions[rule.endpoint]
-            assert rule.endpoint == "static" or access_of(view) == WEBHOOK, rule.rule
+            assert rule.endpoint == "static" or access_of(view) in (WEBHOOK, API), rule.rule
 
 
 @pytest.mark.parametrize("method,path,status", [
