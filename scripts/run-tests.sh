@@ -34,7 +34,7 @@ run_pass() {  # name, then environment assignments
   local name=$1; shift
   # Each pass's temporary files in this run's own folder (removed with it), so no pass spends its end
   # removing an earlier run's leftovers.
-  env "$@" "$bin/pytest" -q -p no:cacheprovider -n "$workers" --durations=15 --basetemp "$logs/tmp-$name" \
+  env "$@" "$bin/pytest" -q -p no:cacheprovider -n "$workers" --durations=30 --basetemp "$logs/tmp-$name" \
     ${PYTEST_ARGS:-} > "$logs/$name.log" 2>&1
   echo $? > "$logs/$name.rc"
 }

@@ -79,10 +79,12 @@ class _Throttle:
     def __init__(self):
         self.lock, self.seen = threading.Lock(), {}
 
-    def allow(self, key: int, now: float | None = None) -> float | None:
+    def allow(self, key: str, now: float | None = None) -> float | None:
         """None when allowed, else the seconds until the next request would be."""
         now = time.monotonic() if now is None else now
         with self.lock:
+            if len(self.seen) > 10_000:  # forget tokens quiet for a minute
+                self.seen = {k: w for k, w in self.seen.items() if w and w[-1] > now - 60}
             window = self.seen.setdefault(key, deque())
             while window and window[0] <= now - 60:
                 window.popleft()
@@ -106,7 +108,7 @@ def _authenticate(op: Operation) -> None:
     if found is None:
         raise ApiError(401, "unauthorized", "Send a valid, unexpired API token: Authorization: Bearer <token>.",
                        headers={"WWW-Authenticate": 'Bearer realm="berth"'})
-    wait = throttle.allow(found.token.id)
+    wait = throttle.allow(found.token.token_hash)
     if wait is not None:
         raise ApiError(429, "throttled", f"Too many requests with this token: try again in {wait:.0f} s.",
                        headers={"Retry-After": str(int(wait) + 1)})

@@ -99,3 +99,16 @@ def test_an_id_beyond_what_the_database_stores_is_404_on_pages_and_the_api(app, 
     assert api.call("GET", "/releases/2147483647", token).status_code == 404
     auth.signed_in()
     assert api.client.get("/components/2147483648").status_code == 404
+
+
+def test_a_token_is_throttled_past_its_requests_per_minute(app, api, monkeypatch):
+    from blueprints.api import core
+
+    monkeypatch.setattr(core, "PER_MINUTE", 3)
+    token, other = api.token(), api.token(days=9)
+    assert [api.call("GET", "/components", token).status_code for _ in range(3)] == [200] * 3
+    r = api.call("GET", "/components", token)
+    assert r.status_code == 429 and 1 <= int(r.headers["Retry-After"]) <= 61
+    assert r.get_json()["error"]["code"] == "throttled"
+    assert api.call("GET", "/components", other).status_code == 200  # per token
+    assert core.throttle.allow("k", now=0) is None and core.throttle.allow("k", now=60.5) is None

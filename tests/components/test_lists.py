@@ -54,9 +54,11 @@ PAGES = ["/", "/components/", "/registries/", "/components/{c}", "/components/{c
          "/components/?state=failed&application=app1&name=c0"]
 
 
-@pytest.mark.parametrize("rows", [10, 1000])
-def test_list_pages_issue_a_bounded_number_of_statements(app, client, auth, rows):
+def test_list_pages_issue_a_bounded_number_of_statements(app, client, auth):
+    """At 1,000 components and a component with 1,000 releases and 10,000 deliveries the counts are
+    the same (test_the_counts_do_not_grow_with_the_rows), so they stay within LIMIT there too."""
     auth.signed_in()
+    rows = 10
     seed_components(app, count=rows)
     c, r = ids(app)
     seed_history(app, c, releases=rows, deliveries=10 * rows)
