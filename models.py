@@ -243,7 +243,7 @@ class Component(db.Model):
     # A stage's row is named <component>@<environment>/<target> (services.components.stages).
     name: Mapped[str] = mapped_column(String(200))
     # With a registry: the repository inside it (team/app). Without: host/repository of a plain reference.
-    image: Mapped[str] = mapped_column(String(255))
+    image: Mapped[str] = mapped_column(String(512))  # a repository, or host/repository (a path of up to 255)
     tag: Mapped[str] = mapped_column(String(128))
     digest: Mapped[str | None] = mapped_column(String(100))
     replicas: Mapped[int] = mapped_column(default=1)

@@ -238,7 +238,7 @@ class ComponentCreate(Strict):
         description="1 to 63 lowercase letters, digits and dashes, starting with a letter")
     application: Name
     registry_id: Id | None = Field(None, description="One of the team's registries (null: image is a full reference)")
-    image: str = Field(min_length=1, max_length=255)
+    image: str = Field(min_length=1, max_length=512)
     tag: str = Field("", max_length=128)
     replicas: int = Field(1, ge=0, le=100)
     memory_mb: int = Field(256, ge=16, le=65536)

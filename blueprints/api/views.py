@@ -106,6 +106,9 @@ def get_component(component_id: int):
            scope="deploy", body=s.ComponentEdit, response=s.Edited, errors=(409, 412, 428), tags=("components",))
 def edit_component(component_id: int, body: s.ComponentEdit):
     component = _actionable(component_id)
+    if component.base_id is not None:
+        raise ApiError(409, "conflict", f"{component.name} is one environment's row of {component.base.name}: edit "
+                                        f"{component.base.name} (or the environment's overrides on its page).")
     wanted = request.headers.get("If-Match")
     if not wanted:
         raise ApiError(428, "precondition_required", "Send If-Match with the component's ETag (GET it first).")

@@ -225,6 +225,77 @@ def _gcr(message) -> list:
     return [PushEvent(name, tag, digest, host)]
 
 
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+def _exact_digest(value) -> str | None:
+    """A well-formed sha256 digest, or None (vendors' own samples carry shortened ones)."""
+    return value if isinstance(value, str) and _DIGEST.match(value) else None
+
+
+def _ecr_eventbridge(event: dict) -> list:
+    """Amazon ECR's "ECR Image Action" event as EventBridge delivers it (an API destination, or
+    inside a CloudEvent): pushes that succeeded, with a tag, in the event's account and region."""
+    detail = event.get("detail")
+    if not isinstance(detail, dict):
+        raise PayloadError("ECR Image Action event without a detail object.")
+    name, tag = _str(detail.get("repository-name")), _str(detail.get("image-tag"))
+    action, result = detail.get("action-type"), detail.get("result")
+    if action != "PUSH":
+        return [Ignored(f"ECR {str(action)[:20]} action, not a push", name)]
+    if result != "SUCCESS":
+        return [Ignored(f"ECR push that did not succeed ({str(result)[:20]})", name)]
+    if not name:
+        raise PayloadError("ECR Image Action event without detail.repository-name.")
+    if not tag:
+        return [Ignored("ECR push by digest, without a tag", name.lower())]
+    account, region = _str(event.get("account")), _str(event.get("region"))
+    host = (f"{account}.dkr.ecr.{region}.amazonaws.com" if account and region and re.fullmatch(r"\d{12}", account)
+            and re.fullmatch(r"[a-z0-9-]{1,30}", region) else None)
+    return [PushEvent(name.lower(), tag, _exact_digest(detail.get("image-digest")), host, _str(event.get("id")))]
+
+
+def _cloudevent(data: dict) -> list:
+    """A CloudEvent in structured mode (specversion, type, data): an image push whose data names the
+    repository and tag (or an image reference), or an ECR Image Action relayed through EventBridge."""
+    kind, payload = str(data.get("type", ""))[:200], data.get("data")
+    if isinstance(payload, dict) and payload.get("detail-type") == "ECR Image Action":
+        return _ecr_eventbridge(payload)
+    if data.get("source") == "aws.ecr" and isinstance(payload, dict) and "repository-name" in payload:
+        return _ecr_eventbridge({"detail": payload, "id": data.get("id")})
+    if not re.search(r"push", kind, re.IGNORECASE):
+        return [Ignored(f"CloudEvents {kind or 'untyped'} event, not an image push")]
+    if not isinstance(payload, dict):
+        raise PayloadError("CloudEvents image push without a data object.")
+    image = _str(payload.get("image")) or _str(payload.get("reference"))
+    repo, tag = _str(payload.get("repository")), _str(payload.get("tag"))
+    if image and not repo:
+        last = image.split("@", 1)[0].rsplit("/", 1)[-1]
+        repo, tag = image, tag or (last.rsplit(":", 1)[1] if ":" in last else None)
+    if not repo:
+        raise PayloadError("CloudEvents image push: data names no repository (or image).")
+    if not tag:
+        return [Ignored("CloudEvents push without a tag", _split_ref(repo)[1])]
+    host, name = _split_ref(repo)
+    digest = _exact_digest(payload.get("digest")) or (_exact_digest(image.split("@", 1)[1]) if image and "@" in image
+                                                      else None)
+    return [PushEvent(name, tag, digest, host, _str(data.get("id")))]
+
+
+def _jfrog(data: dict) -> list:
+    """JFrog Artifactory's Docker webhook (domain docker; the event alone, as the docs show it, or in
+    the envelope Artifactory posts): `pushed` events name the image, its tag and the manifest's
+    sha256 within a repository key."""
+    event_type = str(data.get("event_type", ""))[:30]
+    name, tag = _str(data.get("image_name")), _str(data.get("tag"))
+    if event_type != "pushed":
+        return [Ignored(f"Artifactory docker {event_type or 'untyped'} event, not a push", name)]
+    if not name or not tag:
+        raise PayloadError("Artifactory docker push without image_name and tag.")
+    sha = data.get("sha256")
+    return [PushEvent(name.lower(), tag, _exact_digest(f"sha256:{sha}") if isinstance(sha, str) else None)]
+
+
 def _generic(data) -> list:
     repo, tag = data.get("repository"), data.get("tag")
     if not isinstance(repo, str) or not repo.strip() or not isinstance(tag, str) or not tag.strip():
@@ -277,6 +348,16 @@ def _parse(headers, body: bytes) -> tuple[str, list[PushEvent | Ignored]]:
         return "harbor", _harbor(data, data["type"], data["event_data"])
     if data.get("specversion") and str(data.get("type", "")).startswith("harbor."):
         return "harbor", _harbor(data, data["type"], data.get("data"), _str(data.get("id")))
+    if data.get("source") == "aws.ecr" and "detail-type" in data:
+        if data["detail-type"] != "ECR Image Action":
+            return "ecr", [Ignored(f"ECR {str(data['detail-type'])[:40]} event, not an image push")]
+        return "ecr", _ecr_eventbridge(data)
+    if data.get("specversion"):
+        return "cloudevents", _cloudevent(data)
+    if "repo_key" in data and "event_type" in data:
+        return "jfrog", _jfrog(data)
+    if data.get("domain") == "docker" and isinstance(data.get("data"), dict) and "event_type" in data:
+        return "jfrog", _jfrog(data["data"])  # as Artifactory sends it: the event inside an envelope
     if "updated_tags" in data or "docker_url" in data:
         return "quay", _quay(data)
     if "action" in data and isinstance(data.get("target"), dict):

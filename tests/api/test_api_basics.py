@@ -112,3 +112,20 @@ def test_a_token_is_throttled_past_its_requests_per_minute(app, api, monkeypatch
     assert r.get_json()["error"]["code"] == "throttled"
     assert api.call("GET", "/components", other).status_code == 200  # per token
     assert core.throttle.allow("k", now=0) is None and core.throttle.allow("k", now=60.5) is None
+
+
+def test_an_environment_row_is_not_edited_through_the_api_but_its_component_is(app, api, auth):
+    from tests.components.test_environments import _env_form, _row
+
+    auth.signed_in()
+    assert api.client.post("/environments/new", data=_env_form("dev", ["local"])).status_code == 302
+    cid = create_component(app, None, "registry.example.com/team/web", "v1", "web", release=False)
+    assert api.client.post(f"/components/{cid}/environments").status_code == 302
+    token = api.token(("read", "deploy"))
+    row = _row(app, "web@dev/local")
+    etag = api.call("GET", f"/components/{row}", token).headers["ETag"]
+    r = api.call("PATCH", f"/components/{row}", token, json={"replicas": 2}, headers={"If-Match": etag})
+    assert r.status_code == 409 and "is one environment's row of web" in r.get_json()["error"]["message"]
+    etag = api.call("GET", f"/components/{cid}", token).headers["ETag"]
+    r = api.call("PATCH", f"/components/{cid}", token, json={"replicas": 2}, headers={"If-Match": etag})
+    assert r.status_code == 200 and r.get_json()["component"]["replicas"] == 2

@@ -174,8 +174,12 @@ def test_rule_reasons_and_regex_errors_in_plain_words():
     ("index.docker.io/user/app", ("docker.io", "user/app")),
     ("registry-1.docker.io/library/app", ("registry-1.docker.io", "library/app")),  # not an alias by the rule
     ("[::1]:5000/app", ("[::1]:5000", "app")),
+    ("example.com/" + "a" * 255, ("example.com", "a" * 255)),  # 255 in the path: the limit, whatever the host
+    ("a" * 247, ("docker.io", "library/" + "a" * 247)),  # library/ counts: 255
+    ("registry.example.com:5000/" + "b/" * 100 + "c" * 55, ("registry.example.com:5000", "b/" * 100 + "c" * 55)),
 ])
 def test_docker_reference_host_rule(ref, expected):
+    """Also the length boundary as distribution/reference judges it: the path, without the host."""
     from services.registries.clients.reference import parse
 
     r = parse(ref)
@@ -185,7 +189,8 @@ def test_docker_reference_host_rule(ref, expected):
 @pytest.mark.parametrize("ref,message", [
     ("a" * 64, "image id"),
     ("FOO", "lowercase"),
-    ("example.com/" + "a" * 250, "at most 255"),
+    ("example.com/" + "a" * 256, "at most 255 characters (this one has 256)"),
+    ("a" * 248, "at most 255 characters (this one has 256)"),  # library/ + 248 on Docker Hub
     ("example.com/Team/app", "lowercase"),
 ])
 def test_docker_reference_refusals(ref, message):

@@ -14,6 +14,8 @@ from sqlalchemy import select
 from models import Registry, WebhookDelivery, db
 from services.delivery import deliveries, endpoints
 
+# Every vendor sample (ECR through EventBridge, JFrog Artifactory and the rest), mutated byte-wise and
+# retyped value-wise.
 PAYLOADS = sorted((Path(__file__).resolve().parents[1] / "data" / "webhook-payloads").glob("*.json"))
 SEEDS = [p.read_bytes() for p in PAYLOADS]
 CONTENT_TYPES = ["application/json", "application/x-www-form-urlencoded", "text/plain",
@@ -36,7 +38,7 @@ def app_config(app_config):
 
 @st.composite
 def bodies(draw) -> bytes:
-    kind = draw(st.sampled_from(["bytes", "json", "mutated", "nested", "form"]))
+    kind = draw(st.sampled_from(["bytes", "json", "mutated", "nested", "form", "retyped"]))
     if kind == "bytes":
         return draw(st.binary(max_size=300))
     if kind == "json":
@@ -44,6 +46,17 @@ def bodies(draw) -> bytes:
     if kind == "nested":
         depth = draw(st.sampled_from([1, 10, 999, 1_001, 5_000, 100_000]))  # around and past the parser
         return b'{"events": ' + b"[" * depth + b"]" * draw(st.integers(0, depth)) + b"}"
+    if kind == "retyped":  # a vendor sample with a few values swapped for others of any type
+        data = json.loads(draw(st.sampled_from(SEEDS)))
+        for _ in range(draw(st.integers(1, 3))):
+            node = data
+            while isinstance(node, (dict, list)) and node and draw(st.booleans()):
+                key = draw(st.sampled_from(sorted(node) if isinstance(node, dict) else range(len(node))))
+                if not isinstance(node[key], (dict, list)) or not node[key]:
+                    node[key] = draw(json_values)
+                    break
+                node = node[key]
+        return json.dumps(data).encode()
     if kind == "form":
         return draw(st.binary(max_size=120)).replace(b"&", b"&repository=") + b"&tag=" + draw(st.binary(max_size=8))
     original = bytearray(draw(st.sampled_from(SEEDS)))

@@ -158,3 +158,87 @@ def test_signatures():
     assert signature_ok("s3cret", {"Authorization": "s3cret"}, body)
     assert not signature_ok("s3cret", {"Authorization": "Bearer nope"}, body)
     assert not signature_ok("s3cret", {}, body)
+
+
+# -- Amazon ECR through EventBridge, CloudEvents, JFrog Artifactory (#31) -------------------------------
+ECR_HOST = "123456789012.dkr.ecr.us-west-2.amazonaws.com"
+
+
+def test_ecr_eventbridge_samples():
+    source, events = load("ecr-eventbridge-push.json")
+    # Amazon's sample digest has 60 hex digits: not taken for a digest (the tag is checked with the registry).
+    assert (source, events) == ("ecr", [PushEvent("my-repository-name", "latest", None, ECR_HOST,
+                                                  "13cde686-328b-6117-af20-0e5566167482")])
+    assert load("ecr-eventbridge-delete.json") == ("ecr", [Ignored("ECR DELETE action, not a push",
+                                                                   "my-repository-name")])
+    assert load("ecr-eventbridge-scan.json") == ("ecr", [Ignored("ECR ECR Image Scan event, not an image push")])
+
+
+def _ecr(**detail) -> dict:
+    event = json.loads((PAYLOADS / "ecr-eventbridge-push.json").read_text())
+    event["detail"].update(detail)
+    return event
+
+
+def _parse_json(data) -> tuple[str, list]:
+    return parse({"Content-Type": "application/json"}, json.dumps(data).encode())
+
+
+DIGEST = "sha256:" + "ab" * 32
+
+
+@pytest.mark.parametrize("data,expected", [
+    (_ecr(**{"image-digest": DIGEST}), [PushEvent("my-repository-name", "latest", DIGEST, ECR_HOST,
+                                                  "13cde686-328b-6117-af20-0e5566167482")]),
+    (_ecr(result="FAILURE"), [Ignored("ECR push that did not succeed (FAILURE)", "my-repository-name")]),
+    (_ecr(**{"image-tag": None}), [Ignored("ECR push by digest, without a tag", "my-repository-name")]),
+    (_ecr(**{"repository-name": "Team/App"}), [PushEvent("team/app", "latest", None, ECR_HOST,
+                                                         "13cde686-328b-6117-af20-0e5566167482")]),
+    ({**_ecr(), "account": "not-an-account"}, [PushEvent("my-repository-name", "latest", None, None,
+                                                         "13cde686-328b-6117-af20-0e5566167482")]),
+    # The same event as a CloudEvent's data (EventBridge → a CloudEvents bridge), and its detail alone.
+    ({"specversion": "1.0", "type": "aws.ecr.image.action", "source": "aws.ecr", "id": "c1",
+      "data": _ecr()}, [PushEvent("my-repository-name", "latest", None, ECR_HOST,
+                                  "13cde686-328b-6117-af20-0e5566167482")]),
+    ({"specversion": "1.0", "type": "ECR Image Action", "source": "aws.ecr", "id": "c2",
+      "data": _ecr()["detail"]}, [PushEvent("my-repository-name", "latest", None, None, "c2")]),
+    # Generic CloudEvents image pushes.
+    ({"specversion": "1.0", "type": "com.example.image.pushed", "source": "ci", "id": "e1",
+      "data": {"repository": "registry.example.com/team/web", "tag": "v1.2.0", "digest": DIGEST}},
+     [PushEvent("team/web", "v1.2.0", DIGEST, "registry.example.com", "e1")]),
+    ({"specversion": "1.0", "type": "dev.cdevents.artifact.published.0.1.1", "source": "ci", "id": "e2",
+      "data": {"image": "registry.example.com/team/web:v2"}}, [Ignored(
+        "CloudEvents dev.cdevents.artifact.published.0.1.1 event, not an image push")]),
+    ({"specversion": "1.0", "type": "org.example.push", "id": "e3", "data": {"image": "team/web:v3@" + DIGEST}},
+     [PushEvent("team/web", "v3", DIGEST, None, "e3")]),
+    ({"specversion": "1.0", "type": "org.example.push", "id": "e4", "data": {"repository": "team/web"}},
+     [Ignored("CloudEvents push without a tag", "team/web")]),
+    ({"specversion": "1.0", "type": "org.example.deleted", "id": "e5", "data": {}},
+     [Ignored("CloudEvents org.example.deleted event, not an image push")]),
+])
+def test_ecr_and_cloudevents_rows(data, expected):
+    assert _parse_json(data)[1] == expected
+
+
+@pytest.mark.parametrize("data,words", [
+    ({"specversion": "1.0", "type": "image.push", "data": "flat"}, "without a data object"),
+    ({"specversion": "1.0", "type": "image.push", "data": {"tag": "v1"}}, "names no repository"),
+    ({"source": "aws.ecr", "detail-type": "ECR Image Action", "detail": []}, "without a detail object"),
+    ({"source": "aws.ecr", "detail-type": "ECR Image Action", "detail": {"action-type": "PUSH", "result": "SUCCESS"}},
+     "without detail.repository-name"),
+    ({"repo_key": "docker-local", "event_type": "pushed", "tag": "v1"}, "without image_name and tag"),
+])
+def test_new_formats_of_the_wrong_shape_are_payload_errors(data, words):
+    with pytest.raises(PayloadError, match=words):
+        _parse_json(data)
+
+
+def test_jfrog_docker_webhook_enveloped_and_alone():
+    sha = "35c4a2c15539c6c1e4e5fa4e554dac323ad0107d8eb5c582d6ff386b383b7dce"
+    source, events = load("jfrog-docker-pushed.json")
+    assert (source, events) == ("jfrog", [PushEvent("library/ubuntu", "latest", f"sha256:{sha}")])
+    inner = json.loads((PAYLOADS / "jfrog-docker-pushed.json").read_text())["data"]
+    assert _parse_json(inner) == ("jfrog", [PushEvent("library/ubuntu", "latest", f"sha256:{sha}")])
+    assert _parse_json({**inner, "event_type": "deleted"}) == (
+        "jfrog", [Ignored("Artifactory docker deleted event, not a push", "library/ubuntu")])
+    assert _parse_json({**inner, "sha256": "short"})[1][0].digest is None

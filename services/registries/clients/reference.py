@@ -1,8 +1,9 @@
 """Image references by Docker's rules (distribution/reference's ParseNormalizedNamed):
 [host[:port]/]path[:tag][@digest]. The first path component is a host when it has a '.', a ':',
 is 'localhost' or has upper-case letters; docker.io and index.docker.io are Docker Hub, where a
-one-component path gets 'library/'; a name has at most 255 characters; 64 hex characters are an
-image id, not a repository."""
+one-component path gets 'library/'; the repository path (without the host, with 'library/' when it
+was added) has at most 255 characters, as distribution/reference counts it; 64 hex characters are
+an image id, not a repository."""
 from __future__ import annotations
 
 import re
@@ -59,7 +60,9 @@ def check_tag(tag: str) -> str | None:
 
 
 def check_repository(path: str) -> str | None:
-    if not path or len(path) > 255 or not _PATH_RE.match(path):
+    if len(path or "") > NAME_MAX:
+        return f"A repository path has at most {NAME_MAX} characters (this one has {len(path)})."
+    if not path or not _PATH_RE.match(path):
         return ("A repository is lowercase letters and digits separated by /, ., _ or -, "
                 "e.g. team/app.")
     return None
@@ -105,8 +108,6 @@ def parse(text: str) -> ImageReference:
     problem = check_repository(path)
     if problem:
         raise BadReference(problem)
-    if len(f"{host}/{path}") > NAME_MAX:
-        raise BadReference(f"An image name (registry host and repository) has at most {NAME_MAX} characters.")
     if tag is None and digest is None:
         tag = "latest"
     return ImageReference(host, path, tag, digest)
