@@ -5,12 +5,13 @@ Grammar (node-semver's, with Masterminds' additions marked *):
 
     range-set  ::= range ( '||' range )*
     range      ::= hyphen | simple ( ( ' ' | ',' * ) simple )*    * ',' is AND
-    hyphen     ::= partial ' - ' partial
+    hyphen     ::= partial ' - ' partial ( ( ' ' | ',' * ) simple )*          * more after it
     simple     ::= primitive | partial | tilde | caret
     primitive  ::= ( '<' | '>' | '>=' | '<=' | '=' | '=>' * | '=<' * | '!=' * ) partial
     tilde      ::= ( '~' | '~>' ) partial
     caret      ::= '^' partial
     partial    ::= 'v'? xr ( '.' xr ( '.' xr qualifier? )? )?
+                 | 'v'? nr ( '.' nr )? '-' pre ( '+' build )?                 * 1.0-beta = 1.0.0-beta
     xr         ::= 'x' | 'X' | '*' | '0' | [1-9][0-9]*
     qualifier  ::= ( '-' pre )? ( '+' build )?
 
@@ -137,12 +138,24 @@ class _Parser:
             raise RangeError(f"'{self.text.strip()}': a number cannot follow x or * in a version "
                              f"(near position {self.i}).")
         prerelease = ()
-        if self.peek("-") and parts == 3 and patch is not None:
+        if self.peek("-") and not self.peek("- ", "-\t"):
+            start = self.i
             self.i += 1
             prerelease = self.identifiers("a pre-release identifier (letters, digits, -)")
+            if None in (major, minor, patch)[:parts]:
+                raise RangeError(f"A pre-release belongs to one version, not to x or * (position {start + 1}): "
+                                 "write e.g. 1.0.0-beta.")
+            # Masterminds and node-semver read a partial version with a pre-release as complete:
+            # 1.0-beta is 1.0.0-beta, 0-0 is 0.0.0-0.
+            minor, patch, parts = minor or 0, patch or 0, 3
         if self.peek("+") and parts == 3:
             self.i += 1
             self.identifiers("a build identifier (letters, digits, -)")  # ignored, as node-semver does
+        if self.i < len(self.text) and self.text[self.i].isalpha():
+            word = re.match(r"[0-9A-Za-z.+-]*", self.text[self.i:]).group()
+            raise RangeError(f"Expected '-' before the pre-release at position {self.i + 1} (found '{word[:12]}'): "
+                             "Berth reads ranges strictly, as node-semver does without its loose option (write "
+                             "e.g. 1.0.3-alpha).")
         if self.i < len(self.text) and self.text[self.i] not in " \t,|":
             raise self.fail("a space, ',' or '||' after the version")
         if major is None:
@@ -279,11 +292,13 @@ def _range(parser: _Parser, incl: bool) -> list[list[Comparator]]:
             if parser.peek("- ", "-\t") and parser.i > mark:
                 parser.i += 1
                 parser.spaces()
+                if parser.at_end_of_range():
+                    raise parser.fail("a version number, x or * after ' - '")
                 q = parser.partial()
-                parser.spaces()
-                if not parser.at_end_of_range():
-                    raise parser.fail("'||' or the end after a hyphen range")
-                return [_hyphen(p, q, incl)]
+                # More comparators may follow in the same set (1.0.0 - 2.0.0 <=1.5.0), as in Masterminds.
+                sets = [s + _hyphen(p, q, incl) for s in sets]
+                first = False
+                continue
             parser.i = mark
         if op == "!=":
             sets = [s + alt for s in sets for alt in _not_in(p)]
@@ -295,10 +310,12 @@ def _range(parser: _Parser, incl: bool) -> list[list[Comparator]]:
 
 
 def parse_range(text: str, include_prereleases: bool = False) -> list[list[Comparator]]:
-    """'>=5.0.0 <6 || ^7' -> comparator sets, any of which may match; RangeError otherwise."""
+    """'>=5.0.0 <6 || ^7' -> comparator sets, any of which may match; RangeError otherwise. An empty
+    range (or an empty alternative) is any version, as in both peers; the rule form still asks for
+    a pattern (triggers.check_pattern)."""
     text = (text or "").strip()
     if not text:
-        raise RangeError("Enter a version range, e.g. >=5.0.0 <6, ~5.1, ^5 or 5.x.")
+        return [[ANY]]
     if len(text) > MAX_LENGTH:
         raise RangeError(f"A range has at most {MAX_LENGTH} characters.")
     parser = _Parser(text)

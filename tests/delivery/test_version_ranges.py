@@ -20,14 +20,28 @@ def ok(range_text: str, version: str, include: bool = False) -> bool:
     ("*", "*"),
     ("1.x", ">=1.0.0 <2.0.0-0"),
     ("1.2.x", ">=1.2.0 <1.3.0-0"),
-    ("", None),
     ("1", ">=1.0.0 <2.0.0-0"),
     ("1.2", ">=1.2.0 <1.3.0-0"),
+    # An empty range, or an empty alternative, is any version in both peers (#31); the rule form
+    # still asks for a pattern (test_an_empty_range_is_any_version_but_the_form_asks_for_one).
+    ("", "*"),
+    ("1.x || ", ">=1.0.0 <2.0.0-0 || *"),
+    ("|| 2", "* || >=2.0.0 <3.0.0-0"),
     # Hyphen ranges
     ("1.2.3 - 2.3.4", ">=1.2.3 <=2.3.4"),
     ("1.2 - 2.3.4", ">=1.2.0 <=2.3.4"),
     ("1.2.3 - 2.3", ">=1.2.3 <2.4.0-0"),
     ("1.2.3 - 2", ">=1.2.3 <3.0.0-0"),
+    # ... followed by more comparators of the same set, with a space or a comma (#31)
+    ("1.0.0 - 2.0.0 <=2.0.0", ">=1.0.0 <=2.0.0 <=2.0.0"),
+    ("1.0.0 - 2.0.0, <=1.5.0", ">=1.0.0 <=2.0.0 <=1.5.0"),
+    ("1 - 2 !=1.5.0", ">=1.0.0 <3.0.0-0 !=1.5.0"),
+    # Partial versions with a pre-release are whole versions, as Masterminds reads them (#31)
+    (">0-0", ">0.0.0-0"),
+    (">=0.0-0", ">=0.0.0-0"),
+    (">=1.0-beta", ">=1.0.0-beta"),
+    ("!=4.1-alpha", "!=4.1.0-alpha"),
+    ("1.0-rc.1 - 2", ">=1.0.0-rc.1 <3.0.0-0"),
     # Tilde ranges
     ("~1.2.3", ">=1.2.3 <1.3.0-0"),
     ("~1.2", ">=1.2.0 <1.3.0-0"),
@@ -147,12 +161,23 @@ def test_satisfies(text, version, include, expected):
     ("1.2.3-", "Expected a pre-release identifier"),
     ("a" * 300, "at most 256 characters"),
     ("1.2.3 -", "Expected a version number"),
+    # node-semver's loose spellings: refused with the reason (#31)
+    ("~ 1.0.3alpha", "Expected '-' before the pre-release at position 8 (found 'alpha'): Berth reads ranges "
+                     "strictly, as node-semver does without its loose option"),
+    ("1.2.3pre+asdf - 2.4.3-pre+asdf", "Expected '-' before the pre-release at position 6 (found 'pre+asdf')"),
+    ("1.x-beta", "A pre-release belongs to one version, not to x or * (position 4)"),
 ])
 def test_invalid_ranges_say_where_and_what(text, where):
     with pytest.raises(RangeError) as e:
         parse_range(text)
     assert where in str(e.value)
     assert check_pattern("semver", text) == str(e.value) or len(text) > 255
+
+
+def test_an_empty_range_is_any_version_but_the_form_asks_for_one():
+    assert satisfies(parse_version("7.1.0"), parse_range(""))
+    assert satisfies(parse_version("0.0.1"), parse_range("  "))
+    assert check_pattern("semver", "") == "Enter a pattern for this rule."
 
 
 def test_rule_reasons_and_regex_errors_in_plain_words():
