@@ -3,7 +3,8 @@
 # (tests mostly wait on real parts, so more workers than cores pay off). Before them, the Kubernetes
 # control plane and helm are built when missing (scripts/kube-build.sh, scripts/go-tool.sh: helm and cosign; cached) and two clusters are started for
 # the whole run (tests/fixtures/cluster.py), used by both passes. Each pass writes its own log; both
-# are printed when both have ended, with the 15 slowest tests of each. Exit status: non-zero if either
+# are printed when both have ended, with the 30 slowest tests of each; the tests' durations are kept
+# (~/.cache/berth/test-durations.json) to split the next run's single-pass tests evenly. Exit status: non-zero if either
 # pass failed.
 set -uo pipefail
 bin="${BIN:-.venv/bin}"
@@ -38,10 +39,26 @@ run_pass() {  # name, then environment assignments
     ${PYTEST_ARGS:-} > "$logs/$name.log" 2>&1
   echo $? > "$logs/$name.rc"
 }
-# The end-to-end tests on podman run once, split between the passes (tests/conftest.py).
-run_pass sqlite BERTH_TEST_DATABASE=sqlite BERTH_TEST_SPLIT_RUNTIME=1 &
-run_pass postgresql BERTH_TEST_DATABASE=postgresql BERTH_TEST_SPLIT_RUNTIME=1 &
+# The tests that are the same on either database run once, split between the passes so both take
+# about as long, by the durations the last run on this machine recorded (tests/conftest.py).
+durations="${XDG_CACHE_HOME:-$HOME/.cache}/berth/test-durations.json"
+mkdir -p "$logs/durations" "$(dirname "$durations")"
+split=(BERTH_TEST_SPLIT_RUNTIME=1 BERTH_TEST_DURATIONS="$durations" BERTH_TEST_DURATIONS_OUT="$logs/durations")
+run_pass sqlite BERTH_TEST_DATABASE=sqlite "${split[@]}" &
+run_pass postgresql BERTH_TEST_DATABASE=postgresql "${split[@]}" &
 wait
+"$bin/python" - "$durations" "$logs"/durations/*.json <<'PY' || true
+import json, sys
+out, merged = sys.argv[1], {}
+try:
+    merged = json.load(open(out))
+except (OSError, ValueError):
+    pass
+for path in sys.argv[2:]:
+    for nodeid, seconds in json.load(open(path)).items():
+        merged[nodeid] = round(max(seconds, merged.get(nodeid, 0) * 0.5), 2)  # this run's, smoothed upward
+json.dump(merged, open(out, "w"))
+PY
 status=0
 for name in sqlite postgresql; do
   rc=$(cat "$logs/$name.rc")

@@ -1,6 +1,7 @@
 """Shared fixtures: app per test on a session-wide database (SQLite or PostgreSQL)."""
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import uuid
@@ -34,11 +35,13 @@ def pytest_collection_modifyitems(config, items):
     same test in the SQLite pass, so only the PostgreSQL pass runs them (deselected, not skipped).
 
     With BERTH_TEST_SPLIT_RUNTIME (make test's two passes side by side), a test that is the same in
-    either pass runs once, in one pass or the other (alternating by name): a test that never touches
-    the database (parsers, clients, policies), and an end-to-end test on podman or in Chromium (a
-    minute each: they prove the runtime's and the pages' behaviour, the same on either database).
-    The database's own rules are proven in both passes by the rest. A pass run alone (make
-    test-sqlite) runs them all.
+    either pass runs once, in one pass or the other: a test that never touches the database (parsers,
+    clients, policies), and an end-to-end test on podman or in Chromium (a minute each: they prove the
+    runtime's and the pages' behaviour, the same on either database). The two passes get about the
+    same time of them: each goes, longest first, to the pass with less so far, by the durations the
+    last run recorded (BERTH_TEST_DURATIONS), else by kind (Chromium, podman, the rest). Both passes
+    compute the same split. The database's own rules are proven in both passes by the rest. A pass
+    run alone (make test-sqlite) runs them all.
 
     Slow tests go first, so no worker is left with a long one at the end of its pass."""
     database = os.environ.get("BERTH_TEST_DATABASE", "sqlite")
@@ -46,14 +49,63 @@ def pytest_collection_modifyitems(config, items):
     if database != "postgresql":
         dropped += [item for item in items if item.get_closest_marker("own_postgres")]
     if os.environ.get("BERTH_TEST_SPLIT_RUNTIME"):
-        once = sorted((item for item in items if _same_in_either_pass(item)), key=lambda i: i.nodeid)
+        once = [item for item in items if _same_in_either_pass(item)]
         mine = 0 if database == "sqlite" else 1
-        dropped += [item for index, item in enumerate(once) if index % 2 != mine]
+        dropped += [item for item, side in _balanced(once) if side != mine]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         gone = {id(item) for item in dropped}
         items[:] = [item for item in items if id(item) not in gone]
     items.sort(key=lambda item: not _end_to_end(item))  # stable: the rest keep their order
+
+
+def _recorded_durations() -> dict[str, float]:
+    path = os.environ.get("BERTH_TEST_DURATIONS")
+    try:
+        with open(path) as f:
+            data = json.load(f)
+        return {k: float(v) for k, v in data.items()} if isinstance(data, dict) else {}
+    except (TypeError, OSError, ValueError):
+        return {}
+
+
+def _balanced(items) -> list[tuple]:
+    """(item, 0 or 1): longest first, each to the side with the less time so far."""
+    recorded = _recorded_durations()
+
+    def weight(item) -> float:
+        if item.nodeid in recorded:
+            return recorded[item.nodeid]
+        if recorded:  # a test the last run did not record is new, or was quick
+            return 5.0 if _end_to_end(item) else 0.2
+        return 60.0 if item.get_closest_marker("browser") else 30.0 if item.get_closest_marker("podman") else 0.2
+    load, out = [0.0, 0.0], []
+    for item in sorted(items, key=lambda i: (-weight(i), i.nodeid)):
+        side = 0 if load[0] <= load[1] else 1
+        load[side] += weight(item)
+        out.append((item, side))
+    return out
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_logreport(report):
+    """With BERTH_TEST_DURATIONS_OUT (a folder), each worker records how long its tests took (setup,
+    call and teardown), for the next run's split."""
+    folder = os.environ.get("BERTH_TEST_DURATIONS_OUT")
+    if folder:
+        _durations[report.nodeid] = _durations.get(report.nodeid, 0.0) + report.duration
+
+
+_durations: dict[str, float] = {}
+
+
+def pytest_sessionfinish(session):
+    folder = os.environ.get("BERTH_TEST_DURATIONS_OUT")
+    if folder and _durations:
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        name = f"{os.environ.get('BERTH_TEST_DATABASE', 'sqlite')}-{worker}.json"
+        with open(os.path.join(folder, name), "w") as f:
+            json.dump(_durations, f)
 
 
 def _end_to_end(item) -> bool:
