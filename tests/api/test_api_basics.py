@@ -129,3 +129,9 @@ def test_an_environment_row_is_not_edited_through_the_api_but_its_component_is(a
     etag = api.call("GET", f"/components/{cid}", token).headers["ETag"]
     r = api.call("PATCH", f"/components/{cid}", token, json={"replicas": 2}, headers={"If-Match": etag})
     assert r.status_code == 200 and r.get_json()["component"]["replicas"] == 2
+
+
+def test_the_document_validates_against_the_openapi_3_1_specification(app, api):
+    from openapi_spec_validator import validate
+
+    validate(api.call("GET", "/openapi.json", None).get_json())  # raises on any violation
