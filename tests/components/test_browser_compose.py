@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from tests.components.test_compose_application import _compose
 from tests.components.test_create_and_deploy import component_id_of, release_of
-from tests.fixtures.registry import free_port
+from tests.fixtures.slots import chosen_host_port
 from tests.helpers import create_registry, sign_in, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.registry, pytest.mark.podman]
@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.registry, pytest.mark.podman]
 def test_import_a_compose_application_and_run_it(page, app, make_user, live_server, registries, podman_deployer):
     sign_in(page, make_user)
     create_registry(app, url=registries.basic.url, name="local")
-    web_port = free_port()
+    web_port = chosen_host_port()
     page.goto("/components/new")
     page.get_by_role("link", name="…or a whole application from a compose file").click()
     page.get_by_label("Compose file").fill(_compose(registries, web_port))

@@ -9,7 +9,8 @@ import requests
 from playwright.sync_api import expect
 
 from tests.fixtures.images import Image
-from tests.fixtures.registry import PASSWORD, USER, free_port
+from tests.fixtures.registry import PASSWORD, USER
+from tests.fixtures.slots import chosen_host_port
 from tests.helpers import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.registry, pytest.mark.podman]
@@ -56,7 +57,7 @@ def test_create_component_from_registry_and_watch_it_run(page, app, make_user, r
         row = rows.nth(before)
         row.get_by_label("Variable name").fill(name)
         row.get_by_label("Value").fill(value)
-    host_port = free_port()
+    host_port = chosen_host_port()
     page.get_by_label("Host port (podman)").fill(str(host_port))
     page.get_by_role("button", name="Create and deploy").click()
     page.wait_for_load_state()

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from models import Application, Component, Volume, db
 from tests.components.test_create_and_deploy import component_id_of, release_of, wait_release
 from tests.fixtures.images import Image
-from tests.fixtures.registry import free_port
+from tests.fixtures.slots import chosen_host_port
 from tests.helpers import field_error, wait_for
 
 DB = ("/bin/busybox mkdir -p /tmp/www; "
@@ -71,7 +71,7 @@ def _counts(app):
 @pytest.mark.podman
 def test_a_compose_application_runs_with_its_volume_config_health_check_and_connection(
         client, app, registry_id, registries, podman_deployer):
-    web_port = free_port()
+    web_port = chosen_host_port()
     text = _compose(registries, web_port)
     form = {"compose": text, "env_file": "", "profiles": "", "application": "shop"}
     r = client.post("/applications/import", data={**form, "action": "read"})
@@ -106,7 +106,7 @@ def test_a_compose_application_runs_with_its_volume_config_health_check_and_conn
 
 
 def test_an_import_that_cannot_create_every_service_creates_none(client, app, registry_id, registries):
-    text = _compose(registries, free_port()).replace(":${WEB_TAG:-web}", ":${WEB_TAG:-missing}")
+    text = _compose(registries, chosen_host_port()).replace(":${WEB_TAG:-web}", ":${WEB_TAG:-missing}")
     r = client.post("/applications/import", data={"compose": text, "application": "shop", "action": "import"})
     assert r.status_code == 422
     assert "services.web.tag" in r.get_data(as_text=True) and "does not exist in the registry" in r.get_data(
@@ -141,7 +141,7 @@ def test_clashes_and_limits_found_while_creating_stop_the_whole_import(client, a
     with app.app_context():
         volumes.record(db.session.scalar(select(Component).where(Component.name == "other")))
         db.session.commit()
-    port = free_port()
+    port = chosen_host_port()
     big = "x" * (300 * 1024)
     text = f"""
 services:

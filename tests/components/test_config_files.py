@@ -15,7 +15,7 @@ from models import Component, Release, db
 from tests.components.test_create_and_deploy import component_form, component_id_of, release_of, wait_release
 from tests.fixtures import slots
 from tests.fixtures.images import Image
-from tests.fixtures.registry import free_port
+from tests.fixtures.slots import chosen_host_port
 from tests.helpers import field_error, wait_for
 
 
@@ -39,7 +39,7 @@ def test_config_files_are_mounted_changed_as_a_release_and_secrets_never_shown(c
                                                                                 podman_deployer):
     repo = f"team/files-{uuid.uuid4().hex[:8]}"
     registries.pusher(registries.basic).push(repo, "v1", Image(content="the image's page"))
-    host_port = free_port()
+    host_port = chosen_host_port()
     form = files_form(registry_id, image=repo, tag="v1", **{"ports-0-host_port": str(host_port)})
     assert client.post("/components/new", data=form).status_code == 302
     cid = component_id_of(app)

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from models import Component, db
 from tests.components.test_create_and_deploy import component_form, component_id_of, release_of, wait_release
 from tests.fixtures.images import Image
-from tests.fixtures.registry import free_port
+from tests.fixtures.slots import chosen_host_port
 from tests.helpers import field_error, wait_for
 
 # Fetches what its dependency serves, at the address Berth gave it, and serves that.
@@ -35,10 +35,11 @@ def test_web_reaches_db_by_the_injected_host_and_port_after_waiting_for_it(clien
     pusher = registries.pusher(registries.basic)
     pusher.push(repo, "db", Image(content="rows from db"))
     pusher.push(repo, "web", Image(cmd=["/bin/busybox", "sh", "-c", WEB]))
+    db_port = chosen_host_port()
     assert client.post("/components/new", data=component_form(
-        registry_id, image=repo, tag="db", name="db", **{"ports-0-host_port": str(free_port())})).status_code == 302
+        registry_id, image=repo, tag="db", name="db", **{"ports-0-host_port": str(db_port)})).status_code == 302
     db_id = component_id_of(app, "db")
-    web_port = free_port()
+    web_port = chosen_host_port()
     # Created while db's first release may still run: web's waits for it.
     r = client.post("/components/new", data=component_form(
         registry_id, image=repo, tag="web", name="web", depends_on=str(db_id), **{"ports-0-host_port": str(web_port)}))

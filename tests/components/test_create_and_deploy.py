@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from models import Application, Component, Registry, Release, db
 from tests.fixtures.images import Image
 from tests.fixtures.podman import berth_pods
-from tests.fixtures.registry import PASSWORD, USER, free_port
+from tests.fixtures.registry import PASSWORD, USER
+from tests.fixtures.slots import chosen_host_port
 from tests.helpers import field_error, wait_for
 
 
@@ -54,7 +55,7 @@ def test_deploy_on_podman_rollback_and_delete(client, app, registry_id, registri
     repo = f"team/web-{uuid.uuid4().hex[:8]}"
     pusher = registries.pusher(registries.basic)
     first = pusher.push(repo, "stable", Image(content="first build"))
-    host_port = free_port()
+    host_port = chosen_host_port()
     r = client.post("/components/new", data=component_form(registry_id, image=repo, tag="stable",
                                                            **{"ports-0-host_port": str(host_port)}))
     assert r.status_code == 302, r.get_data(as_text=True)
@@ -101,7 +102,7 @@ def test_private_ca_registry_deploys_on_podman(client, app, auth, registries, po
     # Content no other test pushes, so podman has to pull it over TLS (nothing local to reuse).
     repo, content = f"team/tls-{uuid.uuid4().hex[:8]}", f"private ca {uuid.uuid4().hex}"
     registries.pusher(registries.tls).push(repo, "v1.0", Image(content=content))
-    host_port = free_port()
+    host_port = chosen_host_port()
     r = client.post("/components/new", data=component_form(rid, image=repo, tag="v1.0", name="tls-web",
                                                            **{"ports-0-host_port": str(host_port)}))
     assert r.status_code == 302, r.get_data(as_text=True)
@@ -162,7 +163,7 @@ def test_command_and_arguments_run_instead_of_the_images_until_cleared(client, a
     (shell-quoted in the form) run a script instead, then the image's own run again once cleared."""
     repo = f"team/cmd-{uuid.uuid4().hex[:8]}"
     registries.pusher(registries.basic).push(repo, "v1", Image(content="from the image"))
-    host_port = free_port()
+    host_port = chosen_host_port()
     script = "echo overridden > /www/index.html && exec /bin/busybox httpd -f -p 8080 -h /www"
     form = component_form(registry_id, image=repo, tag="v1", command="/bin/busybox sh -c", args=f"'{script}'",
                           **{"ports-0-host_port": str(host_port)})
@@ -239,7 +240,7 @@ def _faulty_client(cluster, fault: str):
     cfg.host, cfg.ssl_ca_cert = cluster.url, str(cluster.ca_path)
     account = f"berth-{fault.replace(' ', '-')}-{uuid.uuid4().hex[:6]}"
     if fault == "unreachable":
-        cfg.host = f"https://127.0.0.1:{free_port()}"
+        cfg.host = f"https://127.0.0.1:{chosen_host_port()}"
     elif fault == "wrong CA":
         cfg.ssl_ca_cert = "/etc/ssl/certs/ca-certificates.crt"  # public CAs: not the cluster's own
     elif fault == "revoked token":
