@@ -15,7 +15,7 @@ from blueprints.forms import EmptyForm, MultiCheckboxField
 from blueprints.scope import current_team, get_team_object_or_404, is_owner
 from models import ApiToken
 from services.api import tokens
-from services.errors import FieldErrors, apply_to_form
+from services.errors import FieldErrors, ServiceError, apply_to_form
 
 bp = Blueprint("tokens", __name__, url_prefix="/tokens")
 
@@ -62,9 +62,10 @@ def revoke(token_id: int):
     if EmptyForm().validate_on_submit():
         try:
             tokens.revoke(token, current_user.email)
-        except FieldErrors:
-            pass
-        flash(f"Revoked token {token.name}: it no longer works.", "success")
+        except ServiceError as e:
+            flash(e.message, "error")
+        else:
+            flash(f"Revoked token {token.name}: it no longer works.", "success")
     return redirect(url_for("tokens.index"))
 
 

@@ -571,10 +571,15 @@ def preview_rule(component: Component, kind: str, pattern: str, include_prerelea
     if guarded or (winner is not None and (require_platform or cooldown_minutes)):
         source = images.source_for(component.team_id, component.source_registry, component.image
                                    if component.source_registry else f"{component.image}:{component.tag}")
+    known: dict[str, str] = {}  # tag → its trust verdict, when already asked
     if winner is not None and (require_platform or cooldown_minutes or guarded):
         digest = source.client.manifest_digest(source.repository, winner)
         held = autodeploy.waiting(component.id, require_platform, cooldown_minutes, source, winner, digest,
-                                  record=False) or gate.refusal(component, digest, source)
+                                  record=False)
+        if not held and guarded:
+            verdict = gate.check(component, digest, source)
+            known[winner] = verdict.reason
+            held = None if verdict.ok else verdict.reason
         if held:
             verdicts = [triggers.Verdict(v.tag, False, held, True) if v.tag == winner else v for v in verdicts]
             winner = None
@@ -582,7 +587,7 @@ def preview_rule(component: Component, kind: str, pattern: str, include_prerelea
     preview = Preview(shown.items, shown.total, sum(v.matches for v in verdicts), winner, shown.page, shown.pages)
     if guarded:
         for v in [v for v in shown.items if v.matches][:TRUST_PREVIEW]:
-            preview.trust[v.tag] = _trust_of_tag(component, source, v.tag)
+            preview.trust[v.tag] = known.get(v.tag) or _trust_of_tag(component, source, v.tag)
     return preview
 
 

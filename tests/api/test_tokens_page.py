@@ -25,8 +25,10 @@ def test_a_token_is_shown_once_stored_hashed_listed_with_last_use_and_revoked(ap
     assert "UTC" in page.split('data-token="ci-deploy"')[1].split("</tr>")[0]  # last used
     with app.app_context():
         token_id = db.session.scalar(select(ApiToken.id))
-    client.post(f"/tokens/{token_id}/revoke")
+    client.post(f"/tokens/{token_id}/revoke", follow_redirects=True)
     assert client.get("/api/v1/components", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+    page = client.post(f"/tokens/{token_id}/revoke", follow_redirects=True).get_data(as_text=True)
+    assert "Token ci-deploy is revoked already." in page and "Revoked token" not in page
 
 
 def test_bad_token_input_is_a_field_error_and_a_member_makes_no_service_token(app, client, auth, make_user):
