@@ -8,6 +8,7 @@ import click
 from flask import Flask, g, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.engine import make_url
 from werkzeug.routing import IntegerConverter
 
 import config as berth_config
@@ -240,11 +241,14 @@ def register_commands(app: Flask) -> None:
 
 
 def leader_jobs(app: Flask) -> list[scheduler.Job]:
-    """What exactly one process runs: polling (each component at its own interval), retention every
-    BERTH_PRUNE_EVERY seconds, the pull-Secret refresh every BERTH_PULL_SECRET_REFRESH_EVERY, and
-    promotions (gates, auto-promotion, following their deploys) every BERTH_PROMOTE_EVERY."""
+    """The scheduled jobs: polling (each component at its own interval; every process shares it on
+    PostgreSQL, claiming watch keys through leases; on SQLite the leader does it all), and what
+    exactly one process runs: retention every BERTH_PRUNE_EVERY seconds, the pull-Secret refresh
+    every BERTH_PULL_SECRET_REFRESH_EVERY, and promotions (gates, auto-promotion, following their
+    deploys) every BERTH_PROMOTE_EVERY."""
     cfg = app.config
-    return [scheduler.Job("poll cycle", polling.run_cycle, lambda: 0),
+    shared = make_url(cfg["SQLALCHEMY_DATABASE_URI"]).get_backend_name() == "postgresql"
+    return [scheduler.Job("poll cycle", polling.run_cycle, lambda: 0, everywhere=shared),
             scheduler.Job("retention", retention.prune, lambda: cfg["BERTH_PRUNE_EVERY"]),
             scheduler.Job("pull secret refresh", pullsecrets.refresh, lambda: cfg["BERTH_PULL_SECRET_REFRESH_EVERY"]),
             scheduler.Job("promotions", promotions.tick, lambda: cfg["BERTH_PROMOTE_EVERY"])]

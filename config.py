@@ -116,6 +116,9 @@ def load(environ=None) -> dict:
         # rate limit it leaves to the runtime's pulls.
         "BERTH_POLL_BUDGET_PER_HOUR": _int(environ, "BERTH_POLL_BUDGET_PER_HOUR", 0),
         "BERTH_POLL_RATE_RESERVE": _int(environ, "BERTH_POLL_RATE_RESERVE", 0.2, float),
+        # Replicas share polling on PostgreSQL: a watch key a process claimed (services/delivery/leases.py)
+        # goes to another process this long after that one stopped answering.
+        "BERTH_POLL_LEASE_SECONDS": _int(environ, "BERTH_POLL_LEASE_SECONDS", 120),
         "BERTH_TAG_CACHE_SECONDS": _int(environ, "BERTH_TAG_CACHE_SECONDS", 30),
         "BERTH_REGISTRY_TIMEOUT": _int(environ, "BERTH_REGISTRY_TIMEOUT", 10),
         "BERTH_REGISTRY_MAX_BYTES": _int(environ, "BERTH_REGISTRY_MAX_BYTES", 16 * 1024 * 1024),

@@ -722,6 +722,18 @@ class TagSighting(db.Model):
     first_seen: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class PollLease(db.Model):
+    """A replica's claim on one watch key (registry + repository) for the poll cycle it is running:
+    while `until` has not passed, no other replica polls that key. Released when its batch is
+    recorded; a replica that dies leaves it to expire, and the key to the others."""
+
+    __tablename__ = "poll_leases"
+
+    key: Mapped[str] = mapped_column(String(600), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(120))
+    until: Mapped[datetime] = mapped_column(index=True)
+
+
 class DeliveryStatus(enum.StrEnum):
     PENDING = "pending"  # stored, waiting for a worker
     PROCESSING = "processing"  # claimed by a worker

@@ -6,6 +6,7 @@ rules. What changed becomes a push event and goes through the same decision as a
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections import defaultdict, deque
@@ -18,7 +19,7 @@ from sqlalchemy import func, select, update
 
 from models import Component, DeliveryOutcome, DeliveryStatus, Registry, Release, WebhookDelivery, db, utcnow
 from services.components import releases
-from services.delivery import autodeploy, triggers
+from services.delivery import autodeploy, leases, triggers
 from services.delivery.webhooks import PushEvent
 from services.errors import ReleaseConflict
 from services.oversight import notifications
@@ -142,57 +143,116 @@ def lag(component: Component, now, default_interval: int) -> float:
     return max(0.0, (now - component.last_polled_at).total_seconds() - interval)
 
 
+BATCH = 200  # watch keys claimed and recorded together
+
+
 def poll_cycle(now=None) -> PollReport:
-    """Check every due auto-deploy component once; deploy what changed."""
+    """Check every due auto-deploy component once; deploy what changed. Every process that polls
+    (each replica on PostgreSQL) runs this: the watch keys are claimed in batches through
+    services.delivery.leases, so each key is polled by one process per cycle."""
     now = now or utcnow()
     report = PollReport()
     default_interval = current_app.config["BERTH_POLL_INTERVAL"]
-    # In id order: components are locked in that order, as webhook deliveries lock them (no deadlocks).
-    active = db.session.scalars(select(Component).where(
+    # Only the columns that say what is due and how it groups: the components themselves are
+    # loaded per claimed batch, fresh (another replica may have polled them meanwhile).
+    rows = db.session.execute(select(
+        Component.id, Component.team_id, Component.registry_id, Component.image, Component.tag,
+        Component.trigger_kind, Component.last_polled_at, Component.poll_interval).where(
         Component.auto_deploy.is_(True), Component.stopped.is_(False)).order_by(Component.id)).all()
-    comps = [c for c in active if due(c, now, default_interval)]
-    metrics.POLL_LAG.set(max([lag(c, now, default_interval) for c in comps], default=0))
-    groups: dict[tuple, Group] = {}
-    backoff: dict[int, bool] = {}
+    due_rows = [r for r in rows if due(r, now, default_interval)]
+    metrics.POLL_LAG.set(max([lag(r, now, default_interval) for r in due_rows], default=0))
+    registry_ids = {r.registry_id for r in due_rows if r.registry_id is not None}
+    regs = {r.id: r for r in db.session.scalars(select(Registry).where(Registry.id.in_(registry_ids)))} \
+        if registry_ids else {}
+    leader = _leads()
+    groups: dict[str, Group] = {}
     sources: dict[tuple, images.ImageSource] = {}  # one per repository, not per component (a password decrypted once)
-    for c in comps:
-        reg = c.source_registry
-        if reg is not None:
-            if reg.id not in backoff:
-                backoff[reg.id] = bool(reg.poll_backoff_until and reg.poll_backoff_until > now)
-            if backoff[reg.id]:
-                continue
-        image = c.image if reg else f"{c.image}:{c.tag}"
+    for r in due_rows:
+        reg = regs.get(r.registry_id) if r.registry_id is not None else None
+        if reg is not None and (reg.poll_backoff_until and reg.poll_backoff_until > now
+                                or not leader and _budget_of(reg)):
+            continue  # backing off; or budgeted, which only the leader polls (it counts the budget)
+        image = r.image if reg else f"{r.image}:{r.tag}"
         try:
-            source = sources.get((c.team_id, reg.id if reg else None, image))
+            source = sources.get((r.team_id, r.registry_id, image))
             if source is None:
-                source = sources[(c.team_id, reg.id if reg else None, image)] = images.source_for(c.team_id, reg, image)
+                source = sources[(r.team_id, r.registry_id, image)] = images.source_for(r.team_id, reg, image)
         except (ValueError, RegistryError) as e:
-            report.errors.append(f"{c.name}: {e}")
+            report.errors.append(f"{r.id}: {e}")
             continue
-        key = (reg.id if reg else source.pull_name.split("/", 1)[0], source.repository)
-        group = groups.setdefault(key, Group(reg.id if reg else None, source.repository, source.client))
-        group.component_ids.append(c.id)
-        if c.trigger_kind == "same_tag":
-            group.same_tags.add(c.tag)
+        key = f"r{reg.id}/{source.repository}" if reg else f"h{source.pull_name.split('/', 1)[0]}/{source.repository}"
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = Group(reg.id if reg else None, source.repository, source.client)
+        group.component_ids.append(r.id)
+        if r.trigger_kind == "same_tag":
+            group.same_tags.add(r.tag)
         else:
             group.needs_list = True
-    paused = _hold_back(groups, {c.source_registry.id: c.source_registry for c in comps if c.source_registry})
-    report.groups = len(groups)
-    _run_checks(list(groups.values()))
+    paused = _hold_back(groups, regs)
+    if leader:
+        leases.forget_stale()
+    keys = sorted(groups)
+    batches = [keys[i:i + BATCH] for i in range(0, len(keys), BATCH)]
+    if batches:  # each process starts at another batch, so replicas rarely ask for the same keys
+        turn = random.randrange(len(batches))
+        batches = batches[turn:] + batches[:turn]
+    polled: set[int] = set()
+    for batch in batches:
+        mine = leases.claim(batch)
+        if not mine:
+            continue
+        try:
+            claimed = [groups[k] for k in mine]
+            _poll_batch(claimed, now, default_interval, report, paused)
+            polled.update(g.registry_id for g in claimed if g.registry_id is not None and g.component_ids)
+        finally:
+            leases.release(mine)
+    _record_limits(polled, paused)
+    return report
+
+
+def _leads() -> bool:
+    """Whether this process polls what only one may (registries with a request budget): the
+    leader, or a process polling on its own (no scheduler: a CLI run, a benchmark, a test)."""
+    leadership = runtime.of().leadership
+    return leadership is None or leadership.held
+
+
+def _budget_of(registry: Registry) -> int:
+    cfg = current_app.config
+    return registry.poll_budget or cfg["BERTH_POLL_BUDGET_PER_HOUR"] or KIND_BUDGETS.get(registry.kind, 0)
+
+
+def _poll_batch(batch: list[Group], now, default_interval: int, report: PollReport, paused: dict[int, str]) -> None:
+    """Poll one claimed batch of groups and record it: its components are read again first, and
+    what another process polled meanwhile (or no longer auto-deploys) is left out."""
+    ids = sorted(cid for g in batch for cid in g.component_ids)
+    by_id: dict[int, Component] = {}
+    for i in range(0, len(ids), 5000):
+        by_id.update((c.id, c) for c in db.session.scalars(select(Component).where(Component.id.in_(ids[i:i + 5000]))))
+    for group in batch:
+        group.component_ids = [cid for cid in group.component_ids if (c := by_id.get(cid)) is not None
+                               and c.auto_deploy and not c.stopped and due(c, now, default_interval)]
+        group.same_tags, group.needs_list = set(), False
+        for cid in group.component_ids:
+            if by_id[cid].trigger_kind == "same_tag":
+                group.same_tags.add(by_id[cid].tag)
+            else:
+                group.needs_list = True
+    batch = [g for g in batch if g.component_ids]
+    report.groups += len(batch)
+    _run_checks(batch)
     # Most groups find nothing new: they are recorded together, in one short unit of work. Only a
     # group that failed or may have news is decided on its own, with its components locked.
-    by_id = {c.id: c for c in comps}
-    latest = _latest_digests([cid for g in groups.values() for cid in g.component_ids])
-    quiet = [g for g in groups.values() if g.error is None and not any(
+    latest = _latest_digests([cid for g in batch for cid in g.component_ids])
+    quiet = [g for g in batch if g.error is None and not any(
         _finding(by_id[cid], g, latest.get(cid)) for cid in g.component_ids)]
     _record_quiet(quiet, now, paused)
     quiet_ids = {id(g) for g in quiet}
-    for group in groups.values():
+    for group in batch:
         if id(group) not in quiet_ids:
             _apply_alone(group, now, report)
-    _record_limits({g.registry_id for g in groups.values() if g.registry_id is not None}, paused)
-    return report
 
 
 def _hold_back(groups: dict[tuple, Group], registries_by_id: dict[int, Registry]) -> dict[int, str]:
@@ -218,7 +278,7 @@ def _hold_back(groups: dict[tuple, Group], registries_by_id: dict[int, Registry]
         if registry.id in paused:
             del groups[key]
             continue
-        per_hour = registry.poll_budget or cfg["BERTH_POLL_BUDGET_PER_HOUR"] or KIND_BUDGETS.get(registry.kind)
+        per_hour = _budget_of(registry)
         if not per_hour:
             continue
         until = budget().take(registry.id, len(group.same_tags) + int(group.needs_list), per_hour)

@@ -1,6 +1,9 @@
 """The pieces a Berth process runs beside its requests, kept on the app as one typed object."""
 from __future__ import annotations
 
+import os
+import secrets
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +40,8 @@ class Runtime:
     # services.delivery.polling.Budget, the requests polling spent per registry (typed there: the
     # platform imports no domain).
     poll_budget: object | None = None
+    # Who this process is on the poll leases it takes (services.delivery.leases).
+    holder: str = field(default_factory=lambda: f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(4)}")
     started: bool = False
     shutdowns: list[Callable[[], None]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

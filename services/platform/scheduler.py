@@ -1,6 +1,7 @@
-"""The leader's scheduler: an APScheduler tick in every process; only the process holding the
-leadership (services.platform.leader) runs the jobs, each at its own period. The jobs (poll, prune,
-refresh pull Secrets) are handed in by the app, so this module knows no domain."""
+"""The scheduler: an APScheduler tick in every process. A job runs at its own period on the process
+holding the leadership (services.platform.leader), or on every process when it shares its work out
+itself (polling on PostgreSQL, through leases). The jobs (poll, prune, refresh pull Secrets,
+promotions) are handed in by the app, so this module knows no domain."""
 from __future__ import annotations
 
 import logging
@@ -23,6 +24,7 @@ class Job:
     name: str
     run: Callable[[], None]
     every: Callable[[], float]  # seconds between runs, read from the config at each tick
+    everywhere: bool = False  # runs on every process, not only the leader's
     last: float = float("-inf")
 
 
@@ -35,16 +37,16 @@ def start(app: Flask, jobs: list[Job], tick_seconds: float) -> Callable[[], None
 
     def tick():
         with app.app_context():
-            if leadership.try_acquire():
-                for job in jobs:
-                    if time.monotonic() - job.last < job.every():
-                        continue
-                    job.last = time.monotonic()
-                    try:
-                        job.run()
-                    except Exception:  # logged; the next job and the next tick run all the same
-                        db.session.rollback()
-                        log.exception("%s failed", job.name)
+            leads = leadership.try_acquire()
+            for job in jobs:
+                if not (leads or job.everywhere) or time.monotonic() - job.last < job.every():
+                    continue
+                job.last = time.monotonic()
+                try:
+                    job.run()
+                except Exception:  # logged; the next job and the next tick run all the same
+                    db.session.rollback()
+                    log.exception("%s failed", job.name)
             db.session.remove()
 
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per tick is noise
