@@ -143,7 +143,7 @@ def repository(registry_id: int):
     query = request.args.get("q", "")[:128]
     more = max(1, min(request.args.get("more", 1, type=int), 200))
     context = {"registry": registry, "repo": repo, "q": query, "error": None, "more": more,
-               "tags": [], "matched": 0, "total": 0, "users": components.using_repository(registry, repo)}
+               "tags": [], "matched": 0, "total": 0, "edit_urls": _edit_urls(registry, repo)}
     try:
         context["tags"], context["matched"], context["total"] = registries.search_tags(
             registry, repo, query, limit=50 * more, refresh=bool(request.args.get("refresh")))
@@ -164,7 +164,13 @@ def tag(registry_id: int):
     except RegistryError as e:
         info, error = None, e.message
     return render_template("registries/_tag_row.html", registry=registry, repo=repo, name=name,
-                           t=info, error=error, users=components.using_repository(registry, repo))
+                           t=info, error=error, edit_urls=_edit_urls(registry, repo))
+
+
+def _edit_urls(registry: Registry, repo: str) -> list[tuple]:
+    """The components deployed from this repository, each with its edit page's URL (a row adds
+    ?tag=…): built once per page, not once per row."""
+    return [(c, url_for("components.edit", component_id=c.id)) for c in components.using_repository(registry, repo)]
 
 
 

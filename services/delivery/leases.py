@@ -25,7 +25,7 @@ def holder() -> str:
 
 
 def claim(keys: list[str]) -> list[str]:
-    """The keys of `keys` this process now holds (those no live lease covers), in key order."""
+    """The keys of `keys` this process now holds (those no live lease covers), in the order given."""
     if not keys:
         return []
     now = utcnow()
@@ -37,8 +37,8 @@ def claim(keys: list[str]) -> list[str]:
         index_elements=[PollLease.key], set_={"holder": statement.excluded.holder, "until": statement.excluded.until},
         where=PollLease.until < now).returning(PollLease.key)
     with unit_of_work():
-        won = db.session.scalars(statement).all()
-    return sorted(won)
+        won = set(db.session.scalars(statement))
+    return [k for k in keys if k in won]
 
 
 def release(keys: list[str]) -> None:

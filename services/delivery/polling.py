@@ -13,6 +13,7 @@ from collections import defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
+from itertools import zip_longest
 
 from flask import current_app
 from sqlalchemy import func, select, update
@@ -192,7 +193,7 @@ def poll_cycle(now=None) -> PollReport:
     paused = _hold_back(groups, regs)
     if leader:
         leases.forget_stale()
-    keys = sorted(groups)
+    keys = _interleaved(groups)
     batches = [keys[i:i + BATCH] for i in range(0, len(keys), BATCH)]
     if batches:  # each process starts at another batch, so replicas rarely ask for the same keys
         turn = random.randrange(len(batches))
@@ -210,6 +211,15 @@ def poll_cycle(now=None) -> PollReport:
             leases.release(mine)
     _record_limits(polled, paused)
     return report
+
+
+def _interleaved(groups: dict[str, Group]) -> list[str]:
+    """The keys in an order every process computes alike, taking one registry's keys in turn with
+    the others': a batch asks several registries at once, each at most PER_REGISTRY at a time."""
+    by_registry: dict[object, list[str]] = defaultdict(list)
+    for key in sorted(groups):
+        by_registry[key.split("/", 1)[0]].append(key)
+    return [key for turn in zip_longest(*by_registry.values()) for key in turn if key is not None]
 
 
 def _leads() -> bool:

@@ -5,6 +5,7 @@ import heapq
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import islice
 
 # Digit runs are cut at 4,000 (Python's int() refuses over 4,300 digits): absurd tags still sort.
 _CHUNK = re.compile(r"(\d{1,4000})")
@@ -47,8 +48,9 @@ def highest(names: Iterable[str], limit: int) -> list[str]:
             group.append(name)
     if len(shapes) == 1:
         return sorted(names, reverse=True)[:limit]
-    candidates = [n for group in shapes.values() for n in sorted(group)[-limit:]]
-    return heapq.nlargest(limit, candidates, key=natural_key)
+    # Each shape's names, highest first, merged: natural_key only for the names the merge compares.
+    tops = [sorted(group)[:-limit - 1:-1] for group in shapes.values()]
+    return list(islice(heapq.merge(*tops, key=natural_key, reverse=True), limit))
 
 
 @dataclass(frozen=True)

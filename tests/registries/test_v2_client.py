@@ -60,6 +60,25 @@ def test_bearer_token_flow_caches_tokens_per_scope(registries):
         client(registries.token, password="wrong").ping()
 
 
+def test_a_known_token_service_is_asked_first_for_a_new_scope(registries):
+    """Once a challenge named the token service, a repository not seen yet costs the registry one
+    request (its token bought first), not a 401 and a retry. Counted at a proxy in front of it."""
+    from tests.fixtures.latency import SlowProxy
+
+    proxy = SlowProxy(registries.token.url, 0)
+    try:
+        c = RegistryV2Client(proxy.url, USER, PASSWORD)
+        assert c.manifest_digest("team/demo", "v1.0")  # the challenge: 401, then with a token
+        assert proxy.count() == 2
+        tokens = registries.token_server.requests
+        registries.pusher(registries.token).push("team/other-scope", "1.0")
+        assert c.manifest_digest("team/other-scope", "1.0")
+        assert proxy.count() == 3  # one request: the new scope's token came first
+        assert registries.token_server.requests == tokens + 2  # the pusher's own, and Berth's
+    finally:
+        proxy.stop()
+
+
 def test_anonymous_bearer_token_has_no_access(registries):
     c = client(registries.token, user=None, password=None)
     c.ping()  # /v2/ needs no scope
@@ -213,3 +232,21 @@ def test_credentials_go_only_to_a_token_realm_on_the_registrys_host(registries):
     assert "http://127.0.0.1" in caught.value.message and "does not send" in caught.value.message
     assert registries.token_server.requests == before  # the credentials never left
     assert "Connected" in RegistryV2Client(registries.token.url, USER, PASSWORD).ping()
+
+
+def test_tag_lists_leave_the_page_size_to_a_registry_that_answers_whole_lists(misbehaving, registries):
+    """The first listing asks without `n` (Distribution then answers all at once, without the sort
+    `n` costs it); a registry that pages anyway is asked for the largest pages from its second
+    page on, and from the start on later listings."""
+    paging = RegistryV2Client(misbehaving.url + "/pages")
+    before = len(misbehaving.server.calls)
+    assert paging.tag_names("a/b") == [f"1.0.{i}" for i in range(5)]
+    first = [p for _, p in misbehaving.server.calls[before:]]
+    assert first == ["/pages/v2/a/b/tags/list", "/pages/v2/a/b/tags/list?last=1.0.1&n=10000"]
+    before = len(misbehaving.server.calls)
+    assert paging.tag_names("a/b") == [f"1.0.{i}" for i in range(5)]
+    assert [p for _, p in misbehaving.server.calls[before:]] == ["/pages/v2/a/b/tags/list?n=10000"]
+
+    whole = RegistryV2Client(registries.basic.url, USER, PASSWORD)
+    assert whole.tag_names("team/demo") and whole.tag_names("team/demo")
+    assert whole._whole_lists is True  # the real docker-registry answered everything without `n`

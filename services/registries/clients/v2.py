@@ -5,7 +5,7 @@ import hashlib
 import re
 import threading
 import time
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 
@@ -60,6 +60,13 @@ def _descriptors(index) -> list[dict]:
     return [m for m in as_list(manifests) if isinstance(m, dict) and isinstance(m.get("digest"), str)]
 
 
+def _with_page_size(url: str, size: int) -> str:
+    """A next-page link asking for `size` items (the registry chose a smaller default)."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "n"]
+    return urlunsplit(parts._replace(query=urlencode([*query, ("n", str(size))])))
+
+
 def parse_next_link(header: str | None, base_url: str) -> str | None:
     """The URL of the next page from a `Link: <...>; rel="next"` header, same host only."""
     if not header:
@@ -97,6 +104,12 @@ class RegistryV2Client:
         self._tokens: dict[str, tuple[str, float]] = {}
         self._basic = False
         self._lock = threading.Lock()
+        # Whether tags/list without `n` answers the whole list (Distribution does, and counting
+        # to `n` costs it a sort); None until the first listing says, False for a registry that
+        # pages anyway (its later listings ask for the largest pages from the start).
+        self._whole_lists: bool | None = None
+        # The token service's realm and service, once a challenge named them.
+        self._challenge: dict[str, str] | None = None
 
     # -- the one request path -------------------------------------------------------------
     def request(self, method: str, path_or_url: str, *, scope: str = "", headers=None,
@@ -118,6 +131,10 @@ class RegistryV2Client:
 
     def _request(self, method, path_or_url, scope, headers, params, max_bytes) -> Response:
         url = path_or_url if path_or_url.startswith(("http://", "https://")) else self.base + path_or_url
+        if scope and self._challenge is not None and not self._has_token(scope):
+            # The token service is known from an earlier challenge: a new scope (or an expired
+            # token) is bought first, not found out by a 401 that costs the registry a request.
+            self._fetch_token(self._challenge, scope)
         response = send(self.session, self.settings, method, url, headers=self._auth(scope, headers),
                         params=params, max_bytes=max_bytes)
         if response.status == 401:
@@ -125,6 +142,7 @@ class RegistryV2Client:
             scheme, params_ = parse_challenge(challenge)
             if scheme == "bearer" and params_.get("realm"):
                 self._fetch_token(params_, scope or params_.get("scope", ""))
+                self._challenge = {k: v for k, v in params_.items() if k in ("realm", "service")}
             elif scheme == "basic" and self.credentials.get():
                 self._basic = True
             else:
@@ -135,6 +153,11 @@ class RegistryV2Client:
         if response.status >= 400:
             raise self._status_error(response)
         return response
+
+    def _has_token(self, scope: str) -> bool:
+        with self._lock:
+            token = self._tokens.get(scope)
+        return token is not None and token[1] > time.time()
 
     def _auth(self, scope: str, headers) -> dict:
         out = dict(headers or {})
@@ -213,11 +236,14 @@ class RegistryV2Client:
                 "is the URL a container registry?", status=response.status)
         return "Connected: the registry answered the v2 API."
 
-    def _paged_list(self, path: str, key: str, scope: str, page_size: int, limit: int) -> list[str]:
-        """Follow `Link: <…>; rel="next"` pages of a list answer (catalog, tags) up to `limit` items."""
+    def _paged_list(self, path: str, key: str, scope: str, page_size: int, limit: int,
+                    ask_size: bool = True) -> list[str]:
+        """Follow `Link: <…>; rel="next"` pages of a list answer (catalog, tags) up to `limit` items;
+        without `ask_size` the first request leaves the page size to the registry, and the next
+        pages, if it pages, ask for `page_size`."""
         items: list[str] = []
         url: str | None = path
-        params = {"n": str(page_size)}
+        params = {"n": str(page_size)} if ask_size else None
         seen: set[str] = set()
         longest = MAX_NAME[key]
         for _ in range(MAX_PAGES):
@@ -241,8 +267,14 @@ class RegistryV2Client:
                 raise errors.RegistryProtocolError(
                     f"The registry's Link header points back to a page already read ({_path_of(url)}); "
                     f"stopped after {len(seen)} page(s).")
+            if not ask_size:
+                if key == "tags" and len(seen) == 1:
+                    self._whole_lists = url is None
+                if url is not None:
+                    url = _with_page_size(url, page_size)
+                    seen.add(url)  # asked for as rewritten: a link back to it is a loop too
             params = None  # the next link carries its own query
-        return items
+        return items[:limit]
 
     def catalog_all(self, limit: int = 10000) -> list[str]:
         return self._paged_list("/v2/_catalog", "repositories", "registry:catalog:*", 1000, limit)
@@ -254,7 +286,7 @@ class RegistryV2Client:
 
     def tag_names(self, repository: str) -> list[str]:
         return self._paged_list(f"/v2/{repository}/tags/list", "tags", pull_scope(repository), 10000,
-                                MAX_PAGES * 10000)
+                                MAX_PAGES * 10000, ask_size=self._whole_lists is False)
 
     def tag_list(self, repository: str) -> TagList:
         return TagList(self.tag_names(repository))
