@@ -250,3 +250,29 @@ def test_tag_lists_leave_the_page_size_to_a_registry_that_answers_whole_lists(mi
     whole = RegistryV2Client(registries.basic.url, USER, PASSWORD)
     assert whole.tag_names("team/demo") and whole.tag_names("team/demo")
     assert whole._whole_lists is True  # the real docker-registry answered everything without `n`
+
+
+def test_gets_and_heads_take_the_lean_path_and_keep_their_connection(registries, monkeypatch):
+    """A poll's HEAD and tag list go to urllib3 through the client's pinned pools (requests' layer
+    cost as much CPU as the request), over one kept connection; a session holding cookies still
+    goes through requests, which sends them."""
+    import requests
+
+    through_requests = []
+    real = requests.Session.request
+
+    def counted(self, method, url, **kw):
+        through_requests.append(method)
+        return real(self, method, url, **kw)
+    monkeypatch.setattr(requests.Session, "request", counted)
+    c = client(registries.basic)
+    for _ in range(3):
+        assert c.manifest_digest("team/demo", "v1.0")
+        assert "v1.0" in c.tag_names("team/demo")
+    assert through_requests == []
+    manager = c.session.get_adapter(registries.basic.url).poolmanager
+    pools = [manager.pools[key] for key in manager.pools.keys()]
+    assert len(pools) == 1 and pools[0].num_connections == 1  # one connection, kept
+    c.session.cookies.set("sticky", "1")
+    assert c.manifest_digest("team/demo", "v1.0")
+    assert through_requests == ["HEAD"]

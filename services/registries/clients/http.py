@@ -14,7 +14,7 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass, field
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import requests
 import requests.adapters
@@ -210,10 +210,15 @@ def _open(session, settings, method, url, *, headers, auth, params, data) -> req
         check_address(url, settings)
         parts = urlsplit(url)
         proxies = _environment_proxies(parts.scheme, parts.netloc)
-        with address_policy(settings, proxied=requests.utils.select_proxy(url, proxies) is not None):
-            raw = session.request(method, url, headers=headers, auth=auth, params=params, data=data,
-                                  timeout=settings.timeout, verify=verify, stream=True, allow_redirects=False,
-                                  proxies=proxies)
+        proxied = requests.utils.select_proxy(url, proxies) is not None
+        with address_policy(settings, proxied=proxied):
+            if method in ("GET", "HEAD") and data is None and not proxied and not session.cookies:
+                raw = _direct(session, method, url, headers=headers, auth=auth, params=params,
+                              timeout=settings.timeout, verify=verify)
+            else:
+                raw = session.request(method, url, headers=headers, auth=auth, params=params, data=data,
+                                      timeout=settings.timeout, verify=verify, stream=True, allow_redirects=False,
+                                      proxies=proxies)
         location = raw.headers.get("Location")
         if raw.status_code not in REDIRECTS or not location or method not in ("GET", "HEAD"):
             return raw
@@ -226,6 +231,79 @@ def _open(session, settings, method, url, *, headers, auth, params, data) -> req
             auth = None
         url, params = target, None
     raise errors.RegistryProtocolError(f"The registry redirected more than {MAX_REDIRECTS} times.")
+
+
+class _DirectResponse:
+    """A response read straight from urllib3 (`_direct`): the parts of requests.Response that
+    `_send` and `_read_capped` use, with urllib3's errors told as requests' (one mapping to
+    RegistryError for both paths)."""
+
+    __slots__ = ("status_code", "headers", "url", "_raw", "_done")
+
+    def __init__(self, raw: urllib3.BaseHTTPResponse, url: str):
+        self.status_code = raw.status
+        self.headers = requests.structures.CaseInsensitiveDict(raw.headers)
+        self.url = url
+        self._raw = raw
+        self._done = False
+
+    def iter_content(self, size: int):
+        try:
+            yield from self._raw.stream(size, decode_content=True)
+        except urllib3.exceptions.HTTPError as e:
+            raise _as_requests_error(e) from e
+        self._done = True
+
+    def close(self) -> None:
+        if not self._done:
+            self._raw.close()  # not read to its end: the connection cannot serve another request
+        self._raw.release_conn()
+
+
+def _as_requests_error(e: Exception) -> requests.exceptions.RequestException:
+    if isinstance(e, urllib3.exceptions.SSLError):
+        return requests.exceptions.SSLError(e)
+    if isinstance(e, urllib3.exceptions.NewConnectionError):  # a ConnectTimeoutError too, for urllib3's history
+        return requests.exceptions.ConnectionError(e)
+    if isinstance(e, urllib3.exceptions.ConnectTimeoutError):
+        return requests.exceptions.ConnectTimeout(e)
+    if isinstance(e, urllib3.exceptions.ReadTimeoutError):
+        return requests.exceptions.ReadTimeout(e)
+    return requests.exceptions.ConnectionError(e)
+
+
+def _direct(session: requests.Session, method: str, url: str, *, headers: dict, auth, params, timeout: float,
+            verify) -> _DirectResponse:
+    """A GET or HEAD sent by urllib3 through the session's own (pinned) connection pools, headers
+    as requests would send them. requests' layer around it (a prepared request, its setting
+    merges and Protocol checks, a cookie jar fed through the email parser) costs as much CPU as the
+    request itself: this is the path every poll request takes. Not for proxies, bodies, or a
+    session that holds cookies (those go through requests)."""
+    if params:
+        url = f"{url}{'&' if '?' in url else '?'}{urlencode(params, doseq=True)}"
+    sent = {**session.headers, **headers}
+    if auth is not None:
+        sent["Authorization"] = requests.auth._basic_auth_str(*auth)
+    adapter = session.get_adapter(url)
+    try:
+        host, tls = adapter.build_connection_pool_key_attributes(_Url(url), verify)
+        pool = adapter.poolmanager.connection_from_host(**host, pool_kwargs=tls)
+        parts = urlsplit(url)
+        raw = pool.urlopen(method, f"{parts.path or '/'}{'?' + parts.query if parts.query else ''}",
+                           headers=sent, redirect=False, assert_same_host=False, preload_content=False,
+                           decode_content=False, retries=False, timeout=urllib3.Timeout(connect=timeout, read=timeout))
+    except urllib3.exceptions.HTTPError as e:
+        raise _as_requests_error(e) from e
+    except ValueError as e:  # what urllib3 cannot parse, as requests says it
+        raise requests.exceptions.InvalidURL(e) from e
+    return _DirectResponse(raw, url)
+
+
+@dataclass(frozen=True)
+class _Url:
+    """What requests' pool-key builder reads of a request: its URL."""
+
+    url: str
 
 
 def _allowed(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
