@@ -356,6 +356,9 @@ def _cached(key: tuple, refresh: bool, fetch):
                 return hit[1]
     value = fetch()
     with _cache_lock:
+        old = _cache.get(key)
+        if old is not None and isinstance(value, TagList) and value.same_as(old[1]):
+            value = old[1]  # fetched again, nothing new: keep the list whose searches are done
         _cache[key] = (now + current_app.config["BERTH_TAG_CACHE_SECONDS"], value)
         _cache.move_to_end(key)
         while len(_cache) > CACHE_ENTRIES:

@@ -57,3 +57,4 @@ def test_tag_list_without_all_dates_orders_by_version():
     infos = [TagInfo("v2", created=datetime(2024, 1, 2)), TagInfo("v10")]
     shown, _ = TagList.of(infos).search("", 5)
     assert [t.name for t in shown] == ["v10", "v2"]
+

@@ -26,12 +26,18 @@ class TagList:
     names; those are kept by name, and their dates order the list.
     """
 
-    __slots__ = ("names", "details", "_lowered")
+    __slots__ = ("names", "details", "_lowered", "_found")
+    FOUND = 32  # searches remembered per list (a keystroke, or Refresh finding the same list, reuses them)
 
     def __init__(self, names: list[str], details: dict[str, TagInfo] | None = None):
         self.names = names
         self.details = details or {}
         self._lowered: list[str] | None = None
+        self._found: dict[tuple[str, int], tuple[list[TagInfo], int]] = {}
+
+    def same_as(self, other: object) -> bool:
+        """The same tags (and details) as `other`: a fetch that found nothing new."""
+        return isinstance(other, TagList) and self.names == other.names and self.details == other.details
 
     @classmethod
     def of(cls, infos: list[TagInfo]) -> TagList:
@@ -57,15 +63,23 @@ class TagList:
 
     def newest_first(self, names: list[str], limit: int) -> list[TagInfo]:
         """The first `limit` of `names`: newest first where every one has a date, else highest version."""
-        dated = [self.details[n] for n in names if n in self.details and self.details[n].created]
+        dated = [self.details[n] for n in names if n in self.details and self.details[n].created] \
+            if self.details else []
         if names and len(dated) == len(names):
             return heapq.nlargest(limit, dated, key=lambda t: (t.created, natural_key(t.name)))
         return [self.info(n) for n in highest(names, limit)]
 
     def search(self, query: str, limit: int) -> tuple[list[TagInfo], int]:
         """(first `limit` tags containing query, newest first; how many match)."""
-        matched = self.matching(query)
-        return self.newest_first(matched, limit), len(matched)
+        key = (query.strip().lower(), limit)
+        found = self._found.get(key)
+        if found is None:
+            matched = self.matching(query)
+            found = (self.newest_first(matched, limit), len(matched))
+            if len(self._found) >= self.FOUND:
+                self._found.clear()
+            self._found[key] = found
+        return list(found[0]), found[1]
 
 
 @dataclass
