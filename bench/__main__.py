@@ -5,7 +5,7 @@ import importlib
 import sys
 
 BENCHES = ["bench.lists", "bench.retention", "bench.tag_search", "bench.overhead", "bench.polling",
-           "bench.deploy_time", "bench.kube_deploy", "bench.webhooks", "bench.trust"]
+           "bench.deploy_time", "bench.kube_deploy", "bench.webhooks", "bench.trust", "bench.scale"]
 
 
 def main(argv: list[str]) -> int:

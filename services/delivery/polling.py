@@ -6,9 +6,9 @@ rules. What changed becomes a push event and goes through the same decision as a
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
+import zlib
 from collections import defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -195,8 +195,11 @@ def poll_cycle(now=None) -> PollReport:
         leases.forget_stale()
     keys = _interleaved(groups)
     batches = [keys[i:i + BATCH] for i in range(0, len(keys), BATCH)]
-    if batches:  # each process starts at another batch, so replicas rarely ask for the same keys
-        turn = random.randrange(len(batches))
+    if batches:
+        # Each process starts at a batch of its own (the same every cycle while the keys stay): the
+        # replicas rarely ask for the same keys at once, and each polls mostly what it polled last
+        # time, with the registry tokens and connections it holds for those repositories.
+        turn = zlib.crc32(leases.holder().encode()) % len(batches)
         batches = batches[turn:] + batches[:turn]
     polled: set[int] = set()
     for batch in batches:

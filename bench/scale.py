@@ -1,0 +1,319 @@
+"""A large organisation on one PostgreSQL (#30), simulated on this machine.
+
+`python -m bench scale` runs the full size: 100 teams x 1,000 components (100,000), 20,000 watched
+repositories; `make bench` (every benchmark) a reduced one: 10 teams x 1,000 components over 2,000
+repositories. The registry is the real docker-registry (bearer-token auth, as hosted registries do)
+behind a proxy adding 20 ms per request and counting each; each repository holds tags latest and
+v1 (a folder linked to one pushed repository: the registry serves them as pushed ones).
+
+Replicas: 3 replicas of 2 workers poll, so 6 polling processes (bench/scale_worker.py, each what a
+worker's scheduler runs), started at once on one cycle; then the same with 1 process; then one
+process of 3 killed with SIGKILL mid-cycle, and the next cycle after its leases ended. Intake:
+2 gunicorn replicas of 2 workers receive 50 webhook deliveries a second (5 % of them deploying, to
+the deployer double Berth has without a runtime: BERTH_DEPLOYER=none records a release that fails
+at once) while a poll cycle runs."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import requests
+
+from bench.harness import report
+from tests.fixtures.images import Image, Pusher
+from tests.fixtures.latency import SlowProxy
+from tests.fixtures.registry import PASSWORD, USER, RegistryServer, TokenServer
+
+ROOT = Path(__file__).resolve().parents[1]
+DELAY = 0.020
+PER_REPO = 5  # three "same tag" components (one HEAD) and two regex ones (one tag list)
+
+
+@dataclass(frozen=True)
+class Size:
+    teams: int
+    per_team: int
+    repos: int
+    load_seconds: int
+
+    @property
+    def components(self) -> int:
+        return self.teams * self.per_team
+
+    @property
+    def keys(self) -> int:
+        return self.repos * 2  # per repository: a HEAD of latest, a tag list
+
+
+FULL = Size(teams=100, per_team=1000, repos=20_000, load_seconds=600)
+REDUCED = Size(teams=10, per_team=1000, repos=2_000, load_seconds=20)
+
+
+def _registry(work: Path, size: Size):
+    tokens = TokenServer(work, {USER: PASSWORD})
+    server = RegistryServer(work / "registry", auth="token", token=tokens)
+    pusher = Pusher(server.url, USER, PASSWORD)
+    digest = pusher.push("scale/base", "latest", Image(content="scale"))
+    pusher.manifest("scale/base", "v1", Image(content="scale").manifest()[0])
+    repos = work / "registry/data/docker/registry/v2/repositories/scale"
+    for i in range(size.repos):
+        (repos / f"r{i}").symlink_to(repos / "base", target_is_directory=True)
+    return tokens, server, digest
+
+
+def _seed(app, url: str, digest: str, size: Size) -> dict[int, tuple[int, str]]:
+    """Teams, one registry each, and their components, written in bulk; returns each team's
+    (registry id, webhook token)."""
+    from sqlalchemy import insert
+
+    from models import Application, Component, Registry, db
+    from services.accounts import accounts
+    from services.platform.crypto import secret_box
+
+    per_team_repos = size.repos // size.teams
+    hooks = {}
+    with app.app_context():
+        password = secret_box().encrypt(PASSWORD)
+        for t in range(size.teams):
+            team = accounts.get_or_create_team(f"scale{t}")
+            application = Application(team=team, name="scale")
+            reg = Registry(team=team, kind="registry", name="reg", url=url, username=USER, password_encrypted=password)
+            db.session.add_all([application, reg])
+            db.session.flush()
+            hooks[t] = (reg.id, reg.webhook_token)
+            rows = []
+            for j in range(size.per_team):
+                repo, kind = t * per_team_repos + j % per_team_repos, j * PER_REPO // size.per_team
+                same = kind < 3
+                rows.append(dict(team_id=team.id, application_id=application.id, registry_id=reg.id,
+                                 name=f"c{j}", image=f"scale/r{repo}", tag="latest" if same else "v1", digest=digest,
+                                 env=[], ports=[], bad_digests=[], auto_deploy=True, stopped=False, replicas=1,
+                                 memory_mb=64, trigger_kind="same_tag" if same else "regex",
+                                 trigger_pattern=None if same else "v.*", include_prereleases=False,
+                                 no_downgrade=True, webhook_token=f"scale-{t}-{j}", release_seq=0,
+                                 approvals_required=0, approval_hours=24, approvals_owners_only=False))
+            db.session.execute(insert(Component), rows)
+            db.session.commit()
+    return hooks
+
+
+class Pollers:
+    """Polling processes driven through their stdin (bench/scale_worker.py)."""
+
+    def __init__(self, count: int, config: dict):
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        self.procs = [subprocess.Popen([sys.executable, "-m", "bench.scale_worker", json.dumps(config)], cwd=ROOT,
+                                       env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                      for _ in range(count)]
+        for p in self.procs:
+            assert json.loads(p.stdout.readline()).get("ready"), "a polling process did not start"
+
+    def cycle(self, now, procs=None, during=None) -> tuple[float, list[dict]]:
+        procs = procs or self.procs
+        started = time.perf_counter()
+        for p in procs:
+            p.stdin.write(f"cycle {now.isoformat()}\n")
+            p.stdin.flush()
+        if during is not None:
+            during()
+        out = []
+        for p in procs:
+            line = p.stdout.readline()
+            if line:
+                out.append(json.loads(line))
+        return time.perf_counter() - started, out
+
+    def stop(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                p.stdin.close()
+                p.wait(30)
+
+
+def _polled_keys(calls) -> Counter:
+    return Counter((m, p.split("?")[0]) for m, p in calls
+                   if m == "HEAD" and p.endswith("/manifests/latest") or "/tags/list" in p)
+
+
+def _cycle_figures(label: str, size: Size, pollers: Pollers, proxy: SlowProxy, now, goal_s: float) -> None:
+    before = proxy.count()
+    wall, results = pollers.cycle(now)
+    calls = proxy.calls[before:]
+    keys = _polled_keys(calls)
+    groups = sum(r["groups"] for r in results)
+    database = sum(r["database"] for r in results)
+    errors = [e for r in results for e in r["errors"]]
+    print(f"  {label}: {size.components:,} components over {size.repos:,} repositories, nothing changed: "
+          f"{len(calls)} requests, {wall:.1f} s, groups per process {[r['groups'] for r in results]}, "
+          f"database {database:.2f} s, RSS {max(r['rss_mb'] for r in results):.0f} MB; errors {errors[:2]}")
+    once = len(keys) == size.keys and set(keys.values()) == {1} and len(calls) == size.keys
+    report(f"{label}: requests = watch keys, each once", f"{len(calls)}, {len(keys)} keys",
+           f"== {size.keys}", once and groups == size.repos)
+    report(f"{label}: cycle time", f"{wall:.1f} s", f"<= {goal_s:g} s", wall <= goal_s)
+    report(f"{label}: database time", f"{database:.2f} s", "<= 5 s", database <= 5)
+    rss = max(r["rss_mb"] for r in results)
+    report(f"{label}: memory per polling process", f"{rss:.0f} MB", "<= 200 MB", rss <= 200)
+
+
+def _killed(size: Size, config: dict, proxy: SlowProxy, app, now) -> None:
+    """Three processes; one killed with SIGKILL once a third of the keys were asked; the next
+    cycle (after its leases ended) polls what it left."""
+    from sqlalchemy import func, select
+
+    from models import Component, PollLease, db
+
+    pollers = Pollers(3, config)
+    try:
+        pollers.cycle(now - timedelta(minutes=30))  # each process meets the token service
+
+        def kill():
+            start = proxy.count()
+            while proxy.count() - start < size.keys // 3:
+                time.sleep(0.05)
+            os.kill(pollers.procs[0].pid, signal.SIGKILL)
+        before = proxy.count()
+        _, results = pollers.cycle(now, during=kill)
+        pollers.procs[0].wait(10)
+        time.sleep(config["BERTH_POLL_LEASE_SECONDS"])
+        _, more = pollers.cycle(now, procs=pollers.procs[1:])
+        keys = _polled_keys(proxy.calls[before:])
+        with app.app_context():
+            stale = db.session.scalar(select(func.count()).select_from(Component).where(
+                Component.last_polled_at < now))
+            leases = db.session.scalar(select(func.count()).select_from(PollLease))
+            db.session.remove()
+    finally:
+        pollers.stop()
+    print(f"  killed mid-cycle: survivors polled {sum(r['groups'] for r in results)} groups, the next cycle "
+          f"{sum(r['groups'] for r in more)}; components not polled in either: {stale}; leases left: {leases}")
+    report("one of 3 killed mid-cycle: every key polled then or next", f"{stale} missed, {len(keys)} keys",
+           f"0, {size.keys}", stale == 0 and len(keys) == size.keys and leases == 0)
+
+
+def _intake(size: Size, url: str, hooks: dict, digest: str, pollers: Pollers, now) -> None:
+    """50 deliveries a second to the replicas' registry webhooks while a cycle runs."""
+    from sqlalchemy import create_engine, func, select, text
+    from sqlalchemy.orm import Session
+
+    from models import Release, WebhookDelivery
+    from tests.fixtures.servers import gunicorn
+
+    latencies: list[float] = []
+    late = [0]
+    engine = create_engine(url)
+    with gunicorn(url, workers=2, BERTH_SCHEDULER="off", BERTH_DEPLOYER="none") as a, \
+            gunicorn(url, workers=2, BERTH_SCHEDULER="off", BERTH_DEPLOYER="none") as b:
+        servers = [a, b]
+        per_team = size.repos // size.teams
+        stop = threading.Event()
+
+        def one(i):
+            team = i % size.teams
+            rid, token = hooks[team]
+            if i % 20 == 0:  # 5 %: a push of a watched tag with a new digest
+                body = {"repository": f"scale/r{team * per_team + i % per_team}", "tag": "latest",
+                        "digest": "sha256:" + f"{i:064x}"}
+            else:
+                body = {"repository": f"scale/unwatched{i % 1000}", "tag": "v1"}
+            started = time.perf_counter()
+            r = requests.post(f"{servers[i % 2].url}/hooks/registries/{rid}/{token}", json=body, timeout=30)
+            latencies.append(time.perf_counter() - started)
+            assert r.status_code == 202, r.text[:200]
+
+        def watch():
+            with Session(engine) as s:
+                while not stop.is_set():
+                    old = s.scalar(select(func.count()).select_from(WebhookDelivery).where(
+                        WebhookDelivery.status.in_(("pending", "processing")),
+                        WebhookDelivery.received_at < text("(now() at time zone 'utc') - interval '5 seconds'")))
+                    late[0] = max(late[0], old or 0)
+                    s.rollback()
+                    stop.wait(1)
+
+        def load():
+            with ThreadPoolExecutor(32) as pool:
+                begin = time.perf_counter()
+                for i in range(size.load_seconds * 50):
+                    delay = begin + i / 50 - time.perf_counter()
+                    if delay > 0:
+                        time.sleep(delay)
+                    pool.submit(one, i)
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        loader = threading.Thread(target=load)
+        loader.start()
+        wall, _ = pollers.cycle(now)
+        loader.join()
+        deadline = time.time() + 60
+        with Session(engine) as s:
+            while time.time() < deadline and s.scalar(select(func.count()).select_from(WebhookDelivery).where(
+                    WebhookDelivery.status.in_(("pending", "processing")))):
+                s.rollback()
+                time.sleep(0.5)
+            releases = s.execute(select(Release.component_id, Release.digest)).all()
+        stop.set()
+        watcher.join()
+    engine.dispose()
+    duplicates = sum(n - 1 for n in Counter(releases).values() if n > 1)
+    p99 = statistics.quantiles(latencies, n=100)[98] * 1000
+    print(f"  intake: {len(latencies)} deliveries at 50/s over {size.load_seconds} s with a {wall:.1f} s cycle "
+          f"running: p99 {p99:.0f} ms; most deliveries older than 5 s unprocessed at once: {late[0]}; "
+          f"releases {len(releases)}, duplicates {duplicates}")
+    report("intake at 50/s during a cycle: p99", f"{p99:.0f} ms", "<= 200 ms", p99 <= 200)
+    report("intake: deliveries older than 5 s unprocessed", f"{late[0]}", "0", late[0] == 0)
+    report("intake: duplicate releases", f"{duplicates}", "0", duplicates == 0)
+
+
+def run(size: Size | None = None) -> None:
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from models import utcnow
+    from tests.fixtures.servers import postgres_database
+
+    size = size or (FULL if "scale" in sys.argv[1:] else REDUCED)
+    work = Path(tempfile.mkdtemp(prefix="berth-bench-scale-"))
+    tokens, server, digest = _registry(work, size)
+    proxy = SlowProxy(server.url, DELAY)
+    try:
+        with postgres_database() as url:
+            config = {"SQLALCHEMY_DATABASE_URI": url, "BERTH_SCHEDULER": False, "BERTH_DEPLOYER": "none",
+                      "BERTH_POLL_LEASE_SECONDS": 10}
+            app = create_app(config)
+            with app.app_context():
+                upgrade()
+            hooks = _seed(app, proxy.url, digest, size)
+            now = utcnow()
+            pollers = Pollers(6, config)
+            try:
+                pollers.cycle(now + timedelta(hours=1))  # first contact: challenges, tokens, connections
+                _cycle_figures("poll cycle, 3 replicas x 2 workers", size, pollers, proxy, now + timedelta(hours=2),
+                               60 if size == FULL else 5)
+                _intake(size, url, hooks, digest, pollers, now + timedelta(hours=3))
+            finally:
+                pollers.stop()
+            if size != FULL:
+                single = Pollers(1, config)
+                try:
+                    single.cycle(now + timedelta(hours=4))
+                    _cycle_figures("poll cycle, 1 process", size, single, proxy, now + timedelta(hours=5), 10)
+                finally:
+                    single.stop()
+            _killed(size, config, proxy, app, now + timedelta(hours=6))
+            app.extensions["berth"].shutdown()
+    finally:
+        proxy.stop()
+        server.stop()
+        tokens.stop()
