@@ -276,6 +276,47 @@ def _intake(size: Size, url: str, hooks: dict, digest: str, pollers: Pollers, no
     report("intake: duplicate releases", f"{duplicates}", "0", duplicates == 0)
 
 
+def _lists(url: str, size: Size) -> None:
+    """The pages a team member opens most, with the whole organisation in the database: statements
+    and median time, in-process (Flask's test client), as bench/lists measures them."""
+    from sqlalchemy import event, select, text
+
+    from app import create_app
+    from bench.harness import median_ms, timed
+    from models import Component, Team, db
+    from services.accounts import accounts
+    from tests.helpers import test_config
+
+    app = create_app(test_config(url))
+    with app.app_context():
+        accounts.create_user_in_team("scale@example.com", "scale-password", "scale0", by="bench")
+        db.session.execute(text("ANALYZE"))
+        db.session.commit()
+        team = db.session.scalar(select(Team.id).where(Team.name == "scale0"))
+        component = db.session.scalar(select(Component.id).where(Component.team_id == team).order_by(Component.id))
+        engine = db.engine
+    client = app.test_client()
+    assert client.post("/login", data={"email": "scale@example.com", "password": "scale-password"}).status_code == 302
+    for name, path in (("components list", "/components/"), ("dashboard", "/"),
+                       ("component page", f"/components/{component}")):
+        statements = []
+        me = threading.get_ident()
+
+        def count(conn, cursor, statement, *args, _s=statements, _me=me):
+            if threading.get_ident() == _me:
+                _s.append(statement)
+        assert client.get(path).status_code == 200
+        event.listen(engine, "before_cursor_execute", count)
+        assert client.get(path).status_code == 200
+        event.remove(engine, "before_cursor_execute", count)
+        ms = median_ms(timed(lambda p=path: client.get(p), 20))
+        report(f"{name} at {size.components:,} components: statements, median", f"{len(statements)}, {ms:.1f} ms",
+               "<= 10, <= 50 ms", len(statements) <= 10 and ms <= 50)
+    app.extensions["berth"].shutdown()
+    with app.app_context():
+        db.engine.dispose()
+
+
 def run(size: Size | None = None) -> None:
     from flask_migrate import upgrade
 
@@ -295,6 +336,7 @@ def run(size: Size | None = None) -> None:
             with app.app_context():
                 upgrade()
             hooks = _seed(app, proxy.url, digest, size)
+            _lists(url, size)
             now = utcnow()
             pollers = Pollers(6, config)
             try:

@@ -154,42 +154,48 @@ def poll_cycle(now=None) -> PollReport:
     now = now or utcnow()
     report = PollReport()
     default_interval = current_app.config["BERTH_POLL_INTERVAL"]
-    # Only the columns that say what is due and how it groups: the components themselves are
-    # loaded per claimed batch, fresh (another replica may have polled them meanwhile).
-    rows = db.session.execute(select(
-        Component.id, Component.team_id, Component.registry_id, Component.image, Component.tag,
-        Component.trigger_kind, Component.last_polled_at, Component.poll_interval).where(
-        Component.auto_deploy.is_(True), Component.stopped.is_(False)).order_by(Component.id)).all()
-    due_rows = [r for r in rows if due(r, now, default_interval)]
-    metrics.POLL_LAG.set(max([lag(r, now, default_interval) for r in due_rows], default=0))
-    registry_ids = {r.registry_id for r in due_rows if r.registry_id is not None}
-    regs = {r.id: r for r in db.session.scalars(select(Registry).where(Registry.id.in_(registry_ids)))} \
-        if registry_ids else {}
+    active = (Component.auto_deploy.is_(True), Component.stopped.is_(False))
+    regs = {r.id: r for r in db.session.scalars(select(Registry).where(Registry.id.in_(
+        select(Component.registry_id).where(*active).distinct())))}
     leader = _leads()
     groups: dict[str, Group] = {}
-    sources: dict[tuple, images.ImageSource] = {}  # one per repository, not per component (a password decrypted once)
-    for r in due_rows:
+    keys_of: dict[tuple, str] = {}  # one source per repository, not per component (a password decrypted once)
+    most_late = 0.0
+    # Only the columns that say what is due and how it groups, streamed (an organisation's 100,000
+    # rows are never all in memory): the components themselves are loaded per claimed batch, fresh
+    # (another replica may have polled them meanwhile).
+    rows = db.session.execute(select(
+        Component.id, Component.name, Component.team_id, Component.registry_id, Component.image, Component.tag,
+        Component.trigger_kind, Component.last_polled_at, Component.poll_interval).where(*active)
+        .order_by(Component.id).execution_options(yield_per=5000))
+    for r in rows:
+        if not due(r, now, default_interval):
+            continue
+        most_late = max(most_late, lag(r, now, default_interval))
         reg = regs.get(r.registry_id) if r.registry_id is not None else None
         if reg is not None and (reg.poll_backoff_until and reg.poll_backoff_until > now
                                 or not leader and _budget_of(reg)):
             continue  # backing off; or budgeted, which only the leader polls (it counts the budget)
         image = r.image if reg else f"{r.image}:{r.tag}"
-        try:
-            source = sources.get((r.team_id, r.registry_id, image))
-            if source is None:
-                source = sources[(r.team_id, r.registry_id, image)] = images.source_for(r.team_id, reg, image)
-        except (ValueError, RegistryError) as e:
-            report.errors.append(f"{r.id}: {e}")
-            continue
-        key = f"r{reg.id}/{source.repository}" if reg else f"h{source.pull_name.split('/', 1)[0]}/{source.repository}"
-        group = groups.get(key)
-        if group is None:
-            group = groups[key] = Group(reg.id if reg else None, source.repository, source.client)
+        key = keys_of.get((r.team_id, r.registry_id, image))
+        if key is None:
+            try:
+                source = images.source_for(r.team_id, reg, image)
+            except (ValueError, RegistryError) as e:
+                report.errors.append(f"{r.name}: {e}")
+                continue
+            key = keys_of[(r.team_id, r.registry_id, image)] = \
+                f"r{reg.id}/{source.repository}" if reg else f"h{source.pull_name.split('/', 1)[0]}/{source.repository}"
+            if key not in groups:
+                groups[key] = Group(reg.id if reg else None, source.repository, source.client)
+        group = groups[key]
         group.component_ids.append(r.id)
         if r.trigger_kind == "same_tag":
             group.same_tags.add(r.tag)
         else:
             group.needs_list = True
+    del keys_of
+    metrics.POLL_LAG.set(most_late)
     paused = _hold_back(groups, regs)
     if leader:
         leases.forget_stale()
@@ -201,18 +207,21 @@ def poll_cycle(now=None) -> PollReport:
         # time, with the registry tokens and connections it holds for those repositories.
         turn = zlib.crc32(leases.holder().encode()) % len(batches)
         batches = batches[turn:] + batches[:turn]
-    polled: set[int] = set()
+    quiet_registries: set[int] = set()
+    failed_registries: set[int] = set()
     for batch in batches:
         mine = leases.claim(batch)
         if not mine:
             continue
         try:
             claimed = [groups[k] for k in mine]
-            _poll_batch(claimed, now, default_interval, report, paused)
-            polled.update(g.registry_id for g in claimed if g.registry_id is not None and g.component_ids)
+            _poll_batch(claimed, now, default_interval, report)
+            for g in claimed:
+                if g.registry_id is not None and g.component_ids:
+                    (failed_registries if g.error is not None else quiet_registries).add(g.registry_id)
         finally:
             leases.release(mine)
-    _record_limits(polled, paused)
+    _record_registries(quiet_registries, failed_registries, paused, now)
     return report
 
 
@@ -237,7 +246,7 @@ def _budget_of(registry: Registry) -> int:
     return registry.poll_budget or cfg["BERTH_POLL_BUDGET_PER_HOUR"] or KIND_BUDGETS.get(registry.kind, 0)
 
 
-def _poll_batch(batch: list[Group], now, default_interval: int, report: PollReport, paused: dict[int, str]) -> None:
+def _poll_batch(batch: list[Group], now, default_interval: int, report: PollReport) -> None:
     """Poll one claimed batch of groups and record it: its components are read again first, and
     what another process polled meanwhile (or no longer auto-deploys) is left out."""
     ids = sorted(cid for g in batch for cid in g.component_ids)
@@ -261,7 +270,7 @@ def _poll_batch(batch: list[Group], now, default_interval: int, report: PollRepo
     latest = _latest_digests([cid for g in batch for cid in g.component_ids])
     quiet = [g for g in batch if g.error is None and not any(
         _finding(by_id[cid], g, latest.get(cid)) for cid in g.component_ids)]
-    _record_quiet(quiet, now, paused)
+    _record_quiet(quiet, now)
     quiet_ids = {id(g) for g in quiet}
     for group in batch:
         if id(group) not in quiet_ids:
@@ -306,12 +315,19 @@ def _clock(epoch: float) -> str:
     return time.strftime("%H:%M UTC", time.gmtime(epoch))
 
 
-def _record_limits(registry_ids: set[int], paused: dict[int, str]) -> None:
-    """The rate limits seen during the cycle and why polling paused, on the registries' rows."""
-    if not registry_ids and not paused:
+def _record_registries(quiet: set[int], failed: set[int], paused: dict[int, str], now) -> None:
+    """Once per cycle, on the registries' rows: polled without trouble (poll time, error and
+    backoff cleared), the rate limits seen, and why polling paused. A registry where one of this
+    process's groups failed keeps the error that group recorded."""
+    ok = sorted(quiet - failed - set(paused))
+    if not ok and not quiet and not failed and not paused:
         return
     with unit_of_work():
-        registries.store_rate_limits(sorted(registry_ids | set(paused)))
+        if ok:
+            db.session.execute(update(Registry).where(Registry.id.in_(ok))
+                               .values(last_poll_at=now, last_poll_error=None, poll_backoff_until=None)
+                               .execution_options(synchronize_session=False))
+        registries.store_rate_limits(sorted(quiet | failed | set(paused)))
         for registry_id, why in paused.items():
             registry = db.session.get(Registry, registry_id)
             if registry is not None:
@@ -329,14 +345,12 @@ def _latest_digests(component_ids: list[int]) -> dict[int, str | None]:
     return out
 
 
-def _record_quiet(groups: list[Group], now, paused: dict[int, str] | None = None) -> None:
-    """Polled, nothing new: the components' and registries' poll times, a few statements for all
-    (a registry where some groups were held back keeps saying so)."""
+def _record_quiet(groups: list[Group], now) -> None:
+    """Polled, nothing new: the components' poll times, two statements per 5,000 (their registries'
+    are written once per cycle, `_record_registries`)."""
     if not groups:
         return
-    component_ids = [cid for g in groups for cid in g.component_ids]
-    registry_ids = sorted({g.registry_id for g in groups if g.registry_id is not None} - set(paused or ()))
-    component_ids.sort()
+    component_ids = sorted(cid for g in groups for cid in g.component_ids)
     with unit_of_work():
         for i in range(0, len(component_ids), 5000):
             # Locked in id order first, as deliveries lock them: an UPDATE … IN (…) locks rows in the
@@ -345,10 +359,6 @@ def _record_quiet(groups: list[Group], now, paused: dict[int, str] | None = None
                                .order_by(Component.id).with_for_update())
             db.session.execute(update(Component).where(Component.id.in_(component_ids[i:i + 5000]))
                                .values(last_polled_at=now).execution_options(synchronize_session=False))
-        if registry_ids:
-            db.session.execute(update(Registry).where(Registry.id.in_(registry_ids))
-                               .values(last_poll_at=now, last_poll_error=None, poll_backoff_until=None)
-                               .execution_options(synchronize_session=False))
 
 
 def _apply_alone(group: Group, now, report: PollReport) -> None:
