@@ -54,11 +54,12 @@ def admin_required(view):
     return wrapped
 
 
-def get_team_object_or_404(model, object_id: int):
-    """Load a team-scoped row by id; 404 unless it belongs to the current team."""
+def get_team_object_or_404(model, object_id: int, options=()):
+    """Load a team-scoped row by id (with the loader `options` given, e.g. the relationships a page
+    shows, in the same statement); 404 unless it belongs to the current team."""
     if not isinstance(object_id, int) or not 0 < object_id <= MAX_ID:
         abort(404)
-    obj = db.session.get(model, object_id)
+    obj = db.session.get(model, object_id, options=options)
     if obj is None or obj.team_id != current_team().id:
         abort(404)
     return obj

@@ -13,7 +13,7 @@ from blueprints.components.blueprint import (
 from blueprints.render import is_htmx, page_or_block
 from blueprints.scope import current_team, get_team_object_or_404
 from models import Component, ReleaseStatus
-from services.components import listing, operations
+from services.components import components, listing, operations
 from services.deploy.deployers import disabled_reason
 from services.platform.pagination import page_number
 
@@ -34,7 +34,7 @@ FOLLOW_SECONDS = 600  # a followed log re-reads itself for at most this long, th
 
 @bp.route("/<int:component_id>")
 def detail(component_id: int):
-    component = get_team_object_or_404(Component, component_id)
+    component = get_team_object_or_404(Component, component_id, components.PAGE_LOADS)
     return render_template("components/detail.html", **detail_context(component),
                            outcomes=listing.outcomes(component_id=component.id, per_page=RECENT),
                            deploy_disabled=disabled_reason(component))
@@ -43,7 +43,7 @@ def detail(component_id: int):
 @bp.route("/<int:component_id>/status")
 def status(component_id: int):
     """The card, the status and the releases together (one self-polling fragment)."""
-    component = get_team_object_or_404(Component, component_id)
+    component = get_team_object_or_404(Component, component_id, components.PAGE_LOADS)
     outcomes = None if is_htmx() else listing.outcomes(component_id=component.id, per_page=RECENT)
     return page_or_block("components/detail.html", "live", **detail_context(component), outcomes=outcomes,
                          deploy_disabled=disabled_reason(component))

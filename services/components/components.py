@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 
 from flask import current_app
 from sqlalchemy import func, select, text, update
+from sqlalchemy.orm import joinedload
 
 from models import (
     MAX_ID,
@@ -39,6 +40,10 @@ PUBLIC_HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)(\.
 HEALTH_PATH = re.compile(r"^/[\x21-\x7e]{0,499}$")
 SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|KEY|CREDENTIAL|PRIVATE)", re.IGNORECASE)
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+# What the component page shows of a component's relations, loaded with it (not a statement each).
+PAGE_LOADS = (joinedload(Component.application), joinedload(Component.source_registry))
 
 
 @dataclass
