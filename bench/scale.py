@@ -54,7 +54,11 @@ class Size:
 
     @property
     def keys(self) -> int:
-        return self.repos * 2  # per repository: a HEAD of latest, a tag list
+        return self.repos * 2 + self.teams  # per repository: a HEAD of latest, a tag list; a HEAD per hot one
+
+    @property
+    def groups(self) -> int:
+        return self.repos + self.teams
 
 
 FULL = Size(teams=100, per_team=1000, repos=20_000, load_seconds=600)
@@ -70,10 +74,12 @@ def _registry(work: Path, size: Size):
     repos = work / "registry/data/docker/registry/v2/repositories/scale"
     for i in range(size.repos):
         (repos / f"r{i}").symlink_to(repos / "base", target_is_directory=True)
-    return tokens, server, digest
+    # One repository per team pushed for real: the load pushes them again, and each push deploys.
+    hot = [pusher.push(f"scale/hot{t}", "latest", Image(content=f"hot{t}")) for t in range(size.teams)]
+    return tokens, server, (digest, hot)
 
 
-def _seed(app, url: str, digest: str, size: Size) -> dict[int, tuple[int, str]]:
+def _seed(app, url: str, digests: tuple[str, list[str]], size: Size) -> dict[int, tuple[int, str]]:
     """Teams, one registry each, and their components, written in bulk; returns each team's
     (registry id, webhook token)."""
     from sqlalchemy import insert
@@ -83,6 +89,7 @@ def _seed(app, url: str, digest: str, size: Size) -> dict[int, tuple[int, str]]:
     from services.platform.crypto import secret_box
 
     per_team_repos = size.repos // size.teams
+    digest, hot = digests
     hooks = {}
     with app.app_context():
         password = secret_box().encrypt(PASSWORD)
@@ -104,6 +111,8 @@ def _seed(app, url: str, digest: str, size: Size) -> dict[int, tuple[int, str]]:
                                  trigger_pattern=None if same else "v.*", include_prereleases=False,
                                  no_downgrade=True, webhook_token=f"scale-{t}-{j}", release_seq=0,
                                  approvals_required=0, approval_hours=24, approvals_owners_only=False))
+            rows.append({**rows[0], "name": "hot", "image": f"scale/hot{t}", "tag": "latest", "digest": hot[t],
+                         "trigger_kind": "same_tag", "trigger_pattern": None, "webhook_token": f"scale-{t}-hot"})
             db.session.execute(insert(Component), rows)
             db.session.commit()
     return hooks
@@ -155,12 +164,12 @@ def _cycle_figures(label: str, size: Size, pollers: Pollers, proxy: SlowProxy, n
     groups = sum(r["groups"] for r in results)
     database = sum(r["database"] for r in results)
     errors = [e for r in results for e in r["errors"]]
-    print(f"  {label}: {size.components:,} components over {size.repos:,} repositories, nothing changed: "
+    print(f"  {label}: {size.components + size.teams:,} components over {size.groups:,} repositories, nothing changed: "
           f"{len(calls)} requests, {wall:.1f} s, groups per process {[r['groups'] for r in results]}, "
           f"database {database:.2f} s, RSS {max(r['rss_mb'] for r in results):.0f} MB; errors {errors[:2]}")
     once = len(keys) == size.keys and set(keys.values()) == {1} and len(calls) == size.keys
     report(f"{label}: requests = watch keys, each once", f"{len(calls)}, {len(keys)} keys",
-           f"== {size.keys}", once and groups == size.repos)
+           f"== {size.keys}", once and groups == size.groups)
     report(f"{label}: cycle time", f"{wall:.1f} s", f"<= {goal_s:g} s", wall <= goal_s)
     report(f"{label}: database time", f"{database:.2f} s", "<= 5 s", database <= 5)
     rss = max(r["rss_mb"] for r in results)
@@ -202,8 +211,10 @@ def _killed(size: Size, config: dict, proxy: SlowProxy, app, now) -> None:
            f"0, {size.keys}", stale == 0 and len(keys) == size.keys and leases == 0)
 
 
-def _intake(size: Size, url: str, hooks: dict, digest: str, pollers: Pollers, now) -> None:
-    """50 deliveries a second to the replicas' registry webhooks while a cycle runs."""
+def _intake(size: Size, url: str, hooks: dict, pusher: Pusher, pollers: Pollers, now) -> None:
+    """50 deliveries a second to the replicas' registry webhooks while a cycle runs; every 20th
+    follows a real push of a new image to a team's watched `hot` repository (Berth asks the
+    registry for the tag's digest: a payload's word is not taken), which deploys."""
     from sqlalchemy import create_engine, func, select, text
     from sqlalchemy.orm import Session
 
@@ -216,15 +227,14 @@ def _intake(size: Size, url: str, hooks: dict, digest: str, pollers: Pollers, no
     with gunicorn(url, workers=2, BERTH_SCHEDULER="off", BERTH_DEPLOYER="none") as a, \
             gunicorn(url, workers=2, BERTH_SCHEDULER="off", BERTH_DEPLOYER="none") as b:
         servers = [a, b]
-        per_team = size.repos // size.teams
         stop = threading.Event()
 
         def one(i):
             team = i % size.teams
             rid, token = hooks[team]
             if i % 20 == 0:  # 5 %: a push of a watched tag with a new digest
-                body = {"repository": f"scale/r{team * per_team + i % per_team}", "tag": "latest",
-                        "digest": "sha256:" + f"{i:064x}"}
+                pusher.push(f"scale/hot{team}", "latest", Image(content=f"hot{team}-{i}"))
+                body = {"repository": f"scale/hot{team}", "tag": "latest"}
             else:
                 body = {"repository": f"scale/unwatched{i % 1000}", "tag": "v1"}
             started = time.perf_counter()
@@ -263,6 +273,9 @@ def _intake(size: Size, url: str, hooks: dict, digest: str, pollers: Pollers, no
                 s.rollback()
                 time.sleep(0.5)
             releases = s.execute(select(Release.component_id, Release.digest)).all()
+            unfinished = s.scalar(select(func.count()).select_from(WebhookDelivery).where(
+                WebhookDelivery.source != "poll", WebhookDelivery.status != "done"))
+            stored = s.scalar(select(func.count()).select_from(WebhookDelivery).where(WebhookDelivery.source != "poll"))
         stop.set()
         watcher.join()
     engine.dispose()
@@ -270,10 +283,13 @@ def _intake(size: Size, url: str, hooks: dict, digest: str, pollers: Pollers, no
     p99 = statistics.quantiles(latencies, n=100)[98] * 1000
     print(f"  intake: {len(latencies)} deliveries at 50/s over {size.load_seconds} s with a {wall:.1f} s cycle "
           f"running: p99 {p99:.0f} ms; most deliveries older than 5 s unprocessed at once: {late[0]}; "
-          f"releases {len(releases)}, duplicates {duplicates}")
+          f"stored {stored}, not done {unfinished}; releases {len(releases)} (pushes {len(latencies) // 20}), "
+          f"duplicates {duplicates}")
     report("intake at 50/s during a cycle: p99", f"{p99:.0f} ms", "<= 200 ms", p99 <= 200)
     report("intake: deliveries older than 5 s unprocessed", f"{late[0]}", "0", late[0] == 0)
     report("intake: duplicate releases", f"{duplicates}", "0", duplicates == 0)
+    report("intake: every delivery stored and processed", f"{stored - unfinished} of {len(latencies)}",
+           f"{len(latencies)}", stored == len(latencies) and unfinished == 0)
 
 
 def _lists(url: str, size: Size) -> None:
@@ -326,7 +342,7 @@ def run(size: Size | None = None) -> None:
 
     size = size or (FULL if "scale" in sys.argv[1:] else REDUCED)
     work = Path(tempfile.mkdtemp(prefix="berth-bench-scale-"))
-    tokens, server, digest = _registry(work, size)
+    tokens, server, digests = _registry(work, size)
     proxy = SlowProxy(server.url, DELAY)
     try:
         with postgres_database() as url:
@@ -335,7 +351,7 @@ def run(size: Size | None = None) -> None:
             app = create_app(config)
             with app.app_context():
                 upgrade()
-            hooks = _seed(app, proxy.url, digest, size)
+            hooks = _seed(app, proxy.url, digests, size)
             _lists(url, size)
             now = utcnow()
             pollers = Pollers(6, config)
@@ -343,7 +359,7 @@ def run(size: Size | None = None) -> None:
                 pollers.cycle(now + timedelta(hours=1))  # first contact: challenges, tokens, connections
                 _cycle_figures("poll cycle, 3 replicas x 2 workers", size, pollers, proxy, now + timedelta(hours=2),
                                60 if size == FULL else 5)
-                _intake(size, url, hooks, digest, pollers, now + timedelta(hours=3))
+                _intake(size, url, hooks, Pusher(server.url, USER, PASSWORD), pollers, now + timedelta(hours=3))
             finally:
                 pollers.stop()
             if size != FULL:
