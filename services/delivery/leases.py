@@ -1,6 +1,7 @@
 """Poll leases: how the replicas share a poll cycle. Each watch key (registry + repository) is
 claimed by one process at a time, in batches, with one statement; a claim ends when its batch is
 recorded, or when its lease expires (the process died), after which another process takes it.
+Leases left by keys nobody polls any more are pruned by retention (services/platform/retention.py).
 
 The claim is an INSERT … ON CONFLICT DO UPDATE … WHERE the lease has expired, RETURNING the keys
 won: atomic on PostgreSQL (a key another replica is claiming at the same moment waits for that
@@ -16,8 +17,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from models import PollLease, db, utcnow
 from services.platform import runtime
 from services.platform.jobs import unit_of_work
-
-STALE = timedelta(hours=1)  # a lease expired this long ago belongs to a key nobody polls any more
 
 
 def holder() -> str:
@@ -48,9 +47,3 @@ def release(keys: list[str]) -> None:
             db.session.execute(delete(PollLease).where(PollLease.holder == holder(), PollLease.key.in_(keys))
                                .execution_options(synchronize_session=False))
 
-
-def forget_stale() -> None:
-    """Drop leases that expired long ago (keys whose components are gone or no longer polled)."""
-    with unit_of_work():
-        db.session.execute(delete(PollLease).where(PollLease.until < utcnow() - STALE)
-                           .execution_options(synchronize_session=False))

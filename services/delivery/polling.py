@@ -93,6 +93,15 @@ class Group:
     tags: list[str] | None = None
     error: RegistryError | None = None
 
+    def watch(self, component) -> None:
+        """Add a component (or a row of its id, tag and trigger_kind) and what it needs asked: a
+        manifest HEAD of its tag for a "same tag" rule, the tag list for the others."""
+        self.component_ids.append(component.id)
+        if component.trigger_kind == "same_tag":
+            self.same_tags.add(component.tag)
+        else:
+            self.needs_list = True
+
 
 @dataclass
 class PollReport:
@@ -188,17 +197,10 @@ def poll_cycle(now=None) -> PollReport:
                 f"r{reg.id}/{source.repository}" if reg else f"h{source.pull_name.split('/', 1)[0]}/{source.repository}"
             if key not in groups:
                 groups[key] = Group(reg.id if reg else None, source.repository, source.client)
-        group = groups[key]
-        group.component_ids.append(r.id)
-        if r.trigger_kind == "same_tag":
-            group.same_tags.add(r.tag)
-        else:
-            group.needs_list = True
+        groups[key].watch(r)
     del keys_of
     metrics.POLL_LAG.set(most_late)
     paused = _hold_back(groups, regs)
-    if leader:
-        leases.forget_stale()
     keys = _interleaved(groups)
     batches = [keys[i:i + BATCH] for i in range(0, len(keys), BATCH)]
     if batches:
@@ -254,14 +256,11 @@ def _poll_batch(batch: list[Group], now, default_interval: int, report: PollRepo
     for i in range(0, len(ids), 5000):
         by_id.update((c.id, c) for c in db.session.scalars(select(Component).where(Component.id.in_(ids[i:i + 5000]))))
     for group in batch:
-        group.component_ids = [cid for cid in group.component_ids if (c := by_id.get(cid)) is not None
-                               and c.auto_deploy and not c.stopped and due(c, now, default_interval)]
-        group.same_tags, group.needs_list = set(), False
-        for cid in group.component_ids:
-            if by_id[cid].trigger_kind == "same_tag":
-                group.same_tags.add(by_id[cid].tag)
-            else:
-                group.needs_list = True
+        fresh = [c for cid in group.component_ids if (c := by_id.get(cid)) is not None
+                 and c.auto_deploy and not c.stopped and due(c, now, default_interval)]
+        group.component_ids, group.same_tags, group.needs_list = [], set(), False
+        for component in fresh:
+            group.watch(component)
     batch = [g for g in batch if g.component_ids]
     report.groups += len(batch)
     _run_checks(batch)
@@ -319,9 +318,9 @@ def _record_registries(quiet: set[int], failed: set[int], paused: dict[int, str]
     """Once per cycle, on the registries' rows: polled without trouble (poll time, error and
     backoff cleared), the rate limits seen, and why polling paused. A registry where one of this
     process's groups failed keeps the error that group recorded."""
-    ok = sorted(quiet - failed - set(paused))
-    if not ok and not quiet and not failed and not paused:
+    if not (quiet or failed or paused):
         return
+    ok = sorted(quiet - failed - set(paused))
     with unit_of_work():
         if ok:
             db.session.execute(update(Registry).where(Registry.id.in_(ok))

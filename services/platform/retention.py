@@ -7,7 +7,8 @@ rows, each its own short transaction, so intake and workers never wait long):
 - deliveries that meant nothing to any component (pulls, repositories no component watches,
   requests without the secret) after BERTH_UNWATCHED_RETENTION_HOURS (24);
 - releases beyond the newest BERTH_RELEASES_KEPT (1,000) per component;
-- notifications sent or given up older than the delivery retention.
+- notifications sent or given up older than the delivery retention;
+- poll leases expired for an hour (services/delivery/leases.py: keys nobody polls any more).
 
 What is always kept: a delivery still waiting or being processed (an unfinished batch), a delivery
 whose outcome is a release that still exists, and a release that is pending, deploying or running.
@@ -28,6 +29,7 @@ from models import (
     DeliveryStatus,
     Notification,
     NotificationStatus,
+    PollLease,
     Release,
     ReleaseStatus,
     WebhookDelivery,
@@ -36,6 +38,7 @@ from models import (
 )
 
 log = logging.getLogger("berth.retention")
+LEASES_KEPT = timedelta(hours=1)  # a poll lease expired this long ago is for a key nobody polls any more
 
 _D = WebhookDelivery.__table__
 _O = DeliveryOutcome.__table__
@@ -68,11 +71,12 @@ class Report:
     outcomes: int = 0
     releases: int = 0
     notifications: int = 0
+    leases: int = 0
     seconds: float = 0.0
 
     def __str__(self) -> str:
         return (f"{self.deliveries} deliveries ({self.outcomes} outcomes), {self.releases} releases, "
-                f"{self.notifications} notifications in {self.seconds:.2f} s")
+                f"{self.notifications} notifications, {self.leases} poll leases in {self.seconds:.2f} s")
 
 
 def _prunable():
@@ -175,6 +179,13 @@ def prune_notifications(policy: Policy, now: datetime, report: Report) -> None:
         db.session.commit()
 
 
+def prune_poll_leases(now: datetime, report: Report) -> None:
+    """Leases are given back when their batch is recorded; what stays is a dead process's, for a
+    key nobody polls any more once it has been expired this long (one key per watched repository)."""
+    report.leases += db.session.execute(delete(PollLease).where(PollLease.until < now - LEASES_KEPT)).rowcount
+    db.session.commit()
+
+
 def prune(policy: Policy | None = None, now: datetime | None = None) -> Report:
     """One pass over everything retention covers. Releases go first, so the deliveries that only
     their releases kept can go in the same pass."""
@@ -186,7 +197,8 @@ def prune(policy: Policy | None = None, now: datetime | None = None) -> Report:
     prune_releases(policy, report)
     prune_deliveries(policy, now, report)
     prune_notifications(policy, now, report)
+    prune_poll_leases(now, report)
     report.seconds = time.perf_counter() - started
-    if report.deliveries or report.releases or report.notifications:
+    if report.deliveries or report.releases or report.notifications or report.leases:
         log.info("retention: pruned %s", report)
     return report

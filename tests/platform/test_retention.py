@@ -152,3 +152,18 @@ def test_the_prune_command(app, runner):
     result = runner.invoke(args=["prune"])
     assert result.exit_code == 0, result.output
     assert "Pruned 10 deliveries (10 outcomes), 0 releases" in result.output
+
+
+def test_poll_leases_a_dead_process_left_go_after_an_hour(app):
+    """A lease is given back when its batch is recorded; one a dead process left for a key nobody
+    polls any more is pruned once expired for an hour. A live one, or one just expired, stays."""
+    from models import PollLease, utcnow
+
+    now = utcnow()
+    with app.app_context():
+        db.session.add_all([PollLease(key="r1/live", holder="a", until=now + timedelta(minutes=1)),
+                            PollLease(key="r1/just-expired", holder="b", until=now - timedelta(minutes=5)),
+                            PollLease(key="r1/forgotten", holder="c", until=now - timedelta(hours=2))])
+        db.session.commit()
+        assert retention.prune(now=now).leases == 1
+        assert sorted(db.session.scalars(select(PollLease.key))) == ["r1/just-expired", "r1/live"]

@@ -131,7 +131,7 @@ class RegistryV2Client:
 
     def _request(self, method, path_or_url, scope, headers, params, max_bytes) -> Response:
         url = path_or_url if path_or_url.startswith(("http://", "https://")) else self.base + path_or_url
-        if scope and self._challenge is not None and not self._has_token(scope):
+        if scope and self._challenge is not None and self._token(scope) is None:
             # The token service is known from an earlier challenge: a new scope (or an expired
             # token) is bought first, not found out by a 401 that costs the registry a request.
             self._fetch_token(self._challenge, scope)
@@ -154,17 +154,17 @@ class RegistryV2Client:
             raise self._status_error(response)
         return response
 
-    def _has_token(self, scope: str) -> bool:
+    def _token(self, scope: str) -> str | None:
+        """The access token bought for `scope`, while it is still valid."""
         with self._lock:
             token = self._tokens.get(scope)
-        return token is not None and token[1] > time.time()
+        return token[0] if token and token[1] > time.time() else None
 
     def _auth(self, scope: str, headers) -> dict:
         out = dict(headers or {})
-        with self._lock:
-            token = self._tokens.get(scope)
-        if token and token[1] > time.time():
-            out["Authorization"] = f"Bearer {token[0]}"
+        token = self._token(scope)
+        if token:
+            out["Authorization"] = f"Bearer {token}"
         elif self._basic:
             credential = self.credentials.get()
             if credential:
