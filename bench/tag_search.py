@@ -7,7 +7,6 @@
   cold search, which both registries filter at the source."""
 from __future__ import annotations
 
-import shutil
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -96,14 +95,11 @@ def refresh_5k(live, s) -> None:
     tags, against one raw tags/list fetch of the same registry (Basic auth: the registry checks a
     bcrypt hash on each, so both pay it). The list does not change between Refreshes, so the
     newest 50 are ordered once and kept (services/registries/registries.py `_cached`)."""
-    from tests.fixtures.registry import MANY_TAGS, many_tags_tree
+    from tests.fixtures.registry import MANY_TAGS
 
     server = RegistryServer(Path(tempfile.mkdtemp(prefix="berth-bench-reg-")))
     try:
-        digest = Pusher(server.url, USER, PASSWORD).push("team/many", "1.0.0", Image(content="many"))
-        tags = server.workdir / "data/docker/registry/v2/repositories/team/many/_manifests/tags"
-        shutil.rmtree(tags)
-        tags.symlink_to(many_tags_tree(digest), target_is_directory=True)
+        server.push_many_tags("team/many")
         rid = _add(s, live, kind="registry", name="five-thousand", url=server.url, username=USER, password=PASSWORD)
         endpoint = f"{live.url}/registries/{rid}/repository"
         raw_session = requests.Session()
