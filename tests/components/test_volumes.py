@@ -109,6 +109,9 @@ def test_two_components_of_an_application_share_a_volume_on_podman(client, app, 
     with app.app_context():
         users = volumes.mounted_by(db.session.scalar(select(Component.team_id).limit(1)))
         assert sorted(c.name for c in users["shared"]) == ["db", "web"]
+    # web runs with the volume db keeps mounted read-only (and no release is left running past the test)
+    web = wait_release(app, component_id_of(app, "web"))
+    assert web.status == "running", web.message
 
 
 @pytest.mark.parametrize(("fields", "key", "words"), [
