@@ -18,12 +18,16 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import requests
 
 from services.registries.clients import errors
 from services.registries.clients.http import HttpSettings, send
+
+if TYPE_CHECKING:
+    from botocore.exceptions import ClientError
 
 RENEW_AHEAD = 300.0
 # boto3 and google-auth are imported by the providers that use them (`noqa: PLC0415` below): together
@@ -142,9 +146,10 @@ AWS_ACCOUNT = re.compile(r"^\d{12}$")
 _XML_ERROR = re.compile(r"<Code>([^<]{1,100})</Code>\s*<Message>([^<]{0,500})</Message>")
 
 
-def aws_message(e: Exception) -> str:
+def aws_message(e: ClientError) -> str:
     """"Code: message" of a botocore ClientError, as AWS wrote it (from JSON or an XML body)."""
-    error = getattr(e, "response", {}).get("Error", {}) if hasattr(e, "response") else {}
+    error = e.response.get("Error") if isinstance(e.response, dict) else None
+    error = error if isinstance(error, dict) else {}
     code, message = str(error.get("Code", "")), str(error.get("Message", ""))
     found = _XML_ERROR.search(message)
     if found:

@@ -13,6 +13,7 @@ import os
 import socket
 import ssl
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urljoin, urlsplit
 
@@ -64,11 +65,11 @@ class HttpSettings:
     retries: int = 2
     backoff: float = 0.5
     # Called before each retry wait; tests and the poller may shorten or record it.
-    sleep: object = field(default=time.sleep, repr=False)
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     user_agent: str = "Berth/1.0"
     # Told of every request's end: observe(host, outcome, seconds), outcome "2xx"… or the error's
     # class name. The app passes its metrics here; this package imports nothing of the app.
-    observe: object = field(default=None, repr=False)
+    observe: Callable[[str, str, float], None] | None = field(default=None, repr=False)
     # False: refuse hosts that resolve to loopback, private, link-local or other non-global
     # addresses (every redirect hop and token realm included). The app sets it from its config.
     allow_private: bool = True
@@ -77,7 +78,7 @@ class HttpSettings:
     token_hosts: tuple[str, ...] = ()
     # Told of every response's headers: limits(headers, status). The app records the rate limits a
     # registry reports (services.registries.clients.ratelimit) through it.
-    limits: object = field(default=None, repr=False)
+    limits: Callable[[Mapping[str, str], int], None] | None = field(default=None, repr=False)
 
 
 def parse_retry_after(value: str | None) -> float | None:
