@@ -141,7 +141,12 @@ class Approval(BaseModel):
     release_id: int | None
 
 
-class ApprovalList(BaseModel):
+class ApprovalQuery(ListQuery):
+    status: Literal["pending", "approved", "rejected", "expired", "superseded"] | None = Field(
+        None, description="Only approvals in this state (pending: those waiting for people)")
+
+
+class ApprovalList(Page):
     items: list[Approval]
 
 

@@ -221,10 +221,12 @@ def _approval(a: Approval) -> s.Approval:
                       expires_at=a.expires_at, release_id=a.release_id)
 
 
-@operation("GET", "/approvals", summary="The team's approvals, newest first", response=s.ApprovalList,
-           tags=("approvals",))
-def list_approvals():
-    return s.ApprovalList(items=[_approval(a) for a in approvals.team_approvals(caller().team.id)])
+@operation("GET", "/approvals", summary="The team's approvals, newest first", query=s.ApprovalQuery,
+           response=s.ApprovalList, tags=("approvals",))
+def list_approvals(query: s.ApprovalQuery):
+    found = approvals.approvals_before(caller().team.id, query.cursor, query.limit + 1, query.status)
+    page, cursor = _pages(found, query.limit, lambda a: a.id)
+    return s.ApprovalList(items=[_approval(a) for a in page], next_cursor=cursor)
 
 
 @operation("POST", "/approvals/<int:approval_id>/approve", summary="Approve a deploy waiting for people",

@@ -38,6 +38,17 @@ def team_approvals(team_id: int, limit: int = 100) -> list[Approval]:
                                    .limit(limit)))
 
 
+def approvals_before(team_id: int, before: int | None, limit: int, status: str | None = None) -> list[Approval]:
+    """The team's approvals newest first, with id below `before` (None: from the newest), in one state
+    or all."""
+    query = select(Approval).where(Approval.team_id == team_id)
+    if before is not None:
+        query = query.where(Approval.id < before)
+    if status is not None:
+        query = query.where(Approval.status == ApprovalStatus(status))
+    return list(db.session.scalars(query.order_by(Approval.id.desc()).limit(limit)))
+
+
 def request(component: Component, tag: str, digest: str, by: str) -> Approval:
     """A pending approval for this push; an older pending one of the component is superseded."""
     now = utcnow()

@@ -38,6 +38,39 @@ def test_a_token_lists_the_teams_components_by_cursor(app, api):
         "code": "not_found", "message": "There is nothing here, or it is not yours to see.", "fields": {}}}
 
 
+def test_approvals_are_listed_by_cursor_newest_first_and_by_state(app, api):
+    from models import Approval, ApprovalStatus, Component, Team
+
+    token = api.token()
+    cid = create_component(app, None, "registry.example.com/team/web", "v1", "web", release=False)
+    theirs = create_component(app, None, "registry.example.com/team/web", "v1", "theirs", release=False, team="beta")
+    states = [ApprovalStatus.EXPIRED, ApprovalStatus.PENDING, ApprovalStatus.REJECTED, ApprovalStatus.PENDING,
+              ApprovalStatus.APPROVED]
+    with app.app_context():
+        def approval(component_id, status, n):
+            team_id = db.session.get(Component, component_id).team_id
+            row = Approval(team_id=team_id, component_id=component_id, tag=f"v1.{n}", digest="sha256:" + "a" * 64,
+                           status=status, requested_by="poll", expires_at=utcnow() + timedelta(hours=1))
+            db.session.add(row)
+            db.session.flush()
+            return row.id
+        ids = [approval(cid, status, n) for n, status in enumerate(states)]
+        other = approval(theirs, ApprovalStatus.PENDING, 9)
+        assert db.session.scalar(select(Team.name).join(Component).where(Component.id == theirs)) == "beta"
+        db.session.commit()
+    page = api.call("GET", "/approvals?limit=2", token).get_json()
+    seen = [a["id"] for a in page["items"]]
+    assert seen == ids[::-1][:2] and page["next_cursor"] == ids[3]
+    while page["next_cursor"] is not None:
+        page = api.call("GET", f"/approvals?limit=2&cursor={page['next_cursor']}", token).get_json()
+        seen += [a["id"] for a in page["items"]]
+    assert seen == ids[::-1] and other not in seen
+    pending = api.call("GET", "/approvals?status=pending", token).get_json()
+    assert [a["id"] for a in pending["items"]] == [ids[3], ids[1]] and pending["next_cursor"] is None
+    r = api.call("GET", "/approvals?status=waiting", token)
+    assert r.status_code == 422 and set(r.get_json()["error"]["fields"]) == {"status"}
+
+
 def test_no_token_a_wrong_one_an_expired_or_revoked_one_is_401_and_a_missing_scope_403(app, api):
     cid = create_component(app, None, "registry.example.com/team/web", "v1", "web", release=False)
     read = api.token()
