@@ -19,7 +19,7 @@ from models import (
     WebhookDelivery,
     db,
 )
-from services.platform.pagination import PER_PAGE, Page, paginate
+from services.platform.pagination import PER_PAGE, Page, newest_before, paginate
 
 # What the list and the dashboard call a component's state: its latest release's status, or
 # "stopped"; a release waiting for a worker counts as deploying.
@@ -78,18 +78,13 @@ def components_after(team_id: int, after: int, limit: int, application: str = ""
 
 def releases_after(component_id: int, before: int | None, limit: int) -> list[Release]:
     """A component's releases newest first, with id below `before` (None: from the newest)."""
-    query = select(Release).where(Release.component_id == component_id)
-    if before is not None:
-        query = query.where(Release.id < before)
-    return list(db.session.scalars(query.order_by(Release.id.desc()).limit(limit)))
+    return newest_before(select(Release).where(Release.component_id == component_id), Release.id, before, limit)
 
 
 def outcomes_before(team_id: int, before: int | None, limit: int) -> list[DeliveryOutcome]:
     """The team's delivery outcomes newest first, with id below `before` (None: from the newest)."""
-    query = select(DeliveryOutcome).where(DeliveryOutcome.team_id == team_id)
-    if before is not None:
-        query = query.where(DeliveryOutcome.id < before)
-    return list(db.session.scalars(query.order_by(DeliveryOutcome.id.desc()).limit(limit)))
+    return newest_before(select(DeliveryOutcome).where(DeliveryOutcome.team_id == team_id), DeliveryOutcome.id,
+                         before, limit)
 
 
 def application_names(team_id: int) -> list[str]:

@@ -14,6 +14,7 @@ from services.components import releases
 from services.errors import NotAllowed, ServiceError
 from services.oversight import audit, notifications
 from services.platform.jobs import unit_of_work
+from services.platform.pagination import newest_before
 
 
 def _fields(approval: Approval) -> dict:
@@ -42,11 +43,9 @@ def approvals_before(team_id: int, before: int | None, limit: int, status: str |
     """The team's approvals newest first, with id below `before` (None: from the newest), in one state
     or all."""
     query = select(Approval).where(Approval.team_id == team_id)
-    if before is not None:
-        query = query.where(Approval.id < before)
     if status is not None:
         query = query.where(Approval.status == ApprovalStatus(status))
-    return list(db.session.scalars(query.order_by(Approval.id.desc()).limit(limit)))
+    return newest_before(query, Approval.id, before, limit)
 
 
 def request(component: Component, tag: str, digest: str, by: str) -> Approval:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from math import ceil
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 
 from models import db
 
@@ -74,3 +74,11 @@ def paginate(query: Select, page: int, per_page: int = PER_PAGE, *, scalars: boo
     paged = query.offset((page - 1) * per_page).limit(per_page)
     rows = db.session.scalars(paged).unique().all() if scalars else db.session.execute(paged).unique().all()
     return Page(list(rows), total, page, per_page, filters)
+
+
+def newest_before(query: Select, id_column: ColumnElement[int], before: int | None, limit: int) -> list:
+    """The API's cursor pages: rows of `query` newest first (by `id_column`), with an id below
+    `before` (None: from the newest), at most `limit`."""
+    if before is not None:
+        query = query.where(id_column < before)
+    return list(db.session.scalars(query.order_by(id_column.desc()).limit(limit)))
