@@ -724,14 +724,16 @@ class TagSighting(db.Model):
 
 class PollLease(db.Model):
     """A replica's claim on one watch key (registry + repository) for the poll cycle it is running:
-    while `until` has not passed, no other replica polls that key. Released when its batch is
-    recorded; a replica that dies leaves it to expire, and the key to the others."""
+    while `until` has not passed, no other replica polls that key. Ended when its batch is recorded
+    (`until` set to then, `polled_at` too: a replica that read the key as due before then does not
+    poll it again); a replica that dies leaves it to expire, and the key to the others."""
 
     __tablename__ = "poll_leases"
 
     key: Mapped[str] = mapped_column(String(600), primary_key=True)
     holder: Mapped[str] = mapped_column(String(120))
     until: Mapped[datetime] = mapped_column(index=True)
+    polled_at: Mapped[datetime | None]
 
 
 class DeliveryStatus(enum.StrEnum):

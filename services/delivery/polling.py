@@ -24,7 +24,7 @@ from services.delivery import autodeploy, leases, triggers
 from services.delivery.webhooks import PushEvent
 from services.errors import ReleaseConflict
 from services.oversight import notifications
-from services.platform import metrics, runtime
+from services.platform import metrics, queries, runtime
 from services.platform.jobs import unit_of_work
 from services.platform.sentinel import NOT_PASSED, NotPassed
 from services.registries import images, registries
@@ -88,15 +88,20 @@ class Group:
     client: RegistryClient
     same_tags: set[str] = field(default_factory=set)
     needs_list: bool = False
-    component_ids: list[int] = field(default_factory=list)
+    components: list = field(default_factory=list)  # the rows read: what each watches, and runs
     digests: dict[str, str] = field(default_factory=dict)
     tags: list[str] | None = None
     error: RegistryError | None = None
+    newest: dict = field(default_factory=dict)  # (rule, tag) -> the tag it would deploy: components often share rules
+
+    @property
+    def component_ids(self) -> list[int]:
+        return [c.id for c in self.components]
 
     def watch(self, component) -> None:
-        """Add a component (or a row of its id, tag and trigger_kind) and what it needs asked: a
-        manifest HEAD of its tag for a "same tag" rule, the tag list for the others."""
-        self.component_ids.append(component.id)
+        """Add a component (or a row of the columns WATCHED) and what it needs asked: a manifest
+        HEAD of its tag for a "same tag" rule, the tag list for the others."""
+        self.components.append(component)
         if component.trigger_kind == "same_tag":
             self.same_tags.add(component.tag)
         else:
@@ -154,13 +159,19 @@ def lag(component: Component, now, default_interval: int) -> float:
 
 
 BATCH = 200  # watch keys claimed and recorded together
+# What polling reads of each auto-deployed component: what is due, how it groups, and what it runs
+# (enough to tell that nothing changed without reading the component again).
+WATCHED = (Component.id, Component.name, Component.team_id, Component.registry_id, Component.image, Component.tag,
+           Component.digest, Component.trigger_kind, Component.trigger_pattern, Component.include_prereleases,
+           Component.no_downgrade, Component.last_polled_at, Component.poll_interval)
 
 
 def poll_cycle(now=None) -> PollReport:
     """Check every due auto-deploy component once; deploy what changed. Every process that polls
     (each replica on PostgreSQL) runs this: the watch keys are claimed in batches through
     services.delivery.leases, so each key is polled by one process per cycle."""
-    now = now or utcnow()
+    read_at = utcnow()  # a key polled after this, by another process, is not polled again here
+    now = now or read_at
     report = PollReport()
     default_interval = current_app.config["BERTH_POLL_INTERVAL"]
     active = (Component.auto_deploy.is_(True), Component.stopped.is_(False))
@@ -170,13 +181,10 @@ def poll_cycle(now=None) -> PollReport:
     groups: dict[str, Group] = {}
     keys_of: dict[tuple, str] = {}  # one source per repository, not per component (a password decrypted once)
     most_late = 0.0
-    # Only the columns that say what is due and how it groups, streamed (an organisation's 100,000
-    # rows are never all in memory): the components themselves are loaded per claimed batch, fresh
-    # (another replica may have polled them meanwhile).
-    rows = db.session.execute(select(
-        Component.id, Component.name, Component.team_id, Component.registry_id, Component.image, Component.tag,
-        Component.trigger_kind, Component.last_polled_at, Component.poll_interval).where(*active)
-        .order_by(Component.id).execution_options(yield_per=5000))
+    # Only the columns polling needs, streamed (an organisation's 100,000 components are never all
+    # loaded): a due row is kept with its group, and tells after the registry answered whether
+    # anything changed; only a component with news is read again (locked) to decide.
+    rows = db.session.execute(select(*WATCHED).where(*active).order_by(Component.id).execution_options(yield_per=5000))
     for r in rows:
         if not due(r, now, default_interval):
             continue
@@ -189,7 +197,7 @@ def poll_cycle(now=None) -> PollReport:
         key = keys_of.get((r.team_id, r.registry_id, image))
         if key is None:
             try:
-                source = images.source_for(r.team_id, reg, image)
+                source = images.source_for(r.team_id, reg, image, credentials=False)
             except (ValueError, RegistryError) as e:
                 report.errors.append(f"{r.name}: {e}")
                 continue
@@ -212,17 +220,19 @@ def poll_cycle(now=None) -> PollReport:
     quiet_registries: set[int] = set()
     failed_registries: set[int] = set()
     for batch in batches:
-        mine = leases.claim(batch)
+        mine = leases.claim(batch, read_at)
         if not mine:
             continue
+        polled = False
         try:
             claimed = [groups[k] for k in mine]
-            _poll_batch(claimed, now, default_interval, report)
+            _poll_batch(claimed, now, report)
             for g in claimed:
-                if g.registry_id is not None and g.component_ids:
+                if g.registry_id is not None:
                     (failed_registries if g.error is not None else quiet_registries).add(g.registry_id)
+            polled = True
         finally:
-            leases.release(mine)
+            leases.end(mine, polled)
     _record_registries(quiet_registries, failed_registries, paused, now)
     return report
 
@@ -248,27 +258,17 @@ def _budget_of(registry: Registry) -> int:
     return registry.poll_budget or cfg["BERTH_POLL_BUDGET_PER_HOUR"] or KIND_BUDGETS.get(registry.kind, 0)
 
 
-def _poll_batch(batch: list[Group], now, default_interval: int, report: PollReport) -> None:
-    """Poll one claimed batch of groups and record it: its components are read again first, and
-    what another process polled meanwhile (or no longer auto-deploys) is left out."""
-    ids = sorted(cid for g in batch for cid in g.component_ids)
-    by_id: dict[int, Component] = {}
-    for i in range(0, len(ids), 5000):
-        by_id.update((c.id, c) for c in db.session.scalars(select(Component).where(Component.id.in_(ids[i:i + 5000]))))
-    for group in batch:
-        fresh = [c for cid in group.component_ids if (c := by_id.get(cid)) is not None
-                 and c.auto_deploy and not c.stopped and due(c, now, default_interval)]
-        group.component_ids, group.same_tags, group.needs_list = [], set(), False
-        for component in fresh:
-            group.watch(component)
-    batch = [g for g in batch if g.component_ids]
+def _poll_batch(batch: list[Group], now, report: PollReport) -> None:
+    """Poll one claimed batch of groups and record it. No other process polled these keys since
+    this one read them (services.delivery.leases), so the rows read then say what is due."""
     report.groups += len(batch)
     _run_checks(batch)
-    # Most groups find nothing new: they are recorded together, in one short unit of work. Only a
-    # group that failed or may have news is decided on its own, with its components locked.
+    # Most groups find nothing new (judged on the rows read): they are recorded together, in one
+    # short unit of work. Only a group that failed or may have news is decided on its own, with its
+    # components read again and locked.
     latest = _latest_digests([cid for g in batch for cid in g.component_ids])
     quiet = [g for g in batch if g.error is None and not any(
-        _finding(by_id[cid], g, latest.get(cid)) for cid in g.component_ids)]
+        _finding(c, g, latest.get(c.id)) for c in g.components)]
     _record_quiet(quiet, now)
     quiet_ids = {id(g) for g in quiet}
     for group in batch:
@@ -338,7 +338,7 @@ def _latest_digests(component_ids: list[int]) -> dict[int, str | None]:
     out: dict[int, str | None] = {}
     for i in range(0, len(component_ids), 5000):
         chunk = component_ids[i:i + 5000]
-        newest = (select(func.max(Release.id)).where(Release.component_id.in_(chunk))
+        newest = (select(func.max(Release.id)).where(queries.one_of(Release.component_id, chunk))
                   .group_by(Release.component_id))
         out.update(db.session.execute(select(Release.component_id, Release.digest).where(Release.id.in_(newest))).all())
     return out
@@ -354,10 +354,12 @@ def _record_quiet(groups: list[Group], now) -> None:
         for i in range(0, len(component_ids), 5000):
             # Locked in id order first, as deliveries lock them: an UPDATE … IN (…) locks rows in the
             # order it finds them on disk, which deadlocks against a delivery holding a lower id.
-            db.session.execute(select(Component.id).where(Component.id.in_(component_ids[i:i + 5000]))
+            db.session.execute(select(Component.id).where(queries.one_of(Component.id, component_ids[i:i + 5000]))
                                .order_by(Component.id).with_for_update())
-            db.session.execute(update(Component).where(Component.id.in_(component_ids[i:i + 5000]))
-                               .values(last_polled_at=now).execution_options(synchronize_session=False))
+            # A poll changes none of the component's settings: its updated_at stays.
+            db.session.execute(update(Component).where(queries.one_of(Component.id, component_ids[i:i + 5000]))
+                               .values(last_polled_at=now, updated_at=Component.updated_at)
+                               .execution_options(synchronize_session=False))
 
 
 def _apply_alone(group: Group, now, report: PollReport) -> None:
@@ -419,6 +421,8 @@ def _apply(group: Group, now, report: PollReport) -> tuple[int, int]:
     for cid in group.component_ids:
         # Locked like a webhook delivery's targets, so the two never decide for one component at once.
         component = db.session.get(Component, cid, with_for_update=True)
+        if component is None or not component.auto_deploy or component.stopped:
+            continue  # deleted, stopped or no longer auto-deployed since it was read
         component.last_polled_at = now
         event = _finding(component, group)
         if event is not None:
@@ -466,7 +470,10 @@ def _finding(component: Component, group: Group, latest_digest: str | None | Not
             return PushEvent(group.repository, component.tag, digest)
         return None
     rule = triggers.Rule.of(component)
-    best = triggers.newest([t for t in group.tags or [] if triggers.matches(rule, t, component.tag)[0]])
+    if (rule, component.tag) not in group.newest:
+        group.newest[rule, component.tag] = triggers.newest(
+            [t for t in group.tags or [] if triggers.matches(rule, t, component.tag)[0]])
+    best = group.newest[rule, component.tag]
     if best is None or best == component.tag:
         return None
     if component.digest and triggers.older(best, component.tag):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import re2
 
@@ -63,7 +64,7 @@ def matches(rule: Rule, tag: str, component_tag: str) -> tuple[bool, str]:
             return True, f"tag {tag} is the component's tag"
         return False, f"tag {tag} is not the component's tag {component_tag} (rule: same tag only)"
     if rule.kind == "regex":
-        if re2.fullmatch(rule.pattern, tag):
+        if _regex(rule.pattern).fullmatch(tag):
             return True, f"tag {tag} matches /{rule.pattern}/"
         return False, f"tag {tag} does not match /{rule.pattern}/"
     version = parse_version(tag)
@@ -75,6 +76,12 @@ def matches(rule: Rule, tag: str, component_tag: str) -> tuple[bool, str]:
             version, parse_range(rule.pattern, True), True):
         return False, f"tag {tag} is a pre-release and the rule does not include pre-releases"
     return False, f"version {tag} is not in range {rule.pattern}"
+
+
+@lru_cache(maxsize=1024)
+def _regex(pattern: str):
+    """A rule's pattern compiled once (polling matches it against every tag of every cycle)."""
+    return re2.compile(pattern)
 
 
 def older(candidate: str, running: str, created=None) -> bool | None:
@@ -92,8 +99,7 @@ def newest(tags: list[str]) -> str | None:
     """The highest of these tags: version order where they parse, natural order otherwise."""
     if not tags:
         return None
-    return max(tags, key=lambda t: (parse_version(t) is not None,
-                                    parse_version(t).key() if parse_version(t) else (), natural_key(t)))
+    return max(tags, key=_newest_first)
 
 
 @dataclass(frozen=True)

@@ -102,7 +102,10 @@ def test_two_processes_poll_each_key_once_per_cycle(app, database_url, watched, 
             assert reports["a"].groups and reports["b"].groups, reports  # both took a share
             assert not reports["a"].errors and not reports["b"].errors, reports
         with app.app_context():
-            assert db.session.scalar(select(func.count()).select_from(PollLease)) == 0  # all given back
+            assert _live_leases() == 0  # all ended
+            # An ended lease says when its key was polled: one per key, each by the second cycle.
+            ended = db.session.scalars(select(PollLease)).all()
+            assert len(ended) == REPOS and all(lease.polled_at >= lease.until for lease in ended)
             stamps = set(db.session.scalars(select(Component.last_polled_at)))
             assert min(stamps) > utcnow() + timedelta(minutes=90)  # every component, by the second cycle
     finally:
@@ -181,14 +184,17 @@ def test_a_process_killed_mid_cycle_leaves_its_keys_to_the_others_after_its_leas
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Component)
                                  .where(Component.last_polled_at.is_(None))) == 0
-        assert db.session.scalar(select(func.count()).select_from(PollLease)) == 0
+        assert _live_leases() == 0
+
+
+def _live_leases() -> int:
+    return db.session.scalar(select(func.count()).select_from(PollLease).where(PollLease.until >= utcnow()))
 
 
 def _leases_ended(app) -> bool:
     with app.app_context():
         try:
-            return db.session.scalar(select(func.count()).select_from(PollLease)
-                                     .where(PollLease.until >= utcnow())) == 0
+            return _live_leases() == 0
         finally:
             db.session.remove()
 
@@ -205,7 +211,7 @@ def test_claims_are_atomic_between_threads(app, database_url):
     def claim(instance):
         with instance.app_context():
             start.wait(10)
-            won.append(leases.claim(keys))
+            won.append(leases.claim(keys, utcnow()))
             db.session.remove()
 
     threads = [threading.Thread(target=claim, args=(a,)) for a in instances]
@@ -219,3 +225,22 @@ def test_claims_are_atomic_between_threads(app, database_url):
         for other in instances[1:]:
             with other.app_context():
                 db.engine.dispose()
+
+
+def test_a_key_polled_after_a_process_read_it_is_not_claimed_again_that_cycle(app):
+    """Two processes read the same keys as due; one polls them and ends its leases. The other, which
+    read them before that, does not claim them again (it would poll them twice in one cycle); a
+    process that reads after that may, in its next cycle."""
+    keys = [f"rX/polled/{i}" for i in range(5)]
+    with app.app_context():
+        read_before = utcnow()
+        mine = leases.claim(keys, read_before)
+        assert mine == keys
+        leases.end(mine)
+        assert _live_leases() == 0
+        assert leases.claim(keys, read_before) == []  # read before they were polled: not again
+        assert leases.claim(keys, utcnow()) == keys  # read after: its next cycle
+        failed = [f"rX/failed/{i}" for i in range(3)]
+        assert leases.claim(failed, read_before) == failed
+        leases.end(failed, polled=False)  # a batch that failed part way: the others may take it at once
+        assert leases.claim(failed, read_before) == failed
