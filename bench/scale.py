@@ -7,7 +7,8 @@ behind a proxy adding 20 ms per request and counting each; each repository holds
 v1 (a folder linked to one pushed repository: the registry serves them as pushed ones).
 
 Replicas: 3 replicas of 2 workers poll, so 6 polling processes (bench/scale_worker.py, each what a
-worker's scheduler runs), started at once on one cycle; then the same with 1 process; then one
+worker's scheduler runs), started at once on one cycle after two (a running replica's cycle: tokens
+held, each process asking first for what it polled last time); then the same with 1 process; then one
 process of 3 killed with SIGKILL mid-cycle, and the next cycle after its leases ended. Intake:
 2 gunicorn replicas of 2 workers receive 50 webhook deliveries a second (5 % of them deploying, to
 the deployer double Berth has without a runtime: BERTH_DEPLOYER=none records a release that fails
@@ -157,8 +158,16 @@ def _polled_keys(calls) -> Counter:
                    if m == "HEAD" and p.endswith("/manifests/latest") or "/tags/list" in p)
 
 
-def _cycle_figures(label: str, size: Size, pollers: Pollers, proxy: SlowProxy, now, goal_s: float) -> None:
-    before = proxy.count()
+def _steady(pollers: Pollers, now) -> None:
+    """Two cycles before the measured one: the first meets the registry (challenges, a token per
+    repository, connections); in the second each process asks first for the batches it polled in
+    the first, as every cycle after does, so the measured one is a cycle of a running replica."""
+    pollers.cycle(now - timedelta(minutes=40))
+    pollers.cycle(now - timedelta(minutes=20))
+
+
+def _cycle_figures(label: str, size: Size, pollers: Pollers, proxy: SlowProxy, tokens, now, goal_s: float) -> None:
+    before, fetched = proxy.count(), tokens.requests
     wall, results = pollers.cycle(now)
     calls = proxy.calls[before:]
     keys = _polled_keys(calls)
@@ -167,7 +176,8 @@ def _cycle_figures(label: str, size: Size, pollers: Pollers, proxy: SlowProxy, n
     errors = [e for r in results for e in r["errors"]]
     print(f"  {label}: {size.components + size.teams:,} components over {size.groups:,} repositories, nothing changed: "
           f"{len(calls)} requests, {wall:.1f} s, groups per process {[r['groups'] for r in results]}, "
-          f"database {database:.2f} s, RSS {max(r['rss_mb'] for r in results):.0f} MB; errors {errors[:2]}")
+          f"database {database:.2f} s, RSS {max(r['rss_mb'] for r in results):.0f} MB, registry tokens fetched "
+          f"{tokens.requests - fetched}; errors {errors[:2]}")
     once = len(keys) == size.keys and set(keys.values()) == {1} and len(calls) == size.keys
     report(f"{label}: requests = watch keys, each once", f"{len(calls)}, {len(keys)} keys",
            f"== {size.keys}", once and groups == size.groups)
@@ -382,17 +392,17 @@ def run(size: Size | None = None) -> None:
             now = utcnow()
             pollers = Pollers(6, config)
             try:
-                pollers.cycle(now + timedelta(hours=1))  # first contact: challenges, tokens, connections
-                _cycle_figures("poll cycle, 3 replicas x 2 workers", size, pollers, proxy, now + timedelta(hours=2),
-                               60 if size == FULL else 5)
+                _steady(pollers, now + timedelta(hours=2))
+                _cycle_figures("poll cycle, 3 replicas x 2 workers", size, pollers, proxy, tokens,
+                               now + timedelta(hours=2), 60 if size == FULL else 5)
                 _intake(size, url, hooks, Pusher(server.url, USER, PASSWORD), pollers, now + timedelta(hours=3))
             finally:
                 pollers.stop()
             if size != FULL:
                 single = Pollers(1, config)
                 try:
-                    single.cycle(now + timedelta(hours=4))
-                    _cycle_figures("poll cycle, 1 process", size, single, proxy, now + timedelta(hours=5), 10)
+                    _steady(single, now + timedelta(hours=5))
+                    _cycle_figures("poll cycle, 1 process", size, single, proxy, tokens, now + timedelta(hours=5), 10)
                 finally:
                     single.stop()
             _killed(size, config, proxy, app, now + timedelta(hours=6))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole suite on SQLite and on PostgreSQL, side by side, each spread over pytest-xdist workers
 # (tests mostly wait on real parts, so more workers than cores pay off). Before them, the Kubernetes
-# control plane and helm are built when missing (scripts/kube-build.sh, scripts/go-tool.sh: helm and cosign; cached) and two clusters are started for
+# control plane and helm are built when missing (scripts/kube-build.sh, scripts/go-tool.sh: helm and cosign; the latency proxy; cached) and two clusters are started for
 # the whole run (tests/fixtures/cluster.py), used by both passes. Each pass writes its own log; both
 # are printed when both have ended, with the 30 slowest tests of each; the tests' durations are kept
 # (~/.cache/berth/test-durations.json) to split the next run's single-pass tests evenly. Exit status: non-zero if either
@@ -17,6 +17,8 @@ BERTH_HELM=$(scripts/go-tool.sh helm) || { echo "make test: building helm failed
 export BERTH_HELM
 BERTH_COSIGN=$(scripts/go-tool.sh cosign) || { echo "make test: building cosign failed"; exit 1; }
 export BERTH_COSIGN
+"$bin/python" -c "from tests.fixtures.latency import binary; binary()" \
+  || { echo "make test: building the latency proxy (tools/latency-proxy) failed"; exit 1; }
 export BERTH_TEST_CLUSTER="$logs/cluster" BERTH_TEST_SECOND_CLUSTER="$logs/cluster2"
 trap '"$bin/python" -m tests.fixtures.cluster stop "$BERTH_TEST_CLUSTER";
       "$bin/python" -m tests.fixtures.cluster stop "$BERTH_TEST_SECOND_CLUSTER"; rm -rf "$logs"' EXIT

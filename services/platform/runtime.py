@@ -42,6 +42,9 @@ class Runtime:
     poll_budget: object | None = None
     # Who this process is on the poll leases it takes (services.delivery.leases).
     holder: str = field(default_factory=lambda: f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(4)}")
+    # The first key of each poll batch this process claimed in its last cycle: it asks for those first
+    # next time (services.delivery.polling), keeping the registry tokens it holds for them useful.
+    polled_batches: set[str] = field(default_factory=set)
     started: bool = False
     shutdowns: list[Callable[[], None]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

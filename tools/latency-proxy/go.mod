@@ -1,0 +1,3 @@
+module berth.local/latency-proxy
+
+go 1.22
