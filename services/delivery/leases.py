@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import String, bindparam, func, literal, select, update
+from sqlalchemy import String, bindparam, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 
@@ -34,8 +34,15 @@ def claim(keys: list[str], read_at) -> list[str]:
     now = utcnow()
     until = now + timedelta(seconds=current_app.config["BERTH_POLL_LEASE_SECONDS"])
     me = holder()
-    if queries.postgresql():  # the keys as one array: one compiled statement whatever the batch
-        rows = select(func.unnest(bindparam("keys", sorted(keys), type_=ARRAY(String))), literal(me), literal(until))
+    if queries.postgresql():
+        # The keys as one array (one compiled statement whatever the batch), and those another
+        # process holds or polled since are left out before the insert: a conflict locks its row
+        # even when the update's WHERE then declines, and most of a replica's claims meet the keys
+        # the others are polling. The WHERE below still decides a race.
+        given = func.unnest(bindparam("keys", sorted(keys), type_=ARRAY(String))).table_valued("key").render_derived()
+        taken = select(PollLease.key).where(PollLease.key == given.c.key,
+                                            or_(PollLease.until >= now, PollLease.polled_at >= read_at))
+        rows = select(given.c.key, literal(me), literal(until)).where(~taken.exists())
         statement = postgresql.insert(PollLease).from_select(["key", "holder", "until"], rows)
     else:
         statement = sqlite.insert(PollLease).values([{"key": k, "holder": me, "until": until} for k in sorted(keys)])

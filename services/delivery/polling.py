@@ -374,19 +374,22 @@ def _latest_digests(component_ids: list[int]) -> dict[int, str | None]:
 
 
 def _record_quiet(groups: list[Group], now) -> None:
-    """Polled, nothing new: the components' poll times, two statements per 5,000 (their registries'
-    are written once per cycle, `_record_registries`)."""
+    """Polled, nothing new: the components' poll times, one statement per 5,000 (their registries'
+    are written once per cycle, `_record_registries`). A poll changes none of the components'
+    settings: their updated_at stays."""
     if not groups:
         return
     component_ids = sorted(cid for g in groups for cid in g.component_ids)
     with unit_of_work():
         for i in range(0, len(component_ids), 5000):
-            # Locked in id order first, as deliveries lock them: an UPDATE … IN (…) locks rows in the
-            # order it finds them on disk, which deadlocks against a delivery holding a lower id.
-            db.session.execute(select(Component.id).where(queries.one_of(Component.id, component_ids[i:i + 5000]))
-                               .order_by(Component.id).with_for_update())
-            # A poll changes none of the component's settings: its updated_at stays.
-            db.session.execute(update(Component).where(queries.one_of(Component.id, component_ids[i:i + 5000]))
+            chunk = queries.one_of(Component.id, component_ids[i:i + 5000])
+            if queries.postgresql():
+                # Locked in id order first, as deliveries lock them: an UPDATE … IN (…) alone locks
+                # rows in the order it finds them on disk, which deadlocks against a delivery holding
+                # a lower id. (SQLite has one writer at a time: nothing to order.)
+                locked = select(Component.id).where(chunk).order_by(Component.id).with_for_update().subquery()
+                chunk = Component.id == locked.c.id
+            db.session.execute(update(Component).where(chunk)
                                .values(last_polled_at=now, updated_at=Component.updated_at)
                                .execution_options(synchronize_session=False))
 

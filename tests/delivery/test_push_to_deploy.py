@@ -371,11 +371,15 @@ def test_a_quiet_poll_costs_a_fixed_number_of_statements(app, registries):
     few = statements(utcnow() + timedelta(hours=2))
     add(60, 6)
     statements(utcnow() + timedelta(hours=3))
+    with app.app_context():
+        edited = dict(db.session.execute(select(Component.id, Component.updated_at)).all())
     at = utcnow() + timedelta(hours=4)
     many = statements(at)
     assert many == few and many <= 12, (few, many)
     with app.app_context():
         assert db.session.scalar(select(func.count()).where(Component.last_polled_at != at)) == 0
+        # A poll is not an edit: the components' updated_at stays what their last edit made it.
+        assert dict(db.session.execute(select(Component.id, Component.updated_at)).all()) == edited
         assert db.session.get(Registry, rid).last_poll_at == at
 
 
