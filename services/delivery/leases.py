@@ -5,9 +5,10 @@ then does not claim it again, so a key is polled once per cycle without anyone r
 components again), or when its lease expires (the process died), after which another process takes
 it. Leases left by keys nobody polls any more are pruned by retention (services/platform/retention.py).
 
-The claim is an INSERT … ON CONFLICT DO UPDATE … WHERE the lease has expired, RETURNING the keys
-won: atomic on PostgreSQL (a key another replica is claiming at the same moment waits for that
-short transaction, and both claim in key order, so they never deadlock) and on SQLite (one writer)."""
+The claim is an INSERT … ON CONFLICT DO UPDATE … WHERE the lease has ended and the key was not
+polled since, RETURNING the keys won: atomic on PostgreSQL (a key another replica is claiming at
+the same moment waits for that short transaction, and both claim in key order, so they never
+deadlock) and on SQLite (one writer)."""
 from __future__ import annotations
 
 from datetime import timedelta

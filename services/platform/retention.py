@@ -180,8 +180,9 @@ def prune_notifications(policy: Policy, now: datetime, report: Report) -> None:
 
 
 def prune_poll_leases(now: datetime, report: Report) -> None:
-    """Leases are given back when their batch is recorded; what stays is a dead process's, for a
-    key nobody polls any more once it has been expired this long (one key per watched repository)."""
+    """A lease ends when its batch is recorded (its row stays, saying when the key was polled) or
+    when its process died; one ended this long ago is for a key nobody polls any more (one row per
+    watched repository)."""
     report.leases += db.session.execute(delete(PollLease).where(PollLease.until < now - LEASES_KEPT)).rowcount
     db.session.commit()
 
