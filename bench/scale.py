@@ -313,7 +313,7 @@ def _intake(size: Size, url: str, hooks: dict, pusher: Pusher, pollers: Pollers,
     p99_all = statistics.quantiles(latencies, n=100)[98] * 1000
     print(f"  intake: {len(latencies)} deliveries accepted at 50/s over {size.load_seconds} s with a {wall:.1f} s "
           f"cycle running and a worker killed half way: p99 {p99:.0f} ms before the kill, {p99_all:.0f} ms over "
-          f"all (a respawned worker takes connections before its app has loaded); most deliveries older than 5 s "
+          f"all (the killed worker's replacement listens once Berth is loaded); most deliveries older than 5 s "
           f"unprocessed at once: {late[0]} before the kill, {late[1]} after (its claims wait {STALE} s); "
           f"decided twice for a component: {twice}; "
           f"stored {stored}, not done {unfinished}; releases {len(releases)} (pushes {len(latencies) // 20}), "
