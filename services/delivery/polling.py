@@ -94,11 +94,10 @@ class Watched(NamedTuple):
     no_downgrade: bool
 
     @classmethod
-    def of(cls, row) -> Watched:
-        def shared(text):
-            return None if text is None else sys.intern(text)
-        return cls(row.id, shared(row.tag), shared(row.digest), shared(row.trigger_kind), shared(row.trigger_pattern),
-                   row.include_prereleases, row.no_downgrade)
+    def of(cls, id_: int, tag: str, digest: str | None, kind: str, pattern: str | None, prereleases: bool,
+           no_downgrade: bool, intern=sys.intern) -> Watched:
+        return cls(id_, intern(tag), digest and intern(digest), intern(kind), pattern and intern(pattern),
+                   prereleases, no_downgrade)
 
 
 @dataclass
@@ -120,10 +119,9 @@ class Group:
     def component_ids(self) -> list[int]:
         return [c.id for c in self.components]
 
-    def watch(self, row) -> None:
-        """Add a component (a row of the columns WATCHED) and what it needs asked: a manifest HEAD
-        of its tag for a "same tag" rule, the tag list for the others."""
-        component = Watched.of(row)
+    def watch(self, component: Watched) -> None:
+        """Add a component and what it needs asked: a manifest HEAD of its tag for a "same tag"
+        rule, the tag list for the others."""
         self.components.append(component)
         if component.trigger_kind == "same_tag":
             self.same_tags.add(component.tag)
@@ -148,11 +146,6 @@ def run_cycle() -> None:
              report.groups, report.events, report.deployed, len(report.errors))
 
 
-def due(component: Component, now, default_interval: int) -> bool:
-    interval = component.poll_interval or default_interval
-    return component.last_polled_at is None or component.last_polled_at + timedelta(seconds=interval) <= now
-
-
 def _check(group: Group) -> None:
     """The registry requests for one group; no database here (runs in a thread)."""
     try:
@@ -173,20 +166,67 @@ def _unusable(group: Group, error: Exception) -> RegistryError:
                          f"({type(error).__name__}); see the server log.")
 
 
-def lag(component: Component, now, default_interval: int) -> float:
-    """Seconds past the time this component should have been polled."""
-    if component.last_polled_at is None:
-        return 0.0
-    interval = component.poll_interval or default_interval
-    return max(0.0, (now - component.last_polled_at).total_seconds() - interval)
-
-
 BATCH = 200  # watch keys claimed and recorded together
 # What polling reads of each auto-deployed component: what is due, how it groups, and what it runs
 # (enough to tell that nothing changed without reading the component again).
 WATCHED = (Component.id, Component.name, Component.team_id, Component.registry_id, Component.image, Component.tag,
            Component.digest, Component.trigger_kind, Component.trigger_pattern, Component.include_prereleases,
            Component.no_downgrade, Component.last_polled_at, Component.poll_interval)
+
+
+def _due_groups(active, regs: dict[int, Registry], now, report: PollReport) -> tuple[dict[str, Group], float]:
+    """The due components by watch key, and how late the latest of them is (seconds).
+
+    Only the columns polling needs, streamed (an organisation's 100,000 components are never all
+    loaded), and as plain rows: every polling process reads them all, so a row costs as little as
+    it can. A due row is kept with its group, and tells after the registry answered whether
+    anything changed; only a component with news is read again (locked) to decide."""
+    default_interval = current_app.config["BERTH_POLL_INTERVAL"]
+    cutoff = now - timedelta(seconds=default_interval)  # polled before this: due (the default interval)
+    oldest = None  # the oldest poll of a due component on the default interval: the latest of those
+    most_late = 0.0
+    leader = _leads()
+    left_out: dict[int, bool] = {}  # per registry: backing off; or budgeted, which only the leader polls
+    groups: dict[str, Group] = {}
+    keys_of: dict[tuple, str] = {}  # one source per repository, not per component (a password decrypted once)
+    rows = db.session.connection().execute(
+        select(*WATCHED).where(*active).order_by(Component.id).execution_options(yield_per=5000))
+    for (cid, name, team_id, registry_id, image, tag, digest, kind, pattern, prereleases, no_downgrade,
+         polled, interval) in rows:
+        if polled is not None:
+            if interval:  # its own interval
+                late = (now - polled).total_seconds() - interval
+                if late < 0:
+                    continue
+                most_late = max(most_late, late)
+            elif polled > cutoff:
+                continue
+            elif oldest is None or polled < oldest:
+                oldest = polled
+        reg = regs.get(registry_id) if registry_id is not None else None
+        if reg is not None:
+            skip = left_out.get(registry_id)
+            if skip is None:
+                skip = left_out[registry_id] = bool(
+                    reg.poll_backoff_until and reg.poll_backoff_until > now or not leader and _budget_of(reg))
+            if skip:
+                continue
+        place = (team_id, registry_id, image if reg else f"{image}:{tag}")
+        key = keys_of.get(place)
+        if key is None:
+            try:
+                source = images.source_for(team_id, reg, place[2], credentials=False)
+            except (ValueError, RegistryError) as e:
+                report.errors.append(f"{name}: {e}")
+                continue
+            key = keys_of[place] = \
+                f"r{reg.id}/{source.repository}" if reg else f"h{source.pull_name.split('/', 1)[0]}/{source.repository}"
+            if key not in groups:
+                groups[key] = Group(reg.id if reg else None, source.repository, source.client)
+        groups[key].watch(Watched.of(cid, tag, digest, kind, pattern, prereleases, no_downgrade))
+    if oldest is not None:
+        most_late = max(most_late, (cutoff - oldest).total_seconds())
+    return groups, most_late
 
 
 def poll_cycle(now=None) -> PollReport:
@@ -196,40 +236,10 @@ def poll_cycle(now=None) -> PollReport:
     read_at = utcnow()  # a key polled after this, by another process, is not polled again here
     now = now or read_at
     report = PollReport()
-    default_interval = current_app.config["BERTH_POLL_INTERVAL"]
     active = (Component.auto_deploy.is_(True), Component.stopped.is_(False))
     regs = {r.id: r for r in db.session.scalars(select(Registry).where(Registry.id.in_(
         select(Component.registry_id).where(*active).distinct())))}
-    leader = _leads()
-    groups: dict[str, Group] = {}
-    keys_of: dict[tuple, str] = {}  # one source per repository, not per component (a password decrypted once)
-    most_late = 0.0
-    # Only the columns polling needs, streamed (an organisation's 100,000 components are never all
-    # loaded): a due row is kept with its group, and tells after the registry answered whether
-    # anything changed; only a component with news is read again (locked) to decide.
-    rows = db.session.execute(select(*WATCHED).where(*active).order_by(Component.id).execution_options(yield_per=5000))
-    for r in rows:
-        if not due(r, now, default_interval):
-            continue
-        most_late = max(most_late, lag(r, now, default_interval))
-        reg = regs.get(r.registry_id) if r.registry_id is not None else None
-        if reg is not None and (reg.poll_backoff_until and reg.poll_backoff_until > now
-                                or not leader and _budget_of(reg)):
-            continue  # backing off; or budgeted, which only the leader polls (it counts the budget)
-        image = r.image if reg else f"{r.image}:{r.tag}"
-        key = keys_of.get((r.team_id, r.registry_id, image))
-        if key is None:
-            try:
-                source = images.source_for(r.team_id, reg, image, credentials=False)
-            except (ValueError, RegistryError) as e:
-                report.errors.append(f"{r.name}: {e}")
-                continue
-            key = keys_of[(r.team_id, r.registry_id, image)] = \
-                f"r{reg.id}/{source.repository}" if reg else f"h{source.pull_name.split('/', 1)[0]}/{source.repository}"
-            if key not in groups:
-                groups[key] = Group(reg.id if reg else None, source.repository, source.client)
-        groups[key].watch(r)
-    del keys_of
+    groups, most_late = _due_groups(active, regs, now, report)
     metrics.POLL_LAG.set(most_late)
     paused = _hold_back(groups, regs)
     keys = _interleaved(groups)

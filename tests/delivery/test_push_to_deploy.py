@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import time
+from datetime import timedelta
 
 import pytest
 import requests
 from sqlalchemy import func, select
 
-from models import Component, DeliveryOutcome, Registry, Release, WebhookDelivery, db
+from models import Component, DeliveryOutcome, Registry, Release, WebhookDelivery, db, utcnow
 from services.components import releases
 from tests.fixtures.images import Image, Pusher
 from tests.fixtures.registry import PASSWORD, USER, free_port
@@ -168,6 +169,31 @@ def test_polling_on_schedule_within_one_interval(app_config, registries, databas
             assert releases.latest_release(db.session.get(Component, cid)).digest == second
     finally:
         app.extensions["berth"].shutdown()
+
+
+@pytest.mark.registry
+def test_a_cycle_polls_what_is_due_and_says_how_late(app, registries):
+    """Due: never polled, or polled at least its interval ago (its own, or BERTH_POLL_INTERVAL);
+    the lag gauge says how far past its interval the most overdue one waited."""
+    from services.delivery.polling import poll_cycle
+    from services.platform import metrics
+
+    rid, _ = create_registry(app, registries.basic.url)
+    digest = registries.pusher(registries.basic).push("team/due", "latest", Image(content="due"))
+    interval = app.config["BERTH_POLL_INTERVAL"]
+    now = utcnow()
+    ago = {  # name: (seconds since its last poll, its own interval)
+        "never": (None, None), "just-now": (1, None), "overdue": (interval + 30, None),
+        "own-not-yet": (300, 600), "own-overdue": (160, 60)}
+    ids = {name: create_component(app, rid, "team/due", "latest", name, release=False, auto_deploy=True,
+                                  digest=digest, poll_interval=own,
+                                  last_polled_at=None if seconds is None else now - timedelta(seconds=seconds))
+           for name, (seconds, own) in ago.items()}
+    with app.app_context():
+        assert poll_cycle(now=now).errors == []
+        polled = {name for name, cid in ids.items() if db.session.get(Component, cid).last_polled_at == now}
+    assert polled == {"never", "overdue", "own-overdue"}
+    assert metrics.POLL_LAG._value.get() == 100  # own-overdue: 160 s since, 60 s its interval
 
 
 def test_polling_honours_retry_after(app, misbehaving):
