@@ -203,7 +203,7 @@ def _due_groups(active, regs: dict[int, Registry], now, report: PollReport) -> t
                 continue
             elif oldest is None or polled < oldest:
                 oldest = polled
-        reg = regs.get(registry_id) if registry_id is not None else None
+        reg = regs.get(registry_id)  # None for a plain reference (no registry)
         if reg is not None:
             skip = left_out.get(registry_id)
             if skip is None:
