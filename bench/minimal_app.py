@@ -1,11 +1,14 @@
 """The yardstick for Berth's per-request overhead: a minimal Flask + Flask-Login app doing the same
 user lookup (Berth's one query for the user with their memberships and teams), served by gunicorn
 with the same worker settings. `gunicorn bench.minimal_app:app`; BERTH_DATABASE_URL and
-BERTH_SECRET_KEY as for Berth."""
+BERTH_SECRET_KEY as for Berth. With BENCH_TAGS_URL (and BENCH_TAGS_USER, BENCH_TAGS_PASSWORD),
+GET /tags is the floor of a signed-in Refresh: the same sign-in check, then one tags/list fetch
+(Basic auth, a kept-alive connection) parsed, and nothing else."""
 from __future__ import annotations
 
 import os
 
+import requests
 from flask import Flask, abort, jsonify, request
 from flask_login import LoginManager, current_user, login_required, login_user
 
@@ -36,6 +39,17 @@ def sign_in():
 @login_required
 def whoami():
     return jsonify(email=current_user.email)
+
+
+registry = requests.Session()
+registry.auth = (os.environ.get("BENCH_TAGS_USER", ""), os.environ.get("BENCH_TAGS_PASSWORD", ""))
+
+
+@app.get("/tags")
+@login_required
+def tags():
+    names = registry.get(os.environ["BENCH_TAGS_URL"], timeout=30).json()["tags"]
+    return f"{len(names)} tags"
 
 
 @app.teardown_appcontext

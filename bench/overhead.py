@@ -18,12 +18,14 @@ REPEAT = 1000
 
 
 class Minimal:
-    def __init__(self, database_url: str):
+    def __init__(self, database_url: str, **env):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "BERTH_DATABASE_URL": database_url,
-               "BERTH_SECRET_KEY": os.environ.get("BERTH_SECRET_KEY", "x" * 40)}
-        self.proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", "1", "-k", "gthread", "--threads", "4",
+               "BERTH_SECRET_KEY": os.environ.get("BERTH_SECRET_KEY", "x" * 40), **env}
+        # -c: not Berth's gunicorn.conf.py, whose post_worker_init starts Berth's background work.
+        self.proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", os.devnull, "-w", "1", "-k", "gthread",
+                                      "--threads", "4",
                                       "-b", f"127.0.0.1:{self.port}", "--keep-alive", "5", "bench.minimal_app:app"],
                                      cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 30
@@ -35,6 +37,11 @@ class Minimal:
                 time.sleep(0.1)
         raise RuntimeError("the minimal app did not start")
 
+    def signed_in(self, email: str = "bench@example.com") -> requests.Session:
+        session = requests.Session()
+        assert session.post(self.url + "/login", data={"email": email}).status_code == 204
+        return session
+
     def stop(self):
         self.proc.terminate()
         self.proc.wait(20)
@@ -45,8 +52,7 @@ def run() -> None:
         berth = signed_in_session(app, live)
         minimal = Minimal(app.config["SQLALCHEMY_DATABASE_URI"])
         try:
-            plain = requests.Session()
-            assert plain.post(minimal.url + "/login", data={"email": "bench@example.com"}).status_code == 204
+            plain = minimal.signed_in()
 
             def berth_noop():
                 r = berth.get(live.url + "/whoami", timeout=10)

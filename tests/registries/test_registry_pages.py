@@ -162,11 +162,17 @@ def test_tags_search_is_cached_and_refresh_bypasses(client, connected, monkeypat
     assert calls == ["team/many", "team/many"]
 
 
+def _columns(row: str) -> int:
+    return sum(int(span or 1) for span in re.findall(r'<td(?: colspan="(\d+)")?', row))
+
+
 def test_tag_details_row(client, connected, registries):
     html = client.get(f"/registries/{connected}/tag?repo=team/multi&tag=v2.0").get_data(as_text=True)
     assert "linux/amd64, linux/arm64" in html and registries.digests["multi:v2.0"][:19] in html
+    assert _columns(html) == 6  # Tag, Digest, Size, Created, Platforms, Actions: as the table's head
     html = client.get(f"/registries/{connected}/tag?repo=team/demo&tag=nope").get_data(as_text=True)
-    assert "404" in html
+    assert "404" in html and "status-error" in html
+    assert _columns(html) == 6  # the error spans the four detail columns, the actions stay in theirs
 
 
 def test_missing_repository_shows_message(client, connected):
