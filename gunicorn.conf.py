@@ -1,7 +1,6 @@
 """gunicorn settings for Berth; each can be overridden with the usual GUNICORN_CMD_ARGS."""
 import os
 import socket
-import sys
 
 from gunicorn import sock, util
 from prometheus_client import multiprocess
@@ -59,8 +58,8 @@ def post_worker_init(worker):
 
 def worker_exit(server, worker):
     """Stop Berth's background work cleanly: releases in flight go back to pending for the next worker."""
-    module = sys.modules.get("wsgi")
-    state = module.app.extensions.get("berth") if module else None
+    app = getattr(worker, "wsgi", None)  # unset, or gunicorn's error app, when Berth failed to load
+    state = getattr(app, "extensions", {}).get("berth")
     if state is not None:
         state.shutdown()
 

@@ -27,6 +27,7 @@ from services.deploy.deployers import get_deployer, replicas_problem
 from services.deploy.drivers.spec import ConfigFile, HealthCheck, Port, Volume
 from services.errors import FieldErrors
 from services.oversight import audit
+from services.platform import queries
 from services.platform.pagination import Page
 from services.platform.sentinel import NOT_PASSED, NotPassed
 from services.registries import images, registries
@@ -211,7 +212,7 @@ def _lock_host_ports() -> None:
     """Host ports are the machine's, not a team's: saves that check or choose them do so one after
     another, whatever their team. PostgreSQL: a transaction-scoped advisory lock; SQLite: the save
     already holds the database's write lock (`lock_team`)."""
-    if db.session.get_bind().dialect.name == "postgresql":
+    if queries.postgresql():
         db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": HOST_PORTS_LOCK})
 
 

@@ -6,8 +6,6 @@ import time
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from models import (
     Component,
@@ -23,6 +21,7 @@ from models import (
 from services.components import releases
 from services.delivery import triggers, webhooks
 from services.oversight import approvals, notifications
+from services.platform import queries
 from services.registries import images
 from services.registries.clients.errors import RegistryError, RegistryNotFound
 from services.trust import gate, scans
@@ -185,8 +184,7 @@ def first_seen(component_id: int, tag: str, digest: str, record: bool = True) ->
     time; with `record=False`, None). One row per sighting on any database: an insert that yields
     to an existing row."""
     if record:
-        insert = postgresql_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
-        db.session.execute(insert(TagSighting).values(component_id=component_id, tag=tag[:128], digest=digest,
+        db.session.execute(queries.upsert(TagSighting).values(component_id=component_id, tag=tag[:128], digest=digest,
                                                       first_seen=utcnow()).on_conflict_do_nothing())
     return db.session.scalar(select(TagSighting.first_seen).where(
         TagSighting.component_id == component_id, TagSighting.tag == tag[:128], TagSighting.digest == digest))

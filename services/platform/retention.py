@@ -36,6 +36,7 @@ from models import (
     db,
     utcnow,
 )
+from services.platform import queries
 
 log = logging.getLogger("berth.retention")
 LEASES_KEPT = timedelta(hours=1)  # a poll lease expired this long ago is for a key nobody polls any more
@@ -88,7 +89,7 @@ def _prunable():
 def _relaxed_commit() -> None:
     """On PostgreSQL, a pruning batch's commit does not wait for its WAL to reach the disk: a crash
     may forget the last batches, which the next pass deletes again; intake's commits stay durable."""
-    if db.session.get_bind().dialect.name == "postgresql":
+    if queries.postgresql():
         db.session.execute(text("SET LOCAL synchronous_commit = off"))
 
 

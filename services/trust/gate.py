@@ -8,10 +8,9 @@ always decided again (the scan may have finished, or been run again)."""
 from __future__ import annotations
 
 from sqlalchemy import or_, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from models import Component, Environment, EnvironmentTarget, Release, TrustPolicy, TrustVerdict, db, utcnow
+from services.platform import queries
 from services.registries import images
 from services.registries.clients.errors import RegistryError, RegistryNotFound
 from services.trust import cosign, policies, scans
@@ -174,10 +173,9 @@ class _Reading:
 
 def _remember(policy_id: int, digest: str, fingerprint: str, verdict: cosign.Verdict, signatures: str | None) -> None:
     """One row per policy and digest on either database: the newest verdict wins."""
-    insert = postgresql_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
     values = {"policy_hash": fingerprint, "ok": verdict.ok, "reason": verdict.reason[:1000],
               "signatures": signatures, "checked_at": utcnow()}
-    statement = insert(TrustVerdict).values(policy_id=policy_id, digest=digest, **values)
+    statement = queries.upsert(TrustVerdict).values(policy_id=policy_id, digest=digest, **values)
     db.session.execute(statement.on_conflict_do_update(index_elements=["policy_id", "digest"], set_=values))
 
 
