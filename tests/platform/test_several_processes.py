@@ -6,7 +6,6 @@ import json
 import os
 import re
 import signal
-import subprocess
 import time
 
 import pytest
@@ -33,29 +32,23 @@ def poke(server, times=12):
         wait_for(answered, 15, 0.05)
 
 
-def listening(server) -> set[int]:
-    """The processes holding a listening socket on the server's port."""
-    out = subprocess.run(["ss", "-Hltnp", f"sport = :{server.port}"], capture_output=True, text=True, check=True)
-    return {int(pid) for pid in re.findall(r"pid=(\d+)", out.stdout)}
-
-
 def test_workers_listen_once_loaded_and_again_after_a_kill(database_url):
     """Each worker opens its own socket only once Berth is loaded (gunicorn.conf.py post_fork and
     post_worker_init): after boot every worker listens, and so does a killed worker's replacement."""
     with gunicorn(database_url, workers=2, BERTH_SCHEDULER="off") as server:
-        wait_for(lambda: len(server.worker_pids()) == 2 and listening(server) == set(server.worker_pids()), 60)
+        wait_for(lambda: len(server.worker_pids()) == 2 and server.listening() == set(server.worker_pids()), 60)
         victim = server.worker_pids()[0]
         os.kill(victim, signal.SIGKILL)
 
         loading = set()  # replacements seen running but not listening yet (importing Berth)
 
         def replaced():
-            pids, listeners = server.worker_pids(), listening(server)
+            pids, listeners = server.worker_pids(), server.listening()
             loading.update(set(pids) - listeners - {victim})
             return len(pids) == 2 and victim not in pids and listeners == set(pids)
         wait_for(replaced, 60, 0.02)
         assert loading, "the replacement listened before Berth was loaded"
-        assert server.proc.pid not in listening(server)  # the master never listens itself
+        assert server.proc.pid not in server.listening()  # the master never listens itself
 
 
 def test_several_workers_run_one_poller(database_url, app):
