@@ -18,15 +18,15 @@ REPEAT = 1000
 
 
 class Minimal:
-    def __init__(self, database_url: str, **env):
+    def __init__(self, database_url: str, **extra_env):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "BERTH_DATABASE_URL": database_url,
-               "BERTH_SECRET_KEY": os.environ.get("BERTH_SECRET_KEY", "x" * 40), **env}
+               "BERTH_SECRET_KEY": os.environ.get("BERTH_SECRET_KEY", "x" * 40), **extra_env}
         # -c: not Berth's gunicorn.conf.py, whose post_worker_init starts Berth's background work.
         self.proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", os.devnull, "-w", "1", "-k", "gthread",
-                                      "--threads", "4",
-                                      "-b", f"127.0.0.1:{self.port}", "--keep-alive", "5", "bench.minimal_app:app"],
+                                      "--threads", "4", "-b", f"127.0.0.1:{self.port}", "--keep-alive", "5",
+                                      "bench.minimal_app:app"],
                                      cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 30
         while time.time() < deadline:

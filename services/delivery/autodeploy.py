@@ -184,8 +184,8 @@ def first_seen(component_id: int, tag: str, digest: str, record: bool = True) ->
     time; with `record=False`, None). One row per sighting on any database: an insert that yields
     to an existing row."""
     if record:
-        db.session.execute(queries.upsert(TagSighting).values(component_id=component_id, tag=tag[:128], digest=digest,
-                                                      first_seen=utcnow()).on_conflict_do_nothing())
+        db.session.execute(queries.upsert(TagSighting).values(
+            component_id=component_id, tag=tag[:128], digest=digest, first_seen=utcnow()).on_conflict_do_nothing())
     return db.session.scalar(select(TagSighting.first_seen).where(
         TagSighting.component_id == component_id, TagSighting.tag == tag[:128], TagSighting.digest == digest))
 
